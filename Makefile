@@ -1,0 +1,48 @@
+# opeval — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DB     ?= data/opeval.duckdb
+PORT   ?= 5006
+SCALE  ?= small
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install opeval with its test tools
+
+browser: ## install Debian's Chromium for the browser tests (Playwright cannot download one here)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+$(DB): | $(VENV)/.installed
+	$(BIN)/opeval --db $(DB) demo --scale $(SCALE)
+
+demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missing
+
+serve: install $(DB) ## set up, build the demo database if missing, serve the dashboards on http://localhost:5006
+	$(BIN)/opeval --db $(DB) serve --port $(PORT)
+
+test: install browser ## set up and run every test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install browser ## run the benchmarks and print figures against their references
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: install ## static checks
+	$(BIN)/ruff check src tests bench dashboards
+
+clean: ## remove the virtual environment and generated data
+	rm -rf $(VENV) data/demo $(DB) $(DB).wal
+
+.PHONY: help install browser demo serve test bench lint clean

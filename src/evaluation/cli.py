@@ -1,0 +1,57 @@
+"""The ``opeval`` command line: parse arguments, call the layers below, print.
+
+Each sub-command lives in ``evaluation.commands.<name>`` and exposes
+``register(subparsers, common)``; ``common`` carries the options every command
+takes (``--db``). Errors the user can act on are printed as one line and exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import duckdb
+
+from . import __version__
+from .config import default_db
+from .errors import OpevalError
+
+COMMANDS = ("ingest", "quarantine", "config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="DuckDB database file (default: $OPEVAL_DB or data/opeval.duckdb)")
+    parser = argparse.ArgumentParser(
+        prog="opeval", parents=[common],
+        description="Operation evaluation of security systems (DB33/T 830-2011 ch. 6), "
+                    "alarm handling, and FTTH interventions vs customer outages (e-Intervention).")
+    parser.add_argument("--version", action="version", version=f"opeval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"evaluation.commands.{name}").register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "db"):  # --db may stand before or after the command
+        args.db = default_db()
+    try:
+        return int(args.func(args) or 0)
+    except OpevalError as exc:
+        print(f"opeval: error: {exc}", file=sys.stderr)
+        return 1
+    except (duckdb.Error, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"opeval: error: {first}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("opeval: interrupted; the current load was not applied", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``opeval`` sub-command; see :mod:`evaluation.cli`."""

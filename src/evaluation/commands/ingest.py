@@ -1,0 +1,66 @@
+"""``opeval ingest KIND PATH… [--strict]``: load files into the store."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import OpevalError
+from ..progress import step_printer
+from ..store import db
+from ..store.ingest import LoadResult, ingest
+from ..store.schema import LOAD_ORDER
+
+SPECIAL_KINDS = ("messages",)
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "ingest", parents=[common], help="load CSV, Parquet or NDJSON files into the store",
+        description="Load files as one table of the data contract (docs/data-contract.md). "
+                    "Rows that break the contract are quarantined with their reason; the "
+                    "load is applied in one transaction (all files or none).",
+        epilog="Load in reference order: systems, devices, faults, maintenance, alarms; "
+               "pms, then messages or interventions, intervention_targets, outage_reports, "
+               "outages. Example: opeval ingest faults data/faults.csv --strict")
+    p.add_argument("kind", choices=LOAD_ORDER + SPECIAL_KINDS, metavar="KIND",
+                   help="table to load: " + ", ".join(LOAD_ORDER + SPECIAL_KINDS))
+    p.add_argument("paths", nargs="+", metavar="PATH", help="input files (.csv, .parquet, .ndjson)")
+    p.add_argument("--strict", action="store_true",
+                   help="any rejected row fails the whole load and nothing is applied")
+    p.add_argument("--responses", metavar="FILE",
+                   help="messages: write the OI's answer to each line as NDJSON")
+    p.add_argument("--oi-code", action="append", dest="oi_codes", metavar="CODE",
+                   help="messages: an OI code this database belongs to (repeatable; default: "
+                        "the `oi_codes` setting, else the OI codes of the loaded PMs)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    con = db.connect(args.db)
+    progress = step_printer(args.progress)
+    try:
+        if args.kind == "messages":
+            from ..eintervention.reception import ingest_messages
+            result = ingest_messages(con, args.paths, responses=args.responses,
+                                     oi_codes=args.oi_codes, strict=args.strict,
+                                     progress=args.progress)
+        else:
+            if args.responses or args.oi_codes:
+                raise OpevalError("--responses and --oi-code apply to messages only")
+            result = ingest(con, args.kind, args.paths, strict=args.strict, progress=progress)
+    finally:
+        con.close()
+    report(result)
+    return 0
+
+
+def report(result: LoadResult) -> None:
+    """Print one line per file and the total (read = accepted + quarantined)."""
+    for f in result.files:
+        extra = f" (ignored columns: {', '.join(f.ignored_columns)})" if f.ignored_columns else ""
+        print(f"{f.source}: read {f.rows_read}, accepted {f.accepted} (inserted {f.inserted}, "
+              f"updated {f.updated}, unchanged {f.unchanged}), quarantined {f.quarantined}{extra}")
+    print(f"load {result.load_id} {result.status}: {result.summary()}")
+    if result.total("quarantined"):
+        print(f"see the reasons with: opeval quarantine --load {result.load_id}")

@@ -1,0 +1,148 @@
+"""The DuckDB store: schema creation, recorded schema version and migrations.
+
+One file holds every table of the contract plus the bookkeeping tables:
+``meta`` (schema version, settings such as the OI codes of this database),
+``load_log`` (each load: what, from where, when, counts, outcome),
+``quarantine`` (each rejected input row with file, line, columns and reason) and
+``messages`` (every e-Intervention message received, with the OI's answer).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ..errors import OpevalError
+from .schema import SCHEMA_VERSION, TABLES, Table
+
+
+class StoreError(OpevalError):
+    """A problem with the database file itself (missing, locked, wrong version)."""
+
+
+BOOKKEEPING_DDL = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1",
+    """CREATE TABLE IF NOT EXISTS load_log (
+        load_id BIGINT NOT NULL, file_index INTEGER NOT NULL, kind VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+        status VARCHAR NOT NULL, strict BOOLEAN NOT NULL, rows_read BIGINT, accepted BIGINT,
+        quarantined BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT, message VARCHAR,
+        PRIMARY KEY (load_id, file_index))""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        load_id BIGINT NOT NULL, kind VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
+        line BIGINT, columns VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS messages (
+        load_id BIGINT NOT NULL, line BIGINT NOT NULL, message VARCHAR,
+        received_at TIMESTAMP, code_do VARCHAR, ref_interv_do VARCHAR, code_oc VARCHAR,
+        ref_interv_oi VARCHAR, code_reponse INTEGER NOT NULL, libelle_reponse VARCHAR NOT NULL,
+        description_reponse VARCHAR, effect VARCHAR NOT NULL, body VARCHAR,
+        PRIMARY KEY (load_id, line))""",
+]
+
+
+def table_ddl(table: Table) -> str:
+    """CREATE TABLE for one contract table; PRIMARY KEY where every key column is required."""
+    cols = [f'"{c.name}" {c.type}' + (" NOT NULL" if c.required else "") for c in table.columns]
+    if table.primary_key:
+        cols.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in table.key) + ")")
+    return f'CREATE TABLE IF NOT EXISTS "{table.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
+
+
+# Version -> statements that bring a database from version-1 to version.
+# Version 1 is the whole initial schema (created by ``_create``).
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Session settings every opeval connection uses: UTC, no extension downloads."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET autoinstall_known_extensions = false")
+    return con
+
+
+def _create(con: duckdb.DuckDBPyConnection) -> None:
+    for stmt in BOOKKEEPING_DDL:
+        con.execute(stmt)
+    for table in TABLES.values():
+        con.execute(table_ddl(table))
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The recorded schema version, or None for a database opeval never initialised."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()[0]
+    if not has_meta:
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
+            migrations: dict[int, list[str]] | None = None) -> int:
+    """Create or upgrade the schema to ``target`` in one transaction; return the old version."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    current = schema_version(con)
+    if current is not None and current > target:
+        raise StoreError(
+            f"database schema version {current} is newer than this opeval understands ({target})")
+    if current == target:
+        return current
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if current is None:
+            _create(con)
+            start = 1
+        else:
+            start = current
+        for version in range(start + 1, target + 1):
+            for stmt in migrations.get(version, []):
+                con.execute(stmt)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return current or 0
+
+
+def connect(path: str | Path, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the store at ``path`` (``:memory:`` allowed), creating or migrating it.
+
+    Raises :class:`StoreError` with a one-line reason when the file is missing
+    (and ``create`` is false or ``read_only``), locked by another writer, or of
+    a newer schema version.
+    """
+    path = str(path)
+    if path != ":memory:":
+        p = Path(path)
+        if not p.exists() and (read_only or not create):
+            raise StoreError(f"database {path} does not exist (build it with `opeval demo` "
+                             f"or load data with `opeval ingest`)")
+        if not read_only:
+            p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        first = str(exc).splitlines()[0]
+        raise StoreError(f"cannot open database {path}: {first}") from None
+    configure(con)
+    if read_only:
+        version = schema_version(con)
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise StoreError(f"database {path} has schema version {version}, this opeval needs "
+                             f"{SCHEMA_VERSION}; open it once for writing to migrate it")
+    else:
+        migrate(con)
+    return con
+
+
+def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])

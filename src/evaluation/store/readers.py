@@ -1,0 +1,168 @@
+"""Read an input file (CSV, Parquet, NDJSON) into a staging table of text columns.
+
+Every reader is a DuckDB bulk reader; nothing is parsed row by row in Python.
+The staging table has ``__line`` (the row's position in the file) and one
+VARCHAR column per contract column (NULL where the file lacks it), so the
+validation in :mod:`evaluation.store.ingest` is the same for every format.
+Rows the reader cannot even split into fields (a CSV line with the wrong
+number of fields, a line that is not a JSON object) go to a rejects table with
+their physical line and the reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..errors import InputError
+from .schema import Table
+
+FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".gz": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson",
+}
+
+
+def detect_format(path: Path) -> str:
+    """File format from the extension (``.csv.gz`` is CSV, ``.json.gz`` NDJSON)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
+        suffixes = suffixes[:-1]
+    fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        raise InputError(f"{path}: unknown file type (expected .csv, .parquet or .ndjson)")
+    return fmt
+
+
+@dataclass
+class Staged:
+    """A staged file: its table name, row count, rejects and the columns it ignored."""
+
+    path: Path
+    fmt: str
+    table: str
+    rows: int
+    rejects: int
+    ignored_columns: list[str]
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[str]:
+    return [d[0] for d in con.execute(f"DESCRIBE {relation_sql}").fetchall()]
+
+
+def _project(spec: Table, present: dict[str, str], path: Path, check: bool = True) -> str:
+    """SELECT list giving every contract column as text from the file's expressions.
+
+    ``present`` maps contract column -> SQL expression reading it from the file.
+    A file without a required column cannot be loaded as this kind at all.
+    """
+    missing = [c.name for c in spec.columns if c.required and c.name not in present]
+    if missing and check:
+        raise InputError(f"{path}: missing required column(s) {', '.join(missing)} "
+                         f"for {spec.name}")
+    return ", ".join(f"CAST({present[c.name]} AS VARCHAR) AS {_q(c.name)}" if c.name in present
+                     else f"CAST(NULL AS VARCHAR) AS {_q(c.name)}" for c in spec.columns)
+
+
+def _match(names: list[str], spec: Table) -> tuple[dict[str, str], list[str]]:
+    """Contract column -> the file's own column name (case and blanks ignored); extras."""
+    wanted = set(spec.column_names)
+    present: dict[str, str] = {}
+    ignored: list[str] = []
+    for n in names:
+        key = n.strip().lower()
+        if key in wanted and key not in present:
+            present[key] = n
+        else:
+            ignored.append(n)
+    return present, ignored
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: Path, spec: Table, name: str) -> Staged:
+    """Read ``path`` into temp table ``name`` (+ ``name_rejects``); return what was read."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    fmt = detect_format(path)
+    rejects = f"{name}_rejects"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {rejects} "
+                "(line BIGINT, reason VARCHAR, raw VARCHAR)")
+    try:
+        if fmt == "csv":
+            ignored = _stage_csv(con, path, spec, name, rejects)
+        elif fmt == "parquet":
+            ignored = _stage_parquet(con, path, spec, name)
+        else:
+            ignored = _stage_ndjson(con, path, spec, name, rejects)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path}: cannot read as {fmt}: {first}") from None
+    rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    n_rej = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
+    return Staged(path, fmt, name, rows, n_rej, ignored)
+
+
+def _stage_csv(con, path: Path, spec: Table, name: str, rejects: str) -> list[str]:
+    src = (f"read_csv({_lit(str(path))}, all_varchar = true, header = true, "
+           f"store_rejects = true, rejects_table = '{name}_rt', rejects_scan = '{name}_rs')")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS SELECT * FROM {src}")
+    present, ignored = _match(_file_columns(con, f"{name}_raw"), spec)
+    select = _project(spec, {k: _q(v) for k, v in present.items()}, path)
+    con.execute(f"""INSERT INTO {rejects}
+        SELECT line, error_type || ': ' || error_message, csv_line FROM {name}_rt""")
+    # DuckDB numbers the records it keeps in file order; their physical line is
+    # their ordinal + 1 (header) + the rejected lines before them. Lines are
+    # exact for files with one record per line and no blank lines.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        WITH rej AS (SELECT line - row_number() OVER (ORDER BY line) AS s FROM {rejects}),
+        base AS (SELECT rowid + 2 AS b, * FROM {name}_raw)
+        SELECT b + (SELECT count(*) FROM rej WHERE rej.s < b) AS __line, {select} FROM base""")
+    con.execute(f"DROP TABLE {name}_raw")
+    con.execute(f"DROP TABLE IF EXISTS {name}_rt")
+    con.execute(f"DROP TABLE IF EXISTS {name}_rs")
+    return ignored
+
+
+def _stage_parquet(con, path: Path, spec: Table, name: str) -> list[str]:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS "
+                f"SELECT * FROM read_parquet({_lit(str(path))})")
+    present, ignored = _match(_file_columns(con, f"{name}_raw"), spec)
+    select = _project(spec, {k: _q(v) for k, v in present.items()}, path)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                f"SELECT rowid + 1 AS __line, {select} FROM {name}_raw")
+    con.execute(f"DROP TABLE {name}_raw")
+    return ignored
+
+
+def _stage_ndjson(con, path: Path, spec: Table, name: str, rejects: str) -> list[str]:
+    # Split the text ourselves so that every line keeps its exact number and a
+    # broken line is reported instead of silently skipped.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name}_lines AS
+        SELECT unnest(range(1, len(l) + 1)) AS line, rtrim(unnest(l), chr(13)) AS j
+        FROM (SELECT string_split(content, chr(10)) AS l FROM read_text({_lit(str(path))}))""")
+    con.execute(f"""INSERT INTO {rejects}
+        SELECT line, CASE WHEN NOT json_valid(j) THEN 'not valid JSON'
+                          ELSE 'not a JSON object' END, left(j, 1000)
+        FROM {name}_lines
+        WHERE trim(j) <> '' AND (NOT json_valid(j) OR json_type(j) <> 'OBJECT')""")
+    keys = con.execute(f"""SELECT DISTINCT unnest(json_keys(j)) FROM {name}_lines
+        WHERE trim(j) <> '' AND json_valid(j) AND json_type(j) = 'OBJECT'""").fetchall()
+    names = sorted(k[0] for k in keys)
+    present, ignored = _match(names, spec)
+    exprs = {k: "json_extract_string(j, " + _lit("$." + _q(v)) + ")" for k, v in present.items()}
+    # A file of nothing but broken lines is all rejects, not a missing column.
+    select = _project(spec, exprs, path, check=bool(names))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT line AS __line, {select} FROM {name}_lines
+        WHERE trim(j) <> '' AND json_valid(j) AND json_type(j) = 'OBJECT'""")
+    con.execute(f"DROP TABLE {name}_lines")
+    return ignored
