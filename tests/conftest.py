@@ -1,0 +1,55 @@
+"""Shared fixtures: a temporary store, the CLI in-process, paths to shared data."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evaluation.cli import main as cli_main
+from evaluation.store import db
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATASETS = SHARED / "datasets"
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    """Path of a fresh (not yet created) database file."""
+    return tmp_path / "opeval.duckdb"
+
+
+@pytest.fixture
+def con(db_path):
+    """A writable connection to a fresh store."""
+    c = db.connect(db_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def run_cli(db_path, capsys):
+    """Run ``opeval --db <tmp> ARGS`` in-process; return (exit code, stdout, stderr)."""
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli_main(["--db", str(db_path), *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def opeval_subprocess(*args: str, **kw) -> subprocess.CompletedProcess:
+    """Run the real ``opeval`` entry point in a child process."""
+    return subprocess.run([sys.executable, "-m", "evaluation.cli", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **kw.pop("env", {})},
+                          **kw)
+
+
+def shared_dataset(*parts: str) -> Path:
+    """A file under ../shared/datasets, or skip the test saying it is absent."""
+    path = DATASETS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"external dataset {path} is absent (expected ../shared/datasets beside the checkout)")
+    return path
