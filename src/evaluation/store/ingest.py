@@ -75,9 +75,10 @@ def _parse(c: Column, r: str) -> str:
     if c.pattern:
         return f"CASE WHEN regexp_full_match({r}, {_lit(c.pattern[1:-1])}) THEN {r} END"
     if c.type == "INTEGER":
-        d = f"TRY_CAST({r} AS DOUBLE)"
-        return (f"COALESCE(TRY_CAST({r} AS BIGINT), CASE WHEN {d} = trunc({d}) "
-                f"AND abs({d}) < 1e15 THEN CAST({d} AS BIGINT) END)")
+        # Whole numbers only ("2" or "2.0", as pandas writes integer columns with
+        # gaps); DuckDB's own cast would round "1.5" to 2.
+        return (f"CASE WHEN regexp_full_match({r}, '[+-]?[0-9]{{1,15}}(\\.0*)?') "
+                f"THEN TRY_CAST(split_part({r}, '.', 1) AS BIGINT) END")
     if c.type == "DOUBLE":
         return f"CASE WHEN isfinite(TRY_CAST({r} AS DOUBLE)) THEN TRY_CAST({r} AS DOUBLE) END"
     if c.type == "BOOLEAN":
@@ -119,8 +120,8 @@ def _column_error(table: Table, c: Column) -> str:
     for col, rt, agree in table.same_owner:
         if col == c.name:
             key = TABLES[rt].key[0]
-            owner = f"(SELECT {_q(agree)} FROM {_q(rt)} o WHERE o.{_q(key)} = {val})"
-            cases.append(f"WHEN {val} IS NOT NULL AND {owner} IS DISTINCT FROM {_q(agree)} THEN "
+            owner = f"(SELECT o.{_q(agree)} FROM {_q(rt)} o WHERE o.{_q(key)} = v.{val})"
+            cases.append(f"WHEN {val} IS NOT NULL AND {owner} IS DISTINCT FROM v.{_q(agree)} THEN "
                          f"{_lit(c.name + ': ')} || {shown} || {_lit(' belongs to ' + agree + ' ')} "
                          f"|| coalesce({owner}, '?')")
     return "CASE " + " ".join(cases) + " END"
@@ -146,7 +147,7 @@ def _typed_sql(table: Table, staged: str, file_index: int) -> str:
     return f"""SELECT __line, {file_index} AS __file, {', '.join(final)},
         NULLIF(concat_ws('; ', {', '.join(errors)}), '') AS __errors,
         NULLIF(concat_ws(', ', {', '.join(names)}), '') AS __cols
-        FROM (SELECT __line, {level2} FROM (SELECT __line, {level1} FROM {staged}))"""
+        FROM (SELECT __line, {level2} FROM (SELECT __line, {level1} FROM {staged})) AS v"""
 
 
 def _key_match(table: Table, a: str, b: str) -> str:
@@ -201,9 +202,9 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
             files[f].quarantined = n
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
-        step(f"applying {sum(f.accepted for f in files)} rows" if status == "applied"
-             else f"rejecting the load: {rejected} rows quarantined")
         con.execute("BEGIN TRANSACTION")
+        step(f"transaction open: applying {sum(f.accepted for f in files)} rows"
+             if status == "applied" else f"rejecting the load: {rejected} rows quarantined")
         try:
             _log(con, load_id, kind, files, started, status, strict)
             con.execute(

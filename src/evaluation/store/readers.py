@@ -10,6 +10,8 @@ their physical line and the reason.
 """
 from __future__ import annotations
 
+import csv
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +113,41 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, spec: Table, name: str) ->
     return Staged(path, fmt, name, rows, n_rej, ignored)
 
 
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    """The header's column names and the delimiter (comma, semicolon or tab).
+
+    The dialect is fixed rather than sniffed so that any content is read the
+    same way: double quotes, quotes escaped by doubling, header on line 1.
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        first = fh.readline()
+    delim = max([",", ";", "\t"], key=first.count) if first.strip() else ","
+    names = next(csv.reader([first], delimiter=delim), []) if first.strip() else []
+    if not names:
+        raise InputError(f"{path}: empty file or no header line")
+    seen: dict[str, int] = {}
+    unique = []
+    for i, n in enumerate(names):
+        n = n.strip() or f"column{i + 1}"
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return unique, delim
+
+
 def _stage_csv(con, path: Path, spec: Table, name: str, rejects: str) -> list[str]:
-    src = (f"read_csv({_lit(str(path))}, all_varchar = true, header = true, "
-           f"store_rejects = true, rejects_table = '{name}_rt', rejects_scan = '{name}_rs')")
+    names, delim = _csv_header(path)
+    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+    src = (f"read_csv({_lit(str(path))}, columns = {columns}, header = true, "
+           f"auto_detect = false, delim = {_lit(delim)}, quote = '\"', escape = '\"', "
+           f"store_rejects = true, rejects_table = '{name}_rt', "
+           f"rejects_scan = '{name}_rs')")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS SELECT * FROM {src}")
     present, ignored = _match(_file_columns(con, f"{name}_raw"), spec)
     select = _project(spec, {k: _q(v) for k, v in present.items()}, path)
     con.execute(f"""INSERT INTO {rejects}
-        SELECT line, error_type || ': ' || error_message, csv_line FROM {name}_rt""")
+        SELECT line, arg_min(error_type || ': ' || error_message, column_idx), any_value(csv_line)
+        FROM {name}_rt GROUP BY line""")
     # DuckDB numbers the records it keeps in file order; their physical line is
     # their ordinal + 1 (header) + the rejected lines before them. Lines are
     # exact for files with one record per line and no blank lines.

@@ -1,0 +1,89 @@
+"""The store: creation, schema version, migrations, clear errors."""
+from __future__ import annotations
+
+import pytest
+
+from evaluation.store import db
+from evaluation.store.schema import SCHEMA_VERSION, TABLES
+
+
+def test_created_on_first_use_with_every_table_and_version(db_path):
+    con = db.connect(db_path)
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert set(TABLES) | {"meta", "load_log", "quarantine", "messages"} <= names
+    assert db.schema_version(con) == SCHEMA_VERSION
+    pk = con.execute("""SELECT constraint_column_names FROM duckdb_constraints()
+        WHERE table_name = 'faults' AND constraint_type = 'PRIMARY KEY'""").fetchall()
+    assert pk == [(["fault_id"],)]
+    types = dict(con.execute("""SELECT column_name, data_type FROM information_schema.columns
+        WHERE table_name = 'faults'""").fetchall())
+    assert types["occurred_at"] == "TIMESTAMP" and types["in_warranty"] == "BOOLEAN"
+    con.close()
+
+
+def test_migration_applies_new_versions_in_order(db_path):
+    con = db.connect(db_path)
+    steps = {SCHEMA_VERSION + 1: ["ALTER TABLE systems ADD COLUMN owner VARCHAR"],
+             SCHEMA_VERSION + 2: ["UPDATE systems SET owner = 'x'",
+                                  "ALTER TABLE devices ADD COLUMN vendor VARCHAR"]}
+    con.execute("INSERT INTO systems (system_id) VALUES ('S1')")
+    old = db.migrate(con, SCHEMA_VERSION + 2, steps)
+    assert old == SCHEMA_VERSION and db.schema_version(con) == SCHEMA_VERSION + 2
+    assert con.execute("SELECT owner FROM systems").fetchall() == [("x",)]
+    con.close()
+
+
+def test_failed_migration_leaves_the_old_version(db_path):
+    con = db.connect(db_path)
+    bad = {SCHEMA_VERSION + 1: ["ALTER TABLE systems ADD COLUMN owner VARCHAR",
+                                "ALTER TABLE nowhere ADD COLUMN x INT"]}
+    with pytest.raises(Exception):
+        db.migrate(con, SCHEMA_VERSION + 1, bad)
+    assert db.schema_version(con) == SCHEMA_VERSION
+    cols = [r[0] for r in con.execute("DESCRIBE systems").fetchall()]
+    assert "owner" not in cols
+    con.close()
+
+
+def test_newer_database_is_refused(db_path):
+    con = db.connect(db_path)
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(db.StoreError, match="schema version 99 is newer"):
+        db.connect(db_path)
+
+
+def test_missing_database_for_reading(tmp_path):
+    with pytest.raises(db.StoreError, match="does not exist"):
+        db.connect(tmp_path / "none.duckdb", read_only=True)
+
+
+def test_locked_database_is_a_clear_error(db_path):
+    import subprocess
+    import sys
+    import textwrap
+    db.connect(db_path).close()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys, time
+        c = duckdb.connect({str(db_path)!r}); print('ready', flush=True); time.sleep(30)""")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(db.StoreError, match="cannot open database"):
+            db.connect(db_path)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_settings_round_trip(con):
+    assert db.get_setting(con, "oi_codes") is None
+    db.set_setting(con, "oi_codes", "OI01,OI02")
+    assert db.get_setting(con, "oi_codes") == "OI01,OI02"
+
+
+def test_config_command(run_cli):
+    code, out, _ = run_cli("config", "oi_codes", "OI01, OI02")
+    assert code == 0 and "oi_codes = OI01,OI02" in out
+    code, _, err = run_cli("config", "oi_codes", "bad")
+    assert code == 1 and "4-character codes" in err
