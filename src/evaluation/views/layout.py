@@ -1,0 +1,147 @@
+"""Shared look of every page: offline resources, template with navigation, small widgets.
+
+Closed networks: operators often browse with no internet access, so every
+script, style sheet and font must come from the opeval server itself.
+:func:`configure_offline` makes it so for Panel 1.x / Bokeh 3.x:
+
+* Bokeh's and Panel's JavaScript and CSS are served by the server under
+  ``/static`` (resource mode ``server``, the default of a Bokeh server; forced
+  here in case ``BOKEH_RESOURCES=cdn`` is set in the environment).
+* Panel's third-party bundles (Tabulator, Bootstrap, …) come from its
+  ``panel/dist/bundled`` folder, served at ``/static/extensions/panel/bundled``.
+* No web fonts: the Bootstrap template uses the system font stack, whereas
+  the Fast templates pull Open Sans from Google Fonts — not used here.
+* No Tabler icons: Bokeh fetches their web font from a CDN the first time an
+  icon is drawn, so no button or widget here is given an ``icon``.
+
+``tests/browser`` proves it: it records every request a page makes and fails
+on any that leaves the server.
+"""
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable
+
+import pandas as pd
+import panel as pn
+import param
+
+from .pages import PAGES
+
+ACCENT = "#1f4e79"
+PAGE_SIZE = 20
+
+_CSS = """
+.opeval-nav a { display: block; padding: .35rem .5rem; border-radius: .25rem;
+                color: #1f4e79; text-decoration: none; }
+.opeval-nav a:hover { background: #e8eef5; }
+.opeval-nav a.current { background: #1f4e79; color: white; font-weight: 600; }
+.opeval-nav .summary { display: block; font-size: .8rem; color: #555; margin: 0 .5rem .6rem; }
+.opeval-empty { padding: .75rem 1rem; background: #fff8e1; border-left: 4px solid #f0ad4e;
+                border-radius: .25rem; }
+.opeval-error { padding: .75rem 1rem; background: #fdecea; border-left: 4px solid #d9534f;
+                border-radius: .25rem; }
+"""
+
+
+def configure_offline() -> None:
+    """Serve every resource from this server; call before any page is built."""
+    os.environ["BOKEH_RESOURCES"] = "server"
+    pn.config.inline = False
+    pn.extension("tabulator", raw_css=[_CSS], notifications=False,
+                 loading_indicator=True)
+
+
+def nav(current: str) -> pn.pane.HTML:
+    """Links to every registered page; the current one is marked."""
+    items = []
+    for page in PAGES.values():
+        cls = ' class="current"' if page.path == current else ""
+        items.append(f'<a href="./{page.slug}"{cls} data-path="{page.path}">'
+                     f'{html.escape(page.title)}</a>'
+                     f'<span class="summary">{html.escape(page.summary)}</span>')
+    return pn.pane.HTML('<nav class="opeval-nav">' + "".join(items) + "</nav>",
+                        sizing_mode="stretch_width")
+
+
+def page_template(current: str, content, db_path: str) -> pn.template.BootstrapTemplate:
+    """The page at ``current`` inside the common template (title, navigation, database)."""
+    page = PAGES[current]
+    return pn.template.BootstrapTemplate(
+        title=f"opeval · {page.title}",
+        header_background=ACCENT,
+        sidebar=[nav(current), pn.pane.HTML(
+            f'<small>Database: <code>{html.escape(db_path)}</code></small>')],
+        main=[content],
+        sidebar_width=260,
+    )
+
+
+def empty(message: str) -> pn.pane.Markdown:
+    """An empty state that says what to do (a Markdown sentence)."""
+    return pn.pane.Markdown(message, css_classes=["opeval-empty"], sizing_mode="stretch_width")
+
+
+def error(message: str) -> pn.pane.Markdown:
+    return pn.pane.Markdown(message, css_classes=["opeval-error"], sizing_mode="stretch_width")
+
+
+def table(frame: pd.DataFrame, **kw) -> pn.widgets.Tabulator:
+    """A read-only Tabulator with opeval's defaults (no index, fitted columns)."""
+    opts = {"show_index": False, "disabled": True, "layout": "fit_data_table",
+                "sizing_mode": "stretch_width", "theme": "bootstrap5"}
+    opts.update(kw)
+    return pn.widgets.Tabulator(frame, **opts)
+
+
+def download(filename: str, make_csv: Callable[[], bytes], label: str = "Download CSV"
+             ) -> pn.widgets.FileDownload:
+    """A CSV download whose content is built when clicked (never embedded in the page)."""
+    import io
+    return pn.widgets.FileDownload(callback=lambda: io.BytesIO(make_csv()), filename=filename,
+                                   label=label, button_type="light", embed=False, width=160,
+                                   )
+
+
+def frame_csv(frame_fn: Callable[[], pd.DataFrame]) -> Callable[[], bytes]:
+    """A CSV maker for a small table already held as a DataFrame."""
+    return lambda: frame_fn().to_csv(index=False).encode()
+
+
+class Pager(pn.viewable.Viewer):
+    """Previous / next buttons and 'page i of n (N rows)' for a page parameter of a state.
+
+    The rows themselves are fetched by the state one page at a time (SQL LIMIT/OFFSET).
+    """
+
+    state = param.Parameter()
+    page_param = param.String()
+
+    def __init__(self, total: Callable[[], int], pages: Callable[[], int], **params):
+        super().__init__(**params)
+        self._total, self._pages = total, pages
+        self._prev = pn.widgets.Button(name="‹ Previous", width=110)
+        self._next = pn.widgets.Button(name="Next ›", width=110)
+        self._label = pn.pane.HTML("", sizing_mode="stretch_width",
+                                   styles={"padding-top": "6px"})
+        self._prev.on_click(lambda _e: self._step(-1))
+        self._next.on_click(lambda _e: self._step(+1))
+        self.refresh()
+
+    def _step(self, delta: int) -> None:
+        current = getattr(self.state, self.page_param)
+        target = min(max(1, current + delta), self._pages())
+        if target != current:
+            setattr(self.state, self.page_param, target)
+
+    def refresh(self) -> None:
+        total, pages = self._total(), self._pages()
+        page = getattr(self.state, self.page_param)
+        self._label.object = (f'<span class="opeval-pager">page {min(page, pages)} of {pages}'
+                              f' ({total} row{"s" if total != 1 else ""})</span>')
+        self._prev.disabled = page <= 1
+        self._next.disabled = page >= pages
+
+    def __panel__(self):
+        return pn.Row(self._prev, self._next, self._label, sizing_mode="stretch_width")

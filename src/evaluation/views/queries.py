@@ -1,0 +1,98 @@
+"""Read-only, cached SQL access to the store for the dashboards (no Panel here).
+
+Every query opens a short read-only connection and closes it again, so a
+running ``opeval serve`` never holds the database file between page updates
+and ``opeval ingest`` can write to it while the dashboards are open (DuckDB
+lets one process write, or several read, at a time).
+
+Results are cached on the SQL text, its parameters and a *stamp* of the
+database files (size and modification time of the file and its write-ahead
+log): a new load changes the stamp, so pages see it on their next query
+without any manual invalidation. Filter values are always passed as query
+parameters, never formatted into the SQL text.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..store import db
+from ..store.schema import LOAD_ORDER
+
+# The bookkeeping tables shown beside the contract tables.
+BOOKKEEPING = ("load_log", "quarantine", "messages")
+
+_CACHE_SIZE = 256
+
+
+def stamp(path: str | Path) -> tuple:
+    """What changes when the database changes: (size, mtime) of the file and its WAL."""
+    out = []
+    for p in (Path(path), Path(f"{path}.wal")):
+        try:
+            st = p.stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _cached(path: str, file_stamp: tuple, sql: str, params: tuple) -> pd.DataFrame:
+    con = db.connect(path, read_only=True)
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+class ReadOnlyStore:
+    """Parameterised, cached queries on one database file, opened read-only each time."""
+
+    def __init__(self, path: str | Path):
+        self.path = os.fspath(path)
+
+    def check(self) -> None:
+        """Raise :class:`~evaluation.store.db.StoreError` when the file is missing or unusable."""
+        db.connect(self.path, read_only=True).close()
+
+    def df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """The result as a new DataFrame (a copy: callers may change it freely)."""
+        return _cached(self.path, stamp(self.path), sql, tuple(params)).copy()
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        frame = _cached(self.path, stamp(self.path), sql, tuple(params))
+        return None if frame.empty else frame.iat[0, 0]
+
+    def csv(self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000) -> bytes:
+        """The whole result as CSV bytes with a header, streamed from DuckDB in Arrow batches.
+
+        Not cached: a download is asked for once, and may be larger than a page.
+        """
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        con = db.connect(self.path, read_only=True)
+        try:
+            # A fresh cursor: the connection itself may hold the schema check's result.
+            reader = con.cursor().sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+            sink = pa.BufferOutputStream()
+            with pacsv.CSVWriter(sink, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+            return sink.getvalue().to_pybytes()
+        finally:
+            con.close()
+
+    def table_counts(self) -> pd.DataFrame:
+        """Row count of every contract table (load order) and bookkeeping table."""
+        names = LOAD_ORDER + BOOKKEEPING
+        union = " UNION ALL ".join(
+            f"SELECT {i} AS pos, '{n}' AS \"table\", count(*) AS \"rows\" FROM \"{n}\""
+            for i, n in enumerate(names))
+        return self.df(f'SELECT "table", "rows" FROM ({union}) ORDER BY pos')
