@@ -1,0 +1,1 @@
+"""Analyses: engine-agnostic functions over Ibis tables (no I/O, no Panel)."""

@@ -1,0 +1,120 @@
+"""Expected failures in the next maintenance cycle, from a survival model fitted with censoring.
+
+Input: the small per-device aggregate of :func:`.metrics.device_history`
+(pandas, one row per device). Model, per device group (``device_type``, else
+``subsystem``), fitted with ``lifelines``:
+
+* duration = days from installation to the device's first fault (event), or to
+  the end of observation (decommissioning or the as-of instant, censored);
+* Weibull (:class:`lifelines.WeibullFitter`) when the group has at least
+  ``min_events_weibull`` first faults, else Kaplan-Meier
+  (:class:`lifelines.KaplanMeierFitter`); no model when it has none.
+
+Prediction (renewal assumption: a repaired device is as good as new): for each
+active device that is not down at the as-of instant, its age ``a`` is the days
+since its last restoration (or installation when it never failed); the
+probability of a fault within the next cycle of ``c`` days is
+``1 - S(a + c) / S(a)``. Expected failures of a group = the sum of these
+probabilities (the expected number of its devices that fail at least once).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MIN_DAYS = 1.0 / 24  # a fault on the installation day counts as one hour of life
+
+
+@dataclass
+class GroupModel:
+    group: str
+    model: str           # weibull, kaplan_meier, none
+    devices: int
+    events: int
+    params: dict
+    fitter: object | None
+
+    def survival(self, days: np.ndarray) -> np.ndarray:
+        if self.fitter is None:
+            return np.ones_like(days, dtype=float)
+        return np.asarray(self.fitter.survival_function_at_times(days), dtype=float)
+
+
+def _group_key(df: pd.DataFrame) -> pd.Series:
+    return df["device_type"].fillna(df["subsystem"]).fillna("other").astype(str)
+
+
+def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 10) -> dict[str, GroupModel]:
+    """One model per device group from time-to-first-fault, censored at decommissioning / ``end``."""
+    from lifelines import KaplanMeierFitter, WeibullFitter
+
+    h = hist[hist["installed_on"].notna()].copy()
+    models: dict[str, GroupModel] = {}
+    if h.empty:
+        return models
+    h["group"] = _group_key(h)
+    installed = pd.to_datetime(h["installed_on"])
+    stop = pd.to_datetime(h["decommissioned_on"]).fillna(pd.Timestamp(end)).clip(upper=pd.Timestamp(end))
+    first = pd.to_datetime(h["first_fault"])
+    event = first.notna() & (first < stop)
+    until = first.where(event, stop)
+    h["duration"] = ((until - installed).dt.total_seconds() / 86400.0).clip(lower=MIN_DAYS)
+    h["event"] = event.astype(int)
+    for group, g in h.groupby("group", sort=True):
+        events = int(g["event"].sum())
+        fitter, name, params = None, "none", {}
+        if events >= min_events_weibull:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fitter = WeibullFitter().fit(g["duration"], g["event"])
+                name = "weibull"
+                params = {"lambda_days": float(fitter.lambda_), "rho": float(fitter.rho_)}
+            except Exception:  # convergence failure: fall back on the non-parametric estimate
+                fitter = None
+        if fitter is None and events > 0:
+            fitter = KaplanMeierFitter().fit(g["duration"], g["event"])
+            name = "kaplan_meier"
+            params = {"median_days": float(fitter.median_survival_time_)}
+        models[group] = GroupModel(group, name, len(g), events, params, fitter)
+    return models
+
+
+def expected_failures(hist: pd.DataFrame, models: dict[str, GroupModel], end: dt.datetime,
+                      cycle_days: pd.Series) -> pd.DataFrame:
+    """Per system, subsystem and device type: active devices, devices down now, expected failures.
+
+    ``cycle_days`` maps ``system_id`` to the cycle used as the horizon.
+    """
+    cols = ["system_id", "subsystem", "device_type", "devices", "down_now", "expected_failures", "model"]
+    h = hist[hist["active"].astype(bool)].copy()
+    if h.empty:
+        return pd.DataFrame(columns=cols)
+    h["group"] = _group_key(h)
+    last = pd.to_datetime(h["last_restored"])
+    since = last.fillna(pd.to_datetime(h["installed_on"]))
+    h["age"] = ((pd.Timestamp(end) - since).dt.total_seconds() / 86400.0).clip(lower=0)
+    h["horizon"] = h["system_id"].map(cycle_days).astype(float)
+    h["p"] = np.nan
+    for group, idx in h.groupby("group").groups.items():
+        g = h.loc[idx]
+        ok = g["age"].notna() & ~g["open_now"].astype(bool)
+        m = models.get(group)
+        if m is None or m.fitter is None:
+            h.loc[g.index[ok], "p"] = 0.0 if m is not None else np.nan
+            continue
+        a = g.loc[ok, "age"].to_numpy(dtype=float)
+        s_now = m.survival(a)
+        s_next = m.survival(a + g.loc[ok, "horizon"].to_numpy(dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(s_now > 0, 1.0 - s_next / s_now, 1.0)
+        h.loc[g.index[ok], "p"] = np.clip(p, 0.0, 1.0)
+    h["model"] = h["group"].map(lambda k: models[k].model if k in models else "no_data")
+    out = h.groupby(["system_id", "subsystem", "device_type"], dropna=False).agg(
+        devices=("device_id", "size"), down_now=("open_now", "sum"),
+        expected_failures=("p", "sum"), model=("model", "first")).reset_index()
+    return out[cols]
