@@ -1,0 +1,137 @@
+"""``opeval evaluate``: chapter 6 operation evaluation of the security systems.
+
+``--format json`` prints the contract's keys (docs/evaluation.md);
+``--format html`` writes a self-contained printable report: with ``--out
+FILE`` one document holding one page per system; with ``--out DIR/`` (an
+existing directory or a path ending in ``/``) one file per system
+``evaluation-<system_id>.html``; without ``--out`` the document goes to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from ..analyses.efficiency import evaluate as run_evaluation
+from ..errors import OpevalError
+from ..progress import step_printer
+from ..reports import evaluation as report
+from ..store.engine import open_tables
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _days(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number of days: {text!r}")
+    return n
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "evaluate", parents=[common], help="chapter 6 operation evaluation of the security systems",
+        description="Evaluate each security system as of a date (DB33/T 830-2011 chapter 6): "
+                    "performance, timeliness (5.1.1), periodicity and service life (5.1.2), device "
+                    "effectiveness, potential threats, expected failures; findings as an audit, "
+                    "classification, disposition (6.3) and validity (6.1).",
+        epilog="Examples: opeval evaluate --format json; opeval evaluate --system S1 --format html "
+               "--out s1.html; opeval evaluate --format html --out reports/ (one file per system)")
+    p.add_argument("--system", action="append", dest="systems", metavar="ID",
+                   help="only this system (repeatable; default: every system)")
+    p.add_argument("--as-of", type=_date, metavar="DATE",
+                   help="evaluation date YYYY-MM-DD (default: the latest event date in the data)")
+    p.add_argument("--window", type=_days, default=None, metavar="DAYS",
+                   help="look-back window ending at the as-of date (default 365)")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--out", metavar="FILE",
+                   help="write to FILE instead of stdout (html: a directory gives one file per system)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    step = step_printer(args.progress)
+    step("opening the store")
+    tables = open_tables(args.db)
+    if args.systems:
+        known = set(tables["systems"].filter(tables["systems"].system_id.isin(args.systems))
+                    .system_id.to_pyarrow().to_pylist())
+        missing = [s for s in args.systems if s not in known]
+        if missing:
+            raise OpevalError(f"unknown system(s): {', '.join(missing)}")
+    step("evaluating")
+    try:
+        ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems)
+    except ValueError as exc:
+        raise OpevalError(str(exc)) from None
+    data = ev.as_dict()
+    step(f"{len(data['systems'])} systems evaluated; writing {args.format}")
+    if args.format == "html" and args.out and (args.out.endswith(("/", "\\")) or Path(args.out).is_dir()):
+        paths = report.write_reports(data, Path(args.out))
+        print(f"{len(paths)} report(s) written to {args.out}")
+        return 0
+    if args.format == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "html":
+        text = report.render(data)
+    else:
+        text = render_text(data)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _pct(v) -> str:
+    return "   n/a" if v is None else f"{100 * v:5.1f}%"
+
+
+def render_text(data: dict) -> str:
+    """A terminal summary: one line per system, then its nonconforming findings."""
+    lines = [f"Operation evaluation (DB33/T 830-2011 ch. 6) as of {data['as_of']}, window "
+             f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)", ""]
+    head = (f"{'system':<12} {'class':<17} {'disposition':<20} {'avail':>6} {'MTBF h':>8} {'MTTR h':>7} "
+            f"{'resp':>6} {'arr':>6} {'rep':>6} {'overdue':>7} {'past life':>9} {'repeat':>6} valid until")
+    lines += [head, "-" * len(head)]
+    for s in data["systems"]:
+        mtbf = "n/a" if s["mtbf_h"] is None else f"{s['mtbf_h']:.0f}"
+        mttr = "n/a" if s["mttr_h"] is None else f"{s['mttr_h']:.1f}"
+        lines.append(
+            f"{s['system_id']:<12} {s['classification']:<17} {s['disposition']:<20} {_pct(s['availability'])} "
+            f"{mtbf:>8} {mttr:>7} {_pct(s['sla']['response'])} {_pct(s['sla']['arrival'])} "
+            f"{_pct(s['sla']['repair'])} {('yes' if s['maintenance_overdue'] else 'no'):>7} "
+            f"{len(s['devices_past_service_life']):>9} {len(s['repeat_fault_devices']):>6} {s['valid_until']}")
+    for s in data["systems"]:
+        bad = [f for f in s["findings"] if f["status"] == "nonconforming"]
+        if not bad:
+            continue
+        lines += ["", f"{s['system_id']} ({s['name'] or '-'}): {len(bad)} nonconforming"
+                  + (f"; disposition {s['disposition']}: {'; '.join(s['disposition_reasons'])}"
+                     if s["disposition_reasons"] else "")]
+        for f in bad:
+            lines.append(f"  [{f['severity']:<8}] {f['clause']:<9} {f['requirement']}")
+            lines.append(f"             evidence: {f['evidence']}")
+            lines.append(f"             action:   {f['corrective_action']}")
+    n = len(data["systems"])
+    counts = {}
+    for s in data["systems"]:
+        counts[s["disposition"]] = counts.get(s["disposition"], 0) + 1
+    lines += ["", f"{n} system(s): " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["register", "run", "render_text"]

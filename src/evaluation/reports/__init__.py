@@ -1,0 +1,1 @@
+"""Printable reports (Jinja2 templates rendered to self-contained HTML)."""
