@@ -58,6 +58,7 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Session settings every opeval connection uses: UTC, no extension downloads."""
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

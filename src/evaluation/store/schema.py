@@ -55,6 +55,10 @@ class Column:
     default: object | None = None
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        if (self.min is None) != (self.max is None):
+            raise ValueError(f"{self.name}: a range needs both min and max")
+
 
 @dataclass(frozen=True)
 class Check:
@@ -197,7 +201,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("ref_interv_oi", required=True, ref="interventions.ref_interv_oi"),
         C("code_oc", required=True, pattern=OPERATOR_CODE),
         C("received_at", TS),
-        C("clients_hs", "INTEGER", min=0, doc="Clients listed in the M5 (0 for an empty list)."),
+        C("clients_hs", "INTEGER", min=0, max=1_000_000, doc="Clients listed in the M5 (0 for an empty list)."),
     ), key=("ref_interv_oi", "code_oc"),
         doc="One row per M5 received (flow 3), also when its list is empty."),
     Table("outages", (
