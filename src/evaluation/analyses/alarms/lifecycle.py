@@ -1,0 +1,89 @@
+"""The alarm life cycle of the VMS guide: handle, assign, escalate, expire, close.
+
+Takes :func:`evaluation.analyses.alarms.prep.instances` output. Times in seconds.
+
+- *time to handle*: raise → taken in hand (``handled_at``: "handle" assigns the
+  alarm to the operator and sets it in progress);
+- *time to close*: raise → closed;
+- *escalated*: the alarm reached status escalated (``escalated_at`` set or status
+  escalated) — the guide escalates an alarm left unhandled (> 45 s, when set);
+- *expired*: status expired — left unhandled until its expiry (> 90 s, 48 h by
+  default);
+- *closed without handling*: closed with no ``handled_at`` (the guide allows
+  it only when the definition says so; default no);
+- *close reasons*: handled, false alarm, other.
+"""
+from __future__ import annotations
+
+import ibis
+from ibis import _
+
+from .rules import CLOSE_REASONS
+
+
+def _escalated(t: ibis.Table) -> ibis.Value:
+    return (t.escalated_at.notnull() | (t.status == "escalated")).fill_null(False)
+
+
+def _closed_state(t: ibis.Table) -> ibis.Value:
+    return ((t.status == "closed") | t.close_reason.notnull()).fill_null(False)
+
+
+def summary(inst: ibis.Table) -> ibis.Table:
+    """One row: alarms, handled, closed, shares and time-to-handle/close figures.
+
+    ``escalated_share`` and ``expired_share`` are over all alarms;
+    ``closed_without_handling_share`` over the closed ones; shares are NULL when
+    their denominator is zero.
+    """
+    closed = _closed_state(inst)
+    return inst.aggregate(
+        alarms=_.count(),
+        handled=_.handled_at.notnull().cast("int64").sum(),
+        closed=closed.cast("int64").sum(),
+        escalated=_escalated(inst).cast("int64").sum(),
+        expired=(_.status == "expired").fill_null(False).cast("int64").sum(),
+        closed_without_handling=(closed & _.handled_at.isnull()).cast("int64").sum(),
+        median_handle_s=_.handle_s.median(), mean_handle_s=_.handle_s.mean(),
+        p90_handle_s=_.handle_s.quantile(0.9),
+        median_close_s=_.close_s.median(), mean_close_s=_.close_s.mean(),
+        median_clear_s=_.clear_s.median(),
+    ).mutate(
+        escalated_share=_share(_.escalated, _.alarms),
+        expired_share=_share(_.expired, _.alarms),
+        closed_without_handling_share=_share(_.closed_without_handling, _.closed),
+    )
+
+
+def _share(num, den):
+    return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
+
+
+def close_reasons(inst: ibis.Table) -> ibis.Table:
+    """Closed alarms per close reason (handled, false_alarm, other) with shares."""
+    closed = inst.filter(_.close_reason.notnull())
+    return (closed.group_by("close_reason").agg(alarms=_.count())
+            .mutate(share=_.alarms.cast("float64") / _.alarms.sum().over(ibis.window()))
+            .order_by("close_reason"))
+
+
+def per_operator(inst: ibis.Table) -> ibis.Table:
+    """Per operator (``assigned_to``): load and speed.
+
+    ``alarms`` assigned, ``handled``, ``closed``, ``false_alarms``,
+    ``escalated_share``, ``median_handle_s``, ``median_close_s``; operators
+    sorted by load. Alarms never assigned are left out.
+    """
+    t = inst.filter(_.assigned_to.notnull())
+    return (t.group_by("assigned_to")
+            .agg(alarms=_.count(), handled=_.handled_at.notnull().cast("int64").sum(),
+                 closed=_closed_state(t).cast("int64").sum(),
+                 false_alarms=_.false_alarm.cast("int64").sum(),
+                 escalated=_escalated(t).cast("int64").sum(),
+                 median_handle_s=_.handle_s.median(),
+                 median_close_s=_.close_s.median())
+            .mutate(escalated_share=_share(_.escalated, _.alarms))
+            .order_by(ibis.desc("alarms"), "assigned_to"))
+
+
+__all__ = ["summary", "close_reasons", "per_operator", "CLOSE_REASONS"]

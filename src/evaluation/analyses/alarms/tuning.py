@@ -1,0 +1,153 @@
+"""Tuning advice per alarm definition, each piece with the evidence that triggers it.
+
+The guide's levers on an alarm definition are its **schedule** ("a wrong
+schedule causes unwanted alarms"), its **priority** (1–5), its life cycle, and
+the trigger itself; from ISA-18.2 / EEMUA 191 come **on/off-delays and
+deadbands** against chattering and **shelving** of an alarm that stands or
+keeps coming while its cause is being repaired. The rules:
+
+- *schedule*: at least ``min_false`` false alarms, and 80 % of them fall in at
+  most 6 hours of the day (a quarter) → restrict the schedule in those hours;
+- *delay_deadband*: the definition chatters (≥ 3 raises in 60 s) or its chatter
+  index ψ ≥ 0.05 → add an off-delay/deadband (the re-raise gaps give its size)
+  and, when most alarms clear within the chatter window, an on-delay;
+- *priority*: priority 1–2 with a false-alarm rate ≥ 50 % (over ≥ ``min_closed``
+  closed alarms) → lower it; priority 4–5 with a false-alarm rate ≤ 20 % and
+  ≥ 30 % of its alarms escalated or expired → raise it;
+- *shelving*: stale alarms of the definition (standing > 24 h), or ≥ 50 %
+  repeats with a false-alarm rate ≥ 80 % → shelve it (with a time limit)
+  until the cause is repaired.
+
+Heavy aggregation happens in the engine (:func:`definition_facts`,
+:func:`false_by_hour`); :func:`advise` combines those small results.
+"""
+from __future__ import annotations
+
+import math
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from .rules import AlarmRules
+
+MIN_FALSE = 5
+MIN_CLOSED = 5
+SCHEDULE_COVER = 0.8
+SCHEDULE_MAX_HOURS = 6
+
+
+def definition_facts(flagged: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Per definition: the figures the tuning rules read."""
+    window = rules.chatter_window_s
+    short = ibis.ifelse(_.gap_s <= window, _.gap_s, ibis.null("float64"))
+    return (flagged.group_by("definition")
+            .agg(alarms=_.count(), priority=_.priority.min(),
+                 chatter_raises=_.chatter.cast("int64").sum(),
+                 repeat_alarms=_.repeat.cast("int64").sum(),
+                 chatter_index=(1.0 / ibis.greatest(_.gap_s, 1.0)).mean(),
+                 short_gap_p90_s=short.quantile(0.9),
+                 cleared=_.clear_s.notnull().cast("int64").sum(),
+                 fleeting=(_.clear_s <= window).fill_null(False).cast("int64").sum(),
+                 closed=_.closed.cast("int64").sum(),
+                 false_alarms=_.false_alarm.cast("int64").sum(),
+                 escalated_or_expired=((_.escalated_at.notnull()
+                                        | _.status.isin(("escalated", "expired")))
+                                       .fill_null(False).cast("int64").sum())))
+
+
+def false_by_hour(flagged: ibis.Table) -> ibis.Table:
+    """Per definition and hour of day: closed alarms and false alarms."""
+    return (flagged.mutate(hour=_.raised_at.hour()).group_by("definition", "hour")
+            .agg(closed=_.closed.cast("int64").sum(),
+                 false_alarms=_.false_alarm.cast("int64").sum()))
+
+
+def _hours(hours: list[int]) -> str:
+    return ", ".join(f"{h:02d}h" for h in sorted(hours))
+
+
+def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, int] | None = None,
+           rules: AlarmRules = AlarmRules()) -> list[dict]:
+    """The advice list: ``definition``, ``kind``, ``advice``, ``evidence``, ``figures``."""
+    stale_counts = stale_counts or {}
+    out: list[dict] = []
+    hours = {d: g for d, g in by_hour.groupby("definition")} if len(by_hour) else {}
+    for f in facts.sort_values(["alarms", "definition"], ascending=[False, True]).itertuples():
+        d = f.definition
+        rate = f.false_alarms / f.closed if f.closed else None
+        # schedule
+        g = hours.get(d)
+        if g is not None and f.false_alarms >= MIN_FALSE:
+            g = g.sort_values(["false_alarms", "hour"], ascending=[False, True])
+            cum = g.false_alarms.cumsum()
+            need = int((cum < SCHEDULE_COVER * f.false_alarms).sum()) + 1
+            if need <= SCHEDULE_MAX_HOURS:
+                top = g.head(need)
+                rest = g.iloc[need:]
+                r_in = top.false_alarms.sum() / max(top.closed.sum(), 1)
+                r_out = rest.false_alarms.sum() / rest.closed.sum() if rest.closed.sum() else None
+                out.append(dict(
+                    definition=d, kind="schedule",
+                    advice=f"review the schedule of '{d}': leave out or re-check hours "
+                           f"{_hours(top.hour.tolist())}",
+                    evidence=f"{top.false_alarms.sum() / f.false_alarms:.0%} of its "
+                             f"{f.false_alarms} false alarms fell in {need} of 24 hours "
+                             f"({_hours(top.hour.tolist())}); false-alarm rate there {r_in:.0%}"
+                             + (f" vs {r_out:.0%} in the other hours" if r_out is not None else ""),
+                    figures=dict(hours=sorted(int(h) for h in top.hour), false_alarms=int(f.false_alarms),
+                                 rate_in=float(r_in), rate_out=None if r_out is None else float(r_out))))
+        # delay / deadband
+        ci = None if pd.isna(f.chatter_index) else float(f.chatter_index)
+        if f.chatter_raises > 0 or (ci is not None and ci >= rules.chatter_index_threshold):
+            gap = f.short_gap_p90_s
+            size = math.ceil(gap) if gap is not None and not pd.isna(gap) else int(rules.chatter_window_s)
+            fleeting = f.fleeting / f.cleared if f.cleared else None
+            text = f"add an off-delay or deadband of about {size} s to '{d}'"
+            if fleeting is not None and fleeting >= 0.5:
+                text += f" and an on-delay of up to {int(rules.chatter_window_s)} s"
+            out.append(dict(
+                definition=d, kind="delay_deadband", advice=text,
+                evidence=f"{f.chatter_raises} raise(s) were the 3rd or later within "
+                         f"{rules.chatter_window_s:g} s; chatter index ψ = "
+                         + (f"{ci:.3f}" if ci is not None else "n/a")
+                         + f"; 90 % of the re-raises within {rules.chatter_window_s:g} s came "
+                           f"≤ {size} s apart"
+                         + (f"; {fleeting:.0%} of its alarms cleared within "
+                            f"{rules.chatter_window_s:g} s" if fleeting is not None else ""),
+                figures=dict(chatter_raises=int(f.chatter_raises), chatter_index=ci,
+                             suggested_delay_s=size, fleeting_share=fleeting)))
+        # priority
+        prio = None if pd.isna(f.priority) else int(f.priority)
+        if prio is not None and f.closed >= MIN_CLOSED and rate is not None:
+            esc = f.escalated_or_expired / f.alarms
+            if prio <= 2 and rate >= 0.5:
+                out.append(dict(
+                    definition=d, kind="priority",
+                    advice=f"lower the priority of '{d}' (now {prio})",
+                    evidence=f"{rate:.0%} of its {f.closed} closed alarms were false alarms",
+                    figures=dict(priority=prio, false_alarm_rate=rate, closed=int(f.closed))))
+            elif prio >= 4 and rate <= 0.2 and esc >= 0.3:
+                out.append(dict(
+                    definition=d, kind="priority",
+                    advice=f"raise the priority of '{d}' (now {prio})",
+                    evidence=f"only {rate:.0%} false alarms, yet {esc:.0%} of its alarms were "
+                             f"left until escalation or expiry",
+                    figures=dict(priority=prio, false_alarm_rate=rate,
+                                 escalated_or_expired_share=esc)))
+        # shelving
+        stale = int(stale_counts.get(d, 0))
+        rep = f.repeat_alarms / f.alarms if f.alarms else 0.0
+        if stale > 0 or (rep >= 0.5 and rate is not None and rate >= 0.8 and f.closed >= MIN_CLOSED):
+            why = []
+            if stale:
+                why.append(f"{stale} alarm(s) standing for more than {rules.stale_after_h:g} h")
+            if rep >= 0.5 and rate is not None and rate >= 0.8:
+                why.append(f"{rep:.0%} of its alarms are repeats and {rate:.0%} of the closed "
+                           f"ones were false")
+            out.append(dict(
+                definition=d, kind="shelving",
+                advice=f"shelve '{d}' for a limited time while its cause is repaired",
+                evidence="; ".join(why),
+                figures=dict(stale=stale, repeat_share=rep, false_alarm_rate=rate)))
+    return out

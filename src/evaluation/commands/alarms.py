@@ -1,0 +1,231 @@
+"""``opeval alarms``: alarm KPIs, nuisance alarms, life cycle, false alarms, tuning advice.
+
+``opeval alarms [--as-of DATE] [--since DATE] [--system ID] [--format text|json]``
+plus ``--repeat-window S``, ``--history DEFINITION [--resource ID]`` (the guide's
+history review of one alarm), ``--fit-model`` (train, evaluate on a later period
+and save the false-alarm model under ``--model-dir``) and ``--model PATH`` (score
+the open alarms with a saved model). JSON keys: contract §3 "alarms" and
+docs/alarms.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+from ..errors import OpevalError
+from ..progress import step_printer
+
+
+def parse_when(text: str, end_of_day: bool) -> dt.datetime:
+    """An ISO date or time as naive UTC; a bare date means the start of that day,
+    or its end (last microsecond) for ``--as-of``."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            d = dt.datetime.fromisoformat(text)
+            return d + dt.timedelta(days=1, microseconds=-1) if end_of_day else d
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "alarms", parents=[common], help="alarm KPIs: load, floods, chattering, repeats, "
+        "stale alarms, bad actors, handling, false alarms, tuning advice",
+        description="Alarm analytics against the VMS alarm guide and ISA-18.2 / EEMUA 191 "
+                    "(see docs/alarms.md).")
+    p.add_argument("--as-of", metavar="DATE", help="analyse as known at this date/time "
+                   "(a date means its end; default: the end of the data)")
+    p.add_argument("--since", metavar="DATE", help="only alarms raised from this date/time on")
+    p.add_argument("--system", metavar="ID", help="only this system (for process logs: the case)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--repeat-window", type=float, metavar="S", default=600.0,
+                   help="a raise of the same alarm within S seconds is a repeat (default 600)")
+    p.add_argument("--history", metavar="DEFINITION",
+                   help="print the history review of this alarm definition instead")
+    p.add_argument("--resource", metavar="ID", help="with --history: only this resource")
+    p.add_argument("--fit-model", action="store_true",
+                   help="train the false-alarm model on closed alarms, evaluate it on a later "
+                        "period, save it under --model-dir and score the open alarms")
+    p.add_argument("--split-at", metavar="DATE",
+                   help="with --fit-model: train before, evaluate from this time "
+                        "(default: 70 %% of the closed alarms before)")
+    p.add_argument("--model-dir", metavar="DIR", default=None,
+                   help="where --fit-model saves (default: models/ beside the database)")
+    p.add_argument("--model", metavar="PATH", help="score the open alarms with this saved model")
+    p.add_argument("--out", metavar="FILE", help="write the output to FILE instead of stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..analyses.alarms import AlarmRules, alarm_report
+    from ..analyses.alarms import nuisance
+    from ..analyses.alarms.prep import instances, select
+    from ..store.engine import open_tables
+
+    if args.repeat_window <= 0:
+        raise OpevalError("--repeat-window must be positive")
+    as_of = parse_when(args.as_of, True) if args.as_of else None
+    since = parse_when(args.since, False) if args.since else None
+    if as_of and since and since > as_of:
+        raise OpevalError("--since is after --as-of")
+    if args.resource and not args.history:
+        raise OpevalError("--resource applies to --history only")
+    step = step_printer(args.progress)
+    rules = AlarmRules(repeat_window_s=args.repeat_window)
+    tables = open_tables(args.db)
+    alarms = tables.alarms
+    if args.history:
+        t = nuisance.flag_nuisance(instances(select(alarms, as_of, since, args.system),
+                                             rules.chatter_raises), rules)
+        df = nuisance.history(t, args.history, args.resource, args.system).execute()
+        from ..analyses.alarms.report import records
+        rows = records(df)
+        if not rows:
+            raise OpevalError(f"no alarm of definition {args.history!r}"
+                              + (f" on resource {args.resource!r}" if args.resource else ""))
+        if args.format == "json":
+            return _emit(args, json.dumps({"definition": args.history, "history": rows},
+                                          indent=2, ensure_ascii=False, default=str))
+        lines = [f"history of {args.history}" + (f" on {args.resource}" if args.resource else "")
+                 + f": {len(rows)} raise(s)"]
+        for r in rows:
+            lines.append(f"  {r['raised_at']}  {r['resource_id']:<14} sys {r['system_id'] or '-':<6}"
+                         f" gap {_s(r['gap_s'])}  cleared after {_s(r['clear_s'])}  "
+                         f"{r['status'] or '-'} {r['close_reason'] or ''}"
+                         + ("  CHATTER" if r["chatter"] else "") + ("  repeat" if r["repeat"] else ""))
+        return _emit(args, "\n".join(lines))
+    step("computing the alarm KPIs")
+    report = alarm_report(alarms, as_of=as_of, since=since, system_id=args.system, rules=rules)
+    if args.fit_model or args.model:
+        from ..analyses.alarms import model as fam
+        if args.model:
+            step(f"scoring open alarms with {args.model}")
+            fitted = fam.load_model(args.model)
+            report["model"] = {"path": str(args.model), **fitted.metadata}
+        else:
+            step("training the false-alarm model")
+            split = parse_when(args.split_at, False) if args.split_at else None
+            fitted = fam.fit(select(alarms, as_of, since, args.system), split_at=split, rules=rules)
+            model_dir = Path(args.model_dir) if args.model_dir else Path(args.db).resolve().parent / "models"
+            path = fam.save_model(fitted, model_dir)
+            report["model"] = {"path": str(path), **fitted.metadata}
+        scores = fam.score_open(fitted, select(alarms, as_of, since, args.system), rules=rules)
+        report["open_alarm_scores"] = scores
+    if args.format == "json":
+        return _emit(args, json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    return _emit(args, render_text(report))
+
+
+def _emit(args, text: str) -> int:
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def _s(v) -> str:
+    if v is None:
+        return "-"
+    if v < 120:
+        return f"{v:.0f} s"
+    if v < 7200:
+        return f"{v / 60:.1f} min"
+    return f"{v / 3600:.1f} h"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def render_text(r: dict) -> str:
+    """The report as a readable page (the JSON carries every figure)."""
+    k = r["kpis"]
+    b = k["benchmark_status"]
+    out = [f"Alarms {k['period_start']} .. {k['as_of']}: {k['alarms']} alarm(s), "
+           f"{k['systems']} system(s), {k['definitions']} definition(s)", "",
+           "Load per operator position (ISA-18.2 / EEMUA 191)",
+           f"  average per 10 min   {k['avg_per_10min']:.2f}  ({k['rate_class'] or '-'}; "
+           f"benchmark ≤ 1 acceptable, ≤ 2 manageable) {b.get('avg_per_10min', '')}",
+           f"  average per hour     {k['avg_per_hour']:.1f}    per day {k['avg_per_day']:.0f}",
+           f"  peak per 10 min      {k['peak_per_10min']}  (benchmark ≤ 10) {b.get('peak_per_10min', '')}",
+           f"  10-min periods > 10  {k['flood_intervals']} = {_pct(k['flood_interval_share'])} "
+           f"(benchmark < 1 %) {b.get('flood_interval_share', '')}",
+           f"  floods               {k['floods']}, time in flood {_pct(k['time_in_flood_share'])}",
+           "", "Nuisance alarms",
+           f"  chattering alarms    {k['chattering_alarms']} ({k['chatter_raises']} raises 3-in-60 s; "
+           f"benchmark 0) {b.get('chattering_alarms', '')}",
+           f"  repeat alarms        {k['repeat_alarms']} = {_pct(k['repeat_share'])} of the raises "
+           f"(window {r['parameters']['repeat_window_s']:g} s)",
+           f"  standing / stale     {k['standing']} / {k['stale']} (stale: > "
+           f"{r['parameters']['stale_after_h']:g} h) {b.get('stale', '')}",
+           f"  top 10 share         {_pct(k['top10_share'])} (benchmark < 5 %) {b.get('top10_share', '')}",
+           "", "Life cycle (VMS guide)",
+           f"  median time to handle {_s(k['median_handle_s'])}, to close {_s(k['median_close_s'])}, "
+           f"to clear {_s(k['median_clear_s'])}",
+           f"  escalated {_pct(k['escalated_share'])}, expired {_pct(k['expired_share'])}, "
+           f"closed without handling {_pct(k['closed_without_handling_share'])}",
+           f"  closed {k['closed']}, false alarms {k['false_alarms']} "
+           f"(rate {_pct(k['false_alarm_rate'])})"]
+    if r["close_reasons"]:
+        out.append("  close reasons: " + ", ".join(
+            f"{c['close_reason']} {c['alarms']} ({_pct(c['share'])})" for c in r["close_reasons"]))
+    if r["operators"]:
+        out += ["", "Operators (alarms, median handle, median close, false, avg/peak per 10 min)"]
+        for o in r["operators"][:15]:
+            out.append(f"  {o['assigned_to']:<20} {o['alarms']:>7} {_s(o['median_handle_s']):>9} "
+                       f"{_s(o['median_close_s']):>9} {o['false_alarms']:>6} "
+                       f"{(o['avg_per_10min'] or 0):6.2f} / {o['peak_per_10min'] or 0}")
+    if r["bad_actors"]:
+        out += ["", "Bad actors (Pareto of the load)"]
+        for a in r["bad_actors"]:
+            out.append(f"  {a['rank']:>2}. {a['definition']:<32} {a['alarms']:>8} "
+                       f"{_pct(a['share']):>7}  cumulative {_pct(a['cumulative_share'])}")
+    if r["floods"]:
+        out += ["", f"Floods ({len(r['floods'])}; longest first, up to 10)"]
+        for f in sorted(r["floods"], key=lambda f: (-f["minutes"], f["start"]))[:10]:
+            tops = ", ".join(f"{c['definition']} {c['alarms']}" for c in f["top_contributors"])
+            out.append(f"  system {f['system_id'] or '-'} {f['start']} for {f['minutes']} min, "
+                       f"peak {f['peak_per_10min']}/10 min, {f['alarms']} alarms: {tops}")
+    defs = r["definitions"]
+    if defs:
+        out += ["", "Definitions (top 15 by load): alarms, chattering, repeats, false-alarm rate"]
+        for d in defs[:15]:
+            out.append(f"  {d['definition']:<28} {d['resource_id']:<14} {d['alarms']:>8} "
+                       f"{'CHATTER' if d['chattering'] else '':<8} {d['repeat_alarms']:>8} "
+                       f"{_pct(d['false_alarm_rate']):>7}")
+    if r["stale"]:
+        out += ["", f"Stale alarms ({len(r['stale'])}; oldest first, up to 10)"]
+        for s in r["stale"][:10]:
+            out.append(f"  {s['alarm_id']}  {s['definition']} standing {s['age_h']:.1f} h")
+    if r["tuning"]:
+        out += ["", f"Tuning advice ({len(r['tuning'])})"]
+        for a in r["tuning"][:30]:
+            out.append(f"  [{a['kind']}] {a['advice']}\n      evidence: {a['evidence']}")
+    if "model" in r:
+        m = r["model"]
+        out += ["", f"False-alarm model {m.get('model_version')} saved/loaded at {m['path']}"]
+        ev = m.get("evaluation") or {}
+        for name in ("model", "baseline"):
+            e = ev.get(name)
+            if e:
+                out.append(f"  {name:<9} ROC-AUC {e['roc_auc'] if e['roc_auc'] is not None else '-'}"
+                           f"  precision {e['precision']:.3f}  recall {e['recall']:.3f}")
+        top = r.get("open_alarm_scores") or []
+        out.append(f"  open alarms scored: {len(top)}")
+        for s in top[:10]:
+            out.append(f"    {s['alarm_id']}  {s['definition']}  p(false) = {s['p_false']:.2f}")
+    return "\n".join(out)
+
+
+__all__ = ["register", "run", "parse_when", "render_text"]
