@@ -12,7 +12,7 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest",)
+BENCHES = ("ingest", "messages")
 
 
 def main() -> None:

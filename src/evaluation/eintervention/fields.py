@@ -302,9 +302,14 @@ def _check_outage_report(p: Parsed, body: dict) -> None:
     p.clients_listed = len(items)
 
 
+def _order(row: tuple) -> tuple:
+    return tuple((v is not None, v) for v in row)
+
+
 def canonical(rows) -> tuple:
     """Distinct rows in a fixed order (None sorts first), so equal lists compare equal."""
-    return tuple(sorted(set(rows), key=lambda r: tuple((v is not None, v) for v in r)))
+    distinct = set(rows)
+    return tuple(distinct) if len(distinct) < 2 else tuple(sorted(distinct, key=_order))
 
 
 # ------------------------------------------------------------------ a whole line

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from ..errors import InputError, LoadRejected, OpevalError
 from ..store import db
-from ..store.ingest import FileResult, LoadResult, _log
+from ..store.ingest import FileResult, LoadResult
 from .fields import BAD_FORMAT, OPERATOR_CODE, Fault, Parsed, canonical, clean, parse_line
 from .rules import (INSERTED, REJECTED, UNCHANGED, UPDATED, Answer, Intervention, Reception,
                     Report, make_ref)
@@ -105,6 +105,12 @@ def read_lines(path: Path, bar: tqdm | None = None) -> Iterator[Parsed]:
 
 # ------------------------------------------------------------------ pass 2: state
 
+def _finish_pending(con: duckdb.DuckDBPyConnection) -> None:
+    """Close a result left open by an earlier ``fetchone()`` (DuckDB refuses ``register``
+    while one is pending)."""
+    con.execute("SELECT 1").fetchall()
+
+
 def _keys(con, name: str, columns: dict[str, list]) -> None:
     con.register(name, pa.table({c: pa.array(v, STR) for c, v in columns.items()}))
 
@@ -124,6 +130,7 @@ def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
             pm_ids.add(p.pm)
     refs |= m5_refs
     names = ("__k_do", "__k_ref", "__k_pm", "__k_m5")
+    _finish_pending(con)
     try:
         _keys(con, "__k_do", {"code_do": [k[0] for k in do_keys], "ref_do": [k[1] for k in do_keys]})
         _keys(con, "__k_ref", {"ref": sorted(refs)})
@@ -279,6 +286,21 @@ def _write_quarantine(con, load_id: int, sources: list[str], file_of: list[int],
         con.unregister("__w_q")
 
 
+def _log(con, load_id: int, files: list[FileResult], started: dt.datetime, status: str,
+         strict: bool) -> None:
+    """One ``load_log`` row per file (a rejected load applied nothing: zero accepted)."""
+    finished = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    applied = status == "applied"
+    for i, f in enumerate(files):
+        con.execute("""INSERT INTO load_log (load_id, file_index, kind, source, started_at,
+            finished_at, status, strict, rows_read, accepted, quarantined, inserted, updated,
+            unchanged, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [load_id, i, KIND, f.source, started, finished, status, strict, f.rows_read,
+                     f.accepted if applied else 0, f.quarantined, f.inserted if applied else 0,
+                     f.updated if applied else 0, f.unchanged if applied else 0,
+                     f"{f.quarantined} message(s) answered KO" if f.quarantined else None])
+
+
 def _answers_text(answers: list[Answer], file_of: list[int], sources: list[str]) -> Iterator[str]:
     several = len(sources) > 1
     for a, f in zip(answers, file_of):
@@ -349,15 +371,16 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
             fr.unchanged += 1
     rejected = sum(f.quarantined for f in files)
     status = "rejected" if strict and rejected else "applied"
-    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
 
     tmp = None
     if responses is not None:
         responses = Path(responses)
         tmp = responses.with_name(f".{responses.name}.{os.getpid()}.tmp")
+    _finish_pending(con)
     con.execute("BEGIN TRANSACTION")
     try:
-        _log(con, load_id, KIND, files, started, status, strict)
+        _log(con, load_id, files, started, status, strict)
         _write_quarantine(con, load_id, sources, file_of, parsed, answers)
         if status == "applied":
             _write_records(con, reception)
