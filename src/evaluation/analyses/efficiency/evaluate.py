@@ -104,7 +104,7 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
         raise ValueError("the window must be at least one day")
     t = _scoped(tables, system_ids)
     if as_of is None:
-        as_of = metrics.latest_event_date(t)
+        as_of = metrics.latest_event_date(tables)  # of the whole data, whatever the system filter
         if as_of is None:
             raise ValueError("no fault, maintenance or alarm recorded: give --as-of")
     p = metrics.Period(as_of, cfg.window_days)
