@@ -46,27 +46,29 @@ class DataPage(pn.viewable.Viewer):
         super().__init__(**params)
         s = self.state
         # Tables and loads: small, held whole, paged in the browser remotely.
-        self._tables = table(s.table_counts(), name="tables")
-        self._loads = table(s.loads(), pagination="remote", page_size=10, name="loads")
+        self._tables = table(s.table_counts(), css_classes=["opeval-table-tables"])
+        self._loads = table(s.loads(), pagination="remote", page_size=10,
+                            css_classes=["opeval-table-loads"])
         self._no_loads = empty(NO_LOADS)
         # Quarantine: filters, one page of rows from DuckDB, pager, download of the filter.
-        self._load_select = pn.widgets.Select(name="Load", width=360)
-        self._kind_select = pn.widgets.Select(name="Kind", width=220)
+        self._load_select = pn.widgets.Select(label="Load", width=360)
+        self._kind_select = pn.widgets.Select(label="Kind", width=220)
         self._q_table = table(s.quarantine_rows(), pagination=None, sortable=False,
-                              name="quarantine", **_wrap("reason"))
+                              css_classes=["opeval-table-quarantine"], **_wrap("reason"))
         self._q_pager = Pager(s.quarantine_total, s.quarantine_pages, state=s,
                               page_param="quarantine_page")
         self._q_empty = empty(NO_QUARANTINE)
         # Answers: counts per message type and code, then the KO ones, paged from DuckDB.
-        self._answers = table(s.answer_counts(), name="answers",
+        self._answers = table(s.answer_counts(), css_classes=["opeval-table-answers"],
                               formatters={"share": NumberFormatter(format="0.0%")})
-        self._message_select = pn.widgets.Select(name="Message", width=220)
-        self._ko_table = table(s.ko_rows(), pagination=None, sortable=False, name="ko",
+        self._message_select = pn.widgets.Select(label="Message", width=220)
+        self._ko_table = table(s.ko_rows(), pagination=None, sortable=False,
+                              css_classes=["opeval-table-ko"],
                               **_wrap("description_reponse"))
         self._ko_pager = Pager(s.ko_total, s.ko_pages, state=s, page_param="ko_page")
         self._ko_empty = empty(NO_KO)
         self._no_messages = empty(NO_MESSAGES)
-        self._refresh = pn.widgets.Button(name="Reload from the database", width=220)
+        self._refresh = pn.widgets.Button(label="Reload from the database", width=220)
         self._refresh.on_click(lambda _e: self.refresh())
 
         self._choices: dict = {}

@@ -19,7 +19,8 @@ class IndexPage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._summary = table(self.state.summary(), name="summary", widths={"holds": 560})
+        self._summary = table(self.state.summary(), css_classes=["opeval-table-summary"],
+                              widths={"holds": 560})
 
     def _links(self) -> pn.pane.HTML:
         items = "".join(

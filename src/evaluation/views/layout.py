@@ -100,7 +100,7 @@ def download(filename: str, make_csv: Callable[[], bytes], label: str = "Downloa
     """A CSV download whose content is built when clicked (never embedded in the page)."""
     import io
     return pn.widgets.FileDownload(callback=lambda: io.BytesIO(make_csv()), filename=filename,
-                                   label=label, button_type="light", embed=False, width=160,
+                                   label=label, color="light", embed=False, width=160,
                                    )
 
 
@@ -121,8 +121,8 @@ class Pager(pn.viewable.Viewer):
     def __init__(self, total: Callable[[], int], pages: Callable[[], int], **params):
         super().__init__(**params)
         self._total, self._pages = total, pages
-        self._prev = pn.widgets.Button(name="‹ Previous", width=110)
-        self._next = pn.widgets.Button(name="Next ›", width=110)
+        self._prev = pn.widgets.Button(label="‹ Previous", width=110)
+        self._next = pn.widgets.Button(label="Next ›", width=110)
         self._label = pn.pane.HTML("", sizing_mode="stretch_width",
                                    styles={"padding-top": "6px"})
         self._prev.on_click(lambda _e: self._step(-1))
@@ -138,7 +138,7 @@ class Pager(pn.viewable.Viewer):
     def refresh(self) -> None:
         total, pages = self._total(), self._pages()
         page = getattr(self.state, self.page_param)
-        self._label.object = (f'<span class="opeval-pager">page {min(page, pages)} of {pages}'
+        self._label.object = (f'<span class="opeval-pager" data-page="{self.page_param}">page {min(page, pages)} of {pages}'
                               f' ({total} row{"s" if total != 1 else ""})</span>')
         self._prev.disabled = page <= 1
         self._next.disabled = page >= pages
