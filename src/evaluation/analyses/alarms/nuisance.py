@@ -14,6 +14,12 @@ from .prep import KEY, seconds
 from .rules import OPEN_STATUSES, AlarmRules
 
 
+def _inverse_run(gap_s):
+    """1/r for a run length r in seconds (runs under one second count as one); NULL
+    for the first raise of an alarm, which has no run."""
+    return ibis.ifelse(gap_s.notnull(), 1.0 / ibis.greatest(gap_s, 1.0), ibis.null("float64"))
+
+
 def flag_nuisance(inst: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
     """Mark each raise: ``chatter`` and ``repeat``.
 
@@ -45,7 +51,7 @@ def chatter_index(inst: ibis.Table, by=KEY) -> ibis.Table:
     runs = inst.filter(_.gap_s.notnull())
     return (runs.group_by(list(by))
             .agg(runs=_.count(),
-                 chatter_index=(1.0 / ibis.greatest(_.gap_s, 1.0)).mean(),
+                 chatter_index=_inverse_run(_.gap_s).mean(),
                  median_run_s=_.gap_s.median()))
 
 
@@ -66,7 +72,7 @@ def per_alarm(flagged: ibis.Table, by=("definition", "resource_id")) -> ibis.Tab
                  closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
                  median_handle_s=_.handle_s.median(),
                  median_clear_s=_.clear_s.median(),
-                 chatter_index=(1.0 / ibis.greatest(_.gap_s, 1.0)).mean(),
+                 chatter_index=_inverse_run(_.gap_s).mean(),
                  first_raised=_.raised_at.min(), last_raised=_.raised_at.max())
             .mutate(chattering=_.chatter_raises > 0,
                     false_alarm_rate=ibis.ifelse(_.closed > 0,
@@ -78,11 +84,12 @@ def per_alarm(flagged: ibis.Table, by=("definition", "resource_id")) -> ibis.Tab
 def is_active(alarms: ibis.Table, as_of: dt.datetime) -> ibis.Value:
     """An alarm stands at ``as_of`` when it was raised by then and has neither
     returned to normal nor been closed by then, and did not expire (guide: an
-    expired alarm leaves the list)."""
+    expired alarm leaves the list). A status closed or expired without a time
+    counts as ended."""
     cut = ibis.literal(as_of, type="timestamp")
     ended = ibis.least(alarms.cleared_at, alarms.closed_at)
     return ((alarms.raised_at <= cut) & (ended.isnull() | (ended > cut))
-            & ~(ended.isnull() & (alarms.status == "expired")).fill_null(False))
+            & ~(ended.isnull() & alarms.status.isin(("closed", "expired"))).fill_null(False))
 
 
 def standing(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRules()

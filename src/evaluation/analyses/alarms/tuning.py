@@ -29,6 +29,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from .nuisance import _inverse_run
 from .rules import AlarmRules
 
 MIN_FALSE = 5
@@ -45,7 +46,7 @@ def definition_facts(flagged: ibis.Table, rules: AlarmRules = AlarmRules()) -> i
             .agg(alarms=_.count(), priority=_.priority.min(),
                  chatter_raises=_.chatter.cast("int64").sum(),
                  repeat_alarms=_.repeat.cast("int64").sum(),
-                 chatter_index=(1.0 / ibis.greatest(_.gap_s, 1.0)).mean(),
+                 chatter_index=_inverse_run(_.gap_s).mean(),
                  short_gap_p90_s=short.quantile(0.9),
                  cleared=_.clear_s.notnull().cast("int64").sum(),
                  fleeting=(_.clear_s <= window).fill_null(False).cast("int64").sum(),

@@ -1,0 +1,286 @@
+"""Each alarm KPI on hand-made alarms whose answers are worked out in the comments."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alarm_fixtures import alarm_table, at, raises
+
+from evaluation.analyses.alarms import AlarmRules, alarm_report
+from evaluation.analyses.alarms import false_alarms, lifecycle, load, nuisance, tuning
+from evaluation.analyses.alarms.prep import instances, select
+
+
+def flagged(rows, rules=AlarmRules()):
+    return nuisance.flag_nuisance(instances(alarm_table(rows)), rules)
+
+
+# ---------------------------------------------------------------- chattering
+
+def test_three_raises_in_exactly_60_s_chatter_in_61_s_they_do_not():
+    rows = raises("A", [0, 30, 60]) + raises("B", [0, 30, 61])
+    df = nuisance.per_alarm(flagged(rows)).execute().set_index("definition")
+    # A: third raise at 60 s, first at 0 s: span 60 <= 60 -> one chatter raise
+    assert df.loc["A", "chatter_raises"] == 1 and bool(df.loc["A", "chattering"])
+    # B: span 61 > 60 -> none
+    assert df.loc["B", "chatter_raises"] == 0 and not bool(df.loc["B", "chattering"])
+
+
+def test_chatter_is_per_alarm_not_across_resources_or_systems():
+    # Three raises within 2 s, but each on another resource or system: no chatter.
+    rows = (raises("A", [0], resource="R1") + raises("A", [1], resource="R2")
+            + raises("A", [2], resource="R1", system="S2"))
+    assert nuisance.per_alarm(flagged(rows)).execute().chatter_raises.sum() == 0
+
+
+def test_chatter_index_is_mean_of_inverse_run_lengths():
+    # raises at 0, 1, 3, 7 s: run lengths 1, 2, 4 s -> psi = (1 + 1/2 + 1/4) / 3 = 0.58333
+    # (a run of 0.5 s counts as 1 s: raises at 0 and 0.5 -> psi = 1)
+    rows = raises("A", [0, 1, 3, 7]) + raises("B", [0, 0.5])
+    df = nuisance.chatter_index(flagged(rows)).execute().set_index("definition")
+    assert df.loc["A", "chatter_index"] == pytest.approx(0.583333, abs=1e-6)
+    assert df.loc["A", "runs"] == 3 and df.loc["A", "median_run_s"] == 2
+    assert df.loc["B", "chatter_index"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- repeats and history
+
+def test_repeat_window_edge_is_inclusive():
+    rules = AlarmRules(repeat_window_s=600)
+    # gaps: 600 s (repeat), then 601 s (not), then 10 s (repeat) -> 2 repeats
+    rows = raises("A", [0, 600, 1201, 1211])
+    df = nuisance.per_alarm(flagged(rows, rules)).execute()
+    assert df.repeat_alarms.iloc[0] == 2
+    hist = nuisance.history(flagged(rows, rules), "A").execute()
+    assert hist.repeat.tolist() == [False, True, False, True]
+    assert hist.gap_s.tolist()[1:] == [600, 601, 10]
+
+
+def test_history_of_one_alarm_filters_resource_and_keeps_time_order():
+    rows = raises("A", [50, 10], resource="R1") + raises("A", [20], resource="R2")
+    h = nuisance.history(flagged(rows), "A", resource_id="R1").execute()
+    assert h.raised_at.tolist() == [at(10), at(50)] and set(h.resource_id) == {"R1"}
+
+
+# ---------------------------------------------------------------- floods and rates
+
+def test_flood_of_exactly_10_is_no_flood_11_is():
+    # S1: 10 alarms in 00:00-00:10 -> no flood; S2: 11 alarms -> one 10-minute flood
+    rows = (raises("A", [i * 50 for i in range(10)], system="S1")
+            + raises("A", [i * 50 for i in range(11)], system="S2"))
+    f = load.floods(alarm_table(rows)).execute()
+    assert f.position.tolist() == ["S2"]
+    assert f.minutes.tolist() == [10] and f.peak_per_10min.tolist() == [11]
+
+
+def test_consecutive_flood_intervals_merge_into_one_episode_with_contributors():
+    # interval 0: 11 x A; interval 1: 9 x B + 3 x A = 12; interval 2: 2 (quiet);
+    # interval 3: 11 x C -> floods: [00:00, 00:20) 23 alarms peak 12; [00:30, 00:40) 11
+    rows = (raises("A", [i * 10 for i in range(11)])
+            + raises("B", [600 + i * 10 for i in range(9)])
+            + raises("A", [700 + i for i in range(3)], prefix="A2")
+            + raises("D", [1300, 1310])
+            + raises("C", [1800 + i for i in range(11)]))
+    t = alarm_table(rows)
+    f = load.floods(t).execute()
+    assert f.start.tolist() == [at(0), at(1800)]
+    assert f.end.tolist() == [at(1200), at(2400)]
+    assert f.minutes.tolist() == [20, 10]
+    assert f.alarms.tolist() == [23, 11] and f.peak_per_10min.tolist() == [12, 11]
+    c = load.flood_contributors(t).execute()
+    first = c[c.flood_id == f.flood_id.iloc[0]]
+    # A: 11 + 3 = 14, B: 9
+    assert first.definition.tolist() == ["A", "B"] and first.alarms.tolist() == [14, 9]
+
+
+def test_rates_per_10_min_count_empty_intervals():
+    # 11 alarms in the first interval, period 00:00 .. 00:59:59 = 6 intervals
+    # avg = 11 / 6 = 1.8333 per 10 min (manageable), 11 per hour, peak 11, 1/6 in flood
+    rows = raises("A", [i * 10 for i in range(11)])
+    r = load.rates(alarm_table(rows), at(0), at(3599)).execute().iloc[0]
+    assert r.intervals == 6 and r.avg_per_10min == pytest.approx(11 / 6)
+    assert r.avg_per_hour == pytest.approx(11) and r.peak_per_10min == 11
+    assert r.flood_interval_share == pytest.approx(1 / 6)
+
+
+def test_counts_by_priority_and_hour():
+    rows = (raises("A", [0, 10], priority=1) + raises("B", [3600], priority=3))
+    p = load.counts_by(alarm_table(rows), "priority").execute()
+    assert p.alarms.tolist() == [2, 1] and p.share.tolist() == pytest.approx([2 / 3, 1 / 3])
+    h = load.counts_by_time(alarm_table(rows), "h").execute()
+    assert h.alarms.tolist() == [2, 1] and h.period.tolist() == [at(0), at(3600)]
+
+
+# ---------------------------------------------------------------- standing, stale, bad actors
+
+def test_standing_and_stale_at_as_of():
+    as_of = at(0, hours=48)
+    rows = [
+        dict(alarm_id="old", system_id="S", definition="A", resource_id="R", raised_at=at(0, hours=23)),
+        # raised 25 h before as_of: stale
+        dict(alarm_id="young", system_id="S", definition="A", resource_id="R", raised_at=at(0, hours=25)),
+        # 23 h old: standing, not stale
+        dict(alarm_id="cleared", system_id="S", definition="A", resource_id="R",
+             raised_at=at(0, hours=1), cleared_at=at(0, hours=2)),
+        dict(alarm_id="clears-later", system_id="S", definition="A", resource_id="R",
+             raised_at=at(0, hours=1), cleared_at=at(0, hours=50)),  # still active at as_of: stale
+        dict(alarm_id="closed", system_id="S", definition="A", resource_id="R",
+             raised_at=at(0, hours=1), closed_at=at(0, hours=3), status="closed",
+             close_reason="handled"),
+        dict(alarm_id="expired", system_id="S", definition="A", resource_id="R",
+             raised_at=at(0, hours=1), status="expired"),
+    ]
+    s = nuisance.standing(alarm_table(rows), as_of).execute().set_index("alarm_id")
+    assert set(s.index) == {"old", "young", "clears-later"}
+    assert s.loc["old", "age_h"] == pytest.approx(25) and bool(s.loc["old", "stale"])
+    assert s.loc["young", "age_h"] == pytest.approx(23) and not bool(s.loc["young", "stale"])
+    assert bool(s.loc["clears-later", "stale"])
+
+
+def test_bad_actors_pareto_stops_after_crossing_80_percent():
+    # A 6, B 3, C 1 of 10: cumulative 60 %, 90 %, 100 %; B crosses 80 % -> A, B
+    rows = raises("A", range(6)) + raises("B", range(3)) + raises("C", [0])
+    b = nuisance.bad_actors(alarm_table(rows)).execute()
+    assert b.definition.tolist() == ["A", "B"] and b["rank"].tolist() == [1, 2]
+    assert b.share.tolist() == pytest.approx([0.6, 0.3])
+    assert b.cumulative_share.tolist() == pytest.approx([0.6, 0.9])
+    assert nuisance.top_share(alarm_table(rows), 2).execute() == pytest.approx(0.9)
+
+
+# ---------------------------------------------------------------- life cycle and false alarms
+
+LIFE = [
+    # handled after 10 s, closed after 60 s as handled, by ann
+    dict(alarm_id="1", definition="A", resource_id="R", raised_at=at(0), handled_at=at(10),
+         closed_at=at(60), status="closed", close_reason="handled", assigned_to="ann"),
+    # handled after 20 s, closed after 100 s as false alarm, by ann
+    dict(alarm_id="2", definition="A", resource_id="R", raised_at=at(3600), handled_at=at(3620),
+         closed_at=at(3700), status="closed", close_reason="false_alarm", assigned_to="ann"),
+    # escalated after 50 s, handled after 90 s by bob, closed after 200 s as false alarm
+    dict(alarm_id="3", definition="B", resource_id="R", raised_at=at(7200), escalated_at=at(7250),
+         handled_at=at(7290), closed_at=at(7400), status="closed", close_reason="false_alarm",
+         assigned_to="bob"),
+    # closed without handling after 30 s, reason other
+    dict(alarm_id="4", definition="B", resource_id="R", raised_at=at(10800), closed_at=at(10830),
+         status="closed", close_reason="other"),
+    # expired unhandled
+    dict(alarm_id="5", definition="B", resource_id="R", raised_at=at(14400), status="expired"),
+    # still new
+    dict(alarm_id="6", definition="B", resource_id="R", raised_at=at(18000), status="new"),
+]
+
+
+def test_lifecycle_summary():
+    s = lifecycle.summary(instances(alarm_table(LIFE))).execute().iloc[0]
+    # handle times 10, 20, 90 -> median 20; close times 60, 100, 200, 30 -> median 80
+    assert s.alarms == 6 and s.handled == 3 and s.closed == 4
+    assert s.median_handle_s == 20 and s.median_close_s == 80
+    assert s.mean_handle_s == pytest.approx(40)
+    # escalated 1/6, expired 1/6, closed without handling 1 of 4 closed
+    assert s.escalated_share == pytest.approx(1 / 6) and s.expired_share == pytest.approx(1 / 6)
+    assert s.closed_without_handling_share == pytest.approx(0.25)
+
+
+def test_close_reasons_and_operators():
+    inst = instances(alarm_table(LIFE))
+    r = lifecycle.close_reasons(inst).execute()
+    assert dict(zip(r.close_reason, r.alarms)) == {"false_alarm": 2, "handled": 1, "other": 1}
+    assert r.share.sum() == pytest.approx(1)
+    ops = lifecycle.per_operator(inst).execute().set_index("assigned_to")
+    # ann: 2 alarms, handle 10 and 20 s -> median 15; close 60 and 100 -> 80; 1 false
+    assert ops.loc["ann", "alarms"] == 2 and ops.loc["ann", "median_handle_s"] == 15
+    assert ops.loc["ann", "median_close_s"] == 80 and ops.loc["ann", "false_alarms"] == 1
+    assert ops.loc["bob", "escalated_share"] == 1.0
+
+
+def test_false_alarm_rates_by_definition_hour_and_weekday():
+    inst = instances(alarm_table(LIFE))
+    d = false_alarms.rates(inst, "definition").execute().set_index("definition")
+    # A: 2 closed, 1 false -> 0.5; B: 2 closed (3, 4), 1 false -> 0.5; B has 4 alarms
+    assert d.loc["A", "false_alarm_rate"] == 0.5 and d.loc["B", "alarms"] == 4
+    assert d.loc["B", "closed"] == 2
+    h = false_alarms.rates(inst, "hour").execute().set_index("hour")
+    # hour 0: alarm 1 handled -> 0; hour 1: alarm 2 false -> 1; hour 5: never closed -> NULL
+    assert h.loc[0, "false_alarm_rate"] == 0 and h.loc[1, "false_alarm_rate"] == 1
+    assert h.loc[5, "closed"] == 0 and h.loc[5, "false_alarm_rate"] != h.loc[5, "false_alarm_rate"]
+    w = false_alarms.rates(inst, "weekday").execute()
+    assert w.weekday.tolist() == [0]  # T0 is a Monday
+
+
+def test_select_as_of_forgets_later_facts():
+    # as of 01:01:00 alarm 2 (raised 01:00, handled 01:00:20, closed 01:01:40) is in progress
+    t = select(alarm_table(LIFE), as_of=at(3660))
+    df = t.execute().set_index("alarm_id")
+    assert list(df.index) == ["1", "2"]
+    assert df.loc["2", "status"] == "in_progress" and df.loc["2", "close_reason"] is None
+    assert df.loc["1", "status"] == "closed"
+
+
+# ---------------------------------------------------------------- tuning advice
+
+def test_tuning_advice_with_evidence():
+    rows = []
+    # N: 10 false alarms at 02:00-02:59 (night), 10 handled ones at 14:00 -> schedule
+    for day in range(10):
+        rows += raises("N", [day * 86400 + 2 * 3600], prefix=f"Nn{day}", priority=3,
+                       status="closed", close_reason="false_alarm")
+        rows += raises("N", [day * 86400 + 14 * 3600], prefix=f"Nd{day}", priority=3,
+                       status="closed", close_reason="handled")
+    # P: priority 1, 6 closed, 4 false -> lower its priority
+    rows += raises("P", [i * 7200 + 900 for i in range(6)], priority=1, status="closed")
+    for r, reason in zip(rows[-6:], ["false_alarm"] * 4 + ["handled"] * 2):
+        r["close_reason"] = reason
+    # C: chatters (0, 20, 40 s), each clears after 5 s -> delay / deadband of 20 s
+    # plus an on-delay (all its alarms cleared within 60 s)
+    rows += [dict(r, cleared_at=r["raised_at"] + dt.timedelta(seconds=5))
+             for r in raises("C", [0, 20, 40])]
+    # S: standing for 30 h at as_of -> shelving
+    rows += raises("S", [0])
+    inst = flagged(rows)
+    facts = tuning.definition_facts(inst).execute()
+    by_hour = tuning.false_by_hour(inst).execute()
+    stand = nuisance.standing(inst, at(0, hours=30)).execute()
+    stale = stand[stand.stale].groupby("definition").size().to_dict()
+    adv = tuning.advise(facts, by_hour, stale)
+    kinds = {(a["definition"], a["kind"]) for a in adv}
+    assert kinds == {("N", "schedule"), ("P", "priority"), ("C", "delay_deadband"),
+                     ("S", "shelving")}
+    sched = next(a for a in adv if a["kind"] == "schedule")
+    # all 10 false alarms of N in one hour (02h): 1 of 24 hours, rate there 100 % vs 0 %
+    assert sched["figures"]["hours"] == [2] and sched["figures"]["rate_in"] == 1.0
+    assert "100% of its 10 false alarms fell in 1 of 24 hours (02h)" in sched["evidence"]
+    delay = next(a for a in adv if a["kind"] == "delay_deadband")
+    assert delay["figures"]["suggested_delay_s"] == 20 and delay["figures"]["chatter_raises"] == 1
+    assert delay["figures"]["fleeting_share"] == 1.0 and "on-delay" in delay["advice"]
+    shelve = next(a for a in adv if a["kind"] == "shelving")
+    assert shelve["evidence"] == "1 alarm(s) standing for more than 24 h"
+    prio = next(a for a in adv if a["kind"] == "priority")
+    assert "lower the priority" in prio["advice"] and "67% of its 6 closed" in prio["evidence"]
+
+
+# ---------------------------------------------------------------- the report
+
+def test_report_has_the_contract_keys_and_consistent_kpis():
+    rows = raises("A", [0, 30, 60]) + raises("B", [i * 10 for i in range(11)], resource="R9")
+    r = alarm_report(alarm_table(rows), as_of=at(3599))
+    assert {"kpis", "definitions", "floods", "stale", "bad_actors"} <= set(r)
+    for d in r["definitions"]:
+        assert {"definition", "resource_id", "alarms", "false_alarm_rate", "chattering",
+                "repeat_alarms"} <= set(d)
+    k = r["kpis"]
+    # 14 alarms over 00:00 .. 00:59:59 = 6 intervals in one system: 14/6 per 10 min
+    assert k["alarms"] == 14 and k["avg_per_10min"] == pytest.approx(14 / 6)
+    # the first interval holds all 14 (> 10): one 10-minute flood, 1 of 6 intervals
+    assert k["floods"] == 1 and k["flood_interval_share"] == pytest.approx(1 / 6)
+    # chattering: A (0, 30, 60) and B (every 10 s: raises 3..11 each close a 3-in-60 s) -> 2 alarms
+    assert k["chattering_alarms"] == 2 and k["chatter_raises"] == 1 + 9
+    # repeats (600 s window): A 2 + B 10
+    assert k["repeat_alarms"] == 12
+    assert r["floods"][0]["top_contributors"][0] == {"definition": "B", "alarms": 11}
+    assert k["benchmark_status"]["peak_per_10min"] == "not met"
+    assert isinstance(r["kpis"]["as_of"], str) and r["parameters"]["repeat_window_s"] == 600
+
+
+def test_report_on_no_alarms_is_empty_not_an_error():
+    r = alarm_report(alarm_table([]), as_of=dt.datetime(2024, 1, 1))
+    assert r["kpis"]["alarms"] == 0 and r["definitions"] == [] and r["floods"] == []
