@@ -54,9 +54,9 @@ SCALES = {
     "small": Scale("small", systems=12, devices_per_system=(40, 80), fault_rate=0.55,
                    alarm_rate=1.0, pms=40, interventions_per_line_month=0.03),
     "medium": Scale("medium", systems=320, devices_per_system=(40, 110), fault_rate=0.55,
-                    alarm_rate=1.0, pms=1100, interventions_per_line_month=0.03),
+                    alarm_rate=1.4, pms=1300, interventions_per_line_month=0.03),
     "large": Scale("large", systems=3200, devices_per_system=(40, 110), fault_rate=0.55,
-                   alarm_rate=1.0, pms=11000, interventions_per_line_month=0.03),
+                   alarm_rate=1.4, pms=13000, interventions_per_line_month=0.03),
 }
 
 

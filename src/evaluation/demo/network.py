@@ -273,30 +273,33 @@ def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> 
     # Power cuts: a share of a PM's lines drops at once (dying gasp).
     ev_pm = np.repeat(np.arange(len(pm_df)), rng.poisson(0.8, len(pm_df)))
     ev_t = secs(NETWORK_FROM) + (rng.random(len(ev_pm)) * (T_END - secs(NETWORK_FROM))).astype(np.int64)
-    # Planted: at POWER_PM, mid-way through its first full intervention with an OCAA report.
-    cand = np.nonzero((p == POWER_PM) & (iv["scen"].values == "normal")
-                      & (hf - hd > 30 * MINUTE))[0]
-    planted_power = None
-    if len(cand):
-        planted_power = cand[0]
-        ev_pm = np.append(ev_pm, POWER_PM)
-        ev_t = np.append(ev_t, (hd[planted_power] + hf[planted_power]) // 2)
+    # Planted, mid-way through the first full intervention at the PM: at POWER_PM 8
+    # OCAA lines (OCAA lists them in its M5); at the first bad PM 5 lines known from
+    # supervision only. Both must not count as cuts caused by the intervention.
+    plants = []
+    for pm_pos, size_k, how in ((POWER_PM, 8, "listed"), (0, 5, "supervision")):
+        cand = np.nonzero((p == pm_pos) & (iv["scen"].values == "normal")
+                          & (hf - hd > 30 * MINUTE))[0]
+        if len(cand):
+            plants.append((cand[0], pm_pos, size_k, how))
+    n_rand = len(ev_pm)
+    for i_pl, pm_pos, _, _ in plants:
+        ev_pm = np.append(ev_pm, pm_pos)
+        ev_t = np.append(ev_t, (hd[i_pl] + hf[i_pl]) // 2)
     lines = pm_df["lines"].values[ev_pm]
     size = np.minimum((lines * rng.uniform(0.1, 0.4, len(ev_pm))).astype(int) + 1, 60)
-    if planted_power is not None:
-        size[-1] = 8
+    for k, (_, _, size_k, _) in enumerate(plants):
+        size[n_rand + k] = size_k
     ev = np.repeat(np.arange(len(ev_pm)), size)
     pj = (rng.random(len(ev)) * lines[ev]).astype(np.int64)
-    if planted_power is not None:
-        # the planted event hits the first 8 lines of the PM (OCAA's, by construction)
-        last = ev == len(ev_pm) - 1
-        pj[last] = np.arange(last.sum())
     power = pd.DataFrame({"p": ev_pm[ev], "j": pj, "cut": ev_t[ev] + rng.integers(0, 30, len(ev)),
-                          "i": -1, "kind": "power", "cause": "power"})
-    power["planted"] = False
-    if planted_power is not None:
-        power.loc[power.index[ev == len(ev_pm) - 1], "planted"] = True
-        power.loc[power["planted"], "i"] = planted_power
+                          "i": -1, "kind": "power", "cause": "power", "plant": ""})
+    for k, (i_pl, _, _, how) in enumerate(plants):
+        sel = ev == n_rand + k
+        # the first lines of the PM (OCAA's, the largest share, by construction)
+        power.loc[sel, "j"] = np.arange(sel.sum())
+        power.loc[sel, "plant"] = how
+        power.loc[sel, "i"] = i_pl
     # Background failures anywhere, any time.
     total = int(pm_df["lines"].sum())
     nb = rng.poisson(total * 0.02)
@@ -307,7 +310,7 @@ def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> 
                          "cut": secs(NETWORK_FROM) + (rng.random(nb) * (T_END - secs(NETWORK_FROM))).astype(np.int64),
                          "i": -1, "kind": "background", "cause": None})
     c = pd.concat([caused, tcut, power, back], ignore_index=True)
-    c["planted"] = c["planted"].astype("boolean").fillna(False).astype(bool)
+    c["plant"] = c["plant"].fillna("")
     c = c[c["cut"] < T_END].reset_index(drop=True)
     hf_of = np.where(c["i"].values >= 0, hf[np.maximum(c["i"].values, 0)], c["cut"].values)
     c["restored"] = _restore(rng, c["cut"].values, hf_of)
@@ -377,12 +380,14 @@ def assign_sources(seed: int, iv: pd.DataFrame, present: np.ndarray,
     listed = key_ok & (iw >= 0) & c["pto"].notna().values
     # OCs drop most churned lines and half of the power cuts (dying gasp) from their lists.
     churn_drop = c["churned"].values & (rng.random(m) < 0.7)
-    power_drop = (c["kind"].values == "power") & ~c["planted"].values & (rng.random(m) < 0.5)
+    plant = c["plant"].values
+    power_drop = (c["kind"].values == "power") & (plant == "") & (rng.random(m) < 0.5)
     listed &= ~churn_drop & ~power_drop
-    listed |= c["planted"].values & key_ok
+    listed |= (plant == "listed") & key_ok
+    listed &= plant != "supervision"
     c["ref_i"] = np.where(listed, iw, -1)
     # Known from supervision otherwise (60 %), the rest never reaches the OI.
-    c["known"] = listed | (rng.random(m) < 0.6)
+    c["known"] = listed | (plant == "supervision") | (rng.random(m) < 0.6)
     # A few supervised cuts lack their PTO.
     c.loc[~listed & (rng.random(m) < 0.03), "pto"] = None
     c = c[c["known"].values].reset_index(drop=True)
@@ -422,6 +427,25 @@ def _do_time(t: np.ndarray, do: np.ndarray) -> np.ndarray:
     return out
 
 
+def join_groups(group: np.ndarray, items: np.ndarray, n: int) -> np.ndarray:
+    """Comma-joined ``items`` per group ``0..n-1`` (empty string for an empty group).
+
+    Items keep their order within a group; the joins are one ``np.add.reduceat``
+    over the sorted object array, not a Python loop over groups.
+    """
+    out = np.full(n, "", dtype=object)
+    if len(items) == 0:
+        return out
+    order = np.argsort(group, kind="stable")
+    g = np.asarray(group)[order]
+    it = np.asarray(items, dtype=object)[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    it = np.where(first, it, "," + it).astype(object)
+    starts = np.nonzero(first)[0]
+    out[g[starts]] = np.add.reduceat(it, starts)
+    return out
+
+
 def _q(s) -> pd.Series:
     return '"' + pd.Series(s, dtype=object) + '"'
 
@@ -438,8 +462,8 @@ def messages(seed: int, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
             + np.where(tg["pbo"].notna(), ',"PBO":"' + tg["pbo"].fillna("") + '"', "")
             + np.where(tg["pto"].notna(), ',"PTO":"' + tg["pto"].fillna("") + '"', "") + "}")
     item_m1 = item.str.replace('{"nature":3', '{"nature":4', regex=False)
-    lst3 = ("[" + item.groupby(tg["i"].values).agg(",".join) + "]").reindex(range(n)).values
-    lst1 = ("[" + item_m1.groupby(tg["i"].values).agg(",".join) + "]").reindex(range(n)).values
+    lst3 = "[" + join_groups(tg["i"].values, item.values, n) + "]"
+    lst1 = "[" + join_groups(tg["i"].values, item_m1.values, n) + "]"
     head = ('{"Code_DO":' + _q(do) + ',"Code_OI":' + _q(iv["code_oi"].values)
             + ',"Ref_Interv_DO":' + _q(iv["ref_do"].values) + ',"PM":' + _q(iv["pm_id"].values)
             + ',"Nature_PBO_PTO":').values
@@ -481,17 +505,18 @@ def messages(seed: int, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
     for kind in ("bad_date", "bad_code", "unknown_pm", "unknown_oi"):
         mask = ko == kind
         planted["ko"][kind] = iv["ref_do"].values[mask].tolist()[:5]
+        bad = body1.copy()
+        sel = pd.Series(body1[mask])
         if kind == "bad_date":
-            bad = pd.Series(body1).str.replace(r'"Debut_Inter":"(\d{4})-(\d\d)-(\d\d)T',
-                                               r'"Debut_Inter":"\3/\2/\1 ', regex=True).values
+            sel = sel.str.replace(r'"Debut_Inter":"(\d{4})-(\d\d)-(\d\d)T',
+                                  r'"Debut_Inter":"\3/\2/\1 ', regex=True)
         elif kind == "bad_code":
-            bad = pd.Series(body1).str.replace('"Code_DO":"', '"Code_DO":"x', regex=False).values
+            sel = sel.str.replace('"Code_DO":"', '"Code_DO":"x', regex=False)
         elif kind == "unknown_pm":
-            bad = pd.Series(body1).str.replace(r'"PM":"FI-\d{5}-', '"PM":"FI-00000-',
-                                               regex=True).values
+            sel = sel.str.replace(r'"PM":"FI-\d{5}-', '"PM":"FI-00000-', regex=True)
         else:
-            bad = pd.Series(body1).str.replace(r'"Code_OI":"\w{4}"', '"Code_OI":"ZZOI"',
-                                               regex=True).values
+            sel = sel.str.replace(r'"Code_OI":"\w{4}"', '"Code_OI":"ZZOI"', regex=True)
+        bad[mask] = sel.values
         emit(mask, np.nan_to_num(iv["m1_ko"].values), "M1", bad)
     miss = ~np.isnan(iv["m3_ko"].values)
     planted["ko"]["m3_missing_fin"] = iv["ref_do"].values[miss].tolist()[:5]
@@ -523,10 +548,12 @@ def _m5_lines(rng, iv, rep, c, planted) -> pd.DataFrame:
             + inc(listed["tube"]) + '","Fibre":"' + inc(listed["fibre"])
             + '","Position_PM_Module_OI":"' + inc(listed["position_pm"]) + '","HMS_Coupure":"'
             + _iso(listed["cut"].values) + '"}')
-    key = pd.MultiIndex.from_arrays([listed["ref_i"].values, listed["oc_idx"].values])
-    lists = item.groupby(key).agg(",".join) if len(item) else pd.Series(dtype=object)
-    rk = pd.MultiIndex.from_arrays([rep["i"].values, rep["k"].values])
-    lst = ("[" + lists.reindex(rk).fillna("") + "]").values
+    # position of each listed cut's report in ``rep`` (sorted by intervention, then OC)
+    n_oc = len(OCS)
+    rkey = rep["i"].values.astype(np.int64) * n_oc + rep["k"].values
+    ckey = listed["ref_i"].values.astype(np.int64) * n_oc + listed["oc_idx"].values
+    where = np.searchsorted(rkey, ckey)
+    lst = "[" + join_groups(where, item.values, len(rep)) + "]"
     body = ('{"Code_OC_impacte":"' + rep["code_oc"] + '","Ref_Interv_OI":"'
             + iv["ref_oi"].values[rep["i"].values] + '","Liste_Clients_HS":' + lst + "}").values
     t = rep["received_at_s"].values
@@ -614,13 +641,15 @@ def _planted_ids(pm_df, iv, tg, rep, c) -> dict:
         return ref[np.nonzero(mask)[0][:k]].tolist()
 
     ids = pm_df["pm_id"].values
-    power_planted = c[c["planted"].values & (c["ref_i"].values >= 0)]
+    power_planted = c[(c["plant"].values == "listed") & (c["ref_i"].values >= 0)]
+    power_sup = c[c["plant"].values == "supervision"]
     tgt = c[(c["kind"].values == "target") & (c["ref_i"].values >= 0)]
     return {
         "bad_pms": ids[list(BAD_PMS)].tolist(),
         "noise_pm": ids[NOISE_PM],
         "power_pm": ids[POWER_PM],
         "power_in_window": sorted(set(ref[power_planted["ref_i"].values])),
+        "power_in_window_supervision": sorted(set(ref[power_sup["i"].values])),
         "target_pm": ids[TARGET_PM],
         "target_cut_refs": sorted(set(ref[tgt["ref_i"].values]))[:5],
         "sloppy_do": SLOPPY_DO, "local_time_do": LOCAL_TIME_DO,
