@@ -1,33 +1,78 @@
 """The engine layer: analyses receive Ibis tables, never file paths.
 
-``open_tables`` binds the contract's tables on a backend. The default backend
-is the DuckDB store (read-only, UTC); a Spark backend plugs in here too, so an
-analysis written once against Ibis tables runs on either engine.
+``open_tables`` binds the contract's tables on the DuckDB store (read-only,
+UTC). ``open_engine`` gives the same :class:`Tables` over any of the three
+sources an analysis can run on:
+
+* ``engine="duckdb", db=FILE``   the DuckDB store (same as ``open_tables``);
+* ``engine="duckdb", lake=DIR``  an in-memory DuckDB whose views read a Parquet
+  lake written by ``opeval export`` (:mod:`evaluation.store.lake`);
+* ``engine="spark", lake=DIR``   a Spark session (local, a cluster master URL or
+  Spark Connect) whose temporary views read the same lake.
+
+Engine-specific settings live here and nowhere else (see docs/spark.md):
+
+* every session runs in UTC (DuckDB ``TimeZone``; Spark
+  ``spark.sql.session.timeZone`` and the JVM's ``user.timezone``), and contract
+  TIMESTAMP columns are read by Spark as ``TimestampType`` with an explicit
+  schema, so both engines hand Ibis the same naive UTC timestamps;
+* Spark never downloads anything at run time (no ``spark.jars.packages``, no
+  Ivy): Parquet support is built in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
-from . import db
+from ..errors import OpevalError
+from . import db, lake
 from .schema import TABLES
+
+ENGINES = ("duckdb", "spark")
+BOOKKEEPING = ("load_log", "quarantine", "messages", "meta")
+
+# Spark settings opeval always applies (a user's --spark-conf may add others).
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+# Only meaningful when opeval starts the driver JVM itself (local or master URL).
+SPARK_JVM_DEFAULTS = {
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+_view_ids = itertools.count(1)
 
 
 @dataclass
 class Tables:
-    """The contract's tables on one backend, as Ibis table expressions."""
+    """The contract's tables on one backend, as Ibis table expressions.
+
+    ``views`` maps a contract table name to the name it has on the backend when
+    the two differ (Spark temporary views are prefixed so that two lakes can be
+    open on one session).
+    """
 
     backend: BaseBackend
+    views: Mapping[str, str] = field(default_factory=dict)
+    engine: str = "duckdb"
 
     def __getitem__(self, name: str) -> ibis.Table:
-        return self.backend.table(name)
+        return self.backend.table(self.views.get(name, name))
 
     def __getattr__(self, name: str) -> ibis.Table:
-        if name in TABLES or name in ("load_log", "quarantine", "messages", "meta"):
-            return self.backend.table(name)
+        if name in TABLES or name in BOOKKEEPING:
+            return self[name]
         raise AttributeError(name)
 
 
@@ -39,3 +84,117 @@ def duckdb_backend(path: str | Path, read_only: bool = True) -> BaseBackend:
 
 def open_tables(path: str | Path, read_only: bool = True) -> Tables:
     return Tables(duckdb_backend(path, read_only=read_only))
+
+
+def duckdb_lake_backend(location: str | Path) -> BaseBackend:
+    """An in-memory DuckDB whose views (named as the contract's tables) read the lake."""
+    if lake.is_uri(location):
+        raise OpevalError(f"{location}: DuckDB reads a local lake directory; use --engine spark for a URI")
+    con = db.configure(duckdb.connect())
+    lake.attach_duckdb(con, location)
+    return ibis.duckdb.from_connection(con)
+
+
+# ------------------------------------------------------------------ Spark
+
+
+def spark_session(master: str | None = None, remote: str | None = None,
+                  conf: Mapping[str, str] | None = None, app_name: str = "opeval"):
+    """A SparkSession with opeval's settings.
+
+    ``remote`` (``sc://host:port``) uses Spark Connect (needs ``pyspark[connect]``);
+    ``master`` (``local[4]``, ``spark://host:7077``, ``yarn``...) starts a classic
+    driver here. With neither, Spark's usual settings decide (``SPARK_REMOTE``,
+    ``spark-defaults.conf``, ``spark-submit``); failing those, ``local[*]``.
+    """
+    if master and remote:
+        raise OpevalError("give either --spark-master or --spark-remote, not both")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise OpevalError("the Spark engine needs pyspark: pip install 'opeval[spark]'") from None
+    remote = remote or (None if master else os.environ.get("SPARK_REMOTE"))
+    settings = dict(SPARK_DEFAULTS)
+    builder = SparkSession.builder.appName(app_name)
+    if remote:
+        try:
+            import grpc  # noqa: F401  (Spark Connect's transport)
+        except ImportError:
+            raise OpevalError("Spark Connect needs its client libraries: "
+                              "pip install 'opeval[spark-connect]'") from None
+        builder = builder.remote(remote)
+    else:
+        settings.update(SPARK_JVM_DEFAULTS)
+        if master:
+            builder = builder.master(master)
+        elif not os.environ.get("MASTER") and "spark.master" not in (conf or {}):
+            from pyspark import SparkConf
+            if not SparkConf().contains("spark.master"):
+                builder = builder.master("local[*]")
+    settings.update(conf or {})
+    if remote:  # a Connect server only takes SQL settings from a client
+        settings = {k: v for k, v in settings.items() if k.startswith("spark.sql.")}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 (Java missing, cluster unreachable: py4j and pyspark raise many types)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise OpevalError(f"cannot start Spark: {first}") from None
+    for key, value in settings.items():  # getOrCreate may return an existing session
+        if key.startswith("spark.sql."):
+            session.conf.set(key, value)
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def spark_tables(session, location: str | Path, prefix: str | None = None) -> Tables:
+    """Tables over the lake at ``location`` on ``session`` (temporary views, prefixed)."""
+    frames = lake.spark_dataframes(session, location)
+    prefix = prefix or f"opeval{next(_view_ids)}_"
+    views = {}
+    for name, frame in frames.items():
+        frame.createOrReplaceTempView(prefix + name)
+        views[name] = prefix + name
+    backend = ibis.pyspark.connect(session)
+    return Tables(backend, views, engine="spark")
+
+
+def open_engine(engine: str = "duckdb", db: str | Path | None = None, lake: str | Path | None = None,
+                spark_master: str | None = None, spark_remote: str | None = None,
+                spark_conf: Mapping[str, str] | None = None, session=None) -> Tables:
+    """The contract's tables on ``engine`` over the store ``db`` or the lake ``lake``.
+
+    DuckDB reads either (``lake`` wins when both are given); Spark reads a lake
+    only. ``session`` reuses an existing SparkSession (tests start one per run).
+    """
+    if engine not in ENGINES:
+        raise OpevalError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "duckdb":
+        if spark_master or spark_remote or spark_conf:
+            raise OpevalError("--spark-master/--spark-remote/--spark-conf need --engine spark")
+        if lake is not None:
+            return Tables(duckdb_lake_backend(lake))
+        if db is None:
+            raise OpevalError("no database given")
+        return open_tables(db)
+    if lake is None:
+        raise OpevalError("the Spark engine reads a lake: write one with `opeval export --to DIR`, "
+                          "then pass --lake DIR")
+    if session is None:
+        session = spark_session(spark_master, spark_remote, spark_conf)
+    return spark_tables(session, lake)
+
+
+__all__ = [
+    "ENGINES",
+    "SPARK_DEFAULTS",
+    "Tables",
+    "duckdb_backend",
+    "duckdb_lake_backend",
+    "open_engine",
+    "open_tables",
+    "spark_session",
+    "spark_tables",
+]
