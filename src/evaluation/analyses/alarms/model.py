@@ -79,9 +79,17 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
     return x
 
 
+def _one_thread():
+    """Gradient boosting with one OpenMP thread: on a shared, busy machine the
+    default thread team spins against other processes and runs ~10x slower."""
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1)
+
+
 def _pipeline(seed: int):
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
 
@@ -89,7 +97,9 @@ def _pipeline(seed: int):
         ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                encoded_missing_value=np.nan, max_categories=200), CATEGORICAL),
         ("num", "passthrough", NUMERIC),
-        ("rate", TargetEncoder(target_type="binary", random_state=seed), ["definition_rate"]),
+        ("rate", TargetEncoder(target_type="binary",
+                               cv=StratifiedKFold(5, shuffle=True, random_state=seed)),
+         ["definition_rate"]),
     ])
     clf = HistGradientBoostingClassifier(
         categorical_features=list(range(len(CATEGORICAL))), max_iter=200, learning_rate=0.1,
@@ -108,7 +118,8 @@ class FittedModel:
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """P(false alarm) for feature rows (as returned by :func:`features`)."""
-        return self.pipeline.predict_proba(_frame(df))[:, 1]
+        with _one_thread():
+            return self.pipeline.predict_proba(_frame(df))[:, 1]
 
     def baseline_proba(self, df: pd.DataFrame) -> np.ndarray:
         return df["definition"].map(self.baseline_rates).fillna(self.baseline_default).to_numpy(float)
@@ -155,7 +166,8 @@ def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: fl
         raise ModelError(f"not enough closed alarms on both sides of {split_at.isoformat()} "
                          f"(train {len(tr)}, test {len(te)}; both verdicts needed in training)")
     y_tr, y_te = tr.label.to_numpy(int), te.label.to_numpy(int)
-    pipe = _pipeline(seed).fit(_frame(tr), y_tr)
+    with _one_thread():
+        pipe = _pipeline(seed).fit(_frame(tr), y_tr)
     rates = tr.groupby("definition").label.mean().to_dict()
     default = float(y_tr.mean())
     honest = FittedModel(pipe, rates, default)
@@ -166,7 +178,8 @@ def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: fl
     # Refit on everything for the saved model (metrics above stay the honest ones).
     allrows = pd.concat([tr, te], ignore_index=True)
     y_all = allrows.label.to_numpy(int)
-    final = _pipeline(seed).fit(_frame(allrows), y_all)
+    with _one_thread():
+        final = _pipeline(seed).fit(_frame(allrows), y_all)
     import sklearn
     meta = dict(
         model_version=MODEL_VERSION, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
