@@ -9,7 +9,7 @@ from ..store import db
 from ..store.ingest import LoadResult, ingest
 from ..store.schema import LOAD_ORDER
 
-SPECIAL_KINDS = ("messages",)
+SPECIAL_KINDS = ("messages", "alarm_log")
 
 
 def register(sub, common) -> None:
@@ -45,6 +45,11 @@ def run(args) -> int:
             result = ingest_messages(con, args.paths, responses=args.responses,
                                      oi_codes=args.oi_codes, strict=args.strict,
                                      progress=args.progress)
+        elif args.kind == "alarm_log":
+            if args.responses or args.oi_codes:
+                raise OpevalError("--responses and --oi-code apply to messages only")
+            from ..store.alarm_log import ingest_alarm_log
+            result = ingest_alarm_log(con, args.paths, strict=args.strict, progress=progress)
         else:
             if args.responses or args.oi_codes:
                 raise OpevalError("--responses and --oi-code apply to messages only")
@@ -59,6 +64,7 @@ def report(result: LoadResult) -> None:
     """Print one line per file and the total (read = accepted + quarantined)."""
     for f in result.files:
         extra = f" (ignored columns: {', '.join(f.ignored_columns)})" if f.ignored_columns else ""
+        extra += getattr(f, "note", "")
         print(f"{f.source}: read {f.rows_read}, accepted {f.accepted} (inserted {f.inserted}, "
               f"updated {f.updated}, unchanged {f.unchanged}), quarantined {f.quarantined}{extra}")
     print(f"load {result.load_id} {result.status}: {result.summary()}")
