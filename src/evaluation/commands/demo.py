@@ -38,9 +38,11 @@ def run(args) -> int:
           f"(generated in {gen.seconds:.1f}s)")
     for name, result in built.loads.items():
         q = result.total("quarantined")
-        print(f"  {name:<21} {result.total('accepted'):>10} rows  {gen.paths[name].name}"
+        files = gen.paths[name]
+        shown = files[0].name + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
+        print(f"  {name:<21} {result.total('accepted'):>10} rows  {shown}"
               + (f"  ({q} quarantined)" if q else ""))
-    print(f"  {'messages':<21} {gen.message_count:>10} lines {gen.messages.name} "
+    print(f"  {'messages':<21} {gen.message_count:>10} lines {gen.messages[0].name} "
           f"(load with: opeval ingest messages)")
     total = sum(r.total("accepted") for r in built.loads.values())
     print(f"database {built.db_path}: {total} rows in {built.seconds:.1f}s; "

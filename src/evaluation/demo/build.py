@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import OpevalError
 from ..store import db
 from ..store.ingest import LoadResult, ingest
 from ..store.schema import LOAD_ORDER
 from . import network, security
-from .common import AS_OF, SCALES, write_csv, write_parquet
+from .common import AS_OF, SCALES, Shard, ids, write_csv, write_parquet
 
 FILES = {
     "systems": "systems.csv", "devices": "devices.csv", "faults": "faults.parquet",
@@ -40,12 +40,12 @@ Progress = Callable[[str], None]
 
 @dataclass
 class Generated:
-    """The files of one demo dataset."""
+    """The files of one demo dataset (several per table when the scale has shards)."""
 
     out: Path
-    paths: dict[str, Path]
+    paths: dict[str, list[Path]]
     rows: dict[str, int]
-    messages: Path
+    messages: list[Path]
     message_count: int
     patterns: Path
     seconds: float
@@ -69,6 +69,19 @@ def default_out(scale: str) -> Path:
     return Path("data") / "demo" / scale
 
 
+def _name(file: str, shard: int, shards: int) -> str:
+    """``alarms.parquet`` for a single shard, ``alarms.03.parquet`` for shard 3 of several."""
+    if shards == 1:
+        return file
+    stem, ext = file.split(".", 1)
+    return f"{stem}.{shard:02d}.{ext}"
+
+
+# Identifiers numbered in time order within a shard and continued across shards.
+_RENUMBER = {"faults": ("fault_id", "F-", 6), "maintenance": ("maintenance_id", "M-", 6),
+             "alarms": ("alarm_id", "ALM-", 8)}
+
+
 def generate(scale: str = "small", seed: int = DEFAULT_SEED, out: str | Path | None = None,
              progress: Progress | None = None) -> Generated:
     """Write the demo files of ``scale`` for ``seed`` into ``out`` (same seed, same bytes)."""
@@ -82,28 +95,47 @@ def generate(scale: str = "small", seed: int = DEFAULT_SEED, out: str | Path | N
     except OSError as exc:
         raise OpevalError(f"cannot create {out}: {exc.strerror or exc}") from None
     sc = SCALES[scale]
-    step(f"generating security systems ({scale}, seed {seed})")
-    tables = security.build(sc, seed)
-    step("generating the fibre network and its message log")
-    net, lines, planted = network.build(sc, seed)
-    tables.update(net)
-    paths: dict[str, Path] = {}
-    for name in LOAD_ORDER:
-        path = out / FILES[name]
-        step(f"writing {path.name} ({len(tables[name])} rows)")
-        (write_csv if path.suffix == ".csv" else write_parquet)(tables[name], path)
-        paths[name] = path
-    messages = out / MESSAGES_FILE
-    step(f"writing {messages.name} ({len(lines)} messages)")
-    messages.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-    rows = {name: len(tables[name]) for name in LOAD_ORDER}
+    paths: dict[str, list[Path]] = {name: [] for name in LOAD_ORDER}
+    rows = dict.fromkeys(LOAD_ORDER, 0)
+    messages: list[Path] = []
+    n_messages = 0
+    planted: dict = {}
+    line_base = 0
+    for k in range(sc.shards):
+        shard = Shard(k, system_base=k * sc.systems, pm_base=k * sc.pms, line_base=line_base)
+        of = f" (shard {k + 1} of {sc.shards})" if sc.shards > 1 else ""
+        step(f"generating security systems ({scale}, seed {seed}){of}")
+        tables = security.build(sc, seed, shard)
+        step(f"generating the fibre network and its message log{of}")
+        net, lines, planted_k = network.build(sc, seed, shard)
+        tables.update(net)
+        if shard.planted:
+            planted = planted_k
+        line_base += int(net["pms"]["lines"].sum())
+        for name, (col, prefix, width) in _RENUMBER.items():
+            if k:
+                tables[name][col] = ids(prefix, len(tables[name]), width, start=rows[name] + 1)
+        for name in LOAD_ORDER:
+            path = out / _name(FILES[name], k, sc.shards)
+            step(f"writing {path.name} ({len(tables[name])} rows)")
+            (write_csv if path.suffix == ".csv" else write_parquet)(tables[name], path)
+            paths[name].append(path)
+            rows[name] += len(tables[name])
+        path = out / _name(MESSAGES_FILE, k, sc.shards)
+        step(f"writing {path.name} ({len(lines)} messages)")
+        path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+        messages.append(path)
+        n_messages += len(lines)
+        del tables, net, lines
     patterns = out / PATTERNS_FILE
     patterns.write_text(json.dumps({
         "scale": scale, "seed": seed, "as_of": AS_OF.isoformat(),
-        "oi_codes": list(network.OI_CODES), "rows": rows, "messages": len(lines),
+        "oi_codes": list(network.OI_CODES), "rows": rows, "messages": n_messages,
+        "files": {name: [p.name for p in ps] for name, ps in paths.items()}
+        | {"messages": [p.name for p in messages]},
         "security": security.PATTERNS, "network": planted,
     }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return Generated(out, paths, rows, messages, len(lines), patterns, time.perf_counter() - t0)
+    return Generated(out, paths, rows, messages, n_messages, patterns, time.perf_counter() - t0)
 
 
 def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
@@ -134,7 +166,7 @@ def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
         try:
             for name in LOAD_ORDER:
                 step(f"loading {name}")
-                built.loads[name] = ingest(con, name, [gen.paths[name]], progress=progress)
+                built.loads[name] = ingest(con, name, gen.paths[name], progress=progress)
             db.set_setting(con, "oi_codes", OI_CODES_SETTING)
             db.set_setting(con, "demo_as_of", AS_OF.isoformat())
             db.set_setting(con, "demo", json.dumps({"scale": scale, "seed": seed,

@@ -39,7 +39,11 @@ T_END = secs(AS_OF)
 
 @dataclass(frozen=True)
 class Scale:
-    """Sizes of one demo scale (the planted patterns are the same at every scale)."""
+    """Sizes of one demo scale (the planted patterns are the same at every scale).
+
+    ``systems`` and ``pms`` are per shard; a scale of several shards is generated
+    shard by shard (one file per shard and table), so memory stays that of one shard.
+    """
 
     name: str
     systems: int
@@ -48,6 +52,31 @@ class Scale:
     alarm_rate: float                     # multiplier of the alarm definitions' base rates
     pms: int
     interventions_per_line_month: float
+    shards: int = 1
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One shard of a scale: its number and where its identifiers start.
+
+    Shard 0 holds the planted patterns; the others are background only. A
+    shard's random numbers come from ``seed/index`` (shard 0: ``seed`` itself).
+    """
+
+    index: int = 0
+    system_base: int = 0     # systems before this shard
+    pm_base: int = 0         # PMs before this shard
+    line_base: int = 0       # customer lines before this shard
+
+    @property
+    def planted(self) -> bool:
+        return self.index == 0
+
+    def seed(self, seed: int) -> int | str:
+        return seed if self.index == 0 else f"{seed}/{self.index}"
+
+
+SINGLE = Shard()  # the only shard of a single-shard scale
 
 
 SCALES = {
@@ -55,12 +84,12 @@ SCALES = {
                    alarm_rate=1.0, pms=40, interventions_per_line_month=0.03),
     "medium": Scale("medium", systems=320, devices_per_system=(40, 110), fault_rate=0.55,
                     alarm_rate=1.4, pms=1300, interventions_per_line_month=0.03),
-    "large": Scale("large", systems=3200, devices_per_system=(40, 110), fault_rate=0.55,
-                   alarm_rate=1.4, pms=13000, interventions_per_line_month=0.03),
+    "large": Scale("large", systems=320, devices_per_system=(40, 110), fault_rate=0.55,
+                   alarm_rate=1.4, pms=1300, interventions_per_line_month=0.03, shards=10),
 }
 
 
-def rng_for(seed: int, part: str) -> np.random.Generator:
+def rng_for(seed: int | str, part: str) -> np.random.Generator:
     """An independent generator for one part of the dataset, fixed by (seed, part)."""
     digest = hashlib.sha256(f"{seed}:{part}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))

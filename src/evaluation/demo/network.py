@@ -20,8 +20,22 @@ import numpy as np
 import pandas as pd
 
 from ..eintervention.rules import make_ref
-from .common import (AS_OF, DAY, HOUR, MINUTE, NETWORK_FROM, T_END, Scale, lognormal_h, pick,
-                     rng_for, secs, to_dt, zpad)
+from .common import (
+    DAY,
+    HOUR,
+    MINUTE,
+    NETWORK_FROM,
+    SINGLE,
+    T_END,
+    Scale,
+    Shard,
+    lognormal_h,
+    pick,
+    rng_for,
+    secs,
+    to_dt,
+    zpad,
+)
 
 OI_CODES = ("ALTF", "NEOI")
 # Code_DO, share of the interventions
@@ -45,35 +59,38 @@ POWER_PM = 4                                  # a power cut inside an interventi
 TARGET_PM = 5                                 # the DO's own target line cut
 
 
-def pm_ids(n: int) -> np.ndarray:
-    commune = np.array([c[0] for c in COMMUNES], dtype=object)[np.arange(n) % len(COMMUNES)]
-    return ("FI-" + pd.Series(commune) + "-" + zpad(np.arange(n) // len(COMMUNES) + 1, 4)).values
+def pm_ids(n: int, base: int = 0) -> np.ndarray:
+    g = base + np.arange(n)
+    commune = np.array([c[0] for c in COMMUNES], dtype=object)[g % len(COMMUNES)]
+    return ("FI-" + pd.Series(commune) + "-" + zpad(g // len(COMMUNES) + 1, 4)).values
 
 
 # ------------------------------------------------------------------ PMs and lines
 
-def pms(scale: Scale, seed: int) -> pd.DataFrame:
+def pms(scale: Scale, seed, shard: Shard = SINGLE) -> pd.DataFrame:
     rng = rng_for(seed, "pms")
     n = max(scale.pms, 8)
     lines = np.clip(np.exp(np.log(250) + 0.6 * rng.standard_normal(n)), 24, 1200).astype(int)
     oi = pick(rng, OI_CODES, n, [0.7, 0.3])
-    for i, size in ((0, 700), (1, 600), (2, 500), (NOISE_PM, 12), (POWER_PM, 300),
-                    (TARGET_PM, 300)):
-        lines[i] = size
-        oi[i] = OI_CODES[0]
     shares = rng.dirichlet(np.array([s for _, s, _ in OCS]) * 20, size=n)
     shares[shares < 0.03] = 0
-    shares[NOISE_PM] = [1, 0, 0, 0, 0]
-    shares[POWER_PM, 0] = max(shares[POWER_PM, 0], 0.3)
+    if shard.planted:
+        for i, size in ((0, 700), (1, 600), (2, 500), (NOISE_PM, 12), (POWER_PM, 300),
+                        (TARGET_PM, 300)):
+            lines[i] = size
+            oi[i] = OI_CODES[0]
+        shares[NOISE_PM] = [1, 0, 0, 0, 0]
+        shares[POWER_PM, 0] = max(shares[POWER_PM, 0], 0.3)
     shares /= shares.sum(axis=1, keepdims=True)
     counts = np.floor(shares * lines[:, None]).astype(int)
     counts[np.arange(n), counts.argmax(axis=1)] += lines - counts.sum(axis=1)
     df = pd.DataFrame({
-        "pm_id": pm_ids(n), "oi_code": oi, "lines": lines,
+        "pm_id": pm_ids(n, shard.pm_base), "oi_code": oi, "lines": lines,
         "zone": np.array([c[1] for c in COMMUNES], dtype=object)[np.arange(n) % len(COMMUNES)],
     })
     df.attrs["oc_bounds"] = np.cumsum(counts, axis=1)       # line j belongs to OC k if j < bound k
     df.attrs["line_offset"] = np.concatenate([[0], np.cumsum(lines)[:-1]])
+    df.attrs["shard"] = shard
     return df
 
 
@@ -81,8 +98,9 @@ def line_attrs(pm_df: pd.DataFrame, p: np.ndarray, j: np.ndarray) -> pd.DataFram
     """Reference data of line ``j`` of PM ``p``: OC, PTO, PBO, tube, fibre, PM position."""
     bounds = pm_df.attrs["oc_bounds"][p]
     oc_idx = (j[:, None] >= bounds).sum(axis=1)
-    g = pm_df.attrs["line_offset"][p] + j
-    pbo_no = pm_df.attrs["line_offset"][p] // 8 + p + j // 8
+    sh = pm_df.attrs["shard"]
+    g = sh.line_base + pm_df.attrs["line_offset"][p] + j
+    pbo_no = (sh.line_base + pm_df.attrs["line_offset"][p]) // 8 + sh.pm_base + p + j // 8
     oc = np.array([c for c, _, _ in OCS], dtype=object)[oc_idx]
     pos = ("M" + pd.Series(zpad(j // 96 + 1, 2)) + "-P" + zpad(j % 96 + 1, 2)).values
     pos[oc == "ROUG"] = None  # this OC never knows the PM position of its lines
@@ -104,14 +122,16 @@ def _workdays(start: int, end: int) -> np.ndarray:
     return days[dow < 5]
 
 
-def interventions(scale: Scale, seed: int, pm_df: pd.DataFrame) -> pd.DataFrame:
+def interventions(scale: Scale, seed: int | str, pm_df: pd.DataFrame) -> pd.DataFrame:
     """The DO presence periods (true times) with their message scenario."""
     rng = rng_for(seed, "interventions")
     n_pm = len(pm_df)
     months = (T_END - secs(NETWORK_FROM)) / (30.4 * DAY)
     lam = scale.interventions_per_line_month * pm_df["lines"].values * months
     k = rng.poisson(lam)
-    k[NOISE_PM] = 1
+    planted = pm_df.attrs["shard"].planted
+    if planted:
+        k[NOISE_PM] = 1
     p = np.repeat(np.arange(n_pm), k)
     n = len(p)
     days = _workdays(secs(NETWORK_FROM), T_END - DAY)
@@ -131,7 +151,8 @@ def interventions(scale: Scale, seed: int, pm_df: pd.DataFrame) -> pd.DataFrame:
     iv["hf"] = iv["hd"] + iv["dur"]
     iv["pm_id"] = pm_df["pm_id"].values[iv["p"].values]
     iv["code_oi"] = pm_df["oi_code"].values[iv["p"].values]
-    seq = iv.groupby("do").cumcount().values + 1
+    # (shards other than 0 number from shard * 100000, so DO references stay unique)
+    seq = iv.groupby("do").cumcount().values + 1 + pm_df.attrs["shard"].index * 100_000
     day = pd.Series(np.datetime_as_string(iv["hd"].values.astype("datetime64[s]"), unit="D"))
     iv["ref_do"] = (iv["do"] + "-" + day.str.slice(2, 4) + day.str.slice(5, 7)
                     + day.str.slice(8, 10) + "-" + zpad(seq, 5)).values
@@ -141,7 +162,8 @@ def interventions(scale: Scale, seed: int, pm_df: pd.DataFrame) -> pd.DataFrame:
     sloppy = iv["do"].values == SLOPPY_DO
     u = rng.random(n)
     scen = np.select([u < 0.03, u < 0.05, u < 0.06], ["no_hf", "m3_only", "m3_first"], "normal")
-    scen[NOISE_PM == iv["p"].values] = "normal"
+    if planted:
+        scen[NOISE_PM == iv["p"].values] = "normal"
     iv["scen"] = scen
     m1_delay = np.where(rng.random(n) < 0.03, rng.integers(15 * 60, 90 * 60, n),
                         rng.integers(20, 240, n))
@@ -192,7 +214,7 @@ def interventions(scale: Scale, seed: int, pm_df: pd.DataFrame) -> pd.DataFrame:
     return iv
 
 
-def targets(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame) -> pd.DataFrame:
+def targets(seed: int | str, pm_df: pd.DataFrame, iv: pd.DataFrame) -> pd.DataFrame:
     """Nature_PBO_PTO of each intervention (final values, as in its last applied message)."""
     rng = rng_for(seed, "targets")
     n = len(iv)
@@ -229,20 +251,24 @@ def _restore(rng, cut: np.ndarray, hf: np.ndarray) -> np.ndarray:
     return out
 
 
-def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> pd.DataFrame:
+def cuts(seed: int | str, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> pd.DataFrame:
     """Every customer line cut of the period, with the intervention that caused it (if any)."""
     rng = rng_for(seed, "cuts")
     n = len(iv)
     p = iv["p"].values
     hd, hf = iv["hd"].values, iv["hf"].values
+    planted = pm_df.attrs["shard"].planted
     p_inc = rng.uniform(0.02, 0.10, len(pm_df))
-    for i, q in BAD_PMS.items():
-        p_inc[i] = q
-    p_inc[NOISE_PM] = 1.0
-    bad = np.isin(p, list(BAD_PMS))
+    bad = np.zeros(n, bool)
+    if planted:
+        for i, q in BAD_PMS.items():
+            p_inc[i] = q
+        p_inc[NOISE_PM] = 1.0
+        bad = np.isin(p, list(BAD_PMS))
     incident = rng.random(n) < p_inc[p]
     k = np.where(incident, 1 + rng.poisson(np.where(bad, 2.5, 1.2)), 0)
-    k[p == NOISE_PM] = 1
+    if planted:
+        k[p == NOISE_PM] = 1
     r = np.repeat(np.arange(n), k)
     m = len(r)
     rp = p[r]
@@ -262,7 +288,7 @@ def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> 
     tj = tj[iv["scen"].values[tj["i"].values] != "no_hf"]
     sel = tj[rng.random(len(tj)) < 0.08]
     ti = sel["i"].values
-    planted_t = tg[(tg["j"] >= 0) & (p[tg["i"].values] == TARGET_PM)
+    planted_t = tg[planted & (tg["j"] >= 0) & (p[tg["i"].values] == TARGET_PM)
                    & (iv["scen"].values[tg["i"].values] != "no_hf")
                    & (tg["oc"].values == "OCAA")].head(1)
     ti = np.unique(np.concatenate([ti, planted_t["i"].values]))
@@ -277,7 +303,8 @@ def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> 
     # OCAA lines (OCAA lists them in its M5); at the first bad PM 5 lines known from
     # supervision only. Both must not count as cuts caused by the intervention.
     plants = []
-    for pm_pos, size_k, how in ((POWER_PM, 8, "listed"), (0, 5, "supervision")):
+    spec = ((POWER_PM, 8, "listed"), (0, 5, "supervision")) if planted else ()
+    for pm_pos, size_k, how in spec:
         cand = np.nonzero((p == pm_pos) & (iv["scen"].values == "normal")
                           & (hf - hd > 30 * MINUTE))[0]
         if len(cand):
@@ -331,7 +358,7 @@ def cuts(seed: int, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFrame) -> 
     return c
 
 
-def assign_sources(seed: int, iv: pd.DataFrame, present: np.ndarray,
+def assign_sources(seed: int | str, iv: pd.DataFrame, present: np.ndarray,
                    c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Which OC sends an M5 for which intervention, and which cuts it lists.
 
@@ -450,7 +477,7 @@ def _q(s) -> pd.Series:
     return '"' + pd.Series(s, dtype=object) + '"'
 
 
-def messages(seed: int, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
+def messages(seed: int | str, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
              c: pd.DataFrame) -> tuple[list[str], dict]:
     """The NDJSON lines of the log in reception order, and the ids of planted message cases."""
     rng = rng_for(seed, "messages")
@@ -471,7 +498,6 @@ def messages(seed: int, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
     hf_txt = _do_time(iv["hf"].values, do)
     body1 = head + lst1 + ',"Debut_Inter":"' + hd_txt + '","Fin_Inter":null}'
     body3 = head + lst3 + ',"Debut_Inter":"' + hd_txt + '","Fin_Inter":"' + hf_txt + '"}'
-    scen = iv["scen"].values
     out = []  # (received_at seconds, order, kind, body)
 
     def emit(mask, t, kind, body, order=0):
@@ -532,7 +558,7 @@ def messages(seed: int, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFrame,
     return allm["line"].tolist(), planted
 
 
-def report_times(seed: int, iv: pd.DataFrame, rep: pd.DataFrame) -> np.ndarray:
+def report_times(seed: int | str, iv: pd.DataFrame, rep: pd.DataFrame) -> np.ndarray:
     """Reception time of each M5: 5 min to 3 h after the M3, before midnight when possible."""
     rng = rng_for(seed, "m5-times")
     m3 = iv["m3"].values[rep["i"].values]
@@ -543,7 +569,7 @@ def report_times(seed: int, iv: pd.DataFrame, rep: pd.DataFrame) -> np.ndarray:
 
 def _m5_lines(rng, iv, rep, c, planted) -> pd.DataFrame:
     listed = c[c["ref_i"] >= 0]
-    inc = lambda s: s.fillna("inconnu")  # noqa: E731
+    inc = lambda s: s.fillna("inconnu")
     item = ('{"PTO":"' + listed["pto"] + '","PBO":"' + inc(listed["pbo"]) + '","Tube":"'
             + inc(listed["tube"]) + '","Fibre":"' + inc(listed["fibre"])
             + '","Position_PM_Module_OI":"' + inc(listed["position_pm"]) + '","HMS_Coupure":"'
@@ -585,9 +611,11 @@ def presence(pm_df: pd.DataFrame, iv: pd.DataFrame) -> np.ndarray:
     return counts[iv["p"].values] > 0
 
 
-def build(scale: Scale, seed: int) -> tuple[dict[str, pd.DataFrame], list[str], dict]:
-    """Network tables, the message log lines, and the ids of the planted cases."""
-    pm_df = pms(scale, seed)
+def build(scale: Scale, seed: int,
+          shard: Shard = SINGLE) -> tuple[dict[str, pd.DataFrame], list[str], dict]:
+    """Network tables, message log lines and planted ids of one shard (planted: shard 0)."""
+    seed = shard.seed(seed)
+    pm_df = pms(scale, seed, shard)
     iv = interventions(scale, seed, pm_df)
     tg = targets(seed, pm_df, iv)
     c = cuts(seed, pm_df, iv, tg)
@@ -595,7 +623,8 @@ def build(scale: Scale, seed: int) -> tuple[dict[str, pd.DataFrame], list[str], 
     rep["received_at_s"] = report_times(seed, iv, rep)
     lines, planted = messages(seed, iv, tg, rep, c)
     tables = _tables(pm_df, iv, tg, rep, c)
-    planted.update(_planted_ids(pm_df, iv, tg, rep, c))
+    if shard.planted:
+        planted.update(_planted_ids(pm_df, iv, tg, rep, c))
     return tables, lines, planted
 
 

@@ -19,8 +19,25 @@ import numpy as np
 import pandas as pd
 
 from ..store.schema import SERVICE_LIFE_YEARS
-from .common import (ALARMS_FROM, AS_OF, DAY, FAULTS_FROM, HOUR, MINUTE, T_END, Scale, ids,
-                     lognormal_h, pick, rng_for, secs, to_date, to_dt, zpad)
+from .common import (
+    ALARMS_FROM,
+    DAY,
+    FAULTS_FROM,
+    HOUR,
+    MINUTE,
+    SINGLE,
+    T_END,
+    Scale,
+    Shard,
+    ids,
+    lognormal_h,
+    pick,
+    rng_for,
+    secs,
+    to_date,
+    to_dt,
+    zpad,
+)
 
 # ------------------------------------------------------------------ systems
 
@@ -99,9 +116,10 @@ SUBSYSTEM_MIX = {  # subsystem -> (weight, {device_type: weight})
 }
 
 
-def systems(scale: Scale, seed: int) -> pd.DataFrame:
+def systems(scale: Scale, seed, shard: Shard = SINGLE) -> pd.DataFrame:
     rng = rng_for(seed, "systems")
-    n_rand = max(scale.systems - len(PLANTED_SYSTEMS), 0)
+    n_planted = len(PLANTED_SYSTEMS) if shard.planted else 0
+    n_rand = max(scale.systems - n_planted, 0)
     planted = pd.DataFrame(PLANTED_SYSTEMS, columns=[
         "system_id", "name", "site", "risk_level", "accepted_on", "warranty_months",
         "maintenance_cycle_days", "sla_response_h", "sla_arrival_h", "sla_repair_h"])
@@ -115,7 +133,7 @@ def systems(scale: Scale, seed: int) -> pd.DataFrame:
     warranty[risk == 3] = np.nan
     cycle[risk == 3] = np.nan
     rand = pd.DataFrame({
-        "system_id": ids("SYS-", n_rand, 4, start=len(PLANTED_SYSTEMS) + 1),
+        "system_id": ids("SYS-", n_rand, 4, start=shard.system_base + n_planted + 1),
         "name": np.char.add(np.char.add(pick(rng, CITIES, n_rand).astype(str), " "),
                             pick(rng, KINDS, n_rand).astype(str)).astype(object),
         "site": pick(rng, CITIES, n_rand),
@@ -125,7 +143,7 @@ def systems(scale: Scale, seed: int) -> pd.DataFrame:
         "maintenance_cycle_days": cycle,
         "sla_response_h": np.nan, "sla_arrival_h": np.nan, "sla_repair_h": np.nan,
     })
-    df = pd.concat([planted.iloc[:scale.systems], rand], ignore_index=True)
+    df = pd.concat([planted.iloc[:min(scale.systems, n_planted)], rand], ignore_index=True)
     for c in ("warranty_months", "maintenance_cycle_days"):
         df[c] = df[c].astype("Int64")
     for c in ("sla_response_h", "sla_arrival_h", "sla_repair_h"):
@@ -151,7 +169,7 @@ def effective(sys_df: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ devices
 
-def devices(scale: Scale, seed: int, sys_df: pd.DataFrame) -> pd.DataFrame:
+def devices(scale: Scale, seed: int | str, sys_df: pd.DataFrame) -> pd.DataFrame:
     rng = rng_for(seed, "devices")
     eff = effective(sys_df)
     n_sys = len(eff)
@@ -187,7 +205,8 @@ def devices(scale: Scale, seed: int, sys_df: pd.DataFrame) -> pd.DataFrame:
     span = np.maximum(T_END - 60 * DAY - acc[r_sys], DAY)
     r_inst = np.where(later, acc[r_sys] + (rng.random(m) * span) // DAY * DAY, acc[r_sys]).astype(float)
     # A few random devices were decommissioned and replaced by a new one of the same kind.
-    planted = r_sys < len(PLANTED_SYSTEMS)
+    planted_ids = [x[0] for x in PLANTED_SYSTEMS]
+    planted = np.isin(eff["system_id"].values[r_sys], planted_ids)
     dec = (rng.random(m) < 0.03) & ~planted & (r_inst < T_END - 400 * DAY)
     dec_at = np.full(m, np.nan)
     dec_at[dec] = (r_inst[dec] + 365 * DAY
@@ -210,9 +229,9 @@ def devices(scale: Scale, seed: int, sys_df: pd.DataFrame) -> pd.DataFrame:
     df = pd.concat([df, succ], ignore_index=True).sort_values(["sys", "num"], kind="stable")
     df = df.reset_index(drop=True)
     # SYS-0004 (the museum) never renewed its equipment: everything from 2015.
-    old = df["sys"] == 3
+    old = (eff["system_id"].values[df["sys"].values] == "SYS-0004")
     if old.any():
-        df.loc[old, "inst"] = acc[3]
+        df.loc[old, "inst"] = acc[eff["system_id"].values == "SYS-0004"][0]
     sys_ids = eff["system_id"].values
     df["system_id"] = sys_ids[df["sys"].values]
     df["device_id"] = (df["system_id"].astype(str) + "-D" + zpad(df["num"].values, 4)).astype(object)
@@ -261,7 +280,7 @@ def _fault_times(rng, n: int, sla_scale: np.ndarray, mode: np.ndarray):
     return report, respond, arrive, fix
 
 
-def faults(scale: Scale, seed: int, sys_df: pd.DataFrame, dev: pd.DataFrame) -> pd.DataFrame:
+def faults(scale: Scale, seed: int | str, sys_df: pd.DataFrame, dev: pd.DataFrame) -> pd.DataFrame:
     rng = rng_for(seed, "faults")
     eff = effective(sys_df).set_index("system_id")
     t0 = secs(FAULTS_FROM)
@@ -412,7 +431,7 @@ def fault_table(f: pd.DataFrame, sys_df: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ maintenance
 
-def maintenance(scale: Scale, seed: int, sys_df: pd.DataFrame, rand_faults: pd.DataFrame) -> pd.DataFrame:
+def maintenance(scale: Scale, seed: int | str, sys_df: pd.DataFrame, rand_faults: pd.DataFrame) -> pd.DataFrame:
     """Periodic (5.1.2 cycle), resident (SYS-0001) and per-call (after onsite faults) records."""
     rng = rng_for(seed, "maintenance")
     eff = effective(sys_df)
@@ -539,7 +558,7 @@ def _hour_offsets(rng, profile: np.ndarray, n: int) -> np.ndarray:
     return rng.choice(24, size=n, p=p) * HOUR + rng.integers(0, HOUR, n)
 
 
-def alarms(scale: Scale, seed: int, sys_df: pd.DataFrame, dev: pd.DataFrame) -> pd.DataFrame:
+def alarms(scale: Scale, seed: int | str, sys_df: pd.DataFrame, dev: pd.DataFrame) -> pd.DataFrame:
     rng = rng_for(seed, "alarms")
     a0 = secs(ALARMS_FROM)
     days = (T_END - a0) // DAY
@@ -584,7 +603,7 @@ def alarms(scale: Scale, seed: int, sys_df: pd.DataFrame, dev: pd.DataFrame) -> 
                 t.extend(a0 + dd * DAY + 6 * HOUR + np.sort(prng.integers(0, 90 * MINUTE,
                                                                           prng.integers(1, 4))))
         planted(f"SYS-0005-D{dev_no:04d}", "Motion detected", t, "schedule")
-    # Flood: the SYS-0006 car-park switch loses power at 02:10 on 2025-05-17; 66
+    # Flood: the SYS-0006 car-park switch loses power at 02:10 on 2025-05-17; 76
     # alarms in 45 minutes (more than 10 in every 10-minute window from 02:10 to 02:50).
     f0 = secs("2025-05-17 02:10")
     planted("SYS-0006-D0008", "Network link down", [f0 + 5], "flood")
@@ -715,7 +734,7 @@ PATTERNS = [
      "ids": ["SYS-0005-D0005", "SYS-0005-D0006"],
      "expect": "'Motion detected' every morning 06:00-07:30, ~92 % closed as false_alarm"},
     {"pattern": "alarm flood", "table": "alarms", "ids": ["SYS-0006"],
-     "expect": "2025-05-17 02:10-02:55: 66 alarms, more than 10 in every 10-minute window "
+     "expect": "2025-05-17 02:10-02:55: 76 planted alarms, more than 10 in every 10-minute window "
                "02:10-02:50"},
     {"pattern": "standing alarms", "table": "alarms",
      "ids": ["SYS-0009-D0008", "SYS-0009-D0007", "SYS-0009-D0013", "SYS-0009-D0014"],
@@ -725,9 +744,10 @@ PATTERNS = [
 ]
 
 
-def build(scale: Scale, seed: int) -> dict[str, pd.DataFrame]:
-    """All security tables (planted patterns included), ready to write."""
-    sys_df = systems(scale, seed)
+def build(scale: Scale, seed: int | str, shard: Shard = SINGLE) -> dict[str, pd.DataFrame]:
+    """All security tables of one shard (planted patterns in shard 0), ready to write."""
+    seed = shard.seed(seed)
+    sys_df = systems(scale, seed, shard)
     dev = devices(scale, seed, sys_df)
     rf = faults(scale, seed, sys_df, dev)
     maint = maintenance(scale, seed, sys_df, rf)
