@@ -62,13 +62,14 @@ def per_alarm(flagged: ibis.Table, by=("definition", "resource_id")) -> ibis.Tab
     ``chatter_raises``, ``chattering`` (any chatter raise), ``repeat_alarms``,
     ``closed``, ``false_alarms``, ``false_alarm_rate`` (false / closed, NULL
     without closed alarms), ``median_handle_s``, ``median_clear_s``,
-    ``chatter_index`` (ψ over the runs of every system), ``first_raised``,
+    ``runs`` (raises with a previous raise of the same alarm), ``chatter_index``
+    (ψ over those runs, every system pooled), ``first_raised``,
     ``last_raised``.
     """
     return (flagged.group_by(list(by))
             .agg(alarms=_.count(), systems=_.system_id.nunique(), priority=_.priority.min(),
                  chatter_raises=_.chatter.cast("int64").sum(),
-                 repeat_alarms=_.repeat.cast("int64").sum(),
+                 repeat_alarms=_.repeat.cast("int64").sum(), runs=_.gap_s.count(),
                  closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
                  median_handle_s=_.handle_s.median(),
                  median_clear_s=_.clear_s.median(),

@@ -135,6 +135,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
                              / (n_intervals * rules.interval_s * positions)),
         chattering_alarms=chattering_defs,
         chatter_raises=int(per_def.chatter_raises.sum()) if len(per_def) else 0,
+        chatter_index=_pooled_chatter_index(per_def),
         repeat_alarms=int(per_def.repeat_alarms.sum()) if len(per_def) else 0,
         repeat_share=(float(per_def.repeat_alarms.sum()) / n) if n else None,
         standing=int(len(stand)), stale=int(len(stale)),
@@ -173,6 +174,14 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         benchmarks=dict(BENCHMARKS),
         parameters=params,
     )
+
+
+def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
+    """ψ over every run of every alarm: the run-weighted mean of the alarms' ψ."""
+    if not len(per_def) or per_def.runs.sum() == 0:
+        return None
+    d = per_def[per_def.runs > 0]
+    return float((d.chatter_index * d.runs).sum() / d.runs.sum())
 
 
 def _merge_ops(ops: pd.DataFrame, op_rates: pd.DataFrame) -> list[dict]:
