@@ -8,8 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.eintervention.fields import (DESCRIPTION_MAX, Fault, describe, parse_line,
-                                             parse_timestamp)
+from evaluation.eintervention.fields import (
+    DESCRIPTION_MAX,
+    Fault,
+    describe,
+    parse_line,
+    parse_timestamp,
+)
 
 UTC = dt.datetime
 
@@ -278,7 +283,7 @@ def test_any_line_is_checked_without_raising(text):
        st.integers(-23 * 60, 23 * 60), st.booleans())
 def test_timestamp_round_trip(when, offset_min, basic):
     tz = dt.timezone(dt.timedelta(minutes=offset_min))
-    local = when.replace(tzinfo=dt.timezone.utc).astimezone(tz)
+    local = when.replace(tzinfo=dt.UTC).astimezone(tz)
     text = local.strftime("%Y%m%dT%H%M%S.%f%z" if basic else "%Y-%m-%dT%H:%M:%S.%f%z")
     if not basic:
         text = text[:-2] + ":" + text[-2:]

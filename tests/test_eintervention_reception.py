@@ -380,7 +380,7 @@ def test_strict_with_every_answer_ok_applies(store, tmp_path):
 
 
 def test_a_crash_while_writing_leaves_nothing(store, tmp_path, monkeypatch):
-    import evaluation.eintervention.reception as reception
+    from evaluation.eintervention import reception
 
     def boom(*_a, **_k):
         raise RuntimeError("disk full")

@@ -29,8 +29,8 @@ import gzip
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -40,8 +40,17 @@ from ..errors import InputError, LoadRejected, OpevalError
 from ..store import db
 from ..store.ingest import FileResult, LoadResult
 from .fields import BAD_FORMAT, OPERATOR_CODE, Fault, Parsed, canonical, clean, parse_line
-from .rules import (INSERTED, REJECTED, UNCHANGED, UPDATED, Answer, Intervention, Reception,
-                    Report, make_ref)
+from .rules import (
+    INSERTED,
+    REJECTED,
+    UNCHANGED,
+    UPDATED,
+    Answer,
+    Intervention,
+    Reception,
+    Report,
+    make_ref,
+)
 
 KIND = "messages"
 TS = pa.timestamp("us")
@@ -147,7 +156,7 @@ def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
             SELECT {cols} FROM interventions i SEMI JOIN __k_ref k ON k.ref = i.ref_interv_oi
             """).fetchall()
         targets: dict[str, set] = {}
-        for ref, nature, pbo, pto in con.execute(f"""
+        for ref, nature, pbo, pto in con.execute("""
                 SELECT ref_interv_oi, nature, pbo, pto FROM intervention_targets
                 WHERE ref_interv_oi IN (
                     SELECT ref_interv_oi FROM interventions i SEMI JOIN __k_do k
@@ -289,7 +298,7 @@ def _write_quarantine(con, load_id: int, sources: list[str], file_of: list[int],
 def _log(con, load_id: int, files: list[FileResult], started: dt.datetime, status: str,
          strict: bool) -> None:
     """One ``load_log`` row per file (a rejected load applied nothing: zero accepted)."""
-    finished = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     applied = status == "applied"
     for i, f in enumerate(files):
         con.execute("""INSERT INTO load_log (load_id, file_index, kind, source, started_at,
@@ -332,7 +341,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
         if not os.access(path, os.R_OK):
             raise InputError(f"{path}: not readable")
     codes = resolve_oi_codes(con, oi_codes)
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     shown = _progress_enabled(progress)
     sources = [str(p.resolve()) for p in paths]
 
@@ -346,8 +355,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
         for i, path in enumerate(paths):
             offset = len(parsed)
             try:
-                for p in read_lines(path, bar):
-                    parsed.append(p)
+                parsed.extend(read_lines(path, bar))
             except (OSError, EOFError) as exc:
                 raise InputError(f"{path}: cannot read ({exc})") from None
             n = len(parsed) - offset

@@ -29,8 +29,17 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from .fields import (CODE_OI_UNKNOWN, LIBELLES_DO, LIBELLES_M5, OK, PM_UNKNOWN, REF_OI_UNKNOWN,
-                     Parsed, clean, describe)
+from .fields import (
+    CODE_OI_UNKNOWN,
+    LIBELLES_DO,
+    LIBELLES_M5,
+    OK,
+    PM_UNKNOWN,
+    REF_OI_UNKNOWN,
+    Parsed,
+    clean,
+    describe,
+)
 
 INSERTED, UPDATED, UNCHANGED, REJECTED = "inserted", "updated", "unchanged", "rejected"
 
