@@ -53,3 +53,15 @@ def shared_dataset(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"external dataset {path} is absent (expected ../shared/datasets beside the checkout)")
     return path
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """The one local[2] SparkSession of the test run (slow to start; see tests/spark_support.py).
+
+    Skips with the reason when Java or pyspark is absent, except under CI, where it fails.
+    """
+    from spark_support import local_spark
+    session = local_spark(tmp_path_factory.mktemp("spark"))
+    yield session
+    session.stop()

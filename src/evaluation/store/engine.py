@@ -142,7 +142,7 @@ def spark_session(master: str | None = None, remote: str | None = None,
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise OpevalError(f"cannot start Spark: {first}") from None
     for key, value in settings.items():  # getOrCreate may return an existing session
-        if key.startswith("spark.sql."):
+        if key.startswith("spark.sql.") and session.conf.isModifiable(key):
             session.conf.set(key, value)
     if not remote:
         session.sparkContext.setLogLevel("ERROR")
