@@ -40,7 +40,8 @@ def build_page(path: str, db_path: str | Path | None = None):
     entry = page(path)
     try:
         store = check_database(db_path)
-        content = entry.load_factory()(store)
+        with store.session():
+            content = entry.load_factory()(store)
     except OpevalError as exc:
         log.warning("page %s: %s", entry.path, exc)
         content = layout.error(f"Cannot show this page: {html.escape(str(exc))}")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
+CHROMIUM = os.environ.get("OPEVAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-# Set OPEVAL_SCREENSHOTS=docs/screenshots to refresh the screenshots of the docs.
-SCREENSHOTS = os.environ.get("OPEVAL_SCREENSHOTS")
 
 # All text of the page, shadow roots included (Bokeh renders every model in one).
 _PAGE_TEXT = """() => {
@@ -59,10 +59,3 @@ def route_local_only(context) -> None:
     """
     context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
                   else route.abort("internetdisconnected"))
-
-
-def screenshot(page, name: str) -> None:
-    """Save a screenshot for the docs when OPEVAL_SCREENSHOTS names a folder."""
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=True)

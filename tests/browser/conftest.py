@@ -8,7 +8,6 @@ traceback text all fail the test (see :class:`Watch`).
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -21,11 +20,7 @@ import pytest
 
 import _views_db
 
-from ._browser import Watch, route_local_only
-
-CHROMIUM = os.environ.get("OPEVAL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from ._browser import CHROMIUM, CHROMIUM_ARGS, Watch, route_local_only
 
 
 def _free_port() -> int:

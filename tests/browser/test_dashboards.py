@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pandas as pd
 import pytest
 
-from ._browser import Watch, route_local_only, screenshot
+from ._browser import Watch, route_local_only
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,6 @@ def test_index_lists_pages_and_table_counts(open_page, server):
     links = page.locator(".opeval-pages a")
     assert links.count() >= 1 and "/data" in links.evaluate_all("a => a.map(x => x.dataset.path)")
     assert "6 input rows in 3 of 10 tables" in page.locator(".opeval-headline").inner_text()
-    screenshot(page, "index.png")
     links.filter(has_text="Data").click()
     page.wait_for_url("**/data")
     page.locator(".opeval-table-quarantine .tabulator-row").first.wait_for()
@@ -59,7 +58,6 @@ def test_data_page_counts_filter_and_download(open_page, server):
     assert {(m, c): n for m, c, n in answers} == server.expected["answers"]
     assert cell_texts(page, "opeval-table-ko", "description_reponse") == [
         "Code_OI is missing", "PM PM9 is not a known PM", "Ref_Interv_OI OI01-999 is unknown"]
-    screenshot(page, "data.png")
 
     page.locator(".opeval-quarantine select").nth(1).select_option(label="systems")
     page.locator(".opeval-pager[data-page='quarantine_page']",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub, common) -> None:
@@ -25,6 +26,9 @@ def register(sub, common) -> None:
 def run(args) -> int:
     from ..serve import serve
 
-    serve(args.db, port=args.port, address=args.address, show=args.show,
-          allow_origins=args.allow_origins)
+    try:
+        serve(args.db, port=args.port, address=args.address, show=args.show,
+              allow_origins=args.allow_origins)
+    except KeyboardInterrupt:
+        print("opeval: server stopped", file=sys.stderr)
     return 0

@@ -48,7 +48,7 @@ class DataPage(pn.viewable.Viewer):
         # Tables and loads: small, held whole, paged in the browser remotely.
         self._tables = table(s.table_counts(), css_classes=["opeval-table-tables"])
         self._loads = table(s.loads(), pagination="remote", page_size=10,
-                            css_classes=["opeval-table-loads"])
+                            css_classes=["opeval-table-loads"], **_wrap("source", 320))
         self._no_loads = empty(NO_LOADS)
         # Quarantine: filters, one page of rows from DuckDB, pager, download of the filter.
         self._load_select = pn.widgets.Select(label="Load", width=360)
@@ -60,7 +60,7 @@ class DataPage(pn.viewable.Viewer):
         self._q_empty = empty(NO_QUARANTINE)
         # Answers: counts per message type and code, then the KO ones, paged from DuckDB.
         self._answers = table(s.answer_counts(), css_classes=["opeval-table-answers"],
-                              formatters={"share": NumberFormatter(format="0.0%")})
+                              formatters={"share": NumberFormatter(format="0.00%")})
         self._message_select = pn.widgets.Select(label="Message", width=220)
         self._ko_table = table(s.ko_rows(), pagination=None, sortable=False,
                               css_classes=["opeval-table-ko"],
@@ -109,16 +109,16 @@ class DataPage(pn.viewable.Viewer):
         self.state.param.watch(to_widget, name)
 
     def _update_quarantine(self, *_events) -> None:
-        with self._q_table.param.update(loading=True):
+        with self.state.store.session(), self._q_table.param.update(loading=True):
             self._q_table.value = self.state.quarantine_rows()
-        self._q_pager.refresh()
-        self._update_visibility()
+            self._q_pager.refresh()
+            self._update_visibility()
 
     def _update_ko(self, *_events) -> None:
-        with self._ko_table.param.update(loading=True):
+        with self.state.store.session(), self._ko_table.param.update(loading=True):
             self._ko_table.value = self.state.ko_rows()
-        self._ko_pager.refresh()
-        self._update_visibility()
+            self._ko_pager.refresh()
+            self._update_visibility()
 
     def _update_visibility(self) -> None:
         s = self.state
@@ -136,6 +136,11 @@ class DataPage(pn.viewable.Viewer):
 
     def refresh(self) -> None:
         """Re-read everything (after a load made while the page was open)."""
+        s = self.state
+        with s.store.session():
+            self._refresh_all()
+
+    def _refresh_all(self) -> None:
         s = self.state
         self._tables.value = s.table_counts()
         self._loads.value = s.loads()

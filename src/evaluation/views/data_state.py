@@ -22,6 +22,8 @@ _LOAD_FILTER = "($1::BIGINT IS NULL OR load_id = $1) AND ($2::VARCHAR IS NULL OR
 _KO_FILTER = f"code_reponse <> {OK_CODE} AND ($1::VARCHAR IS NULL OR message = $1)"
 
 QUARANTINE_COLUMNS = ("load_id", "kind", "source_file", "line", "columns", "reason")
+# On the page the file is shown by its name (the CSV download keeps the full path).
+_FILE_NAME = r"regexp_extract(source_file, '[^/\\]*$') AS file"
 KO_COLUMNS = ("message", "code_reponse", "libelle_reponse", "description_reponse", "load_id",
               "line", "received_at", "code_do", "ref_interv_do")
 
@@ -65,8 +67,8 @@ class DataState(param.Parameterized):
     def loads(self) -> pd.DataFrame:
         """The load log, newest load first, one row per file."""
         return self.store.df("""
-            SELECT load_id, file_index, kind, source, status, strict, started_at, finished_at,
-                   rows_read, accepted, quarantined, inserted, updated, unchanged, message
+            SELECT load_id, kind, status, rows_read, accepted, quarantined, inserted, updated,
+                   unchanged, source, started_at, finished_at, strict, message, file_index
             FROM load_log ORDER BY load_id DESC, file_index""")
 
     def load_choices(self) -> dict[str, int | None]:
@@ -102,7 +104,8 @@ class DataState(param.Parameterized):
         """The current page of quarantined rows (newest load first, then file and line)."""
         offset = (self.quarantine_page - 1) * self.page_size
         return self.store.df(
-            f"""SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine WHERE {_LOAD_FILTER}
+            f"""SELECT load_id, kind, {_FILE_NAME}, line, columns, reason
+                FROM quarantine WHERE {_LOAD_FILTER}
                 ORDER BY load_id DESC, source_file, line LIMIT $3 OFFSET $4""",
             self._load_params() + [self.page_size, offset])
 
@@ -124,7 +127,7 @@ class DataState(param.Parameterized):
         """Answers per message type and Code_Reponse, with their share of that type."""
         return self.store.df("""
             SELECT message, code_reponse, libelle_reponse, count(*) AS answers,
-                   round(count(*) / sum(count(*)) OVER (PARTITION BY message), 4) AS share
+                   count(*) / sum(count(*)) OVER (PARTITION BY message) AS share
             FROM messages GROUP BY message, code_reponse, libelle_reponse
             ORDER BY message, code_reponse""")
 

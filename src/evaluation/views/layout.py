@@ -87,10 +87,16 @@ def error(message: str) -> pn.pane.Markdown:
     return pn.pane.Markdown(message, css_classes=["opeval-error"], sizing_mode="stretch_width")
 
 
+# Identifiers shown as they are (no thousands separator): line 1,067 reads as a number.
+PLAIN_COLUMNS = ("load_id", "file_index", "line", "code_reponse")
+
+
 def table(frame: pd.DataFrame, **kw) -> pn.widgets.Tabulator:
     """A read-only Tabulator with opeval's defaults (no index, fitted columns)."""
+    formatters = {c: {"type": "plaintext"} for c in PLAIN_COLUMNS}
+    formatters.update(kw.pop("formatters", {}))
     opts = {"show_index": False, "disabled": True, "layout": "fit_data_table",
-                "sizing_mode": "stretch_width", "theme": "bootstrap5"}
+            "sizing_mode": "stretch_width", "theme": "bootstrap5", "formatters": formatters}
     opts.update(kw)
     return pn.widgets.Tabulator(frame, **opts)
 
