@@ -15,7 +15,7 @@ help: ## list the targets
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install opeval with its test tools
@@ -25,6 +25,12 @@ browser: ## install Debian's Chromium for the browser tests (Playwright cannot d
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+java: ## install a Java 17 runtime for the Spark engine and its tests if none is found
+	@command -v java >/dev/null 2>&1 || [ -x "$${JAVA_HOME:-/nonexistent}/bin/java" ] || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO mkdir -p /usr/share/man/man1 && $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
 $(DB): | $(VENV)/.installed
 	$(BIN)/opeval --db $(DB) demo --scale $(SCALE)
 
@@ -33,10 +39,10 @@ demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missi
 serve: install $(DB) ## set up, build the demo database if missing, serve the dashboards on http://localhost:5006
 	$(BIN)/opeval --db $(DB) serve --port $(PORT)
 
-test: install browser ## set up and run every test
+test: install browser java ## set up and run every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install browser ## run the benchmarks and print figures against their references
+bench: install browser java ## run the benchmarks and print figures against their references
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install ## static checks
@@ -45,4 +51,4 @@ lint: install ## static checks
 clean: ## remove the virtual environment and generated data
 	rm -rf $(VENV) data/demo $(DB) $(DB).wal
 
-.PHONY: help install browser demo serve test bench lint clean
+.PHONY: help install browser java demo serve test bench lint clean

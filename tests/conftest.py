@@ -59,7 +59,7 @@ def shared_dataset(*parts: str) -> Path:
 def spark(tmp_path_factory):
     """The one local[2] SparkSession of the test run (slow to start; see tests/spark_support.py).
 
-    Skips with the reason when Java or pyspark is absent, except under CI, where it fails.
+    Skips with the reason when Java or pyspark is absent, except in CI (.ci/run), where it fails.
     """
     from spark_support import local_spark
     session = local_spark(tmp_path_factory.mktemp("spark"))
