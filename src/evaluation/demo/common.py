@@ -80,11 +80,11 @@ SINGLE = Shard()  # the only shard of a single-shard scale
 
 
 SCALES = {
-    "small": Scale("small", systems=12, devices_per_system=(40, 80), fault_rate=0.55,
+    "small": Scale("small", systems=12, devices_per_system=(40, 80), fault_rate=0.3,
                    alarm_rate=1.0, pms=40, interventions_per_line_month=0.03),
-    "medium": Scale("medium", systems=320, devices_per_system=(40, 110), fault_rate=0.55,
+    "medium": Scale("medium", systems=320, devices_per_system=(40, 110), fault_rate=0.3,
                     alarm_rate=1.4, pms=1300, interventions_per_line_month=0.03),
-    "large": Scale("large", systems=320, devices_per_system=(40, 110), fault_rate=0.55,
+    "large": Scale("large", systems=320, devices_per_system=(40, 110), fault_rate=0.3,
                    alarm_rate=1.4, pms=1300, interventions_per_line_month=0.03, shards=10),
 }
 

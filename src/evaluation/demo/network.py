@@ -276,10 +276,10 @@ def cuts(seed: int | str, pm_df: pd.DataFrame, iv: pd.DataFrame, tg: pd.DataFram
     no_hf = iv["scen"].values[r] == "no_hf"
     span = np.where(no_hf, HOUR, hf[r] - hd[r])
     cut = hd[r] + (rng.uniform(0.05, 0.95, m) * span).astype(np.int64)
-    # The sloppy DO's declared window misses half of its cuts by 1-20 minutes.
+    # The sloppy DO's declared window misses half of its cuts by 1-10 minutes.
     sloppy = (iv["do"].values[r] == SLOPPY_DO) & ~no_hf & (rng.random(m) < 0.5)
     before = rng.random(m) < 0.5
-    off = rng.integers(60, 20 * 60, m)
+    off = rng.integers(60, 10 * 60, m)
     cut = np.where(sloppy & before, hd[r] - off, np.where(sloppy, hf[r] + off, cut))
     caused = pd.DataFrame({"p": rp, "j": j, "cut": cut, "i": r, "kind": "intervention",
                            "cause": None})
