@@ -73,7 +73,8 @@ def run(args) -> int:
             raise OpevalError(f"unknown system(s): {', '.join(missing)}")
     step("evaluating")
     try:
-        ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems)
+        ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems,
+                             progress=step)
     except ValueError as exc:
         raise OpevalError(str(exc)) from None
     data = ev.as_dict()

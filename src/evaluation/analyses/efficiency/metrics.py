@@ -26,6 +26,7 @@ from .config import EvaluationConfig
 
 H = 3600.0
 EXPOSURE_SUBSYSTEMS = ("intrusion_alarm", "video_surveillance")
+STEPS = ("response", "arrival", "repair")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def device_service(devices: ir.Table, p: Period) -> ir.Table:
     end = ibis.least(d.decommissioned_on.cast("timestamp").fill_null(_ts(p.end)), _ts(p.end))
     as_of = ibis.literal(p.as_of)
     d = d.mutate(
+        dev_key=ibis.row_number().over(ibis.window(order_by="device_id")),  # integer key for fast windows
         svc_start=start, svc_end=end,
         active=(d.installed_on.isnull() | (d.installed_on <= as_of))
         & (d.decommissioned_on.isnull() | (d.decommissioned_on > as_of)),
@@ -108,8 +110,8 @@ def device_service(devices: ir.Table, p: Period) -> ir.Table:
     return d.mutate(service_h=ibis.greatest(_secs(d.svc_end, d.svc_start), 0) / H)
 
 
-def fault_base(faults: ir.Table, devices: ir.Table, p: Period) -> ir.Table:
-    """Faults known at ``T`` with the fields every metric uses.
+def fault_base(faults: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
+    """Faults known at ``T`` with the fields every metric uses (``dsvc`` from :func:`device_service`).
 
     ``subsystem`` falls back on the device's; ``t0`` is the start of the 5.1.1
     clocks: the report time (B.2), else the fault time (B.3); ``restored``,
@@ -117,42 +119,44 @@ def fault_base(faults: ir.Table, devices: ir.Table, p: Period) -> ir.Table:
     means not restored by ``T``; ``in_window`` means it occurred in the window.
     """
     f = faults.filter(faults.occurred_at < _ts(p.end))
-    dev = devices.select(_dev_id=devices.device_id, _dev_subsystem=devices.subsystem)
+    dev = dsvc.select(_dev_id=dsvc.device_id, _dev_subsystem=dsvc.subsystem, dev_key=dsvc.dev_key)
     f = f.left_join(dev, f.device_id == dev._dev_id)
-    f = f.mutate(
+    f = f.select(
+        "fault_id", "system_id", "device_id", "dev_key", "occurred_at", "repair_mode",
         subsystem=f.subsystem.fill_null(f._dev_subsystem),
         t0=f.reported_at.fill_null(f.occurred_at),
         restored=_known_by(f.restored_at, p),
         responded=_known_by(f.responded_at, p),
         arrived=_known_by(f.arrived_at, p),
         in_window=f.occurred_at >= _ts(p.start),
-    ).drop("_dev_id", "_dev_subsystem")
+    )
     return f.mutate(is_open=f.restored.isnull())
 
 
 def down_islands(fb: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
-    """Per device, the merged intervals during which it was down, clipped to its service in the window.
+    """Per device, disjoint pieces of time during which it was down, clipped to its service in the window.
 
     A device is down from ``occurred_at`` until ``restored`` (``T`` while open).
-    Overlapping faults of one device are merged (gaps and islands), so two
-    simultaneous faults do not count the same hour twice.
+    Overlapping faults of one device must not count the same hour twice: with
+    the intervals sorted by start, each keeps only the part after the latest
+    end of the intervals before it (``prev_end``). The pieces are disjoint per
+    device and their union is the device's down time (one window pass instead
+    of a gaps-and-islands grouping).
     """
     d = dsvc.select(_d=dsvc.device_id, _s0=dsvc.svc_start, _s1=dsvc.svc_end)
     x = fb.filter(fb.device_id.notnull())
     x = x.join(d, x.device_id == d._d)
     x = x.select(
-        "device_id", "system_id",
+        "device_id", "dev_key", "system_id",
         s=ibis.greatest(x.occurred_at, x._s0),
         e=ibis.least(x.restored.fill_null(_ts(p.end)), x._s1),
     )
     x = x.filter(x.e > x.s)
-    order = ["s", "e"]
-    x = x.mutate(run_end=x.e.max().over(ibis.cumulative_window(group_by="device_id", order_by=order)))
-    x = x.mutate(prev_end=x.run_end.lag().over(ibis.window(group_by="device_id", order_by=order)))
-    x = x.mutate(new=ibis.ifelse(x.prev_end.isnull() | (x.s > x.prev_end), 1, 0))
-    x = x.mutate(island=x.new.sum().over(ibis.cumulative_window(group_by="device_id", order_by=order)))
-    g = x.group_by(["system_id", "device_id", "island"]).agg(start=x.s.min(), end=x.e.max())
-    return g.mutate(down_h=_secs(g.end, g.start) / H)
+    w = ibis.window(group_by="dev_key", order_by=["s", "e"], preceding=(None, 1))
+    x = x.mutate(prev_end=x.e.max().over(w))
+    x = x.mutate(start=ibis.greatest(x.s, x.prev_end.fill_null(x.s)), end=x.e)
+    x = x.filter(x.end > x.start).select("system_id", "device_id", "dev_key", "start", "end")
+    return x.mutate(down_h=_secs(x.end, x.start) / H)
 
 
 # ------------------------------------------------------------------ performance
@@ -166,7 +170,8 @@ def performance(fb: ir.Table, dsvc: ir.Table, islands: ir.Table) -> ir.Table:
       restored by ``T``;
     * fault rate = faults in the window per device-year in service.
     """
-    svc = dsvc.group_by("system_id").agg(devices=dsvc.count(), service_h=dsvc.service_h.sum())
+    svc = dsvc.group_by("system_id").agg(devices=dsvc.count(), active_devices=dsvc.active.sum(),
+                                         service_h=dsvc.service_h.sum())
     down = islands.group_by("system_id").agg(down_h=islands.down_h.sum())
     w = fb.filter(fb.in_window)
     rep_h = _secs(w.restored, w.occurred_at) / H
@@ -203,7 +208,13 @@ def monthly(fb: ir.Table, sla: ir.Table) -> ir.Table:
 # ------------------------------------------------------------------ 5.1.1 timeliness
 
 def timeliness(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
-    """Per fault whose clock starts in the window: the status of each 5.1.1 limit.
+    """The faults whose 5.1.1 clock starts in the window, with their statuses (see :func:`timeliness_status`)."""
+    x = timeliness_status(fb, settings, p)
+    return x.filter(x.clock_in_window)
+
+
+def timeliness_status(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
+    """Every fault of ``fb`` with the status of each 5.1.1 limit and ``clock_in_window``.
 
     Status per limit: ``within`` (elapsed <= limit), ``breach`` (elapsed > limit,
     or still not done at ``T`` with more than the limit elapsed), ``pending``
@@ -215,8 +226,7 @@ def timeliness(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
     """
     s = settings.select(_sid=settings.system_id, _lr=settings.lim_response,
                         _la=settings.lim_arrival, _lp=settings.lim_repair)
-    x = fb.filter((fb.t0 >= _ts(p.start)) & (fb.t0 < _ts(p.end)))
-    x = x.join(s, x.system_id == s._sid)
+    x = fb.join(s, fb.system_id == s._sid)
     so_far = _secs(_ts(p.end), x.t0)
 
     def status(event, limit_h, applicable):
@@ -241,10 +251,8 @@ def timeliness(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
         repair_h=_secs(x.restored, x.t0) / H,
         limit_response_h=x._lr, limit_arrival_h=x._la, limit_repair_h=x._lp,
     )
+    x = x.mutate(clock_in_window=(x.t0 >= _ts(p.start)) & (x.t0 < _ts(p.end)))
     return x.drop("_sid", "_lr", "_la", "_lp")
-
-
-STEPS = ("response", "arrival", "repair")
 
 
 def timeliness_summary(sla: ir.Table) -> ir.Table:
@@ -252,7 +260,7 @@ def timeliness_summary(sla: ir.Table) -> ir.Table:
     aggs = {}
     for step in STEPS:
         col = sla[step]
-        for st in ("within", "breach", "pending", "unrecorded"):
+        for st in ("within", "breach", "pending", "unrecorded", "not_applicable"):
             aggs[f"{step}_{st}"] = (col == st).sum()
     g = sla.group_by("system_id").agg(**aggs)
     shares = {}
@@ -370,11 +378,13 @@ def repeat_fault_devices(fb: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.T
     The span is inclusive: faults on day 0, 45 and 90 are three in 90 days.
     """
     x = fb.filter(fb.in_window & fb.device_id.notnull())
-    w = ibis.range_window(preceding=ibis.interval(days=cfg.repeat_days), following=0,
-                          group_by="device_id", order_by="occurred_at")
-    x = x.mutate(recent=x.fault_id.count().over(w))
-    g = x.group_by(["system_id", "device_id"]).agg(faults=x.count(), max_in_span=x.recent.max())
-    return g.filter(g.max_in_span >= cfg.repeat_faults)
+    # the k-th fault after each one (k = repeat_faults - 1) falls within the span: a sorted-row
+    # window (lead) instead of a range-window count
+    w = ibis.window(group_by="dev_key", order_by=["occurred_at", "fault_id"])
+    x = x.mutate(kth=x.occurred_at.lead(cfg.repeat_faults - 1).over(w))
+    hit = (_secs(x.kth, x.occurred_at) <= cfg.repeat_days * 86400).fill_null(False)
+    g = x.group_by(["system_id", "device_id"]).agg(faults=x.count(), repeats=hit.sum())
+    return g.filter(g.repeats > 0)
 
 
 def maintenance_effect(fb: ir.Table, maintenance: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.Table:
@@ -391,7 +401,8 @@ def maintenance_effect(fb: ir.Table, maintenance: ir.Table, p: Period, cfg: Eval
     hold = ibis.interval(days=cfg.hold_days)
     m = maintenance.filter((maintenance.started_at >= _ts(p.start)) & (maintenance.started_at < _ts(p.end)))
     m = m.mutate(ref=m.ended_at.fill_null(m.started_at))
-    f = fb.select(_fsys=fb.system_id, _fsub=fb.subsystem, _fid=fb.fault_id, _fat=fb.occurred_at)
+    f = fb.filter(fb.occurred_at >= _ts(p.start) - n)
+    f = f.select(_fsys=f.system_id, _fsub=f.subsystem, _fid=f.fault_id, _fat=f.occurred_at)
     j = m.left_join(f, (m.system_id == f._fsys)
                     & (m.subsystem.isnull() | (m.subsystem == f._fsub))
                     & (f._fat >= m.started_at - n) & (f._fat <= m.ref + n))
@@ -429,21 +440,21 @@ def exposure(dsvc: ir.Table, islands: ir.Table, p: Period) -> ir.Table:
     dv = dsvc.filter(dsvc.active & dsvc.subsystem.isin(EXPOSURE_SUBSYSTEMS) & dsvc.zone.notnull())
     keys = ["system_id", "zone", "subsystem"]
     n = dv.group_by(keys).agg(devices=dv.count())
-    sel = dv.select(_d=dv.device_id, zone=dv.zone, subsystem=dv.subsystem)
-    isl = islands.join(sel, islands.device_id == sel._d)
-    ev = isl.select("system_id", "zone", "subsystem", t=isl.start, delta=ibis.literal(1)).union(
-        isl.select("system_id", "zone", "subsystem", t=isl.end, delta=ibis.literal(-1)))
-    ev = ev.group_by([*keys, "t"]).agg(delta=ev.delta.sum())
-    ev = ev.mutate(level=ev.delta.sum().over(ibis.cumulative_window(group_by=keys, order_by="t")),
-                   next_t=ev.t.lead().over(ibis.window(group_by=keys, order_by="t")))
-    nn = n.select(_s=n.system_id, _z=n.zone, _b=n.subsystem, _n=n.devices)
-    ev = ev.join(nn, (ev.system_id == nn._s) & (ev.zone == nn._z) & (ev.subsystem == nn._b))
+    n = n.mutate(gk=ibis.row_number().over(ibis.window(order_by=keys)))  # integer group key
+    dk = dv.join(n, keys).select(_k=dv.dev_key, gk=n.gk, _n=n.devices)
+    isl = islands.join(dk, islands.dev_key == dk._k)
+    ev = isl.select("gk", "_n", t=isl.start, delta=ibis.literal(1)).union(
+        isl.select("gk", "_n", t=isl.end, delta=ibis.literal(-1)))
+    # rows sorted by time (ends before starts at the same instant); rows sharing an instant
+    # get zero duration, so only the level after the last event of an instant counts
+    order = ["t", "delta"]
+    ev = ev.mutate(level=ev.delta.sum().over(ibis.cumulative_window(group_by="gk", order_by=order)),
+                   next_t=ev.t.lead().over(ibis.window(group_by="gk", order_by=order)))
     ex = ev.filter((ev.level >= ev._n) & ev.next_t.notnull())
-    ex = ex.group_by(keys).agg(exposure_h=(_secs(ex.next_t, ex.t) / H).sum(), episodes=ex.count(),
+    ex = ex.group_by("gk").agg(exposure_h=(_secs(ex.next_t, ex.t) / H).sum(), episodes=ex.count(),
                                first_exposed=ex.t.min())
-    out = n.left_join(ex, keys)
-    out = out.drop(*[c for c in out.columns if c.endswith("_right")])
-    return out.mutate(exposure_h=out.exposure_h.fill_null(0.0), episodes=out.episodes.fill_null(0))
+    out = n.left_join(ex, "gk").drop("gk_right")
+    return out.mutate(exposure_h=out.exposure_h.fill_null(0.0), episodes=out.episodes.fill_null(0)).drop("gk")
 
 
 def alarm_health(alarms: ir.Table, p: Period, stale_h: float = 48.0) -> ir.Table:
@@ -487,6 +498,18 @@ def device_history(dsvc: ir.Table, fb: ir.Table) -> ir.Table:
 
 
 # ------------------------------------------------------------------ helpers
+
+def breach_samples(sla: ir.Table, k: int) -> ir.Table:
+    """The first ``k`` faults (by clock start) beyond each 5.1.1 limit, per system: (system_id, step, fault_id)."""
+    parts = []
+    for step in STEPS:
+        b = sla.filter(sla[step] == "breach").select("system_id", "fault_id", "t0", step=ibis.literal(step))
+        parts.append(b)
+    u = ibis.union(*parts)
+    w = ibis.window(group_by=["system_id", "step"], order_by=["t0", "fault_id"])
+    u = u.mutate(_rn=ibis.row_number().over(w))
+    return u.filter(u._rn < k).select("system_id", "step", "fault_id", "t0")
+
 
 def first_rows(t: ir.Table, order_by: list, k: int, group: str = "system_id") -> ir.Table:
     """At most ``k`` rows per ``group``, the first by ``order_by`` (for evidence ids)."""

@@ -4,8 +4,9 @@ Input: the small per-device aggregate of :func:`.metrics.device_history`
 (pandas, one row per device). Model, per device group (``device_type``, else
 ``subsystem``), fitted with ``lifelines``:
 
-* duration = days from installation to the device's first fault (event), or to
-  the end of observation (decommissioning or the as-of instant, censored);
+* duration = days (rounded up to whole days) from installation to the device's
+  first fault (event), or to the end of observation (decommissioning or the
+  as-of instant, censored); equal durations are fitted once with a weight;
 * Weibull (:class:`lifelines.WeibullFitter`) when the group has at least
   ``min_events_weibull`` first faults, else Kaplan-Meier
   (:class:`lifelines.KaplanMeierFitter`); no model when it has none.
@@ -20,6 +21,7 @@ probabilities (the expected number of its devices that fail at least once).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -44,6 +46,17 @@ class GroupModel:
         return np.asarray(self.fitter.survival_function_at_times(days), dtype=float)
 
 
+def preload() -> threading.Thread:
+    """Import lifelines (about a second: scipy, autograd) in a background thread.
+
+    The evaluation starts this first so that the import overlaps with the
+    engine's queries (DuckDB releases the GIL while it works).
+    """
+    th = threading.Thread(target=lambda: __import__("lifelines"), name="lifelines-import", daemon=True)
+    th.start()
+    return th
+
+
 def _group_key(df: pd.DataFrame) -> pd.Series:
     return df["device_type"].fillna(df["subsystem"]).fillna("other").astype(str)
 
@@ -62,25 +75,30 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
     first = pd.to_datetime(h["first_fault"])
     event = first.notna() & (first < stop)
     until = first.where(event, stop)
-    h["duration"] = ((until - installed).dt.total_seconds() / 86400.0).clip(lower=MIN_DAYS)
+    # whole days (at least one): the horizon is months, and equal durations are fitted once with a weight
+    h["duration"] = np.ceil(((until - installed).dt.total_seconds() / 86400.0).clip(lower=MIN_DAYS))
     h["event"] = event.astype(int)
-    for group, g in h.groupby("group", sort=True):
-        events = int(g["event"].sum())
+    for group, g0 in h.groupby("group", sort=True):
+        g = g0.groupby(["duration", "event"]).size().reset_index(name="weight")
+        events = int(g0["event"].sum())
         fitter, name, params = None, "none", {}
         if events >= min_events_weibull:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fitter = WeibullFitter().fit(g["duration"], g["event"])
+                    # start from the exponential fit (rate = events / exposure): fewer iterations
+                    lam0 = float((g["duration"] * g["weight"]).sum()) / events
+                    fitter = WeibullFitter().fit(g["duration"], g["event"], weights=g["weight"],
+                                                 initial_point=np.array([lam0, 1.0]))
                 name = "weibull"
                 params = {"lambda_days": float(fitter.lambda_), "rho": float(fitter.rho_)}
             except Exception:  # convergence failure: fall back on the non-parametric estimate
                 fitter = None
         if fitter is None and events > 0:
-            fitter = KaplanMeierFitter().fit(g["duration"], g["event"])
+            fitter = KaplanMeierFitter().fit(g["duration"], g["event"], weights=g["weight"])
             name = "kaplan_meier"
             params = {"median_days": float(fitter.median_survival_time_)}
-        models[group] = GroupModel(group, name, len(g), events, params, fitter)
+        models[group] = GroupModel(group, name, len(g0), events, params, fitter)
     return models
 
 
