@@ -12,7 +12,7 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest", "messages")
+BENCHES = ("ingest", "messages", "evaluation")
 
 
 def main() -> None:
