@@ -137,3 +137,19 @@ def test_serve_on_a_missing_database_fails_with_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "does not exist" in proc.stderr and "opeval demo" in proc.stderr
+
+
+def test_data_page_says_so_when_the_database_is_busy(tmp_path):
+    path = tmp_path / "db.duckdb"
+    _views_db.build(path, tmp_path / "in")
+    view = DataPage(state=DataState(ReadOnlyStore(path)))
+    assert not view._error.visible
+    writer = db.connect(path)  # a writer holds the file: read-only opens fail meanwhile
+    try:
+        view.state.kind = "pms"  # not cached yet: needs the database
+        assert view._error.visible and "try again in a moment" in view._error.object
+    finally:
+        writer.close()
+    view.state.kind = "devices"
+    assert not view._error.visible
+    assert view._q_table.value["kind"].tolist() == ["devices"]

@@ -6,12 +6,16 @@ page numbers live in the URL (``?load=3&kind=faults&qpage=2&message=M1&kopage=1`
 """
 from __future__ import annotations
 
+import functools
+
+import duckdb
 import panel as pn
 import param
 from bokeh.models.widgets.tables import NumberFormatter
 
+from ..errors import OpevalError
 from .data_state import DataState
-from .layout import PAGE_SIZE, Pager, download, empty, frame_csv, table
+from .layout import PAGE_SIZE, Pager, download, empty, error, frame_csv, table
 from .queries import ReadOnlyStore
 
 NO_LOADS = ("**No loads yet.** Run `opeval demo` to build the demo database, or "
@@ -22,6 +26,23 @@ NO_MESSAGES = ("**No e-Intervention messages yet.** Load some with "
 NO_KO = "No KO answers for this filter: every message was answered OK (Code_Reponse 0)."
 
 ALL = "*"  # the Select value meaning "no filter"
+
+
+def _guarded(update):
+    """Run a page update; if the database cannot be read now, say so on the page."""
+    @functools.wraps(update)
+    def run(self, *args, **kwargs):
+        try:
+            result = update(self, *args, **kwargs)
+        except (OpevalError, duckdb.Error) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self._error.object = (f"Cannot read the database right now ({first}). "
+                                  "A load may be running: try again in a moment.")
+            self._error.visible = True
+            return None
+        self._error.visible = False
+        return result
+    return run
 
 URL_PARAMS = {"load_id": "load", "kind": "kind", "quarantine_page": "qpage",
               "message": "message", "ko_page": "kopage"}
@@ -69,6 +90,8 @@ class DataPage(pn.viewable.Viewer):
         self._ko_empty = empty(NO_KO)
         self._no_messages = empty(NO_MESSAGES)
         self._refresh = pn.widgets.Button(label="Reload from the database", width=220)
+        self._error = error("")
+        self._error.visible = False
         self._refresh.on_click(lambda _e: self.refresh())
 
         self._choices: dict = {}
@@ -108,12 +131,14 @@ class DataPage(pn.viewable.Viewer):
         widget.param.watch(to_state, "value")
         self.state.param.watch(to_widget, name)
 
+    @_guarded
     def _update_quarantine(self, *_events) -> None:
         with self.state.store.session(), self._q_table.param.update(loading=True):
             self._q_table.value = self.state.quarantine_rows()
             self._q_pager.refresh()
             self._update_visibility()
 
+    @_guarded
     def _update_ko(self, *_events) -> None:
         with self.state.store.session(), self._ko_table.param.update(loading=True):
             self._ko_table.value = self.state.ko_rows()
@@ -134,6 +159,7 @@ class DataPage(pn.viewable.Viewer):
         self._ko_table.visible = self._ko_pager.visible = ko_rows
         self._ko_empty.visible = has_messages and not ko_rows
 
+    @_guarded
     def refresh(self) -> None:
         """Re-read everything (after a load made while the page was open)."""
         s = self.state
@@ -159,7 +185,7 @@ class DataPage(pn.viewable.Viewer):
                 "(read = accepted + quarantined), the rows that were rejected and why, and "
                 "the answers given to e-Intervention messages.", margin=(10, 5),
                 sizing_mode="stretch_width"),
-            self._refresh,
+            self._refresh, self._error,
             _section("Tables", self._tables,
                      download("tables.csv", frame_csv(s.table_counts)), anchor="tables"),
             _section("Loads (newest first)", self._no_loads, self._loads,
