@@ -379,38 +379,34 @@ def test_message_log_shapes(demo):
 
 
 def test_messages_reproduce_the_tabular_files(demo, tmp_path):
-    """Loading pms + messages.ndjson through the reception gives the same records."""
-    from evaluation.eintervention.reception import ingest_messages
-    _, files, _ = demo
-    con = db.connect(tmp_path / "from_messages.duckdb")
+    """Receiving messages.ndjson as the OI (build --via-messages) gives the same tables,
+    every column, as loading the tabular files; KO lines are answered, not stored."""
+    con, _, _ = demo
+    via = build(tmp_path / "via.duckdb", scale="small", seed=42, out=tmp_path / "files",
+                via_messages=True)
+    assert via.quarantined == 0
+    assert set(via.loads) == set(LOAD_ORDER) - {"interventions", "intervention_targets",
+                                                "outage_reports"} | {"messages"}
+    con.execute(f"ATTACH '{via.db_path}' AS via (READ_ONLY)")
     try:
-        ingest(con, "pms", [files / FILES["pms"]])
-        result = ingest_messages(con, [files / MESSAGES_FILE], oi_codes=["ALTF", "NEOI"])
-        codes = dict(con.execute("""SELECT libelle_reponse, count(*) FROM messages
-            GROUP BY 1""").fetchall())
-        assert {"CHAMPS_NON_RENSEIGNE", "MAUVAIS_FORMAT", "CODE_OI_INCONNU", "PM_INCONNU",
-                "REF_INTERV_OI_INCONNUE"} <= set(codes)
-        assert result.total("quarantined") == sum(v for k, v in codes.items() if k != "OK")
-        for table, cols, where in (
-            ("interventions", ("ref_interv_oi, ref_interv_do, code_do, code_oi, pm_id, "
-                               "started_at, ended_at, m1_received_at, m3_received_at"), ""),
-            ("intervention_targets", "ref_interv_oi, nature, pbo, pto", ""),
-            ("outage_reports", "ref_interv_oi, code_oc, received_at, clients_hs", ""),
-            ("outages", "code_oc, pm_id, pto, pbo, tube, fibre, position_pm, cut_at, ref_interv_oi",
-             "WHERE ref_interv_oi IS NOT NULL"),
-        ):
-            path = files / FILES[table]
-            con.execute(f"CREATE TEMP TABLE t_{table} AS SELECT {cols} FROM "
-                        f"read_parquet('{path}') {where}")
-            ours = one(con, f"SELECT count(*) FROM t_{table}")
-            theirs = one(con, f"SELECT count(*) FROM (SELECT {cols} FROM {table})")
-            assert ours == theirs > 0, table
-            diff = one(con, f"""SELECT count(*) FROM ((SELECT {cols} FROM {table}
-                EXCEPT ALL SELECT * FROM t_{table}) UNION ALL (SELECT * FROM t_{table}
-                EXCEPT ALL SELECT {cols} FROM {table}))""")
+        for table in LOAD_ORDER:
+            diff = one(con, f"""SELECT count(*) FROM ((SELECT * FROM {table}
+                EXCEPT ALL SELECT * FROM via.{table}) UNION ALL (SELECT * FROM via.{table}
+                EXCEPT ALL SELECT * FROM {table}))""")
             assert diff == 0, table
+        codes = dict(con.execute("""SELECT libelle_reponse, count(*) FROM via.messages
+            GROUP BY 1""").fetchall())
+        effects = dict(con.execute("SELECT effect, count(*) FROM via.messages GROUP BY 1").fetchall())
     finally:
-        con.close()
+        con.execute("DETACH via")
+    assert {"CHAMPS_NON_RENSEIGNE", "MAUVAIS_FORMAT", "CODE_OI_INCONNU", "PM_INCONNU",
+            "REF_INTERV_OI_INCONNUE"} <= set(codes)
+    ko = sum(v for k, v in codes.items() if k != "OK")
+    assert via.loads["messages"].total("quarantined") == ko == effects["rejected"]
+    # one creation per intervention; duplicates change nothing
+    assert effects["inserted"] == one(con, "SELECT count(*) FROM interventions") + one(
+        con, "SELECT count(*) FROM outage_reports")
+    assert effects["unchanged"] > 0 and effects["updated"] > 0
 
 
 # ------------------------------------------------------------------ the command
@@ -429,10 +425,13 @@ def test_cli_builds_and_refuses_to_overwrite(run_cli, db_path, tmp_path):
     assert line.split()[:2] == ["alarms", str(n)]
     code, _, err = run_cli("demo", "--scale", "small", "--out", out)
     assert code == 1 and "exists" in err and "--force" in err and len(err.strip().splitlines()) == 1
-    code, _, _ = run_cli("demo", "--scale", "small", "--seed", "4", "--out", out, "--force")
-    assert code == 0
+    code, stdout, _ = run_cli("demo", "--scale", "small", "--seed", "4", "--out", out, "--force",
+                              "--via-messages")
+    assert code == 0 and "answered KO" in stdout
     con = duckdb.connect(str(db_path), read_only=True)
     assert json.loads(one(con, "SELECT value FROM meta WHERE key = 'demo'"))["seed"] == 4
+    assert one(con, "SELECT count(*) FROM messages") == sum(
+        1 for _ in (out / MESSAGES_FILE).open())
     con.close()
     with pytest.raises(SystemExit):
         run_cli("demo", "--scale", "huge")

@@ -24,6 +24,10 @@ def register(sub, common) -> None:
                    help="directory for the files (default data/demo/<scale>)")
     p.add_argument("--force", action="store_true",
                    help="replace the database if it exists")
+    p.add_argument("--via-messages", action="store_true",
+                   help="build interventions, targets and outage reports by receiving the "
+                        "message log as the OI (fills the messages table with its answers) "
+                        "instead of loading their tabular files")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=run)
@@ -32,19 +36,24 @@ def register(sub, common) -> None:
 def run(args) -> int:
     out = args.out or default_out(args.scale)
     built = build(args.db, scale=args.scale, seed=args.seed, out=out, force=args.force,
-                  progress=step_printer(args.progress))
+                  progress=step_printer(args.progress), via_messages=args.via_messages)
     gen = built.generated
     print(f"demo {args.scale}, seed {args.seed}: files in {gen.out} "
           f"(generated in {gen.seconds:.1f}s)")
     for name, result in built.loads.items():
         q = result.total("quarantined")
+        if name == "messages":
+            print(f"  {'(messages received)':<21} {result.total('rows_read'):>10} lines "
+                  f"{gen.messages[0].name}  ({q} answered KO)")
+            continue
         files = gen.paths[name]
         shown = files[0].name + (f" (+{len(files) - 1} more)" if len(files) > 1 else "")
         print(f"  {name:<21} {result.total('accepted'):>10} rows  {shown}"
               + (f"  ({q} quarantined)" if q else ""))
-    print(f"  {'messages':<21} {gen.message_count:>10} lines {gen.messages[0].name} "
-          f"(load with: opeval ingest messages)")
-    total = sum(r.total("accepted") for r in built.loads.values())
+    if "messages" not in built.loads:
+        print(f"  {'messages':<21} {gen.message_count:>10} lines {gen.messages[0].name} "
+              f"(receive with: opeval ingest messages, or demo --via-messages)")
+    total = sum(gen.rows.values())
     print(f"database {built.db_path}: {total} rows in {built.seconds:.1f}s; "
           f"oi_codes set; analyses: use --as-of 2025-07-01")
     return 0

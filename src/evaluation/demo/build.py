@@ -62,7 +62,8 @@ class Built:
 
     @property
     def quarantined(self) -> int:
-        return sum(r.total("quarantined") for r in self.loads.values())
+        """Rows quarantined by the tabular loads (KO messages are not counted here)."""
+        return sum(r.total("quarantined") for k, r in self.loads.items() if k != "messages")
 
 
 def default_out(scale: str) -> Path:
@@ -138,10 +139,23 @@ def generate(scale: str = "small", seed: int = DEFAULT_SEED, out: str | Path | N
     return Generated(out, paths, rows, messages, n_messages, patterns, time.perf_counter() - t0)
 
 
+# Tables that receiving the message log fills (``via_messages``); ``outages`` is
+# loaded after the log: it adds the cuts known from supervision and completes the
+# M5-listed ones (restore time, cause, churn) that the M5s do not carry.
+FROM_MESSAGES = ("interventions", "intervention_targets", "outage_reports")
+
+
 def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
           out: str | Path | None = None, force: bool = False,
-          progress: Progress | None = None) -> Built:
+          progress: Progress | None = None, via_messages: bool = False) -> Built:
     """Generate the files and load them into a new database at ``db_path``.
+
+    The tables are loaded with :func:`~evaluation.store.ingest.ingest` in
+    ``LOAD_ORDER``. With ``via_messages`` the interventions, their targets and
+    the outage reports come instead from receiving ``messages.ndjson`` as the OI
+    (:func:`evaluation.eintervention.reception.ingest_messages`), which also
+    fills the ``messages`` table with the OI's answers (and quarantines the KO
+    lines); the resulting tables are the same.
 
     An existing database is replaced only with ``force``; the new one is built
     beside it under a temporary name and moved in place when complete, so a
@@ -165,6 +179,13 @@ def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
         con = db.connect(tmp)
         try:
             for name in LOAD_ORDER:
+                if via_messages and name in FROM_MESSAGES:
+                    continue
+                if via_messages and name == "outages":
+                    from ..eintervention.reception import ingest_messages
+                    step("receiving the e-Intervention message log")
+                    built.loads["messages"] = ingest_messages(
+                        con, gen.messages, oi_codes=list(network.OI_CODES), progress=False)
                 step(f"loading {name}")
                 built.loads[name] = ingest(con, name, gen.paths[name], progress=progress)
             db.set_setting(con, "oi_codes", OI_CODES_SETTING)
