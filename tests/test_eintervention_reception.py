@@ -491,3 +491,23 @@ def test_every_line_gets_exactly_one_valid_answer_and_counts_reconcile(tmp_path_
         stored = con.execute("SELECT count(*) FROM messages WHERE load_id = ?",
                              [result.load_id]).fetchone()[0]
         assert stored == len(lines)
+
+
+def test_replaying_a_log_with_re_emissions_ends_in_the_same_tables(store, tmp_path):
+    lines = [M1(), M1(at="2024-01-31T10:03:00Z", Debut_Inter="2024-01-31T09:59:00Z"), M3(),
+             M5(REF1, [client("FI-A")]), M5(REF1, [client("FI-B")], at="2024-01-31T12:00:00Z")]
+
+    def dump():
+        return (interventions(store), targets(store),
+                store.execute("SELECT * FROM outage_reports").fetchall(),
+                store.execute("SELECT * FROM outages ORDER BY ALL").fetchall())
+    receive(store, tmp_path, *lines)
+    first = dump()
+    # HD 09:59 from the modified M1 (M3 repeats HD 10:00 and wins), list B replaced list A
+    assert first[0][0][5] == T(2024, 1, 31, 10) and [r[2] for r in first[3]] == ["FI-B"]
+    _, answers = receive(store, tmp_path, *lines, name="replay.ndjson")
+    # message by message the replay re-applies the older versions, then the newer ones:
+    # M1 after M3 changes nothing; the M5 with list A replaces B, then B replaces A again
+    assert [a["effect"] for a in answers] == ["unchanged", "unchanged", "unchanged", "updated",
+                                              "updated"]
+    assert dump() == first

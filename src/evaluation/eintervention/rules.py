@@ -59,7 +59,8 @@ class Intervention:
     m3_received_at: dt.datetime | None
     targets: tuple
     stored: bool = False      # in the store before this load
-    changed: bool = False     # to be written at the end of the load
+    changed: bool = False     # changed by a message of this load
+    original: tuple | None = None   # state() as stored before the load
 
     def state(self) -> tuple:
         return (self.code_oi, self.pm_id, self.started_at, self.ended_at,
@@ -76,6 +77,7 @@ class Report:
     clients: tuple
     stored: bool = False
     changed: bool = False
+    original: tuple | None = None   # (received_at, clients) as stored before the load
 
 
 @dataclass(slots=True)
@@ -122,10 +124,14 @@ class Reception:
         self.by_do: dict[tuple[str, str], Intervention] = {}
         self.by_ref: dict[str, Intervention] = {}
         for iv in interventions:
+            iv.original = iv.state()
             self.by_ref[iv.ref_interv_oi] = iv
             if iv.code_do is not None and iv.ref_interv_do is not None:
                 self.by_do[(iv.code_do, iv.ref_interv_do)] = iv
-        self.reports = {(r.ref_interv_oi, r.code_oc): r for r in reports}
+        self.reports = {}
+        for r in reports:
+            r.original = (r.received_at, r.clients)
+            self.reports[(r.ref_interv_oi, r.code_oc)] = r
 
     # -------------------------------------------------------------- answers
 
@@ -221,7 +227,10 @@ class Reception:
     # -------------------------------------------------------------- results
 
     def changed_interventions(self) -> list[Intervention]:
-        return [iv for iv in self.by_ref.values() if iv.changed]
+        """Interventions to write: changed by this load and, in the end, not as stored
+        (a log replayed over its own result rewrites nothing)."""
+        return [iv for iv in self.by_ref.values() if iv.changed and iv.state() != iv.original]
 
     def changed_reports(self) -> list[Report]:
-        return [r for r in self.reports.values() if r.changed]
+        return [r for r in self.reports.values()
+                if r.changed and (r.received_at, r.clients) != r.original]
