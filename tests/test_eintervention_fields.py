@@ -94,6 +94,13 @@ def test_envelope_faults(text, expected):
     assert faults(text) == expected
 
 
+def test_pathological_json_is_a_format_fault_not_a_crash():
+    deep = parse_line(1, "[" * 100_000 + "]" * 100_000)
+    assert [str(f) for f in deep.faults] == ["line: not valid JSON (nested too deeply)"]
+    huge = parse_line(1, '{"message": "M1", "n": 1' + "0" * 5000 + "}")
+    assert [str(f) for f in huge.faults] == ["line: not valid JSON (number too long)"]
+
+
 def test_missing_and_bad_received_at():
     assert faults(line(received_at=...)) == [(1, "received_at")]
     assert faults(line(received_at="yesterday")) == [(2, "received_at")]

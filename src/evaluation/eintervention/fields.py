@@ -324,7 +324,9 @@ def parse_line(line: int, raw: str) -> Parsed:
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "unreadable"
+        reason = (exc.msg if isinstance(exc, json.JSONDecodeError)
+                  else "nested too deeply" if isinstance(exc, RecursionError)
+                  else "number too long")
         faults.append(Fault(BAD_FORMAT, "line", f"not valid JSON ({reason})"))
         return p
     if not isinstance(obj, dict):
