@@ -256,9 +256,10 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
         us = a["unhandled_share"]
         out.append(_f("unhandled_alarms", "4.4.1",
                       f"At most {_pct(cfg.unhandled_limit)} of alarms expire or stay unhandled.",
-                      us <= cfg.unhandled_limit,
-                      f"{a['expired']} expired and {a['stale']} never taken in hand of {a['alarms']} "
-                      f"alarms ({_pct(us)})",
+                      None if us is None else us <= cfg.unhandled_limit,
+                      (f"{a['expired']} expired and {a['stale']} never taken in hand of {a['with_status']} "
+                       f"alarms with a status ({_pct(us)})" if us is not None
+                       else f"{a['alarms']} alarms, none with a handling status"),
                       "Check the staffing and hand-over of the 24-hour duty (4.4.1).", "major"))
     return out
 

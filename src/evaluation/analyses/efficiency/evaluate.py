@@ -163,9 +163,11 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
 
     say("survival model")
     hist = metrics.device_history(dsvc, fb).execute()
-    models = survival.fit_models(hist, p.end, cfg.min_events_weibull)
+    first = tables["faults"].occurred_at.min().execute()   # start of the fault history (whole data)
+    history_start = None if first is None or pd.isna(first) else pd.Timestamp(first).to_pydatetime()
+    models = survival.fit_models(hist, p.end, cfg.min_events_weibull, observed_from=history_start)
     cycles = sdf.set_index("system_id")["cycle_days"]
-    r["expected"] = _rows(survival.expected_failures(hist, models, p.end, cycles))
+    r["expected"] = _rows(survival.expected_failures(hist, models, p.end, cycles, observed_from=history_start))
 
     say("findings")
     systems = [_system(row, p, cfg, {name: rows.get(row["system_id"], []) for name, rows in r.items()})

@@ -462,7 +462,8 @@ def alarm_health(alarms: ir.Table, p: Period, stale_h: float = 48.0) -> ir.Table
 
     ``false_alarm_share`` = closed as false alarm / closed. ``unhandled_share``
     = (expired + still new or escalated more than ``stale_h`` hours before
-    ``T``, i.e. never taken in hand) / alarms.
+    ``T``, i.e. never taken in hand) / alarms with a known status (null when
+    the source records no status, e.g. a bare event log).
     """
     a = alarms.filter(alarms.system_id.notnull() & (alarms.raised_at >= _ts(p.start))
                       & (alarms.raised_at < _ts(p.end)))
@@ -470,6 +471,7 @@ def alarm_health(alarms: ir.Table, p: Period, stale_h: float = 48.0) -> ir.Table
         _secs(_ts(p.end), a.raised_at) > stale_h * H)
     g = a.group_by("system_id").agg(
         alarms=a.count(),
+        with_status=a.status.notnull().sum(),
         closed=(a.status == "closed").fill_null(False).sum(),
         false_alarms=(a.close_reason == "false_alarm").fill_null(False).sum(),
         expired=(a.status == "expired").fill_null(False).sum(),
@@ -477,7 +479,8 @@ def alarm_health(alarms: ir.Table, p: Period, stale_h: float = 48.0) -> ir.Table
     )
     return g.mutate(
         false_alarm_share=ibis.ifelse(g.closed > 0, g.false_alarms / g.closed, ibis.null("float64")),
-        unhandled_share=(g.expired + g.stale) / g.alarms,
+        unhandled_share=ibis.ifelse(g.with_status > 0, (g.expired + g.stale) / g.with_status,
+                                    ibis.null("float64")),
     )
 
 

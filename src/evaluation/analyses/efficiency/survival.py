@@ -4,16 +4,18 @@ Input: the small per-device aggregate of :func:`.metrics.device_history`
 (pandas, one row per device). Model, per device group (``device_type``, else
 ``subsystem``), fitted with ``lifelines``:
 
-* duration = days (rounded up to whole days) from installation to the device's
-  first fault (event), or to the end of observation (decommissioning or the
-  as-of instant, censored); equal durations are fitted once with a weight;
+* duration = days (rounded up to whole days) from the start of observation --
+  installation, or the first record of the fault history when the device is
+  older than the history -- to the device's first fault (event), or to the end
+  of observation (decommissioning or the as-of instant, censored); equal
+  durations are fitted once with a weight;
 * Weibull (:class:`lifelines.WeibullFitter`) when the group has at least
   ``min_events_weibull`` first faults, else Kaplan-Meier
   (:class:`lifelines.KaplanMeierFitter`); no model when it has none.
 
 Prediction (renewal assumption: a repaired device is as good as new): for each
 active device that is not down at the as-of instant, its age ``a`` is the days
-since its last restoration (or installation when it never failed); the
+since its last restoration (or the start of observation when it never failed); the
 probability of a fault within the next cycle of ``c`` days is
 ``1 - S(a + c) / S(a)``. Expected failures of a group = the sum of these
 probabilities (the expected number of its devices that fail at least once).
@@ -61,16 +63,33 @@ def _group_key(df: pd.DataFrame) -> pd.Series:
     return df["device_type"].fillna(df["subsystem"]).fillna("other").astype(str)
 
 
-def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 10) -> dict[str, GroupModel]:
-    """One model per device group from time-to-first-fault, censored at decommissioning / ``end``."""
+def _start(h: pd.DataFrame, observed_from: dt.datetime | None) -> pd.Series:
+    """Start of each device's observed life: installation, or the start of the fault history when later."""
+    installed = pd.to_datetime(h["installed_on"])
+    if observed_from is None:
+        return installed
+    return installed.clip(lower=pd.Timestamp(observed_from)).fillna(pd.Timestamp(observed_from))
+
+
+def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 10,
+               observed_from: dt.datetime | None = None) -> dict[str, GroupModel]:
+    """One model per device group from time-to-first-fault, censored at decommissioning / ``end``.
+
+    ``observed_from``: when the fault history starts (its first record). A
+    device installed before it is observed from then on, not from its
+    installation: faults before the history are unknown, so counting its
+    years of service as fault-free would overstate its survival.
+    """
     from lifelines import KaplanMeierFitter, WeibullFitter
 
-    h = hist[hist["installed_on"].notna()].copy()
+    h = hist.copy()
+    h["start"] = _start(h, observed_from)
+    h = h[h["start"].notna()]
     models: dict[str, GroupModel] = {}
     if h.empty:
         return models
     h["group"] = _group_key(h)
-    installed = pd.to_datetime(h["installed_on"])
+    installed = h["start"]
     stop = pd.to_datetime(h["decommissioned_on"]).fillna(pd.Timestamp(end)).clip(upper=pd.Timestamp(end))
     first = pd.to_datetime(h["first_fault"])
     event = first.notna() & (first < stop)
@@ -103,7 +122,7 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
 
 
 def expected_failures(hist: pd.DataFrame, models: dict[str, GroupModel], end: dt.datetime,
-                      cycle_days: pd.Series) -> pd.DataFrame:
+                      cycle_days: pd.Series, observed_from: dt.datetime | None = None) -> pd.DataFrame:
     """Per system, subsystem and device type: active devices, devices down now, expected failures.
 
     ``cycle_days`` maps ``system_id`` to the cycle used as the horizon.
@@ -114,7 +133,7 @@ def expected_failures(hist: pd.DataFrame, models: dict[str, GroupModel], end: dt
         return pd.DataFrame(columns=cols)
     h["group"] = _group_key(h)
     last = pd.to_datetime(h["last_restored"])
-    since = last.fillna(pd.to_datetime(h["installed_on"]))
+    since = last.fillna(_start(h, observed_from))
     h["age"] = ((pd.Timestamp(end) - since).dt.total_seconds() / 86400.0).clip(lower=0)
     h["horizon"] = h["system_id"].map(cycle_days).astype(float)
     h["p"] = np.nan
