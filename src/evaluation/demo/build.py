@@ -139,6 +139,12 @@ def generate(scale: str = "small", seed: int = DEFAULT_SEED, out: str | Path | N
     return Generated(out, paths, rows, messages, n_messages, patterns, time.perf_counter() - t0)
 
 
+def _merged(kind: str, results: list[LoadResult]) -> LoadResult:
+    """The loads of one table's shard files as one result (first load id, every file)."""
+    status = "applied" if all(r.status == "applied" for r in results) else "rejected"
+    return LoadResult(results[0].load_id, kind, status, [f for r in results for f in r.files])
+
+
 # Tables that receiving the message log fills (``via_messages``); ``outages`` is
 # loaded after the log: it adds the cuts known from supervision and completes the
 # M5-listed ones (restore time, cause, churn) that the M5s do not carry.
@@ -184,10 +190,13 @@ def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
                 if via_messages and name == "outages":
                     from ..eintervention.reception import ingest_messages
                     step("receiving the e-Intervention message log")
-                    built.loads["messages"] = ingest_messages(
-                        con, gen.messages, oi_codes=list(network.OI_CODES), progress=False)
+                    built.loads["messages"] = _merged("messages", [ingest_messages(
+                        con, [path], oi_codes=list(network.OI_CODES), progress=False)
+                        for path in gen.messages])
                 step(f"loading {name}")
-                built.loads[name] = ingest(con, name, gen.paths[name], progress=progress)
+                # One load per shard file keeps the loader's memory at one shard's size.
+                built.loads[name] = _merged(name, [ingest(con, name, [path], progress=progress)
+                                                   for path in gen.paths[name]])
             db.set_setting(con, "oi_codes", OI_CODES_SETTING)
             db.set_setting(con, "demo_as_of", AS_OF.isoformat())
             db.set_setting(con, "demo", json.dumps({"scale": scale, "seed": seed,
