@@ -19,7 +19,7 @@ source                 contract
                        no report, response or arrival time (not in the data);
                        ``restored_at`` = the time of the replacement of the
                        same component on the same machine logged in
-                       ``PdM_maint`` at or after the failure (within 7 days);
+                       ``PdM_maint`` at or after the failure (within a day);
                        for the 18 failures stamped 2015-01-02 03:00, the
                        first hours of the data, no such replacement exists
                        (the next one comes weeks later while the machine
@@ -56,7 +56,7 @@ import pandas as pd
 
 FILES = ("PdM_machines.csv", "PdM_failures.csv", "PdM_maint.csv", "PdM_errors.csv")
 DATA_YEAR_START = dt.date(2015, 1, 1)
-MATCH_DAYS = 7
+MATCH_DAYS = 1
 
 
 def frames(source: str | Path, group_by: str = "model") -> dict[str, pd.DataFrame]:
