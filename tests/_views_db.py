@@ -82,7 +82,7 @@ def add_messages(con, rows) -> int:
                 "'applied', false, ?, ?, 0, ?, 0, 0, NULL)",
                 [load_id, t0, t0, len(rows), len(rows), len(rows)])
     for line, message, code, label, description in rows:
-        con.execute("INSERT INTO messages VALUES (?, ?, ?, ?, 'DO01', ?, NULL, NULL, ?, ?, ?, ?, "
+        con.execute("INSERT INTO messages VALUES (?, 0, ?, ?, ?, 'DO01', ?, NULL, NULL, ?, ?, ?, ?, "
                     "'{}')",
                     [load_id, line, message, t0 + dt.timedelta(minutes=line), f"DO-REF-{line}",
                      code, label, description, "stored" if code == 0 else "rejected"])

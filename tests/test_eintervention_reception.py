@@ -403,8 +403,9 @@ def test_several_files_one_load(store, tmp_path):
                                                                           "b.ndjson"))] == [
         (True, 1), (True, 1), (True, 2)]
     assert [(f.rows_read, f.accepted, f.quarantined) for f in result.files] == [(1, 1, 0), (2, 1, 1)]
-    # messages.line counts across the files of the load: a has 1 line, so b's lines are 2, 3
-    assert store.execute("SELECT line FROM messages ORDER BY line").fetchall() == [(1,), (2,), (3,)]
+    # messages are keyed by (load, file, line): a's line 1, then b's lines 1 and 2
+    assert store.execute("SELECT file_index, line FROM messages ORDER BY 1, 2").fetchall() == [
+        (0, 1), (1, 1), (1, 2)]
     assert store.execute("SELECT count(*) FROM load_log WHERE load_id = ?",
                          [result.load_id]).fetchone()[0] == 2
 

@@ -214,3 +214,20 @@ def test_cli_ingest_reports_and_exit_codes(run_cli, tmp_path):
     assert code == 0 and "risk_level: 9 outside [1, 3]" in out
     code, out, err = run_cli("ingest", "systems", tmp_path / "nope.csv")
     assert code == 1 and "no such file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cut_from_m5_and_from_supervision_are_two_rows(con, tmp_path):
+    ingest(con, "pms", [write(tmp_path / "p.csv", "pm_id,oi_code\nFI-1,OI01\n")])
+    ingest(con, "interventions", [write(tmp_path / "i.csv", """
+ref_interv_oi,code_oi,pm_id,started_at,ended_at
+R1,OI01,FI-1,2024-01-01T09:00:00,2024-01-01T11:00:00
+""")])
+    m5 = write(tmp_path / "m5.csv", "code_oc,pm_id,pto,cut_at,ref_interv_oi\n"
+                                    "OC01,FI-1,PTO-1,2024-01-01T10:00:00,R1\n")
+    sup = write(tmp_path / "sup.csv", "code_oc,pm_id,pto,cut_at,restored_at\n"
+                                      "OC01,FI-1,PTO-1,2024-01-01T10:00:00,2024-01-01T12:00:00\n")
+    ingest(con, "outages", [m5])
+    f = ingest(con, "outages", [sup]).files[0]
+    assert (f.inserted, f.updated) == (1, 0)
+    assert rows(con, "SELECT ref_interv_oi, restored_at IS NOT NULL FROM outages "
+                     "ORDER BY ref_interv_oi NULLS LAST") == [("R1", False), (None, True)]

@@ -238,13 +238,13 @@ def _write_records(con: duckdb.DuckDBPyConnection, reception: Reception) -> None
 
 
 def _write_messages(con, load_id: int, parsed: list[Parsed], answers: list[Answer],
-                    offsets: list[int]) -> None:
-    """Every line with its answer and effect into ``messages`` (line counted across files)."""
-    lines = [p.line + off for p, off in zip(parsed, offsets)]
+                    file_of: list[int]) -> None:
+    """Every line with its answer and effect into ``messages`` (keyed by load, file, line)."""
     ids = [p.ids for p in parsed]
     con.register("__w_msg", pa.table({
         "load_id": pa.array([load_id] * len(parsed), pa.int64()),
-        "line": pa.array(lines, pa.int64()),
+        "file_index": pa.array(file_of, pa.int32()),
+        "line": pa.array([p.line for p in parsed], pa.int64()),
         "message": pa.array([a.message for a in answers], STR),
         "received_at": _ts([p.received_at for p in parsed]),
         "code_do": pa.array([i.get("Code_DO") for i in ids], STR),
@@ -259,7 +259,7 @@ def _write_messages(con, load_id: int, parsed: list[Parsed], answers: list[Answe
         "body": pa.array([p.raw for p in parsed], STR),
     }))
     try:
-        con.execute("""INSERT INTO messages (load_id, line, message, received_at, code_do,
+        con.execute("""INSERT INTO messages (load_id, file_index, line, message, received_at, code_do,
             ref_interv_do, code_oc, ref_interv_oi, code_reponse, libelle_reponse,
             description_reponse, effect, body) SELECT * FROM __w_msg""")
     finally:
@@ -347,7 +347,6 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
 
     parsed: list[Parsed] = []
     file_of: list[int] = []
-    offsets: list[int] = []
     files: list[FileResult] = []
     total_bytes = sum(p.stat().st_size for p in paths)
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="checking messages",
@@ -360,7 +359,6 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
                 raise InputError(f"{path}: cannot read ({exc})") from None
             n = len(parsed) - offset
             file_of.extend([i] * n)
-            offsets.extend([offset] * n)
             files.append(FileResult(sources[i], rows_read=n))
 
     reception = load_state(con, codes, parsed)
@@ -392,7 +390,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
         _write_quarantine(con, load_id, sources, file_of, parsed, answers)
         if status == "applied":
             _write_records(con, reception)
-            _write_messages(con, load_id, parsed, answers, offsets)
+            _write_messages(con, load_id, parsed, answers, file_of)
         if tmp is not None:
             with open(tmp, "w", encoding="utf-8") as out:
                 out.writelines(_answers_text(answers, file_of, sources))

@@ -33,11 +33,12 @@ BOOKKEEPING_DDL = [
         load_id BIGINT NOT NULL, kind VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
         line BIGINT, columns VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS messages (
-        load_id BIGINT NOT NULL, line BIGINT NOT NULL, message VARCHAR,
+        load_id BIGINT NOT NULL, file_index INTEGER NOT NULL DEFAULT 0, line BIGINT NOT NULL,
+        message VARCHAR,
         received_at TIMESTAMP, code_do VARCHAR, ref_interv_do VARCHAR, code_oc VARCHAR,
         ref_interv_oi VARCHAR, code_reponse INTEGER NOT NULL, libelle_reponse VARCHAR NOT NULL,
         description_reponse VARCHAR, effect VARCHAR NOT NULL, body VARCHAR,
-        PRIMARY KEY (load_id, line))""",
+        PRIMARY KEY (load_id, file_index, line))""",
 ]
 
 
@@ -79,8 +80,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     ).fetchone()[0]
     if not has_meta:
         return None
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else None
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
@@ -144,8 +145,8 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True) -> d
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:

@@ -214,9 +214,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("churned", "BOOLEAN", doc="The line was churned (resiliated)."),
         C("ref_interv_oi", ref="interventions.ref_interv_oi",
           doc="Set when the cut came in an M5; empty for cuts known from elsewhere."),
-    ), key=("code_oc", "pm_id", "pto", "pbo", "tube", "fibre", "position_pm", "cut_at"),
+    ), key=("code_oc", "pm_id", "pto", "pbo", "tube", "fibre", "position_pm", "cut_at",
+            "ref_interv_oi"),
         checks=(Check(("restored_at",), "restored_at < cut_at", "restored before the cut"),),
-        doc="One row per customer line cut."),
+        doc="One row per customer line cut and source: a cut reported in an M5 and the "
+            "same cut known from line supervision are two rows (the analyses count the "
+            "cut once); loading one never overwrites the other."),
 )}
 
 # Ingest order that satisfies the references.
