@@ -296,6 +296,14 @@ def test_m5_ok_stores_report_and_outages(store, tmp_path):
          None, None, None, REF1)]
 
 
+def test_cuts_of_an_m5_follow_their_intervention_to_another_pm(store, tmp_path):
+    # The M5 arrives for PM1; a corrected M3 then moves the intervention to PM2.
+    receive(store, tmp_path, M1(), M3(), M5(REF1, [client()]), name="a.ndjson")
+    _, answers = receive(store, tmp_path, M3(PM=PM2, at="2024-01-31T11:05:00Z"), name="b.ndjson")
+    assert answers[0]["effect"] == "updated"
+    assert store.execute("SELECT pm_id FROM outages").fetchall() == [(PM2,)]
+
+
 def test_m5_empty_or_absent_list_records_coverage_with_zero_clients(store, tmp_path):
     _, answers = receive(store, tmp_path, M1(), M5(REF1, []), M5(REF1, None, oc="OC02"))
     assert codes(answers) == [0, 0, 0]

@@ -232,6 +232,10 @@ def _write_records(con: duckdb.DuckDBPyConnection, reception: Reception) -> None
         con.execute("""DELETE FROM outages USING __w_rep r
             WHERE outages.ref_interv_oi = r.ref_interv_oi AND outages.code_oc = r.code_oc""")
         con.execute(f"""INSERT INTO outages ({', '.join(names)}) SELECT * FROM __w_out""")
+        # A re-emitted M1/M3 may move an intervention to another PM: the cuts its
+        # M5s reported belong to the intervention's PM, so they follow it.
+        con.execute("""UPDATE outages SET pm_id = w.pm_id FROM __w_iv w
+            WHERE outages.ref_interv_oi = w.ref_interv_oi AND outages.pm_id <> w.pm_id""")
     finally:
         for name in ("__w_iv", "__w_t", "__w_rep", "__w_out"):
             con.unregister(name)
