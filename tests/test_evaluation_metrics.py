@@ -11,8 +11,7 @@ import datetime as dt
 import pytest
 
 import evaluation_fixture as fx
-from evaluation.analyses.efficiency import DEFAULT, evaluate
-from evaluation.analyses.efficiency import audit
+from evaluation.analyses.efficiency import DEFAULT, audit, evaluate
 from evaluation.store import db
 from evaluation.store.engine import open_tables
 
@@ -240,8 +239,8 @@ def test_every_finding_is_an_audit_line(by_id):
 
 
 def _sys(**kw):
-    base = dict(devices_past_service_life=[], active_devices=10, repeat_fault_devices=[],
-                open_faults_count=0, availability=1.0, exposure=[])
+    base = {"devices_past_service_life": [], "active_devices": 10, "repeat_fault_devices": [],
+            "open_faults_count": 0, "availability": 1.0, "exposure": []}
     base.update(kw)
     return base
 

@@ -103,8 +103,8 @@ def _pct(v) -> str:
 
 def render_text(data: dict) -> str:
     """A terminal summary: one line per system, then its nonconforming findings."""
-    lines = [f"Operation evaluation (DB33/T 830-2011 ch. 6) as of {data['as_of']}, window "
-             f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)", ""]
+    lines = [(f"Operation evaluation (DB33/T 830-2011 ch. 6) as of {data['as_of']}, window "
+              f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)"), ""]
     head = (f"{'system':<12} {'class':<17} {'disposition':<20} {'avail':>6} {'MTBF h':>8} {'MTTR h':>7} "
             f"{'resp':>6} {'arr':>6} {'rep':>6} {'overdue':>7} {'past life':>9} {'repeat':>6} valid until")
     lines += [head, "-" * len(head)]
@@ -135,4 +135,4 @@ def render_text(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["register", "run", "render_text"]
+__all__ = ["register", "render_text", "run"]

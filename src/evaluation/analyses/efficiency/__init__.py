@@ -14,4 +14,4 @@ classification, a disposition (6.3) and a validity period (6.1).
 from .config import DEFAULT, EvaluationConfig
 from .evaluate import Evaluation, evaluate
 
-__all__ = ["DEFAULT", "EvaluationConfig", "Evaluation", "evaluate"]
+__all__ = ["DEFAULT", "Evaluation", "EvaluationConfig", "evaluate"]

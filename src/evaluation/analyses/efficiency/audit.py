@@ -83,8 +83,8 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
     out: list[Finding] = []
 
     # 5.1.1 timeliness
-    labels = {"response": ("respond", "minor", "Agree a stand-by arrangement with the maintainer so "
-                           "that every call is answered within the limit, and record the response time."),
+    labels = {"response": ("respond", "minor", ("Agree a stand-by arrangement with the maintainer so "
+                           "that every call is answered within the limit, and record the response time.")),
               "arrival": ("arrive on site (on-site repairs)", "minor",
                           "Review the maintainer's travel and dispatch arrangements for on-site repairs."),
               "repair": ("restore the fault", "major",
@@ -267,9 +267,9 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
 def classify(fs: list[Finding]) -> str:
     worst = None
     for f in fs:
-        if f.status == "nonconforming":
-            if worst is None or SEVERITY_ORDER.index(f.severity) > SEVERITY_ORDER.index(worst):
-                worst = f.severity
+        if f.status == "nonconforming" and (
+                worst is None or SEVERITY_ORDER.index(f.severity) > SEVERITY_ORDER.index(worst)):
+            worst = f.severity
     return CLASSIFICATION[worst]
 
 
@@ -279,8 +279,8 @@ def disposition(s: dict, fs: list[Finding], cfg: EvaluationConfig) -> tuple[str,
     active = s["active_devices"]
     share = len(past) / active if active else 0.0
     if past and share >= cfg.renewal_share:
-        return "overall_renewal", [f"{len(past)} of {active} active devices ({_pct(share)}) are past "
-                                   f"their service life (>= {_pct(cfg.renewal_share)})"]
+        return "overall_renewal", [(f"{len(past)} of {active} active devices ({_pct(share)}) are past "
+                                    f"their service life (>= {_pct(cfg.renewal_share)})")]
     reasons = []
     if past:
         reasons.append(f"{len(past)} devices past their service life")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -49,7 +50,7 @@ def _jsonable(v: Any) -> Any:
     if v is None or type(v) in _PLAIN:
         return v
     if type(v) is float:
-        return None if v != v else v
+        return None if math.isnan(v) else v
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

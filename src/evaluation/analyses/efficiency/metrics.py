@@ -529,8 +529,8 @@ def latest_event_date(tables) -> dt.date | None:
                         ("alarms", ("raised_at", "closed_at"))):
         t = tables[table]
         cands.extend(t[c].max() for c in cols)
-    values = [v for v in (c.execute() for c in cands) if v is not None and v == v]
+    import pandas as pd
+    values = [v for v in (c.execute() for c in cands) if v is not None and not pd.isna(v)]
     if not values:
         return None
-    import pandas as pd
     return max(pd.Timestamp(v) for v in values).date()

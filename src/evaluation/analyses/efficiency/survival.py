@@ -81,6 +81,7 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
     years of service as fault-free would overstate its survival.
     """
     from lifelines import KaplanMeierFitter, WeibullFitter
+    from lifelines.exceptions import ConvergenceError
 
     h = hist.copy()
     h["start"] = _start(h, observed_from)
@@ -111,7 +112,8 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
                                                  initial_point=np.array([lam0, 1.0]))
                 name = "weibull"
                 params = {"lambda_days": float(fitter.lambda_), "rho": float(fitter.rho_)}
-            except Exception:  # convergence failure: fall back on the non-parametric estimate
+            except (ConvergenceError, ValueError, np.linalg.LinAlgError):
+                # no convergence: fall back on the non-parametric estimate
                 fitter = None
         if fitter is None and events > 0:
             fitter = KaplanMeierFitter().fit(g["duration"], g["event"], weights=g["weight"])
