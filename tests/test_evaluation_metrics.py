@@ -195,8 +195,10 @@ def test_exposure(by_id):
     z = {(e["zone"], e["subsystem"]): e for e in by_id["S1"]["exposure"]}
     # Z1 intrusion: the only detector D3 down 08:00-18:00 on 03-01 -> 10 h
     assert z[("Z1", "intrusion_alarm")]["exposure_h"] == pytest.approx(10)
+    assert z[("Z1", "intrusion_alarm")]["episodes"] == 1        # F1 and F8 overlap: one stretch
     # Z1 video: D1 down from 05-01 (open), D2 down 05-31 -> 06-02: both down 48 h
     assert z[("Z1", "video_surveillance")]["exposure_h"] == pytest.approx(48)
+    assert z[("Z1", "video_surveillance")]["episodes"] == 1
     # CR video: only D5 down, D4 works -> 0
     assert z[("CR", "video_surveillance")]["exposure_h"] == 0
     assert finding(by_id["S1"], "exposure")["status"] == "nonconforming"   # 48 > 24 h

@@ -69,4 +69,7 @@ def test_down_time_and_exposure_match_brute_force(per_device):
     assert abs(got - down.sum() / 60) < 1e-6                   # overlaps counted once
     exp = metrics.exposure(dsvc, islands, P).execute()
     assert len(exp) == 1
-    assert abs(float(exp.exposure_h.iloc[0]) - down.all(axis=0).sum() / 60) < 1e-6   # all devices down at once
+    exposed = down.all(axis=0)
+    assert abs(float(exp.exposure_h.iloc[0]) - exposed.sum() / 60) < 1e-6   # all devices down at once
+    starts = int(exposed[0]) + int((exposed[1:] & ~exposed[:-1]).sum())   # maximal exposed stretches
+    assert int(exp.episodes.iloc[0]) == starts

@@ -450,8 +450,11 @@ def exposure(dsvc: ir.Table, islands: ir.Table, p: Period) -> ir.Table:
     order = ["t", "delta"]
     ev = ev.mutate(level=ev.delta.sum().over(ibis.cumulative_window(group_by="gk", order_by=order)),
                    next_t=ev.t.lead().over(ibis.window(group_by="gk", order_by=order)))
-    ex = ev.filter((ev.level >= ev._n) & ev.next_t.notnull())
-    ex = ex.group_by("gk").agg(exposure_h=(_secs(ex.next_t, ex.t) / H).sum(), episodes=ex.count(),
+    ex = ev.filter((ev.level >= ev._n) & ev.next_t.notnull() & (ev.next_t > ev.t))
+    # an exposed stretch continues when the previous exposed stretch ends where this one starts
+    ex = ex.mutate(prev_end=ex.next_t.lag().over(ibis.window(group_by="gk", order_by="t")))
+    new_episode = ibis.ifelse(ex.prev_end.isnull() | (ex.prev_end < ex.t), 1, 0)
+    ex = ex.group_by("gk").agg(exposure_h=(_secs(ex.next_t, ex.t) / H).sum(), episodes=new_episode.sum(),
                                first_exposed=ex.t.min())
     out = n.left_join(ex, "gk").drop("gk_right")
     return out.mutate(exposure_h=out.exposure_h.fill_null(0.0), episodes=out.episodes.fill_null(0)).drop("gk")
