@@ -71,11 +71,15 @@ def build(path: str, systems: int, per_system: int, per_device: int) -> dict:
     return {"systems": systems, "devices": n_dev, "faults": n_f}
 
 
-def run_opeval(path: str) -> pd.DataFrame:
+def run_opeval(path: str) -> tuple[pd.DataFrame, float]:
+    """Evaluate the store; return the headline figures and the CPU seconds used (all threads)."""
+    import time
+    c0 = time.process_time()
     from evaluation.analyses.efficiency import evaluate
     from evaluation.store.engine import open_tables
     ev = evaluate(open_tables(path), as_of=AS_OF)
-    return _frame(ev.as_dict()["systems"])
+    out = _frame(ev.as_dict()["systems"])
+    return out, time.process_time() - c0
 
 
 def _frame(systems: list[dict]) -> pd.DataFrame:
@@ -88,8 +92,15 @@ def _frame(systems: list[dict]) -> pd.DataFrame:
         for s in systems]).set_index("system_id").sort_index()
 
 
-def run_reference(path: str) -> pd.DataFrame:
+def run_reference(path: str) -> tuple[pd.DataFrame, float]:
     """A straightforward pandas implementation of the headline metrics (same definitions)."""
+    import time
+    c0 = time.process_time()
+    out = _reference(path)
+    return out, time.process_time() - c0
+
+
+def _reference(path: str) -> pd.DataFrame:
     import duckdb
 
     from evaluation.store.schema import SERVICE_LIFE_YEARS
@@ -215,12 +226,19 @@ def main(scale: str) -> None:
         sizes = build(path, systems, per_system, per_device)
         print(f"store: {sizes['systems']:,} systems, {sizes['devices']:,} devices, "
               f"{sizes['faults']:,} faults, as of {AS_OF}", flush=True)
-        secs, peak, ours = measure(run_opeval, path)
-        ref_s, ref_peak, ref = measure(run_reference, path)
+        secs, peak, (ours, cpu) = measure(run_opeval, path)
+        ref_s, ref_peak, (ref, ref_cpu) = measure(run_reference, path)
         target = 10.0 if scale == "full" else None
-        print(line("reference: pandas, headline metrics only", sizes["faults"], ref_s, ref_peak))
+        print(line("reference: pandas, headline metrics only", sizes["faults"], ref_s, ref_peak)
+              + f"  cpu {ref_cpu:.1f} s")
         print(line("opeval evaluate (Ibis/DuckDB, everything)", sizes["faults"], secs, peak,
-                   target_s=target, reference_s=ref_s))
+                   target_s=target, reference_s=ref_s) + f"  cpu {cpu:.1f} s (all threads)")
+        try:
+            import os
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+                  "(wall times stretch when other work shares the cores; cpu seconds do not)")
+        except OSError:
+            pass
         diffs = compare(ours, ref)
         print("agreement with the reference on availability, MTBF, MTTR, 5.1.1 shares, overdue, "
               "days since maintenance, past service life, repeat faults: "
