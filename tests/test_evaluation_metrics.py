@@ -59,6 +59,19 @@ def test_availability_mtbf_mttr(by_id):
     assert s["open_faults_count"] == 2 and s["open_faults"] == ["F4", "F5"]
 
 
+def test_per_subsystem_and_device(by_id):
+    sub = {x["subsystem"]: x for x in by_id["S1"]["subsystems"]}
+    # intrusion: D3 (8760 h) + D7 (4392 h, decommissioned) = 13152 h; down 10 h; F1, F8
+    assert sub["intrusion_alarm"]["availability"] == pytest.approx(1 - 10 / 13152)
+    assert sub["intrusion_alarm"]["mtbf_h"] == pytest.approx((13152 - 10) / 2)
+    # video: D1, D2, D4, D5 = 4 x 8760 h; down 1481.0167 (D1) + 48 (D2) + 0.25 (D5); F2 F3 F4 F5 F9
+    assert sub["video_surveillance"]["down_hours"] == pytest.approx(9 + 8 + 1 / 60 + 1464 + 48 + 0.25)
+    assert sub["video_surveillance"]["faults"] == 5 and sub["video_surveillance"]["open_faults"] == 2
+    worst = by_id["S1"]["worst_devices"]
+    assert [d["device_id"] for d in worst] == ["D1", "D2", "D3", "D5"]      # by down hours
+    assert worst[0]["availability"] == pytest.approx(1 - (9 + 8 + 1 / 60 + 1464) / 8760)
+
+
 def test_monthly_trend(by_id):
     months = {m["month"]: m for m in by_id["S1"]["monthly"]}
     # March 2025: F1 (8 h), F2 (9 h), F8 (8 h) -> 3 faults, MTTR 25/3; repair limits: all within

@@ -139,6 +139,11 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     say("performance and timeliness")
     q = {}
     q["perf"] = metrics.performance(fb, dsvc, islands)
+    q["by_subsystem"] = metrics.performance(fb, dsvc, islands, by=("system_id", "subsystem")).order_by(
+        ["system_id", "subsystem"])
+    dev = metrics.performance(fb, dsvc, islands, by=("system_id", "device_id"))
+    dev = dev.filter((dev.down_h > 0) | (dev.faults > 0))
+    q["worst_devices"] = metrics.first_rows(dev, [ibis.desc("down_h"), ibis.desc("faults"), "device_id"], k)
     q["sla"] = metrics.timeliness_summary(sla)
     q["breaches"] = metrics.breach_samples(sla, k).order_by(["system_id", "step", "t0", "fault_id"])
     q["month"] = metrics.monthly(fb, sla).order_by(["system_id", "month"])
@@ -179,6 +184,15 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     return Evaluation(as_of, p.start_date, cfg.window_days, cfg, systems, model_rows)
 
 
+def _perf(x: dict, key: str) -> dict:
+    """One per-subsystem or per-device performance row, JSON-ready."""
+    return {key: x[key], "devices": _int(x.get("devices")), "faults": _int(x.get("faults")),
+            "open_faults": _int(x.get("open_faults")), "down_hours": _num(x.get("down_h")) or 0.0,
+            "availability": _num(x.get("availability")), "mtbf_h": _num(x.get("mtbf_h")),
+            "mttr_h": _num(x.get("mttr_h")),
+            "fault_rate_per_device_year": _num(x.get("fault_rate_per_device_year"))}
+
+
 def _one(rows: list[dict]) -> dict:
     return rows[0] if rows else {}
 
@@ -212,6 +226,9 @@ def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> di
         "fault_rate_per_device_year": _num(pf.get("fault_rate_per_device_year")),
         "faults": _int(pf.get("faults")), "open_faults_count": _int(pf.get("open_faults")),
         "open_faults": [o["fault_id"] for o in r["open"]],
+        "subsystems": [_perf(x, "subsystem") for x in r["by_subsystem"]],
+        "worst_devices": [_perf(x, "device_id") for x in
+                          sorted(r["worst_devices"], key=lambda x: (-x["down_h"], -x["faults"], x["device_id"]))],
         "sla": {step: _num(sl.get(f"sla_{step}")) for step in metrics.STEPS},
         "sla_limits_h": {step: float(row[f"lim_{step}"]) for step in metrics.STEPS},
         "sla_counts": sla_counts,

@@ -143,11 +143,11 @@ def down_islands(fb: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
     device and their union is the device's down time (one window pass instead
     of a gaps-and-islands grouping).
     """
-    d = dsvc.select(_d=dsvc.device_id, _s0=dsvc.svc_start, _s1=dsvc.svc_end)
+    d = dsvc.select(_d=dsvc.device_id, _s0=dsvc.svc_start, _s1=dsvc.svc_end, _sub=dsvc.subsystem)
     x = fb.filter(fb.device_id.notnull())
     x = x.join(d, x.device_id == d._d)
     x = x.select(
-        "device_id", "dev_key", "system_id",
+        "device_id", "dev_key", "system_id", subsystem=x._sub,
         s=ibis.greatest(x.occurred_at, x._s0),
         e=ibis.least(x.restored.fill_null(_ts(p.end)), x._s1),
     )
@@ -155,32 +155,38 @@ def down_islands(fb: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
     w = ibis.window(group_by="dev_key", order_by=["s", "e"], preceding=(None, 1))
     x = x.mutate(prev_end=x.e.max().over(w))
     x = x.mutate(start=ibis.greatest(x.s, x.prev_end.fill_null(x.s)), end=x.e)
-    x = x.filter(x.end > x.start).select("system_id", "device_id", "dev_key", "start", "end")
+    x = x.filter(x.end > x.start).select("system_id", "subsystem", "device_id", "dev_key", "start", "end")
     return x.mutate(down_h=_secs(x.end, x.start) / H)
 
 
 # ------------------------------------------------------------------ performance
 
-def performance(fb: ir.Table, dsvc: ir.Table, islands: ir.Table) -> ir.Table:
-    """Per system: availability, MTBF, MTTR, fault rate over the window.
+def performance(fb: ir.Table, dsvc: ir.Table, islands: ir.Table,
+                by: tuple[str, ...] = ("system_id",)) -> ir.Table:
+    """Availability, MTBF, MTTR, fault rate over the window, per ``by`` (system, subsystem or device).
 
     * availability = 1 - device down hours / device in-service hours;
     * MTBF = device up hours / faults that occurred in the window;
     * MTTR = mean hours from occurrence to restoration of the window's faults
       restored by ``T``;
     * fault rate = faults in the window per device-year in service.
+
+    ``by`` is ``("system_id",)``, ``("system_id", "subsystem")`` or
+    ``("system_id", "device_id")``; a fault's subsystem is its own, else its device's.
     """
-    svc = dsvc.group_by("system_id").agg(devices=dsvc.count(), active_devices=dsvc.active.sum(),
-                                         service_h=dsvc.service_h.sum())
-    down = islands.group_by("system_id").agg(down_h=islands.down_h.sum())
+    keys = list(by)
+    svc = dsvc.group_by(keys).agg(devices=dsvc.count(), active_devices=dsvc.active.sum(),
+                                  service_h=dsvc.service_h.sum())
+    down = islands.group_by(keys).agg(down_h=islands.down_h.sum())
     w = fb.filter(fb.in_window)
     rep_h = _secs(w.restored, w.occurred_at) / H
-    fl = w.group_by("system_id").agg(
+    fl = w.group_by(keys).agg(
         faults=w.count(), restored_faults=w.restored.notnull().sum(), mttr_h=rep_h.mean())
-    op = fb.filter(fb.is_open).group_by("system_id").agg(open_faults=ibis._.count())
-    t = svc.left_join(down, "system_id").drop("system_id_right")
-    t = t.left_join(fl, "system_id").drop("system_id_right")
-    t = t.left_join(op, "system_id").drop("system_id_right")
+    op = fb.filter(fb.is_open).group_by(keys).agg(open_faults=ibis._.count())
+    t = svc
+    for other in (down, fl, op):
+        t = t.left_join(other, keys)
+        t = t.drop(*[c for c in t.columns if c.endswith("_right")])
     t = t.mutate(down_h=t.down_h.fill_null(0.0), faults=t.faults.fill_null(0),
                  open_faults=t.open_faults.fill_null(0))
     up = t.service_h - t.down_h
