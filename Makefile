@@ -32,7 +32,7 @@ java: ## install a Java 17 runtime for the Spark engine and its tests if none is
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 $(DB): | $(VENV)/.installed
-	$(BIN)/opeval --db $(DB) demo --scale $(SCALE)
+	$(BIN)/opeval --db $(DB) demo --scale $(SCALE) --via-messages
 
 demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missing
 
