@@ -16,7 +16,7 @@ from . import __version__
 from .config import default_db
 from .errors import OpevalError
 
-COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export")
+COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy")
 
 
 def build_parser() -> argparse.ArgumentParser:

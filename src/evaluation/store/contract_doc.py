@@ -80,7 +80,11 @@ def render() -> str:
 - `quarantine`: one row per rejected input row — load id, kind, source file,
   line (physical line for CSV/NDJSON, counting the header as line 1; row number
   for Parquet), columns at fault, reasons, and the raw row as JSON.
-- `messages`: every e-Intervention message received with the OI's answer.
+- `messages`: every e-Intervention message received with the OI's answer
+  (keyed by load, file index and line).
+- `audit_log`: each purge (`opeval purge --before DATE`) and erasure of a
+  customer line (`opeval erase --pto REF`), with the rows affected per table;
+  an erased line appears only by its keyed pseudonym.
 """)
     return "\n".join(out) + "\n"
 

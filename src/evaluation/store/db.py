@@ -4,7 +4,8 @@ One file holds every table of the contract plus the bookkeeping tables:
 ``meta`` (schema version, settings such as the OI codes of this database),
 ``load_log`` (each load: what, from where, when, counts, outcome),
 ``quarantine`` (each rejected input row with file, line, columns and reason) and
-``messages`` (every e-Intervention message received, with the OI's answer).
+``messages`` (every e-Intervention message received, with the OI's answer)
+and ``audit_log`` (purges and erasures of personal data).
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ BOOKKEEPING_DDL = [
     """CREATE TABLE IF NOT EXISTS quarantine (
         load_id BIGINT NOT NULL, kind VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
         line BIGINT, columns VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        recorded_at TIMESTAMP NOT NULL, action VARCHAR NOT NULL, subject VARCHAR, details VARCHAR,
+        rows_affected BIGINT)""",
     """CREATE TABLE IF NOT EXISTS messages (
         load_id BIGINT NOT NULL, file_index INTEGER NOT NULL DEFAULT 0, line BIGINT NOT NULL,
         message VARCHAR,
