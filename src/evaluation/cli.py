@@ -16,7 +16,8 @@ from . import __version__
 from .config import default_db
 from .errors import OpevalError
 
-COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy")
+COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy",
+            "outages", "blacklist")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,112 @@
+"""``opeval blacklist``: PMs whose incident rate is credibly above the network's.
+
+``opeval blacklist [--as-of DATE] [--since DATE] [--min-covered N] [--format text|json|csv]
+[--out FILE]`` plus the other thresholds of
+:class:`evaluation.analyses.blacklist.BlacklistConfig`. JSON keys: contract §3
+"blacklist" (``candidates`` with ``pm_id``, ``incident_rate``, ``interventions``,
+``score``, ``evidence``), most urgent first; CSV is the candidates table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import OpevalError
+from ..progress import step_printer
+from ._engine import add_engine_options, tables_from_args
+from .outages import emit, period_args
+
+
+def register(sub, common) -> None:
+    from ..analyses.blacklist import BlacklistConfig
+    d = BlacklistConfig()
+    p = sub.add_parser(
+        "blacklist", parents=[common],
+        help="PMs whose incident rate is credibly too high (e-Intervention §6 evolution)",
+        description="Funnel-plot limits and beta-binomial shrinkage on the incident rate "
+                    "(impacted / covered interventions) of each PM; see docs/outages.md.")
+    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: its end)")
+    p.add_argument("--since", metavar="DATE", help="start of the period")
+    p.add_argument("--min-covered", type=int, default=d.min_covered, metavar="N",
+                   help=f"covered interventions a PM needs (default {d.min_covered})")
+    p.add_argument("--funnel-level", type=float, default=d.funnel_level, metavar="P",
+                   help=f"funnel limit level (default {d.funnel_level})")
+    p.add_argument("--min-posterior", type=float, default=d.min_posterior, metavar="P",
+                   help=f"posterior probability above the network rate (default {d.min_posterior})")
+    p.add_argument("--recent-days", type=int, default=d.recent_days, metavar="D",
+                   help=f"recent period of the trend (default {d.recent_days})")
+    p.add_argument("--keep-fragile", action="store_true",
+                   help="keep PMs whose cuts are not concentrated in windows among the candidates")
+    p.add_argument("--max-evidence", type=int, default=None, metavar="N",
+                   help="list at most N interventions and N cuts per candidate")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_engine_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..analyses.blacklist import BlacklistConfig, blacklist
+    since, as_of = period_args(args)
+    if args.min_covered < 1:
+        raise OpevalError("--min-covered must be at least 1")
+    for name in ("funnel_level", "min_posterior"):
+        v = getattr(args, name)
+        if not 0.0 <= v < 1.0:
+            raise OpevalError(f"--{name.replace('_', '-')} must be in [0, 1)")
+    if args.recent_days < 1:
+        raise OpevalError("--recent-days must be at least 1")
+    if args.max_evidence is not None and args.max_evidence < 1:
+        raise OpevalError("--max-evidence must be at least 1")
+    cfg = BlacklistConfig(min_covered=args.min_covered, funnel_level=args.funnel_level,
+                          min_posterior=args.min_posterior, recent_days=args.recent_days,
+                          exclude_fragile=not args.keep_fragile, max_evidence=args.max_evidence)
+    step = step_printer(args.progress)
+    step("opening the tables")
+    tables = tables_from_args(args)
+    step("assessing the PMs")
+    result = blacklist(tables, since=since, as_of=as_of, config=cfg)
+    if args.format == "json":
+        return emit(args, json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    if args.format == "csv":
+        return emit(args, result.candidates.to_csv(index=False).rstrip("\n"))
+    return emit(args, render_text(result.to_dict()))
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def render_text(d: dict) -> str:
+    c = d["config"]
+    out = [f"PM blacklist {d['period']['start']} .. {d['period']['end']}",
+           f"  network incident rate {_pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
+           f"rule: ≥ {c['min_covered']} covered interventions, above the "
+           f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}",
+           f"  baseline (out-of-window cuts) known: {'yes' if d['baseline_available'] else 'no'}",
+           ""]
+    if not d["candidates"]:
+        out.append("No candidate.")
+    else:
+        out.append(f"{len(d['candidates'])} candidate(s), most urgent first")
+        out.append(f"  {'#':>3} {'PM':<20} {'cov':>5} {'imp':>5} {'rate':>7} {'shrunk':>7} "
+                   f"{'score':>7}  trend      attribution")
+        for r in d["candidates"]:
+            out.append(f"  {r['rank']:>3} {r['pm_id']:<20} {r['covered_interventions']:>5} "
+                       f"{r['impacted_interventions']:>5} {_pct(r['incident_rate']):>7} "
+                       f"{_pct(r['shrunken_rate']):>7} {r['score']:>7.2f}  "
+                       f"{r['trend']['direction']:<10} {r['attribution']}")
+            ev = r["evidence"]
+            refs = ", ".join(i["ref_interv_oi"] for i in ev["interventions"][:5])
+            more = len(ev["interventions"]) - 5
+            out.append(f"      evidence: {len(ev['interventions'])} impacted intervention(s) "
+                       f"({refs}{', …' if more > 0 else ''}), {len(ev['cuts'])} cut(s)")
+    if d["fragile"]:
+        out += ["", f"{len(d['fragile'])} PM(s) above the funnel but fragile anyway "
+                    "(cuts not concentrated in intervention windows):"]
+        for r in d["fragile"]:
+            out.append(f"  {r['pm_id']:<20} rate {_pct(r['incident_rate'])}, in/out ratio "
+                       f"{r['rate_ratio'] if r['rate_ratio'] is not None else '-'}")
+    return "\n".join(out)

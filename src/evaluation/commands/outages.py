@@ -1,0 +1,187 @@
+"""``opeval outages``: interventions at PMs versus customer cuts (e-Intervention lot 1).
+
+``opeval outages [--as-of DATE] [--since DATE] [--format text|json|csv] [--out FILE]
+[--anonymise-do] [--limit N]``. JSON keys: contract §3 "outages" (``pms``, ``dos``)
+plus ``network``, ``ocs``, ``short_cuts``, ``missing_hf`` (docs/outages.md); CSV is
+the per-PM table.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+
+from ..errors import OpevalError
+from ..progress import step_printer
+from ._engine import add_engine_options, tables_from_args
+
+
+def parse_when(text: str | None) -> dt.date | dt.datetime | None:
+    """``YYYY-MM-DD`` as a date (a whole day), or an ISO 8601 time as naive UTC."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return dt.date.fromisoformat(text)
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def period_args(args) -> tuple:
+    """(since, as_of) from the options, checked against each other."""
+    since, as_of = parse_when(getattr(args, "since", None)), parse_when(args.as_of)
+
+    def start(v):
+        return dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v
+
+    def end(v):
+        return start(v) + dt.timedelta(days=1) if type(v) is dt.date else v
+
+    if since is not None and as_of is not None and start(since) >= end(as_of):
+        raise OpevalError("--since is not before --as-of")
+    return since, as_of
+
+
+def pseudonym_key(args) -> str:
+    """The DO pseudonym key: $OPEVAL_PSEUDONYM_KEY, else the database's, created on first use."""
+    from ..analyses.outages.pseudonym import KEY_ENV, KEY_SETTING, new_key
+    from ..store import db
+    key = os.environ.get(KEY_ENV)
+    if key:
+        return key
+    if getattr(args, "lake", None) or getattr(args, "engine", "duckdb") != "duckdb":
+        raise OpevalError(f"--anonymise-do on a lake or Spark needs the key in ${KEY_ENV}")
+    con = db.connect(args.db, read_only=True)
+    try:
+        key = db.get_setting(con, KEY_SETTING)
+    finally:
+        con.close()
+    if key:
+        return key
+    con = db.connect(args.db)
+    try:
+        key = db.get_setting(con, KEY_SETTING) or new_key()
+        db.set_setting(con, KEY_SETTING, key)
+    finally:
+        con.close()
+    return key
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "outages", parents=[common],
+        help="do interventions at PMs cut other customers? per PM, DO and OC",
+        description="Correlate intervention windows [HD, HF] with customer cuts by the "
+                    "e-Intervention rules (not power cuts, not the DO's own lines, PTO and time "
+                    "known, churned lines dropped; no M5 = unknown). See docs/outages.md.")
+    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: its end; "
+                   "default: the end of the data)")
+    p.add_argument("--since", metavar="DATE", help="start of the period (default: the data's)")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="text (default), json (contract keys) or csv (the per-PM table)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--anonymise-do", action="store_true",
+                   help="replace DO codes by keyed pseudonyms (views meant for OCs)")
+    p.add_argument("--limit", type=int, default=1000, metavar="N",
+                   help="rows listed for short cuts and interventions without HF (default 1000; "
+                        "0 = all); totals are always complete")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_engine_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..analyses.outages import analyse
+    since, as_of = period_args(args)
+    if args.limit < 0:
+        raise OpevalError("--limit must be 0 or more")
+    step = step_printer(args.progress)
+    key = pseudonym_key(args) if args.anonymise_do else None
+    step("opening the tables")
+    tables = tables_from_args(args)
+    step("correlating interventions and cuts")
+    report = analyse(tables, since=since, as_of=as_of, pseudonym_key=key,
+                     list_limit=args.limit or None)
+    step("writing the result")
+    if args.format == "json":
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+    elif args.format == "csv":
+        text = report.pms.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S").rstrip("\n")
+    else:
+        text = render_text(report.to_dict())
+    return emit(args, text)
+
+
+def emit(args, text: str) -> int:
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def _rr(r: dict) -> str:
+    if r.get("rate_ratio_lo") is None:
+        return "-"
+    hi = r.get("rate_ratio_hi")
+    rr = r.get("rate_ratio")
+    return (f"{rr:.1f}" if rr is not None else "inf") + \
+        f" [{r['rate_ratio_lo']:.1f}, " + (f"{hi:.1f}]" if hi is not None else "inf]")
+
+
+def render_text(d: dict, top: int = 20) -> str:
+    """A readable page; the JSON carries every figure."""
+    n = d["network"]
+    ex = n["excluded_cuts"]
+    out = [f"Interventions and customer cuts {d['period']['start']} .. {d['period']['end']}",
+           f"  {n['interventions']} intervention(s) at {n['pms']} PM(s) by {n['dos']} DO(s); "
+           f"{n['missing_hf']} without HF (no window)",
+           f"  covered by an M5: {n['covered_interventions']}, impacted: "
+           f"{n['impacted_interventions']}, incident rate {_pct(n['incident_rate'])} "
+           f"(no M5 = unknown, not counted)",
+           f"  counted cuts: {n['counted_cuts']} ({n['cuts_in_windows']} in windows, "
+           f"{n['cuts_out_of_windows']} outside); clients HS in covered interventions: "
+           f"{n['clients_hs']}",
+           "  not counted: " + (", ".join(f"{k} {v}" for k, v in sorted(ex.items())) or "none"),
+           f"  in/out-of-window cut-rate ratio: {_rr(n)}",
+           f"  OCs using flow 3: {n['ocs_using_flow3']} of {n['ocs']}; short cuts restored the "
+           f"same day: {d['short_cuts']['total']}", ""]
+    pms = sorted(d["pms"], key=lambda r: (-(r["incident_rate"] or 0), -r["covered_interventions"],
+                                          r["pm_id"]))
+    out.append(f"PMs by incident rate (top {min(top, len(pms))} of {len(pms)})")
+    out.append(f"  {'PM':<20} {'interv':>6} {'cov':>5} {'imp':>5} {'rate':>7} {'HS':>5} "
+               f"{'in-win':>6} {'out':>6}  in/out rate ratio [CI]")
+    for r in pms[:top]:
+        out.append(f"  {r['pm_id']:<20} {r['interventions']:>6} {r['covered_interventions']:>5} "
+                   f"{r['impacted_interventions']:>5} {_pct(r['incident_rate']):>7} "
+                   f"{r['clients_hs']:>5} {r['cuts_in_windows']:>6} {r['cuts_out_of_windows']:>6}"
+                   f"  {_rr(r)}")
+    out += ["", "DOs (incident rate; timestamp quality: cuts ≤ 5 min before HD / after HF; "
+            "HD→M1 delay)"]
+    for r in d["dos"]:
+        med = r["m1_delay_median_s"]
+        out.append(f"  {r['code_do'] or '-':<12} {r['interventions']:>6} interv, rate "
+                   f"{_pct(r['incident_rate']):>7}, before HD {r['cuts_before_hd']}, after HF "
+                   f"{r['cuts_after_hf']}, missing HF {r['missing_hf']}, M1 median "
+                   + ("-" if med is None else f"{med:.0f} s")
+                   + f", late M1 {r['m1_late']}, M3 before M1 {r['m3_before_m1']}")
+    out += ["", "OCs"]
+    for r in d["ocs"]:
+        out.append(f"  {r['code_oc']:<6} flow 3 {'yes' if r['uses_flow3'] else 'no ':<3} "
+                   f"M5 {r['m5_received']} ({r['m5_empty']} empty, {r['m5_late']} late), "
+                   f"cuts {r['cuts']} (counted {r['counted_cuts']}, power {r['power_cuts']}, "
+                   f"outside own window {r['cuts_outside_own_window']})")
+    return "\n".join(out)
