@@ -105,6 +105,7 @@ def _reference(path: str) -> pd.DataFrame:
 
     from evaluation.store.schema import SERVICE_LIFE_YEARS
     con = duckdb.connect(path, read_only=True)
+    con.execute("SET enable_progress_bar = false")
     systems = con.execute("SELECT * FROM systems").df()
     devices = con.execute("SELECT * FROM devices").df()
     faults = con.execute("SELECT * FROM faults").df()
