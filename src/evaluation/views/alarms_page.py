@@ -1,0 +1,595 @@
+"""The ``/alarms`` page (alarm operator / supervisor): load, floods, bad actors,
+chattering and repeats, false alarms, handling times, open alarms ranked by the
+false-alarm model, and the history review of one alarm.
+
+A thin Viewer over :class:`~evaluation.views.alarms_state.AlarmsState`: widgets
+write the state's parameters, one watcher recomputes the views (cached per
+database stamp and filters) and updates every pane in place. The filters live
+in the URL (``?from=2025-06-01&to=2025-06-30&system=SYS-0003&priority=2&
+definition=…&operator=…&bucket=1h&history=…&resource=…``).
+
+Text from the data (definitions, resources, operators, comments) is never
+rendered as HTML: tables use Tabulator's ``plaintext`` formatter (it escapes),
+HTML panes escape with :func:`html.escape`, Bokeh tooltips escape by default.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+
+import duckdb
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+
+from ..analyses.alarms.rules import AlarmRules
+from ..errors import OpevalError
+from .alarms_state import MEASURES, PARETO_TOP, AlarmsState
+from .layout import PAGE_SIZE, Pager, download, empty, error, frame_csv, table
+from .queries import ReadOnlyStore
+
+hv.extension("bokeh", logo=False)
+
+RULES = AlarmRules()
+NO_ALARMS = ("**No alarms in this database yet.** Load alarms or an alarm_log — "
+             "`opeval ingest alarms FILE…` or `opeval ingest alarm_log FILE…` — "
+             "or run `opeval demo` to build the demo database, then reload this page.")
+NO_MATCH = "No alarm matches these filters: widen the time range or clear a filter."
+ALL = "*"
+URL_PARAMS = {"start": "from", "end": "to", "system": "system", "priority": "priority",
+              "definition": "definition", "operator": "operator", "bucket": "bucket",
+              "measure": "measure", "history_definition": "history",
+              "history_resource": "resource", "history_page": "hpage"}
+TEXT_COLUMNS = ("definition", "resource_id", "system_id", "status", "close_reason",
+                "assigned_to", "comment", "alarm_id", "position", "raised_at", "first_raised",
+                "last_raised", "handled_at", "closed_at", "start", "end", "bucket")
+PCT = NumberFormatter(format="0.0%")
+NUM = NumberFormatter(format="0,0")
+NUM1 = NumberFormatter(format="0,0.0")
+PROB = NumberFormatter(format="0.000")
+NO_LOGO = {"plot.toolbar.logo": None}
+BUCKET_LABELS = {"auto": "auto", "10min": "per 10 minutes", "1h": "per hour"}
+MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
+
+
+def _guarded(update):
+    """Run a page update; if the database cannot be read now, say so on the page."""
+    @functools.wraps(update)
+    def run(self, *args, **kwargs):
+        try:
+            result = update(self, *args, **kwargs)
+        except (OpevalError, duckdb.Error) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self._error.object = html.escape(f"Cannot read the database right now ({first}). "
+                                             "A load may be running: try again in a moment.")
+            self._error.visible = True
+            return None
+        self._error.visible = False
+        return result
+    return run
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame as the browser gets it: times as text (UTC, to the second)."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S").where(out[c].notna(), "")
+    return out
+
+
+def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
+    fmt = {c: {"type": "plaintext"} for c in TEXT_COLUMNS}
+    fmt.update(formatters or {})
+    return table(shown(frame), formatters=fmt, css_classes=[css], **kw)
+
+
+def _duration(seconds) -> str:
+    if seconds is None or pd.isna(seconds):
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _pct(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{v:.1%}"
+
+
+def _section(title: str, *objects, anchor: str) -> pn.Column:
+    return pn.Column(pn.pane.HTML(f'<h4 id="{anchor}">{html.escape(title)}</h4>',
+                                  margin=(8, 5, 0, 5)),
+                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
+
+
+# ------------------------------------------------------------------ plots
+def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Overlay:
+    """Alarms per bucket, the busiest system's 10-minute peak, the flood line and the floods."""
+    per = "10 min" if bucket == "10min" else "hour"
+    data = series.rename(columns={"bucket": "time"})
+    total = hv.Curve(data, "time", ["alarms", "peak_10min"], label="alarms per bucket").opts(
+        color="#1f4e79", line_width=1.5,
+        hover_tooltips=[("time", "@time{%F %H:%M}"), (f"alarms per {per}", "@alarms"),
+                        ("busiest system, per 10 min", "@peak_10min")],
+        hover_formatters={"@time": "datetime"}, tools=["hover"])
+    peak = hv.Curve(data, "time", ["peak_10min", "alarms"],
+                    label="busiest system, most in 10 min").opts(
+        color="#e07b00", line_width=1, alpha=0.8,
+        hover_tooltips=[("time", "@time{%F %H:%M}"), ("busiest system, per 10 min",
+                                                       "@peak_10min")],
+        hover_formatters={"@time": "datetime"}, tools=["hover"])
+    line = hv.HLine(RULES.flood_threshold, label="flood threshold").opts(
+        color="#d62728", line_dash="dashed", line_width=1.5)
+    spans = floods.rename(columns={"position": "system_id"})[["start", "end"]] if len(floods) \
+        else pd.DataFrame({"start": pd.Series(dtype="datetime64[ns]"),
+                           "end": pd.Series(dtype="datetime64[ns]")})
+    marked = hv.VSpans(spans, ["start", "end"], label="flood periods").opts(
+        color="#d62728", alpha=0.25)
+    return (marked * total * peak * line).opts(
+        responsive=True, height=300, xlabel="raise time (UTC)", ylabel="alarms",
+        title=f"Alarms per {per}; flood line: more than 10 in 10 min for one system",
+        framewise=True,
+        legend_position="top", legend_cols=4, show_grid=True, toolbar="above",
+        active_tools=[], backend_opts=NO_LOGO)
+
+
+def pareto_plot(pareto: pd.DataFrame) -> hv.Overlay:
+    """Bars of the definitions by load, bad actors in red, with the cumulative share."""
+    top = pareto.head(PARETO_TOP).copy()
+    top["kind"] = np.where(top["bad_actor"], "bad actor", "other")
+    top["cumulative_pct"] = top["cumulative_share"] * 100
+    top["share_pct"] = top["share"] * 100
+    bars = hv.Bars(top, "definition", ["alarms", "kind", "share_pct", "cumulative_pct",
+                                        "false_alarm_rate"]).opts(
+        color="kind", cmap={"bad actor": "#d62728", "other": "#7f9fbf"},
+        hover_tooltips=[("definition", "@definition"), ("alarms", "@alarms"),
+                        ("share", "@share_pct{0.0}%"), ("cumulative", "@cumulative_pct{0.0}%"),
+                        ("false-alarm rate", "@false_alarm_rate{0.0%}"), ("", "@kind")],
+        tools=["hover"], xrotation=35, ylabel="alarms", show_legend=False)
+    cum = hv.Curve(top, "definition", "cumulative_pct", label="cumulative share (%)").opts(
+        color="#333333", line_width=2, ylim=(0, 105), ylabel="cumulative share (%)")
+    dots = hv.Scatter(top, "definition", ["cumulative_pct", "alarms"]).opts(
+        color="#333333", size=5, hover_tooltips=[("definition", "@definition"),
+                                                  ("cumulative", "@cumulative_pct{0.0}%")],
+        tools=["hover"])
+    return (bars * cum * dots).opts(multi_y=True, responsive=True, height=340, framewise=True,
+                                    xlabel="", toolbar="above", show_legend=False,
+                                    backend_opts=NO_LOGO,
+                                    title="Bad actors: alarms per definition (red) and "
+                                          "cumulative share of the load")
+
+
+def heat_plot(heat: pd.DataFrame) -> hv.HeatMap:
+    """False-alarm rate per definition and hour of the raise (UTC)."""
+    data = heat.assign(rate_pct=heat["false_alarm_rate"] * 100)
+    n_defs = max(1, data["definition"].nunique())
+    return hv.HeatMap(data, ["hour", "definition"],
+                      ["rate_pct", "alarms", "closed", "false_alarms"]).opts(
+        cmap="Reds", colorbar=True, clim=(0, 100), responsive=True,
+        height=min(600, 90 + 24 * n_defs), xlabel="hour of day (UTC)", ylabel="",
+        hover_tooltips=[("definition", "@definition"), ("hour", "@hour"),
+                        ("false-alarm rate", "@rate_pct{0.0}%"), ("closed", "@closed"),
+                        ("false alarms", "@false_alarms"), ("alarms", "@alarms")],
+        tools=["hover"], toolbar="above", xticks=list(range(0, 24, 2)), framewise=True,
+        clabel="false alarms (% of closed)", backend_opts=NO_LOGO,
+        title="False-alarm rate per definition and hour of the raise")
+
+
+def handling_plot(h: pd.DataFrame, measure: str) -> hv.Overlay:
+    """Box per operator: p25–p75 box, p10–p90 whisker, median mark (log time axis)."""
+    label = MEASURE_LABELS[measure]
+    d = h.sort_values("median").reset_index(drop=True).copy()
+    for c in ("p10", "p25", "median", "p75", "p90"):
+        d[c] = d[c].clip(lower=1.0)
+        d[f"{c}_text"] = d[c].map(_duration)
+    tips = [("operator", "@assigned_to"), ("alarms", "@n"), ("p10", "@p10_text"),
+            ("p25", "@p25_text"), ("median", "@median_text"), ("p75", "@p75_text"),
+            ("p90", "@p90_text")]
+    extra = ["n", "p10_text", "p25_text", "median_text", "p75_text", "p90_text"]
+    d["op"] = d["assigned_to"]
+    whisk = hv.Segments(d, ["p10", "assigned_to", "p90", "op"], extra).opts(
+        color="#555555", line_width=1)
+    boxes = hv.Segments(d, ["p25", "assigned_to", "p75", "op"], extra).opts(
+        color="#7f9fbf", line_width=14, hover_tooltips=tips, tools=["hover"])
+    med = hv.Scatter(d, "median", ["assigned_to"] + extra).opts(
+        color="#d62728", marker="square", size=9, hover_tooltips=tips, tools=["hover"])
+    return (whisk * boxes * med).opts(
+        logx=True, responsive=True, height=max(220, 70 + 26 * len(d)), framewise=True,
+        xlabel=f"{label} (log scale; box p25–p75, whisker p10–p90, red: median)",
+        ylabel="", toolbar="above", show_legend=False, backend_opts=NO_LOGO,
+        title=f"{label.capitalize()} per operator")
+
+
+# ------------------------------------------------------------------ page
+class AlarmsPage(pn.viewable.Viewer):
+    """Alarm load, nuisance alarms, false alarms, handling and history review."""
+
+    state = param.ClassSelector(class_=AlarmsState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        s = self.state
+        self._error = error("")
+        self._error.visible = False
+        self._has_alarms = s.has_alarms()
+        self._no_alarms = empty(NO_ALARMS)
+        self._no_match = empty(NO_MATCH)
+        self._no_match.visible = False
+        if not self._has_alarms:
+            return
+        opts = s.options()
+        first, last = s.data_range()
+        # Filters.
+        self._start = pn.widgets.DatePicker(name="From", start=first, end=last, width=118)
+        self._end = pn.widgets.DatePicker(name="To", start=first, end=last, width=118)
+        self._system = pn.widgets.Select(name="System", width=130,
+                                         options={"every system": ALL,
+                                                  **{v: v for v in opts["system"]}})
+        self._priority = pn.widgets.Select(name="Priority", width=90,
+                                           options={"every one": 0,
+                                                    **{str(p): p for p in opts["priority"]}})
+        self._definition = pn.widgets.Select(name="Definition", width=190,
+                                             options={"every definition": ALL,
+                                                      **{v: v for v in opts["definition"]}})
+        self._operator = pn.widgets.Select(name="Operator", width=125,
+                                           options={"every operator": ALL,
+                                                    **{v: v for v in opts["operator"]}})
+        self._bucket = pn.widgets.Select(name="Load per", width=120,
+                                         options={v: k for k, v in BUCKET_LABELS.items()})
+        self._reset = pn.widgets.Button(name="Clear", width=70, margin=(24, 5, 5, 5))
+        self._reset.on_click(lambda _e: self._clear())
+        for widget, name, none in ((self._system, "system", ""), (self._definition, "definition", ""),
+                                   (self._operator, "operator", "")):
+            self._link_text(widget, name)
+        self._link(self._priority, "priority", lambda v: v, lambda v: v)
+        self._link(self._bucket, "bucket", lambda v: v, lambda v: v)
+        self._link(self._start, "start", lambda v: v, lambda v: v)
+        self._link(self._end, "end", lambda v: v, lambda v: v)
+        # Views.
+        self._kpis = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["opeval-kpis"])
+        self._v = s.views()
+        self._pipe = hv.streams.Pipe(data=self._v)
+        self._hpipe = hv.streams.Pipe(data=(s.handling(), s.measure))
+        self._load = self._plot(lambda v: load_plot(v.series, v.floods, v.bucket),
+                                "opeval-load-plot")
+        self._floods = _table(pd.DataFrame(), "opeval-table-floods", pagination="remote",
+                              page_size=5)
+        self._pareto = self._plot(lambda v: pareto_plot(v.pareto), "opeval-pareto-plot")
+        self._pareto_table = _table(pd.DataFrame(), "opeval-table-pareto", pagination="remote",
+                                    page_size=8, formatters=_fmt_pareto())
+        self._chattering = _table(pd.DataFrame(), "opeval-table-chattering",
+                                  pagination="remote", page_size=10,
+                                  formatters=_fmt(chatter_index=PROB, short_gap_max_s=NUM1,
+                                                  false_alarm_rate=PCT))
+        self._repeats = _table(pd.DataFrame(), "opeval-table-repeats", pagination="remote",
+                               page_size=10, formatters=_fmt(repeat_share=PCT,
+                                                             false_alarm_rate=PCT))
+        self._heat = self._plot(lambda v: heat_plot(v.heat), "opeval-heat-plot")
+        self._measure = pn.widgets.RadioButtonGroup(
+            options={v: k for k, v in MEASURE_LABELS.items()}, value=s.measure,
+            button_type="light", width=260)
+        self._link(self._measure, "measure", lambda v: v, lambda v: v)
+        self._handling = pn.pane.HoloViews(
+            hv.DynamicMap(lambda data: handling_plot(*data), streams=[self._hpipe]),
+            sizing_mode="stretch_width", css_classes=["opeval-handling-plot"])
+        self._operators = _table(pd.DataFrame(), "opeval-table-operators", pagination="remote",
+                                 page_size=15, formatters=_fmt(
+                                     escalated_share=PCT, median_handle_s=NUM1,
+                                     median_close_s=NUM1))
+        self._model_info = pn.pane.HTML("", sizing_mode="stretch_width",
+                                        css_classes=["opeval-model"])
+        self._open = _table(pd.DataFrame(), "opeval-table-open", pagination="remote",
+                            page_size=15, formatters=_fmt(p_false=PROB, baseline=PROB))
+        self._open.visible = False
+        self._open_empty = empty("No open alarm matches these filters.")
+        self._open_empty.visible = False
+        self._hist_def = pn.widgets.Select(name="Alarm definition", width=260)
+        self._hist_res = pn.widgets.Select(name="Resource", width=220)
+        self._hist_title = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._history = _table(pd.DataFrame(), "opeval-table-history", pagination=None,
+                               sortable=False, formatters=_fmt(
+                                   gap_s=NUM1, handle_s=NUM1, close_s=NUM1, clear_s=NUM1),
+                               widths={"comment": 260})
+        self._hist_pager = Pager(s.history_total, s.history_pages, state=s,
+                                 page_param="history_page")
+        self._hist_empty = empty("Pick an alarm definition above, or click a row of the "
+                                 "chattering, repeat or open-alarm tables, to review every "
+                                 "raise of that alarm.")
+        for t in (self._chattering, self._repeats, self._open):
+            t.on_click(functools.partial(self._pick_history, t))
+        self._hist_def.param.watch(self._hist_def_changed, "value")
+        self._hist_res.param.watch(self._hist_res_changed, "value")
+        self._tabs = pn.Tabs(
+            ("Load", pn.Column(self._load, _section(
+                "Flood periods (more than 10 alarms in 10 minutes for one system)",
+                self._floods, download("alarm_floods.csv", frame_csv(lambda: self._v.floods)),
+                anchor="floods"), download("alarm_load.csv", frame_csv(lambda: self._v.series)),
+                sizing_mode="stretch_width")),
+            ("Bad actors", pn.Column(self._pareto, self._pareto_table,
+                                     download("alarm_bad_actors.csv",
+                                              frame_csv(lambda: self._v.pareto)),
+                                     sizing_mode="stretch_width")),
+            ("Chattering & repeats", pn.Row(
+                _section("Chattering (3 or more raises within 60 s)", self._chattering,
+                         download("alarm_chattering.csv", frame_csv(lambda: self._v.chattering)),
+                         anchor="chattering"),
+                _section(f"Repeats (raised again within {RULES.repeat_window_s:g} s)",
+                         self._repeats, download("alarm_repeats.csv",
+                                                 frame_csv(lambda: self._v.repeats)),
+                         anchor="repeats"), sizing_mode="stretch_width")),
+            ("False alarms", pn.Column(self._heat, download(
+                "alarm_false_by_hour.csv", frame_csv(lambda: self._v.heat)),
+                sizing_mode="stretch_width")),
+            ("Handling", pn.Column(self._measure, self._handling, self._operators,
+                                   download("alarm_operators.csv", frame_csv(self._operator_csv)),
+                                   sizing_mode="stretch_width")),
+            ("Open alarms", pn.Column(self._model_info, self._open_empty, self._open,
+                                      download("alarm_open_ranked.csv",
+                                               frame_csv(self._open_frame)),
+                                      sizing_mode="stretch_width")),
+            ("History review", pn.Column(pn.Row(self._hist_def, self._hist_res),
+                                         self._hist_title, self._hist_empty, self._history,
+                                         self._hist_pager,
+                                         download("alarm_history.csv", s.history_csv),
+                                         sizing_mode="stretch_width")),
+            sizing_mode="stretch_width", css_classes=["opeval-alarm-tabs"], dynamic=True)
+        s.param.watch(self._update, ["start", "end", "system", "priority", "definition",
+                                     "operator", "bucket"])
+        s.param.watch(self._update_handling, ["measure"])
+        s.param.watch(self._update_history, ["history_definition", "history_resource",
+                                             "history_page"])
+        if pn.state.location is not None:
+            pn.state.location.sync(s, URL_PARAMS)
+        self._update()
+        self._model_poll = None
+        self._update_model()
+
+    def _plot(self, make, css: str) -> pn.pane.HoloViews:
+        """A plot redrawn in place (new data into its sources) when the views change."""
+        return pn.pane.HoloViews(hv.DynamicMap(lambda data: make(data), streams=[self._pipe]),
+                                 sizing_mode="stretch_width", css_classes=[css])
+
+    # ------------------------------------------------------------ wiring
+    def _link(self, widget, name: str, to_state, to_widget) -> None:
+        widget.value = to_widget(getattr(self.state, name))
+
+        def w2s(event):
+            setattr(self.state, name, to_state(event.new))
+
+        def s2w(event):
+            value = to_widget(event.new)
+            if widget.value != value:
+                widget.value = value
+
+        widget.param.watch(w2s, "value")
+        self.state.param.watch(s2w, name)
+
+    def _link_text(self, widget: pn.widgets.Select, name: str) -> None:
+        """A Select for a text filter: '' in the state is ALL in the widget; a value that
+        is not among the options (e.g. from a hand-written URL) clears the filter."""
+        def to_widget(v):
+            return ALL if not v else v
+
+        def s2w(event):
+            value = to_widget(event.new)
+            if value not in widget.options.values():
+                setattr(self.state, name, "")
+            elif widget.value != value:
+                widget.value = value
+
+        current = to_widget(getattr(self.state, name))
+        if current not in widget.options.values():
+            self.state.param.update(**{name: ""})
+            current = ALL
+        widget.value = current
+        widget.param.watch(lambda e: setattr(self.state, name, "" if e.new == ALL else e.new),
+                           "value")
+        self.state.param.watch(s2w, name)
+
+    def _clear(self) -> None:
+        start, end = self.state.default_range()
+        self.state.param.update(system="", priority=0, definition="", operator="",
+                                start=start, end=end)
+
+    def _pick_history(self, tbl, event) -> None:
+        row = tbl.value.iloc[event.row]
+        self.state.param.update(history_definition=str(row["definition"]),
+                                history_resource=str(row["resource_id"]))
+        self._tabs.active = 6
+
+    def _hist_def_changed(self, event) -> None:
+        value = "" if event.new == ALL else event.new
+        if value != self.state.history_definition:
+            self.state.param.update(history_definition=value, history_resource="")
+
+    def _hist_res_changed(self, event) -> None:
+        value = "" if event.new == ALL else event.new
+        if value != self.state.history_resource:
+            self.state.history_resource = value
+
+    # ------------------------------------------------------------ updates
+    @_guarded
+    def _update(self, *_events) -> None:
+        s = self.state
+        v = self._v = s.views()
+        has = v.kpis["alarms"] > 0
+        self._no_match.visible = not has
+        self._tabs.visible = self._kpis.visible = has
+        self._kpis.object = _kpi_html(v.kpis, s.filters())
+        if has:
+            self._pipe.send(v)
+            self._floods.value = shown(v.floods.rename(columns={"position": "system_id"})[
+                ["system_id", "start", "end", "minutes", "peak_per_10min", "alarms"]]
+                if len(v.floods) else pd.DataFrame(
+                    columns=["system_id", "start", "end", "minutes", "peak_per_10min",
+                             "alarms"]))
+            self._pareto_table.value = shown(v.pareto)
+            self._chattering.value = shown(v.chattering)
+            self._repeats.value = shown(v.repeats)
+            self._operators.value = shown(v.operators)
+            self._update_handling()
+        self._update_open()
+        self._update_history()
+
+    @_guarded
+    def _update_handling(self, *_events) -> None:
+        self._hpipe.send((self.state.handling(), self.state.measure))
+
+    def _operator_csv(self) -> pd.DataFrame:
+        h = self._v.handling.pivot_table(index="assigned_to", columns="measure",
+                                         values=["p10", "p25", "median", "p75", "p90"])
+        h.columns = [f"{m}_{q}" for q, m in h.columns]
+        return self._v.operators.merge(h.reset_index(), on="assigned_to", how="left")
+
+    def _open_frame(self) -> pd.DataFrame:
+        frame = self.state.open_alarms()
+        return frame if frame is not None else pd.DataFrame()
+
+    def _update_model(self) -> None:
+        slot = self.state.model()
+        self._model_info.object = _model_html(self.state.model_summary())
+        if slot.status == "training" and self._model_poll is None:
+            self._model_poll = pn.state.add_periodic_callback(self._poll_model, period=2000)
+        self._update_open()
+
+    def _poll_model(self) -> None:
+        if self.state.model(train=False).status != "training":
+            if self._model_poll is not None:
+                self._model_poll.stop()
+                self._model_poll = None
+            self._update_model()
+
+    @_guarded
+    def _update_open(self) -> None:
+        frame = self.state.open_alarms()
+        if frame is None:
+            self._open.visible = self._open_empty.visible = False
+            return
+        self._open.value = shown(frame)
+        self._open.visible = len(frame) > 0
+        self._open_empty.visible = len(frame) == 0
+
+    @_guarded
+    def _update_history(self, *_events) -> None:
+        s = self.state
+        defs = self._v.pareto["definition"].tolist() if self._v is not None else []
+        if s.history_definition and s.history_definition not in defs:
+            defs = [s.history_definition] + defs
+        self._hist_def.options = {"(pick a definition)": ALL, **{d: d for d in defs}}
+        self._hist_def.value = s.history_definition or ALL
+        resources = s.history_resources()
+        if s.history_resource and s.history_resource not in resources:
+            resources = [s.history_resource] + resources
+        self._hist_res.options = {"every resource": ALL, **{r: r for r in resources}}
+        self._hist_res.value = s.history_resource or ALL
+        self._hist_res.visible = bool(s.history_definition)
+        rows = s.history_rows()
+        total = s.history_total()
+        self._history.value = shown(rows)
+        picked = bool(s.history_definition)
+        self._history.visible = self._hist_pager.visible = picked
+        self._hist_empty.visible = not picked
+        what = html.escape(s.history_definition) + (
+            f" on {html.escape(s.history_resource)}" if s.history_resource else "")
+        self._hist_title.object = (
+            f"<p class='opeval-history-title'><b>{what}</b>: {total:,} raise"
+            f"{'s' if total != 1 else ''} matching the filters, oldest first, with the gap to "
+            f"the previous raise, how it was handled and closed.</p>" if picked else "")
+        self._hist_pager.refresh()
+
+    # ------------------------------------------------------------ layout
+    def __panel__(self):
+        if not self._has_alarms:
+            return pn.Column(self._no_alarms, sizing_mode="stretch_width")
+        filters = pn.Row(self._start, self._end, self._system, self._priority, self._definition,
+                         self._operator, self._bucket, self._reset,
+                         sizing_mode="stretch_width", css_classes=["opeval-alarm-filters"])
+        return pn.Column(filters, self._error, self._no_match, self._kpis, self._tabs,
+                         sizing_mode="stretch_width")
+
+
+def _fmt(**kw) -> dict:
+    out = {"alarms": NUM}
+    out.update(kw)
+    return out
+
+
+def _fmt_pareto() -> dict:
+    return _fmt(share=PCT, cumulative_share=PCT, false_alarm_rate=PCT)
+
+
+def _kpi_html(k: dict, f) -> str:
+    busiest = "–" if k["busiest_position"] is None else f"{k['busiest_avg_per_10min']:.2f}"
+    busiest_sub = ("" if k["busiest_position"] is None else
+                   f"{k['busiest_position']}: {k['busiest_rate_class'] or ''} (EEMUA 191)")
+    cards = [
+        ("alarms", f"{k['alarms']:,}", f"{f.start:%Y-%m-%d} – {f.end:%Y-%m-%d}"),
+        ("avg per 10 min, busiest system", busiest, busiest_sub),
+        ("peak in 10 min", f"{k['peak_per_10min']}", "one system; flood above 10"),
+        ("floods", f"{k['floods']}", f"{k['flood_minutes']} min in flood"),
+        ("chattering alarms", f"{k['chattering']}", "benchmark: 0"),
+        ("repeat raises", f"{k['repeat_alarms']:,}", f"within {RULES.repeat_window_s:g} s"),
+        ("false-alarm rate", _pct(k["false_alarm_rate"]),
+         f"{k['false_alarms']:,} of {k['closed']:,} closed"),
+        ("median time to handle", _duration(k["median_handle_s"]),
+         f"to close: {_duration(k['median_close_s'])}"),
+        ("open alarms", f"{k['open']:,}", f"escalated: {_pct(k['escalated_share'])}"),
+    ]
+    items = "".join(
+        f'<div class="opeval-kpi" data-kpi="{html.escape(label)}"><div class="v">{value}</div>'
+        f'<div class="l">{html.escape(label)}</div><div class="s">{html.escape(sub)}</div></div>'
+        for label, value, sub in cards)
+    style = ("<style>.opeval-kpi-row{display:flex;flex-wrap:wrap;gap:6px}"
+             ".opeval-kpi{flex:1 1 105px;background:#f4f7fb;border-radius:4px;padding:4px 8px}"
+             ".opeval-kpi .v{font-size:1.15rem;font-weight:600;color:#1f4e79}"
+             ".opeval-kpi .l{font-size:.78rem;color:#333}.opeval-kpi .s{font-size:.7rem;"
+             "color:#666}</style>")
+    return f'{style}<div class="opeval-kpi-row">{items}</div>'
+
+
+def _model_html(m: dict) -> str:
+    status = m.get("status")
+    if status == "training":
+        return ("<p><b>Training the false-alarm model</b> on the closed alarms of this "
+                "database (once per database; about a minute). The ranked list appears "
+                "here when it is ready.</p>")
+    if status == "failed":
+        return ("<p class='opeval-model-failed'><b>No false-alarm model:</b> "
+                f"{html.escape(m.get('message') or 'unknown error')}</p>")
+    if status != "ready":
+        return "<p>No false-alarm model yet.</p>"
+    ev = m.get("evaluation") or {}
+
+    def line(name):
+        e = ev.get(name) or {}
+        auc = e.get("roc_auc")
+        return (f"<td>{name}</td><td>{'–' if auc is None else f'{auc:.3f}'}</td>"
+                f"<td>{e.get('precision', 0):.3f}</td><td>{e.get('recall', 0):.3f}</td>")
+
+    beats = m.get("beats_baseline")
+    verdict = ("beats" if beats else "does not beat" if beats is False else "cannot be compared "
+               "with")
+    return (
+        "<div><p>Open alarms ranked by <b>P(false alarm)</b> from the model "
+        f"<code>{html.escape(str(m.get('model_version')))}</code> "
+        f"({html.escape(str(m.get('estimator', '')))}, created "
+        f"{html.escape(str(m.get('created_at', ''))[:19])}; {html.escape(m.get('source', ''))}). "
+        f"Trained on {m.get('train_rows', 0):,} closed alarms raised "
+        f"{html.escape(str((m.get('train_period') or ['?'])[0])[:10])} – "
+        f"{html.escape(str((m.get('train_period') or ['?', '?'])[-1])[:10])}, evaluated on the "
+        f"{m.get('test_rows', 0):,} raised from {html.escape(str(m.get('split_at', ''))[:10])} on "
+        f"(threshold {ev.get('threshold', 0.5)}); it {verdict} the baseline (each definition's "
+        "past false-alarm rate).</p>"
+        "<table class='opeval-model-eval'><tr><th></th><th>ROC-AUC</th><th>precision</th>"
+        f"<th>recall</th></tr><tr>{line('model')}</tr><tr>{line('baseline')}</tr></table>"
+        "<p>Click a row for the alarm's history.</p></div>")
+
+
+def create(store: ReadOnlyStore) -> AlarmsPage:
+    return AlarmsPage(state=AlarmsState(store.path, page_size=PAGE_SIZE))

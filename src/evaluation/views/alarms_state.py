@@ -1,0 +1,706 @@
+"""State and queries of the ``/alarms`` page (alarm operator / supervisor). No Panel here.
+
+Every figure comes from the functions of :mod:`evaluation.analyses.alarms`;
+this module only chooses the alarms (filters), calls them and hands back small
+pandas frames.
+
+**Snapshot.** The per-raise facts the analyses need (gaps to the previous
+raise, chattering and repeat flags, durations — :func:`prep.instances` and
+:func:`nuisance.flag_nuisance`) take window functions over every alarm. They
+are computed once per database *stamp* (size and mtime of the file and its
+WAL, :func:`evaluation.views.queries.stamp`) into an in-memory DuckDB of this
+process: the store is attached read-only for the copy and detached at once,
+so the server never holds the database file and ``opeval ingest`` can write
+while pages are open. A new load changes the stamp; the next query rebuilds
+the snapshot. Every filter change then runs plain group-bys in that engine
+(only aggregated rows come back), and the results are cached on
+(database, stamp, filters).
+
+**Time range.** The range selects alarms by raise time (``from`` 00:00 to the
+end of ``to``, UTC). Gaps, chattering and repeats are those of the whole
+history (a raise just after ``from`` whose previous raise came just before it
+is a repeat), and handling and close reasons are as the database knows them
+now. ``opeval alarms --as-of`` gives the view as known at a past time.
+
+**False-alarm model.** The open alarms are ranked by
+:mod:`evaluation.analyses.alarms.model`. A model saved under
+``models/`` beside the database whose metadata names this database is used;
+otherwise the page trains one on the closed alarms (in a background thread,
+once per database and server process) and saves it there when it can.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import ibis
+import pandas as pd
+import param
+from ibis import _
+
+from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
+from ..analyses.alarms import model as fam
+from ..analyses.alarms.report import data_end
+from ..analyses.alarms.rules import AlarmRules, rate_class
+from ..store import db
+from ..store.schema import TABLES
+from .queries import stamp
+
+RULES = AlarmRules()
+ALARM_COLUMNS = tuple(c.name for c in TABLES["alarms"].columns)
+DEFAULT_DAYS = 28
+"""Default time range: the last four weeks of data."""
+AUTO_10MIN_DAYS = 7
+"""``bucket="auto"``: 10-minute buckets up to this many days, hourly beyond."""
+BUCKETS = ("auto", "10min", "1h")
+MEASURES = {"handle": "handle_s", "close": "close_s"}
+PARETO_TOP = 15
+MODEL_TRAIN_ROWS = 100_000
+"""The page trains on at most this many closed alarms (the most recent), so a
+first training stays within a minute or two on a small server."""
+
+
+# ------------------------------------------------------------------ snapshot
+@dataclass
+class Snapshot:
+    """The flagged alarms of one database at one stamp, in an in-memory DuckDB."""
+
+    path: str
+    stamp: tuple
+    con: duckdb.DuckDBPyConnection
+    backend: object
+    alarms: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def flagged(self) -> ibis.Table:
+        return self.backend.table("flagged")
+
+    def raw(self, backend=None) -> ibis.Table:
+        """The alarms as in the store (the contract's columns)."""
+        return (backend or self.backend).table("flagged").select(*ALARM_COLUMNS)
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
+
+
+_snapshots: dict[str, Snapshot] = {}
+_snapshot_lock = threading.Lock()
+_MAX_SNAPSHOTS = 2
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
+    """Copy the alarms with their per-raise facts into a new in-memory DuckDB."""
+    file_stamp = stamp(path)
+    con = db.configure(duckdb.connect())
+    con.execute(f"ATTACH {_quote(path)} AS src (READ_ONLY)")
+    try:
+        backend = ibis.duckdb.from_connection(con)
+        alarms = backend.table("alarms", database="src")
+        flagged = nuisance.flag_nuisance(prep.instances(alarms, rules.chatter_raises), rules)
+        # Sorted by raise time: a time-range filter skips whole row groups.
+        backend.create_table("flagged", flagged.order_by("raised_at", "alarm_id"))
+    finally:
+        con.execute("DETACH src")
+    con.execute(_SCOPE_SQL)
+    t = backend.table("flagged")
+    row = t.aggregate(n=_.count(), first=_.raised_at.min()).execute().iloc[0]
+    n = int(row["n"])
+    first = None if pd.isna(row["first"]) else pd.Timestamp(row["first"]).to_pydatetime()
+    last = data_end(t.select(*ALARM_COLUMNS)) if n else None
+    return Snapshot(path, file_stamp, con, backend, n, first, last)
+
+
+def snapshot(path: str) -> Snapshot:
+    """The snapshot of ``path`` at its current stamp (rebuilt after a load)."""
+    path = os.fspath(path)
+    current = stamp(path)
+    with _snapshot_lock:
+        snap = _snapshots.get(path)
+        if snap is not None and snap.stamp == current:
+            return snap
+        fresh = build_snapshot(path)
+        if snap is not None:
+            snap.close()
+        _snapshots.pop(path, None)
+        while len(_snapshots) >= _MAX_SNAPSHOTS:
+            _snapshots.pop(next(iter(_snapshots))).close()
+        _snapshots[path] = fresh
+        return fresh
+
+
+# ------------------------------------------------------------------ filters
+@dataclass(frozen=True)
+class Filters:
+    """The page's filters as a hashable key ("" / 0 mean no filter)."""
+
+    start: dt.date
+    end: dt.date
+    system: str = ""
+    priority: int = 0
+    definition: str = ""
+    operator: str = ""
+
+    def apply(self, t: ibis.Table) -> ibis.Table:
+        lo = dt.datetime.combine(self.start, dt.time())
+        hi = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
+        t = t.filter((t.raised_at >= ibis.literal(lo, type="timestamp"))
+                     & (t.raised_at < ibis.literal(hi, type="timestamp")))
+        if self.system:
+            t = t.filter(t.system_id == self.system)
+        if self.priority:
+            t = t.filter(t.priority == self.priority)
+        if self.definition:
+            t = t.filter(t.definition == self.definition)
+        if self.operator:
+            t = t.filter(t.assigned_to == self.operator)
+        return t
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass
+class Views:
+    """Everything the page shows for one set of filters (small frames)."""
+
+    kpis: dict
+    series: pd.DataFrame
+    bucket: str
+    floods: pd.DataFrame
+    pareto: pd.DataFrame
+    chattering: pd.DataFrame
+    repeats: pd.DataFrame
+    heat: pd.DataFrame
+    operators: pd.DataFrame
+    handling: pd.DataFrame
+
+
+def choose_bucket(bucket: str, days: int) -> str:
+    """``auto``: 10-minute buckets for up to a week, hourly beyond."""
+    if bucket != "auto":
+        return bucket
+    return "10min" if days <= AUTO_10MIN_DAYS else "1h"
+
+
+def handling_quantiles(inst: ibis.Table, columns=("handle_s", "close_s")) -> ibis.Table:
+    """Per operator (``assigned_to``) and measure: ``n``, p10, p25, median, p75, p90
+    of the time to handle / to close (seconds, :func:`prep.facts`), for box plots
+    drawn from five numbers instead of every alarm."""
+    t = inst.filter(_.assigned_to.notnull())
+    parts = []
+    for col in columns:
+        v = t[col]
+        parts.append(t.group_by("assigned_to").agg(
+            n=v.count(), p10=v.quantile(0.1), p25=v.quantile(0.25), median=v.quantile(0.5),
+            p75=v.quantile(0.75), p90=v.quantile(0.9)).mutate(measure=ibis.literal(col)))
+    return ibis.union(*parts).order_by("measure", "assigned_to")
+
+
+def _bucket_series(ic: ibis.Table, bucket: str) -> ibis.Table:
+    """Alarms per bucket, and the busiest position's largest 10-minute count in it."""
+    b = _.interval_start if bucket == "10min" else _.interval_start.truncate("h")
+    return (ic.mutate(bucket=b).group_by("bucket")
+            .agg(alarms=_.alarms.sum(), peak_10min=_.alarms.max()).order_by("bucket"))
+
+
+def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time columns as naive UTC nanoseconds (the engine gives some as TIMESTAMPTZ)."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[c] = col.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            out[c] = col.astype("datetime64[ns]")
+    return out
+
+
+def _fill_series(series: pd.DataFrame, f: Filters, bucket: str) -> pd.DataFrame:
+    """Every bucket of the range, empty ones with 0 (a flat line is information too)."""
+    freq = "10min" if bucket == "10min" else "1h"
+    start = pd.Timestamp(f.start)
+    end = pd.Timestamp(f.end) + pd.Timedelta(days=1) - pd.Timedelta(freq)
+    index = pd.date_range(start, end, freq=freq, name="bucket")
+    series = naive_utc(series)
+    s = series.set_index("bucket").reindex(index, fill_value=0).reset_index()
+    s["alarms"] = s["alarms"].astype("int64")
+    s["peak_10min"] = s["peak_10min"].astype("int64")
+    return s
+
+
+def _pareto(per_def: pd.DataFrame, actors: pd.DataFrame) -> pd.DataFrame:
+    """Definitions by load with share and cumulative share; ``bad_actor`` as ranked by
+    :func:`nuisance.bad_actors`."""
+    p = per_def[["definition", "alarms", "false_alarm_rate", "chattering"]].copy()
+    p = p.sort_values(["alarms", "definition"], ascending=[False, True]).reset_index(drop=True)
+    total = float(p["alarms"].sum()) or 1.0
+    p.insert(0, "rank", range(1, len(p) + 1))
+    p["share"] = p["alarms"] / total
+    p["cumulative_share"] = p["alarms"].cumsum() / total
+    p["bad_actor"] = p["definition"].isin(set(actors["definition"]))
+    return p
+
+
+SCOPE, KEYF, IC = "alarm_scope", "alarm_keyf", "alarm_ic"
+"""Names in the snapshot's engine: the view of the filtered alarms (its filter
+values are session variables) and the two intermediate tables of one update."""
+
+_SCOPE_SQL = f"""
+CREATE OR REPLACE VIEW {SCOPE} AS SELECT * FROM flagged
+WHERE raised_at >= getvariable('opeval_lo') AND raised_at < getvariable('opeval_hi')
+  AND (getvariable('opeval_system') = '' OR system_id = getvariable('opeval_system'))
+  AND (getvariable('opeval_priority') = 0 OR priority = getvariable('opeval_priority'))
+  AND (getvariable('opeval_definition') = '' OR definition = getvariable('opeval_definition'))
+  AND (getvariable('opeval_operator') = '' OR assigned_to = getvariable('opeval_operator'))
+"""
+
+
+def _bind(con: duckdb.DuckDBPyConnection, f: Filters) -> None:
+    """Point the scope view at the filters ``f`` (values passed as parameters)."""
+    lo = dt.datetime.combine(f.start, dt.time())
+    hi = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
+    con.execute("SET VARIABLE opeval_lo = $1::TIMESTAMP", [lo])
+    con.execute("SET VARIABLE opeval_hi = $1::TIMESTAMP", [hi])
+    con.execute("SET VARIABLE opeval_system = $1::VARCHAR", [f.system])
+    con.execute("SET VARIABLE opeval_priority = $1::INTEGER", [f.priority])
+    con.execute("SET VARIABLE opeval_definition = $1::VARCHAR", [f.definition])
+    con.execute("SET VARIABLE opeval_operator = $1::VARCHAR", [f.operator])
+
+
+@functools.lru_cache(maxsize=4)
+def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
+    """The SQL of every view, compiled once from the analysis functions applied to
+    *unbound* tables (Ibis): a filter change only sets variables and runs SQL."""
+    scope = ibis.table(schema, name=SCOPE)
+    keyf_expr = nuisance.key_facts(scope, rules)
+    ic_expr = load.interval_counts(scope, "system_id", rules)
+    keyf = ibis.table(keyf_expr.schema(), name=KEYF)
+    ic = ibis.table(ic_expr.schema(), name=IC)
+    exprs = dict(
+        keyf=keyf_expr, ic=ic_expr,
+        per=nuisance.per_alarm(keyf).filter(_.chattering | (_.repeat_alarms > 0)),
+        per_def=nuisance.per_alarm(keyf, by=("definition",)),
+        actors=nuisance.bad_actors(keyf, rules),
+        series_10min=_bucket_series(ic, "10min"), series_1h=_bucket_series(ic, "1h"),
+        floods=load.floods(ic, "system_id", rules),
+        summary=lifecycle.summary(scope),
+        overall=false_alarms.overall(scope),
+        heat=false_alarms.rates(scope, ["definition", "hour"]).filter(_.closed > 0),
+        operators=lifecycle.per_operator(scope),
+        handling=handling_quantiles(scope),
+        open=scope.filter(nuisance.open_alarms(scope)).aggregate(open=_.count()),
+    )
+    return {name: ibis.to_sql(e, dialect="duckdb") for name, e in exprs.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _ic_schema(schema: ibis.Schema) -> ibis.Schema:
+    return load.interval_counts(ibis.table(schema, name=SCOPE), "system_id", RULES).schema()
+
+
+@functools.lru_cache(maxsize=64)
+def _rates_sql(schema: ibis.Schema, lo: dt.datetime, hi: dt.datetime) -> str:
+    ic = ibis.table(schema, name=IC)
+    return ibis.to_sql(load.rates(ic, lo, hi, "system_id", RULES), dialect="duckdb")
+
+
+def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
+    """Run every view of the page for the filters ``f`` on the snapshot."""
+    plan = _plan(snap.flagged.schema())
+    unit = choose_bucket(bucket, f.days)
+    with snap.lock:
+        con = snap.con
+        _bind(con, f)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {KEYF} AS {plan['keyf']}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {IC} AS {plan['ic']}")
+
+        def run(name: str) -> pd.DataFrame:
+            return naive_utc(con.execute(plan[name]).df())
+
+        per_def = run("per_def")
+        n = int(per_def["alarms"].sum()) if len(per_def) else 0
+        per, actors = run("per"), run("actors")
+        series, floods = run(f"series_{unit}"), run("floods")
+        rates = None
+        if n:
+            lo = dt.datetime.combine(f.start, dt.time())
+            hi = min(dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
+                     - dt.timedelta(microseconds=1), snap.last or lo)
+            rates = con.execute(_rates_sql(_ic_schema(snap.flagged.schema()), lo,
+                                           max(hi, lo))).df()
+        summary, overall = run("summary"), run("overall")
+        heat, operators, handling = run("heat"), run("operators"), run("handling")
+        open_now = int(run("open")["open"].iloc[0])
+        con.execute(f"DROP TABLE IF EXISTS {KEYF}")
+        con.execute(f"DROP TABLE IF EXISTS {IC}")
+    chattering = (per[per["chattering"]]
+                  .sort_values(["chatter_raises", "alarms"], ascending=False)
+                  [["definition", "resource_id", "alarms", "chatter_raises", "chatter_index",
+                    "short_gap_max_s", "false_alarm_rate", "priority"]].reset_index(drop=True))
+    repeats = per[per["repeat_alarms"] > 0].copy()
+    repeats["repeat_share"] = repeats["repeat_alarms"] / repeats["alarms"]
+    repeats = (repeats.sort_values(["repeat_alarms", "alarms"], ascending=False)
+               [["definition", "resource_id", "alarms", "repeat_alarms", "repeat_share",
+                 "false_alarm_rate", "first_raised", "last_raised"]].reset_index(drop=True))
+    life = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
+    fa = overall.iloc[0] if len(overall) else pd.Series(dtype=object)
+    busiest = rates.iloc[0] if rates is not None and len(rates) else None
+    kpis = dict(
+        alarms=n,
+        definitions=int(len(per_def)),
+        peak_per_10min=int(series["peak_10min"].max()) if len(series) else 0,
+        busiest_position=None if busiest is None else busiest["position"],
+        busiest_avg_per_10min=None if busiest is None else float(busiest["avg_per_10min"]),
+        busiest_rate_class=None if busiest is None else rate_class(float(busiest["avg_per_10min"])),
+        floods=int(len(floods)),
+        flood_minutes=int(floods["minutes"].sum()) if len(floods) else 0,
+        chattering=int(len(chattering)),
+        repeat_alarms=int(per_def["repeat_alarms"].sum()) if len(per_def) else 0,
+        closed=_int(fa.get("closed")), false_alarms=_int(fa.get("false_alarms")),
+        false_alarm_rate=_num(fa.get("false_alarm_rate")),
+        median_handle_s=_num(life.get("median_handle_s")),
+        median_close_s=_num(life.get("median_close_s")),
+        escalated_share=_num(life.get("escalated_share")),
+        open=open_now,
+    )
+    series = _fill_series(series, f, unit) if n else series
+    return Views(kpis=kpis, series=series, bucket=unit, floods=floods,
+                 pareto=_pareto(per_def, actors), chattering=chattering, repeats=repeats,
+                 heat=heat, operators=operators, handling=handling)
+
+
+def _num(v) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _int(v) -> int:
+    return 0 if v is None or pd.isna(v) else int(v)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_views(path: str, file_stamp: tuple, f: Filters, bucket: str) -> Views:
+    snap = snapshot(path)
+    return compute_views(snap, f, bucket)
+
+
+# ------------------------------------------------------------------ model
+@dataclass
+class ModelSlot:
+    """The false-alarm model of one database in this process."""
+
+    status: str = "none"          # none, training, ready, failed
+    model: object = None          # fam.FittedModel
+    source: str = ""              # where it comes from (file path, or trained here)
+    message: str = ""
+    thread: threading.Thread | None = None
+
+
+_models: dict[str, ModelSlot] = {}
+_models_lock = threading.Lock()
+
+
+def model_dir(path: str) -> Path:
+    """Where ``opeval alarms --fit-model`` saves by default: ``models/`` beside the database."""
+    return Path(path).resolve().parent / "models"
+
+
+def find_saved_model(path: str) -> Path | None:
+    """The newest saved model of this version whose metadata names this database."""
+    directory = model_dir(path)
+    if not directory.is_dir():
+        return None
+    me = str(Path(path).resolve())
+    found = []
+    for meta_file in directory.glob(f"{fam.MODEL_VERSION}-*.json"):
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        joblib_file = meta_file.with_suffix(".joblib")
+        if meta.get("database") == me and joblib_file.is_file():
+            found.append(joblib_file)
+    return max(found, key=lambda p: p.name) if found else None
+
+
+def _train(path: str, slot: ModelSlot) -> None:
+    try:
+        snap = snapshot(path)
+        # A connection of its own: page queries go on while the model trains.
+        backend = ibis.duckdb.from_connection(snap.con.cursor())
+        fitted = fam.fit(snap.raw(backend), rules=RULES, max_rows=MODEL_TRAIN_ROWS)
+        fitted.metadata["database"] = str(Path(path).resolve())
+        fitted.metadata["trained_by"] = "opeval serve /alarms"
+        try:
+            saved = fam.save_model(fitted, model_dir(path))
+            slot.source = f"trained by this page, saved as {saved}"
+        except OSError as exc:
+            slot.source = f"trained by this page (not saved: {exc.strerror or exc})"
+        slot.model, slot.status = fitted, "ready"
+    except fam.ModelError as exc:
+        slot.status, slot.message = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 (any failure is shown on the page, not raised in a thread)
+        slot.status, slot.message = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def model_slot(path: str, train: bool = True) -> ModelSlot:
+    """This database's model: loaded from disk, being trained, ready or failed."""
+    path = os.fspath(path)
+    with _models_lock:
+        slot = _models.setdefault(path, ModelSlot())
+        if slot.status in ("ready", "training", "failed"):
+            return slot
+        saved = find_saved_model(path)
+        if saved is not None:
+            try:
+                slot.model = fam.load_model(saved)
+                slot.status, slot.source = "ready", f"saved model {saved}"
+                return slot
+            except fam.ModelError as exc:
+                slot.message = str(exc)
+        if train:
+            slot.status = "training"
+            slot.thread = threading.Thread(target=_train, args=(path, slot), daemon=True,
+                                           name="opeval-alarm-model")
+            slot.thread.start()
+        return slot
+
+
+@functools.lru_cache(maxsize=32)
+def _scores(path: str, file_stamp: tuple, model_id: int) -> pd.DataFrame:
+    """Every open alarm of the database with its P(false alarm), most likely first."""
+    snap = snapshot(path)
+    slot = _models[path]
+    with snap.lock:
+        raw = snap.raw()
+        open_ = raw.filter(nuisance.open_alarms(raw))
+        # The features of an alarm only look at raises of the same definition and resource.
+        keys = open_.select("definition", "resource_id").distinct()
+        subset = raw.semi_join(keys, ["definition", "resource_id"])
+        rows = fam.score_open(slot.model, subset, rules=RULES, limit=1_000_000)
+        df = pd.DataFrame(rows, columns=["alarm_id", "definition", "resource_id", "raised_at",
+                                         "status", "p_false", "baseline"])
+        if len(df):
+            extra = (raw.filter(raw.alarm_id.isin(df["alarm_id"].tolist()))
+                     .select("alarm_id", "system_id", "priority", "assigned_to").execute())
+            df = df.merge(extra, on="alarm_id", how="left")
+        else:
+            df = df.assign(system_id=None, priority=None, assigned_to=None)
+    df["raised_at"] = pd.to_datetime(df["raised_at"])
+    df.insert(0, "rank", range(1, len(df) + 1))
+    return df[["rank", "alarm_id", "p_false", "baseline", "definition", "resource_id",
+               "system_id", "priority", "status", "assigned_to", "raised_at"]]
+
+
+# ------------------------------------------------------------------ state
+NO_FILTER = ""
+
+
+class AlarmsState(param.Parameterized):
+    """Filters and views of the ``/alarms`` page."""
+
+    start = param.CalendarDate(default=None, allow_None=True,
+                               doc="First day of the time range (raise time, UTC).")
+    end = param.CalendarDate(default=None, allow_None=True,
+                             doc="Last day of the time range (included).")
+    system = param.String(default=NO_FILTER, doc="Only this system ('' every system).")
+    priority = param.Integer(default=0, bounds=(0, 5), doc="Only this priority (0 every one).")
+    definition = param.String(default=NO_FILTER, doc="Only this alarm definition.")
+    operator = param.String(default=NO_FILTER, doc="Only alarms assigned to this operator.")
+    bucket = param.Selector(default="auto", objects=list(BUCKETS),
+                            doc="Load over time per 10 minutes, per hour, or auto.")
+    measure = param.Selector(default="handle", objects=list(MEASURES),
+                             doc="Handling times shown: time to handle or to close.")
+    history_definition = param.String(default=NO_FILTER,
+                                      doc="Alarm definition whose history is reviewed.")
+    history_resource = param.String(default=NO_FILTER,
+                                    doc="Only this resource in the history ('' every one).")
+    history_page = param.Integer(default=1, bounds=(1, None), doc="1-based page of history.")
+    page_size = param.Integer(default=20, bounds=(1, 1000))
+
+    def __init__(self, path: str | os.PathLike, **params):
+        self.path = os.fspath(path)
+        super().__init__(**params)
+        default = self.default_range()
+        if default and self.end is None:
+            self.end = default[1]
+        if default and self.start is None:
+            self.start = default[0]
+
+    def default_range(self) -> tuple[dt.date, dt.date] | None:
+        """The last :data:`DEFAULT_DAYS` days of data (all of it when shorter)."""
+        snap = self._snap()
+        if not snap.alarms:
+            return None
+        end = snap.last.date()
+        return max(snap.first.date(), end - dt.timedelta(days=DEFAULT_DAYS - 1)), end
+
+    # -------------------------------------------------------------- basics
+    def _snap(self) -> Snapshot:
+        return snapshot(self.path)
+
+    def has_alarms(self) -> bool:
+        return self._snap().alarms > 0
+
+    def data_range(self) -> tuple[dt.date, dt.date] | None:
+        snap = self._snap()
+        if not snap.alarms:
+            return None
+        return snap.first.date(), snap.last.date()
+
+    def filters(self) -> Filters:
+        first, last = self.data_range() or (dt.date.today(), dt.date.today())
+        start, end = self.start or first, self.end or last
+        if start > end:
+            start, end = end, start
+        return Filters(start, end, self.system, self.priority, self.definition, self.operator)
+
+    def options(self) -> dict[str, list]:
+        """Values present in the database for each filter (independent of the others)."""
+        return dict(_options(self.path, stamp(self.path)))
+
+    def views(self) -> Views:
+        """Every chart and table of the page for the current filters (cached)."""
+        return _cached_views(self.path, stamp(self.path), self.filters(), self.bucket)
+
+    def handling(self) -> pd.DataFrame:
+        """Five-number summaries of the chosen measure per operator."""
+        h = self.views().handling
+        return h[h["measure"] == MEASURES[self.measure]].reset_index(drop=True)
+
+    # -------------------------------------------------------------- history review
+    def history_resources(self) -> list[str]:
+        """Resources that raised the history's definition under the current filters."""
+        if not self.history_definition:
+            return []
+        return list(_history_resources(self.path, stamp(self.path), self.filters(),
+                                       self.history_definition))
+
+    def _history_expr(self) -> ibis.Table:
+        snap = self._snap()
+        t = self.filters().apply(snap.flagged)
+        h = nuisance.history(t, self.history_definition, self.history_resource or None)
+        comments = t.select("alarm_id", "comment", "handled_at", "closed_at")
+        return h.join(comments, "alarm_id").select(
+            "raised_at", "resource_id", "system_id", "priority", "gap_s", "chatter", "repeat",
+            "handled_at", "handle_s", "closed_at", "close_s", "clear_s", "status",
+            "close_reason", "assigned_to", "comment", "alarm_id").order_by("raised_at",
+                                                                             "alarm_id")
+
+    def history_total(self) -> int:
+        if not self.history_definition:
+            return 0
+        snap = self._snap()
+        with snap.lock:
+            return int(self._history_expr().count().execute())
+
+    def history_pages(self) -> int:
+        return max(1, math.ceil(self.history_total() / self.page_size))
+
+    def history_rows(self) -> pd.DataFrame:
+        """The current page of the history review, oldest raise first."""
+        if not self.history_definition:
+            return _empty_history()
+        snap = self._snap()
+        offset = (self.history_page - 1) * self.page_size
+        with snap.lock:
+            return self._history_expr().limit(self.page_size, offset=offset).execute()
+
+    def history_csv(self) -> bytes:
+        if not self.history_definition:
+            return _empty_history().to_csv(index=False).encode()
+        snap = self._snap()
+        with snap.lock:
+            return self._history_expr().execute().to_csv(index=False).encode()
+
+    @param.depends("history_definition", "history_resource", "start", "end", "system",
+                   "priority", "definition", "operator", "page_size", watch=True)
+    def _reset_history_page(self):
+        self.history_page = 1
+
+    # -------------------------------------------------------------- model
+    def model(self, train: bool = True) -> ModelSlot:
+        return model_slot(self.path, train=train)
+
+    def wait_for_model(self, timeout: float | None = None) -> ModelSlot:
+        slot = self.model()
+        if slot.thread is not None:
+            slot.thread.join(timeout)
+        return slot
+
+    def open_alarms(self) -> pd.DataFrame | None:
+        """Open alarms matching the filters, most likely false alarm first; None until
+        the model is ready."""
+        slot = self.model()
+        if slot.status != "ready":
+            return None
+        scores = _scores(self.path, stamp(self.path), id(slot.model))
+        f = self.filters()
+        lo = pd.Timestamp(f.start)
+        hi = pd.Timestamp(f.end) + pd.Timedelta(days=1)
+        keep = (scores["raised_at"] >= lo) & (scores["raised_at"] < hi)
+        if f.system:
+            keep &= scores["system_id"] == f.system
+        if f.priority:
+            keep &= scores["priority"] == f.priority
+        if f.definition:
+            keep &= scores["definition"] == f.definition
+        if f.operator:
+            keep &= scores["assigned_to"] == f.operator
+        out = scores[keep].reset_index(drop=True)
+        out["rank"] = range(1, len(out) + 1)
+        return out
+
+    def model_summary(self) -> dict:
+        """Which model ranks the open alarms and how it was evaluated (metadata)."""
+        slot = self.model(train=False)
+        meta = dict(getattr(slot.model, "metadata", {}) or {})
+        return dict(status=slot.status, source=slot.source, message=slot.message, **meta)
+
+
+@functools.lru_cache(maxsize=8)
+def _options(path: str, file_stamp: tuple) -> tuple:
+    snap = snapshot(path)
+    with snap.lock:
+        t = snap.flagged
+
+        def values(col):
+            return [v for v in t.select(col).distinct().order_by(col).execute()[col].tolist()
+                    if v is not None and not (isinstance(v, float) and math.isnan(v))]
+
+        return (("system", values("system_id")), ("priority", [int(p) for p in values("priority")]),
+                ("definition", values("definition")), ("operator", values("assigned_to")))
+
+
+@functools.lru_cache(maxsize=64)
+def _history_resources(path: str, file_stamp: tuple, f: Filters, definition: str) -> tuple:
+    snap = snapshot(path)
+    with snap.lock:
+        t = f.apply(snap.flagged).filter(_.definition == definition)
+        df = (t.group_by("resource_id").agg(alarms=_.count())
+              .order_by(ibis.desc("alarms"), "resource_id").execute())
+    return tuple(df["resource_id"].tolist())
+
+
+def _empty_history() -> pd.DataFrame:
+    return pd.DataFrame(columns=["raised_at", "resource_id", "system_id", "priority", "gap_s",
+                                 "chatter", "repeat", "handled_at", "handle_s", "closed_at",
+                                 "close_s", "clear_s", "status", "close_reason", "assigned_to",
+                                 "comment", "alarm_id"])
