@@ -50,29 +50,30 @@ def period_args(args) -> tuple:
     return since, as_of
 
 
-def pseudonym_key(args) -> str:
-    """The DO pseudonym key: $OPEVAL_PSEUDONYM_KEY, else the database's, created on first use."""
-    from ..analyses.outages.pseudonym import KEY_ENV, KEY_SETTING, new_key
-    from ..store import db
-    key = os.environ.get(KEY_ENV)
-    if key:
-        return key
+def pseudonym_key(args) -> bytes:
+    """The database's pseudonym key (created on first use), or $OPEVAL_PSEUDONYM_KEY (hex)."""
+    from ..analyses.outages.pseudonym import KEY_ENV
+    from ..store import db, privacy
+    env = os.environ.get(KEY_ENV)
+    if env:
+        try:
+            return bytes.fromhex(env)
+        except ValueError:
+            raise OpevalError(f"${KEY_ENV} must be hexadecimal") from None
     if getattr(args, "lake", None) or getattr(args, "engine", "duckdb") != "duckdb":
         raise OpevalError(f"--anonymise-do on a lake or Spark needs the key in ${KEY_ENV}")
     con = db.connect(args.db, read_only=True)
     try:
-        key = db.get_setting(con, KEY_SETTING)
+        stored = db.get_setting(con, "pseudonym_key")
     finally:
         con.close()
-    if key:
-        return key
+    if stored:
+        return bytes.fromhex(stored)
     con = db.connect(args.db)
     try:
-        key = db.get_setting(con, KEY_SETTING) or new_key()
-        db.set_setting(con, KEY_SETTING, key)
+        return privacy.pseudonym_key(con)
     finally:
         con.close()
-    return key
 
 
 def register(sub, common) -> None:

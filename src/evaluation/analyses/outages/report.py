@@ -121,7 +121,7 @@ class OutageReport:
 
 def analyse(tables: TableSource, since=None, as_of=None,
             config: c.OutageConfig = c.OutageConfig(), rr_level: float = 0.95,
-            pseudonym_key: str | None = None, list_limit: int | None = 1000) -> OutageReport:
+            pseudonym_key: bytes | None = None, list_limit: int | None = 1000) -> OutageReport:
     """Run the whole outage analysis; DO codes pseudonymised when ``pseudonym_key`` is given."""
     corr = correlate(tables, since=since, as_of=as_of, config=config)
     try:
