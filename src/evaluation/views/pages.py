@@ -38,6 +38,11 @@ PAGES: dict[str, Page] = {p.path: p for p in (
          "evaluation.views.index_page:create"),
     Page("/data", "Data", "What was loaded, the rows quarantined and why, and the answers "
          "given to e-Intervention messages.", "evaluation.views.data_page:create"),
+    Page("/evaluation", "Evaluation", "Risk manager: chapter 6 evaluation of each security system "
+         "(findings, classification, disposition, report).", "evaluation.views.evaluation_page:create"),
+    Page("/alarms", "Alarms", "Alarm operator / supervisor: load and floods, bad actors, "
+         "chattering and repeats, false alarms, handling times, open alarms ranked, history.",
+         "evaluation.views.alarms_page:create"),
 )}
 
 

@@ -1,0 +1,528 @@
+"""The ``/evaluation`` page: chapter 6 operation evaluation for the risk manager.
+
+A thin Viewer over :class:`~evaluation.views.evaluation_state.EvaluationState`.
+The whole-database evaluation runs in a background worker (it takes seconds on
+a large database) while the page shows its loading indicator; once it is
+there, choosing systems only slices it. The filters live in the URL
+(``?systems=SYS-0001,SYS-0004&system=SYS-0004&as_of=2025-06-30&window=365``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import io
+import logging
+import math
+
+import duckdb
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models.widgets.tables import NumberFormatter
+
+from ..errors import OpevalError
+from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
+from .layout import ACCENT, download, empty, error, table
+from .queries import ReadOnlyStore
+
+log = logging.getLogger(__name__)
+
+NO_SYSTEMS = ("**No security system in the database.** Load systems, devices, faults and "
+              "maintenance (`opeval ingest systems FILE`, then `devices`, `faults`, `maintenance`, "
+              "optionally `alarms`) — or run `opeval demo` — then reload this page.")
+URL_PARAMS = {"systems": "systems", "system": "system", "as_of": "as_of", "window_days": "window"}
+DEVICE_BARS = 30   # devices drawn in the service-life chart (the table lists them all)
+
+STATUS_COLOURS = {"conforming": "#e6f4ea", "nonconforming": "#fdecea", "not_applicable": "#f1f3f5"}
+CLASS_COLOURS = {"fit": "#1e6b3a", "fit_with_remarks": "#8a6d00", "impaired": "#b35900",
+                 "unfit": "#a12622"}
+LIFE_COLOURS = {"past": "#c0392b", "due": "#e67e22", "ok": "#2e8b57", "no_rule": "#9aa5b1",
+                "unknown_age": "#9aa5b1"}
+EXPOSURE_COLOURS = {"intrusion_alarm": "#1f4e79", "video_surveillance": "#6c8ebf"}
+SUBSYSTEM_SHORT = {"intrusion_alarm": "intrusion", "video_surveillance": "video"}
+LABELS = {"fit": "Fit", "fit_with_remarks": "Fit with remarks", "impaired": "Impaired",
+          "unfit": "Unfit", "none": "No action", "maintain": "Maintain", "repair": "Repair",
+          "partial_replacement": "Partial replacement", "overall_renewal": "Overall renewal"}
+
+_CSS = """
+.cards { display: flex; flex-wrap: wrap; gap: 8px; }
+.card { flex: 1 1 120px; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px 10px;
+        background: #fff; min-width: 120px; }
+.card .label { font-size: 11px; text-transform: uppercase; letter-spacing: .04em; color: #5b6670; }
+.card .value { font-size: 20px; font-weight: 700; color: #1d232a; }
+.card .sub { font-size: 11px; color: #5b6670; }
+.card.bad .value { color: #a12622; }
+.card.good .value { color: #1e6b3a; }
+.verdict .value { font-size: 18px; }
+.reasons { font-size: 12px; color: #333; }
+"""
+
+PCT = NumberFormatter(format="0.0%")
+PCT2 = NumberFormatter(format="0.00%")
+HOURS = NumberFormatter(format="0.0")
+TWO = NumberFormatter(format="0.00")
+
+
+def _pct(v, digits: int = 1) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{digits}f}%"
+
+
+def _hours(v, digits=1) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{digits}f} h"
+
+
+def _card(key: str, label: str, value: str, sub: str = "", tone: str = "") -> str:
+    return (f'<div class="card {tone}" data-key="{key}"><div class="label">{html.escape(label)}</div>'
+            f'<div class="value">{html.escape(value)}</div>'
+            f'<div class="sub">{html.escape(sub)}</div></div>')
+
+
+def _section(title: str, *objects, anchor: str) -> pn.Column:
+    return pn.Column(pn.pane.HTML(f'<h3 id="{anchor}">{title}</h3>', margin=(10, 5, 0, 5)),
+                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
+
+
+def _wrap(*columns: str, width: int = 300) -> dict:
+    return {"widths": {c: width for c in columns},
+            "formatters": {c: {"type": "textarea"} for c in columns}}
+
+
+def _row_colour(row: pd.Series) -> list[str]:
+    colour = STATUS_COLOURS.get(row.get("status"), "")
+    return [f"background-color: {colour}" if colour else ""] * len(row)
+
+
+def _class_colour(value) -> str:
+    colour = CLASS_COLOURS.get(value)
+    return f"color: {colour}; font-weight: 600" if colour else ""
+
+
+def _guarded(update):
+    """Run a page update; a database that cannot be read now is said on the page."""
+    @functools.wraps(update)
+    def run(self, *args, **kwargs):
+        try:
+            return update(self, *args, **kwargs)
+        except (OpevalError, duckdb.Error) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self._show_error(f"Cannot read the database right now ({first}). "
+                             "A load may be running: try again in a moment.")
+            return None
+    return run
+
+
+class EvaluationPage(pn.viewable.Viewer):
+    """Systems overview, then one system's verdict, indicators, findings, trend, devices and threats."""
+
+    state = param.ClassSelector(class_=EvaluationState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        hv.extension("bokeh", logo=False)
+        s = self.state
+        self._res: Result | None = None
+        self._token = None
+        self._quiet = False       # True while the page itself sets widgets (no echo to the state)
+        # filters
+        self._systems = pn.widgets.MultiChoice(label="Systems (empty: all)", width=420,
+                                               placeholder="every system", max_items=None)
+        self._as_of = pn.widgets.DatePicker(label="As of", width=150)
+        self._window = pn.widgets.IntInput(label="Window (days)", start=1, end=MAX_WINDOW_DAYS,
+                                           width=120)
+        self._focus = pn.widgets.Select(label="System in detail", width=320)
+        self._status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["opeval-status"],
+                                    styles={"padding-top": "22px"})
+        self._error = error("")
+        self._error.visible = False
+        self._empty = empty(NO_SYSTEMS)
+        # overview
+        self._overview = table(
+            s.overview(Result(dt.date.today(), 1)), pagination="remote", page_size=10,
+            css_classes=["opeval-table-overview"], frozen_columns=["system_id"],
+            formatters={"availability": PCT2, "sla_response": PCT, "sla_arrival": PCT,
+                        "sla_repair": PCT, "mtbf_h": HOURS, "mttr_h": HOURS,
+                        "expected_failures_next_cycle": TWO, "days_since_maintenance": {"type": "plaintext"},
+                        "risk_level": {"type": "plaintext"}})
+        self._overview.style.map(_class_colour, subset=["classification"])
+        self._overview.on_click(self._overview_clicked)
+        # one system
+        self._verdict = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
+                                     css_classes=["opeval-verdict"])
+        self._cards = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
+                                   css_classes=["opeval-indicators"])
+        self._report = pn.widgets.FileDownload(
+            callback=self._report_bytes, filename="evaluation.html", label="Download HTML report",
+            color="primary", embed=False, width=220, css_classes=["opeval-report"])
+        self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
+                               sortable=False, **_wrap("requirement", "evidence", "corrective_action"))
+        self._findings.style.apply(_row_colour, axis=1)
+        self._faults_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260,
+                                              css_classes=["opeval-plot-faults"])
+        self._mttr_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260,
+                                            css_classes=["opeval-plot-mttr"])
+        self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
+                              pagination="remote", page_size=12,
+                              formatters={"mttr_h": HOURS, "repair_share": PCT})
+        self._life_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=200,
+                                            css_classes=["opeval-plot-life"])
+        self._life_note = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._devices = table(s.devices(Result(dt.date.today(), 1)), css_classes=["opeval-table-devices"],
+                              pagination="remote", page_size=10,
+                              formatters={"age_years": TWO, "life_used": PCT,
+                                          "life_years": {"type": "plaintext"}})
+        self._devices.style.map(lambda v: f"color: {LIFE_COLOURS[v]}; font-weight: 600"
+                                if v in ("past", "due") else "", subset=["life_status"])
+        self._exposure_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=200,
+                                                css_classes=["opeval-plot-exposure"])
+        self._no_zones = empty("No zone with intrusion detection or video devices in this system: "
+                               "give the devices a `zone` to measure exposure.")
+        self._never_exposed = pn.pane.HTML(
+            '<span class="opeval-never-exposed">No zone was ever left without any working '
+            "intrusion detector or camera in the window.</span>", sizing_mode="stretch_width")
+        self._exposure = table(s.exposure(Result(dt.date.today(), 1)), css_classes=["opeval-table-exposure"],
+                               pagination="remote", page_size=10, formatters={"exposure_h": HOURS})
+        self._expected = table(s.expected(Result(dt.date.today(), 1)), css_classes=["opeval-table-expected"],
+                               pagination="remote", page_size=10,
+                               formatters={"expected_failures": TWO})
+        self._expected_note = pn.pane.HTML("", sizing_mode="stretch_width")
+
+        self._link_widgets()
+        if pn.state.location is not None:
+            pn.state.location.sync(s, URL_PARAMS, on_error=self._url_error)
+        s.param.watch(lambda _e: self.request(), ["as_of", "window_days"])
+        s.param.watch(lambda _e: self.show(), ["systems", "system"])
+        self._body = self._layout()
+        self.request()
+
+    # ------------------------------------------------------------------ wiring
+    def _link_widgets(self) -> None:
+        s = self.state
+        has = self._has_systems()
+        options = s.system_options() if has else {}
+        self._systems.options = options
+        self._systems.value = [v for v in s.systems if v in options.values()]
+        self._window.value = s.window_days
+        self._as_of.value = s.as_of if s.as_of else (s.default_as_of() if has else None)
+
+        def set_state(name, event):
+            value = event.new
+            if self._quiet or (name == "system" and value is None):
+                return
+            if getattr(s, name) != value:
+                setattr(s, name, value)
+
+        self._systems.param.watch(functools.partial(set_state, "systems"), "value")
+        self._focus.param.watch(functools.partial(set_state, "system"), "value")
+        self._window.param.watch(functools.partial(set_state, "window_days"), "value")
+        self._as_of.param.watch(self._as_of_changed, "value")
+
+        def to_widgets(event):
+            if event.name == "systems" and self._systems.value != list(event.new):
+                self._systems.value = [v for v in event.new if v in self._systems.options.values()]
+            elif event.name == "window_days" and self._window.value != event.new:
+                self._window.value = event.new
+            elif event.name == "as_of":
+                shown = event.new or (s.default_as_of() if has else None)
+                if self._as_of.value != shown:
+                    self._as_of.value = shown
+
+        s.param.watch(to_widgets, ["systems", "window_days", "as_of"])
+
+    def _as_of_changed(self, event) -> None:
+        s = self.state
+        if event.new is None or event.new == s.as_of:
+            return
+        if s.as_of is None and event.new == s.default_as_of():
+            return          # the default shown in the picker: nothing changes (keeps the URL short)
+        s.as_of = event.new
+
+    def _url_error(self, values: dict) -> None:
+        """A URL value the state refuses (e.g. window=0): keep the current value, say so."""
+        log.info("evaluation page: ignoring URL values %s", values)
+
+    def _overview_clicked(self, event) -> None:
+        frame = self._overview.value
+        if event.row is not None and 0 <= event.row < len(frame):
+            self.state.system = str(frame.iloc[event.row]["system_id"])
+
+    def _has_systems(self) -> bool:
+        try:
+            return self.state.has_systems()
+        except (OpevalError, duckdb.Error):
+            return False
+
+    # ------------------------------------------------------------------ evaluation
+    @_guarded
+    def request(self) -> None:
+        """Ask for the evaluation of the current as-of date and window; show it when it is there."""
+        s = self.state
+        if not s.has_systems():
+            self._res = None
+            self.show()
+            return
+        job = s.job()
+        if job.done():
+            self._apply(job.result())
+            return
+        token = self._token = object()
+        self._status.object = (f'<span class="opeval-busy">Evaluating every system as of '
+                               f'{s.effective_as_of()} over {s.window_days} days…</span>')
+        self._body.loading = True
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:     # no server (tests, notebooks): wait here
+            self._apply(job.result())
+            return
+
+        def finished(fut):
+            try:
+                doc.add_next_tick_callback(lambda: self._apply(fut.result(), token))
+            except Exception:   # noqa: BLE001 (the session was closed meanwhile)
+                log.debug("evaluation finished after its session closed")
+        job.add_done_callback(finished)
+
+    def _apply(self, res: Result, token=None) -> None:
+        if token is not None and token is not self._token:
+            return              # a later request superseded this one
+        self._res = res
+        self._body.loading = False
+        self.show()
+
+    def _show_error(self, message: str) -> None:
+        self._error.object = message
+        self._error.visible = True
+        self._body.loading = False
+
+    @_guarded
+    def show(self) -> None:
+        """Update every view from the current result and selection (no query when cached)."""
+        s, res = self.state, self._res
+        has = res is not None and s.has_systems()
+        self._empty.visible = not s.has_systems()
+        self._content.visible = has and res.ok
+        if res is None:
+            self._status.object = ""
+            self._error.visible = False
+            return
+        if not res.ok:
+            self._show_error(f"No evaluation: {html.escape(res.error)}")
+            self._status.object = ""
+            return
+        self._error.visible = False
+        ev = res.evaluation
+        self._status.object = (
+            f'<span class="opeval-done">{len(res.by_id)} systems evaluated as of '
+            f'<b>{ev["as_of"]}</b>, window {ev["window"]["start"]} to {ev["window"]["end"]} '
+            f'({ev["window"]["days"]} days), in {res.seconds:.1f} s.</span>')
+        sel = s.selected()
+        labels = {v: k for k, v in self._systems.options.items()}
+        focus = s.focus()
+        self._quiet = True
+        try:
+            self._focus.options = {labels.get(sid, sid): sid for sid in sel}
+            if focus is not None and self._focus.value != focus:
+                self._focus.value = focus
+        finally:
+            self._quiet = False
+        self._overview.value = s.overview(res)
+        self._show_system(res)
+
+    def _show_system(self, res: Result) -> None:
+        s = self.state
+        ind = s.indicators(res)
+        if ind is None:
+            return
+        self._report.filename = s.report_filename()
+        self._verdict.object = self._verdict_html(ind)
+        self._cards.object = self._cards_html(ind)
+        self._findings.value = s.findings(res)
+        monthly = s.monthly(res)
+        self._monthly.value = monthly
+        self._faults_plot.object, self._mttr_plot.object = self._monthly_plots(
+            monthly, ind["sla_limits_h"]["repair"])
+        devices = s.devices(res)
+        self._devices.value = devices
+        self._life_plot.object = self._life_chart(devices)
+        self._life_plot.height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
+        past, due = (devices["life_status"] == "past").sum(), (devices["life_status"] == "due").sum()
+        self._life_note.object = (
+            f'<span class="opeval-life-note">{len(devices)} active devices: <b>{past}</b> past their '
+            f'service life, <b>{due}</b> reaching it within the next cycle ({ind["cycle_days"]} days)'
+            + (f"; the chart shows the {DEVICE_BARS} most worn" if len(devices) > DEVICE_BARS else "")
+            + ".</span>")
+        exposure = s.exposure(res)
+        self._exposure.value = exposure
+        chart = self._exposure_chart(exposure, s.exposure_limit_h(res))
+        exposed = int((exposure["exposure_h"] > 0).sum())
+        self._no_zones.visible = exposure.empty
+        self._never_exposed.visible = not exposure.empty and chart is None
+        self._exposure_plot.visible = chart is not None
+        self._exposure_plot.object = chart
+        self._exposure_plot.height = max(160, 80 + 22 * exposed)
+        self._expected.value = s.expected(res)
+        self._expected_note.object = (
+            f'<span class="opeval-expected-note">About <b>{ind["expected_failures_next_cycle"]:.1f}</b> '
+            f'devices expected to fail at least once in the next cycle of {ind["cycle_days"]} days '
+            "(survival model per device type, fitted on every system).</span>")
+
+    # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _verdict_html(ind: dict) -> str:
+        cls, disp = ind["classification"], ind["disposition"]
+        reasons = "; ".join(ind["disposition_reasons"]) or "every requirement conforms"
+        name = html.escape(f'{ind["system_id"]}' + (f' · {ind["name"]}' if ind["name"] else ""))
+        return (
+            f'<div class="verdict cards" data-system="{html.escape(ind["system_id"])}">'
+            f'<div class="card" data-key="system"><div class="label">System</div>'
+            f'<div class="value">{name}</div><div class="sub">site {html.escape(str(ind["site"] or "-"))}, '
+            f'risk level {ind["risk_level"] if ind["risk_level"] is not None else "-"}</div></div>'
+            f'<div class="card" data-key="classification"><div class="label">Classification</div>'
+            f'<div class="value" style="color:{CLASS_COLOURS.get(cls, "#1d232a")}">{LABELS.get(cls, cls)}</div>'
+            f'<div class="sub">worst nonconformity decides</div></div>'
+            f'<div class="card" data-key="disposition" style="flex: 2 1 240px"><div class="label">'
+            f'Disposition (6.3)</div><div class="value">{LABELS.get(disp, disp)}</div>'
+            f'<div class="reasons">{html.escape(reasons)}</div></div>'
+            f'<div class="card" data-key="valid_until"><div class="label">Valid until (6.1)</div>'
+            f'<div class="value">{ind["valid_until"]}</div><div class="sub">as of {ind["as_of"]}</div></div>'
+            "</div>")
+
+    @staticmethod
+    def _cards_html(ind: dict) -> str:
+        lim = ind["sla_limits_h"]
+
+        def share_tone(v):
+            return "" if v is None else ("good" if v >= 1.0 - 1e-12 else "bad")
+        av = ind["availability"]
+        cards = [
+            _card("availability", "Availability", _pct(av, 2), f'{ind["faults"]} faults in the window',
+                  "" if av is None else ("good" if av >= 0.99 else "bad")),
+            _card("mtbf", "MTBF", _hours(ind["mtbf_h"], 0), "up hours per fault"),
+            _card("mttr", "MTTR", _hours(ind["mttr_h"]), f'{ind["open_faults"]} open at the as-of date'),
+        ]
+        for step, label in (("response", "Response"), ("arrival", "Arrival"), ("repair", "Repair")):
+            v = ind["sla"][step]
+            cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", _pct(v),
+                               "share of applicable faults (5.1.1)", share_tone(v)))
+        return '<div class="cards">' + "".join(cards) + "</div>"
+
+    @staticmethod
+    def _monthly_plots(monthly: pd.DataFrame, repair_limit: float):
+        m = monthly.assign(label=pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m"))
+        faults = hv.Bars(m, hv.Dimension("label", label="month"), [
+            hv.Dimension("faults", label="faults"), hv.Dimension("mttr_h", label="MTTR (h)")]).opts(
+            color=ACCENT, tools=["hover"], title="Faults per month", responsive=True, height=250,
+            xrotation=45, ylabel="faults", toolbar=None, default_tools=[])
+        pts = m.dropna(subset=["mttr_h"])
+        kd = hv.Dimension("label", label="month")
+        vd = [hv.Dimension("mttr_h", label="MTTR (h)"), hv.Dimension("faults", label="faults")]
+        curve = hv.Curve(pts, kd, vd).opts(color="#b35900", line_width=2)
+        dots = hv.Scatter(pts, kd, vd).opts(color="#b35900", size=7, tools=["hover"])
+        limit = hv.HLine(repair_limit).opts(color="#a12622", line_dash="dashed", line_width=1)
+        # every month on the axis, also those without a restored fault
+        axis = hv.Scatter(m.assign(y=0.0), kd, "y").opts(alpha=0, size=0)
+        mttr = (axis * curve * dots * limit).opts(
+            title=f"MTTR per month (repair limit {repair_limit:g} h dashed)", responsive=True,
+            height=250, xrotation=45, ylabel="hours", toolbar=None, default_tools=[])
+        return faults, mttr
+
+    @staticmethod
+    def _life_chart(devices: pd.DataFrame):
+        d = devices.head(DEVICE_BARS).iloc[::-1]      # most worn at the top
+        if d.empty:
+            return hv.Bars([], "device", "years").opts(responsive=True, toolbar=None)
+        d = d.assign(
+            colour=d["life_status"].map(LIFE_COLOURS).fillna("#9aa5b1"),
+            life=d["life_years"].astype(float),
+            age=d["age_years"].astype(float),
+            installed=d["installed_on"].astype(str), end=d["end_of_life"].astype(str),
+            type=d["device_type"].fillna("-"))
+        kd = hv.Dimension("device_id", label="device")
+        extra = ["type", "installed", "end", "life_status"]
+        life = hv.Bars(d, kd, [hv.Dimension("life", label="service life (years)"), "age"] + extra).opts(
+            color="#dfe4ea", line_color="#b8c2cc", bar_width=0.85)
+        age = hv.Bars(d, kd, [hv.Dimension("age", label="age (years)"), "life"] + extra + ["colour"]).opts(
+            color="colour", bar_width=0.45, line_alpha=0, tools=["hover"])
+        return (life * age).opts(
+            invert_axes=True, responsive=True, title="Age (coloured) against service life (grey)",
+            xlabel="", ylabel="years", toolbar=None, default_tools=[], show_legend=False)
+
+    @staticmethod
+    def _exposure_chart(exposure: pd.DataFrame, limit_h: float):
+        if exposure.empty:
+            return None
+        shown = exposure[exposure["exposure_h"] > 0]
+        if shown.empty:
+            return None
+        e = shown.iloc[::-1].assign(
+            place=shown["zone"].astype(str) + " · " + shown["subsystem"].map(SUBSYSTEM_SHORT),
+            over=shown["over_limit"].map({True: "yes", False: "no"}),
+            colour=shown["subsystem"].map(EXPOSURE_COLOURS).fillna("#6c8ebf"))
+        top = max(float(e["exposure_h"].max()), limit_h) * 1.08
+        bars = hv.Bars(e, hv.Dimension("place", label="zone · subsystem"),
+                       [hv.Dimension("exposure_h", label="hours without any working device"),
+                        "devices", "episodes", "over", "colour"]).opts(
+            tools=["hover"], color="colour", line_alpha=0)
+        line = hv.HLine(limit_h).opts(color="#a12622", line_dash="dashed", line_width=1)
+        return (bars * line).opts(
+            invert_axes=True, title=f"Hours without detection / video (limit {limit_h:g} h dashed)",
+            ylim=(0, top), responsive=True, xlabel="", ylabel="hours", toolbar=None, default_tools=[])
+
+    def _report_bytes(self) -> io.BytesIO:
+        res = self._res
+        if res is None:
+            raise OpevalError("no evaluation yet")
+        return io.BytesIO(self.state.report_html(res).encode("utf-8"))
+
+    def _csv(self, make) -> callable:
+        def build() -> bytes:
+            res = self._res or Result(dt.date.today(), 1)
+            return self.state.csv(make(res))
+        return build
+
+    # ------------------------------------------------------------------ layout
+    def _layout(self) -> pn.Column:
+        s = self.state
+        self._content = pn.Column(
+            _section("Systems", pn.pane.HTML(
+                "<small>One row per selected system; click a row to see it in detail.</small>"),
+                self._overview, download("evaluation_systems.csv", self._csv(s.overview)),
+                anchor="overview"),
+            _section("System in detail", pn.Row(self._focus, self._report,
+                                                 styles={"align-items": "flex-end"}),
+                     self._verdict, self._cards, anchor="detail"),
+            _section("Findings (audit checklist)", self._findings,
+                     download("evaluation_findings.csv", self._csv(s.findings)), anchor="findings"),
+            _section("Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
+                                                         sizing_mode="stretch_width"),
+                     download("evaluation_monthly.csv", self._csv(s.monthly)), anchor="monthly"),
+            _section("Devices and service life (5.1.2)", self._life_note, pn.Row(
+                pn.Column(self._life_plot, sizing_mode="stretch_width"),
+                pn.Column(self._devices, download("evaluation_devices.csv", self._csv(s.devices)),
+                          sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                anchor="devices"),
+            _section("Exposure by zone", self._no_zones, pn.Row(
+                pn.Column(self._exposure_plot, self._never_exposed, sizing_mode="stretch_width"),
+                pn.Column(self._exposure, download("evaluation_exposure.csv", self._csv(s.exposure)),
+                          sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                anchor="exposure"),
+            _section("Expected failures in the next cycle", self._expected_note, self._expected,
+                     download("evaluation_expected.csv", self._csv(s.expected)), anchor="expected"),
+            sizing_mode="stretch_width", visible=False)
+        return pn.Column(
+            pn.pane.Markdown(
+                "Chapter 6 operation evaluation (DB33/T 830-2011) of each security system as of a "
+                "date: performance, timeliness (5.1.1), periodicity and service life (5.1.2), "
+                "device effectiveness and potential threats, as an audit with a classification, a "
+                "disposition (6.3) and a validity (6.1). Same figures as `opeval evaluate`.",
+                margin=(10, 5), sizing_mode="stretch_width"),
+            pn.Row(self._systems, self._as_of, self._window, self._status,
+                   sizing_mode="stretch_width"),
+            self._error, self._empty, self._content, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self._body
+
+
+def create(store: ReadOnlyStore) -> EvaluationPage:
+    return EvaluationPage(state=EvaluationState(store))
