@@ -132,7 +132,9 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
         raise ValueError("no system to evaluate" + (f" among {', '.join(system_ids)}" if system_ids else ""))
     dsvc = metrics.device_service(t["devices"], p).cache()
     # one materialised fault table carries the 5.1.1 statuses too (computed once for every use)
-    fb = metrics.timeliness_status(metrics.fault_base(t["faults"], dsvc, p), settings, p).cache()
+    fb = metrics.timeliness_status(metrics.fault_base(t["faults"], dsvc, p), settings, p)
+    fb = fb.select("fault_id", "system_id", "device_id", "dev_key", "subsystem", "occurred_at", "t0",
+                   "restored", "is_open", "in_window", "clock_in_window", *metrics.STEPS).cache()
     islands = metrics.down_islands(fb, dsvc, p).cache()
     sla = fb.filter(fb.clock_in_window)
 
