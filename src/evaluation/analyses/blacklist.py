@@ -157,7 +157,7 @@ def assess(pms: pd.DataFrame, trend: pd.DataFrame, cfg: BlacklistConfig) -> tupl
     baseline = bool(t["cuts_out_of_windows"].sum() > 0) if len(t) else False
     lo = t["rate_ratio_lo"].to_numpy(float)
     t["attribution"] = np.where(
-        ~baseline | (t["cuts_in_windows"].to_numpy() == 0), "unknown",
+        (not baseline) | (t["cuts_in_windows"].to_numpy() == 0), "unknown",
         np.where(np.nan_to_num(lo, nan=0.0) > 1.0, "interventions", "fragile"))
     t["trend_recent_rate"] = t.trend_recent_impacted / t.trend_recent_covered.replace(0, np.nan)
     t["trend_before_rate"] = t.trend_before_impacted / t.trend_before_covered.replace(0, np.nan)
