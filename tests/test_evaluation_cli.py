@@ -50,7 +50,7 @@ def test_system_window_and_default_as_of(loaded, run_cli):
 def test_text_output(loaded, run_cli):
     code, out, _ = run_cli("evaluate", "--as-of", "2025-06-30")
     assert code == 0
-    assert re.search(r"^S3\s+unfit\s+overall_renewal", out, re.M)
+    assert re.search(r"^S3\s+unfit\s+overall_renewal", out, re.MULTILINE)
     assert "M3 -> M5 (183 d)" in out
 
 

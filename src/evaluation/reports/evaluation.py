@@ -47,7 +47,7 @@ def render(evaluation: dict, system_ids: list[str] | None = None) -> str:
     return _ENV.get_template("evaluation.html.j2").render(
         ev=evaluation, systems=systems, status_label=STATUS_LABEL, class_label=CLASS_LABEL,
         disposition_label=DISPOSITION_LABEL, version=__version__,
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def safe_name(system_id: str) -> str:
