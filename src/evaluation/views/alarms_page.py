@@ -160,7 +160,7 @@ def pareto_plot(pareto: pd.DataFrame) -> hv.Overlay:
         tools=["hover"])
     return (bars * cum * dots).opts(multi_y=True, responsive=True, height=340, framewise=True,
                                     xlabel="", toolbar="above", show_legend=False,
-                                    backend_opts=NO_LOGO,
+                                    backend_opts=NO_LOGO, xrotation=30,
                                     title="Bad actors: alarms per definition (red) and "
                                           "cumulative share of the load")
 
@@ -226,23 +226,23 @@ class AlarmsPage(pn.viewable.Viewer):
         opts = s.options()
         first, last = s.data_range()
         # Filters.
-        self._start = pn.widgets.DatePicker(name="From", start=first, end=last, width=118)
-        self._end = pn.widgets.DatePicker(name="To", start=first, end=last, width=118)
-        self._system = pn.widgets.Select(name="System", width=130,
+        self._start = pn.widgets.DatePicker(label="From", start=first, end=last, width=118)
+        self._end = pn.widgets.DatePicker(label="To", start=first, end=last, width=118)
+        self._system = pn.widgets.Select(label="System", width=130,
                                          options={"every system": ALL,
                                                   **{v: v for v in opts["system"]}})
-        self._priority = pn.widgets.Select(name="Priority", width=90,
+        self._priority = pn.widgets.Select(label="Priority", width=90,
                                            options={"every one": 0,
                                                     **{str(p): p for p in opts["priority"]}})
-        self._definition = pn.widgets.Select(name="Definition", width=190,
+        self._definition = pn.widgets.Select(label="Definition", width=190,
                                              options={"every definition": ALL,
                                                       **{v: v for v in opts["definition"]}})
-        self._operator = pn.widgets.Select(name="Operator", width=125,
+        self._operator = pn.widgets.Select(label="Operator", width=125,
                                            options={"every operator": ALL,
                                                     **{v: v for v in opts["operator"]}})
-        self._bucket = pn.widgets.Select(name="Load per", width=120,
+        self._bucket = pn.widgets.Select(label="Load per", width=120,
                                          options={v: k for k, v in BUCKET_LABELS.items()})
-        self._reset = pn.widgets.Button(name="Clear", width=70, margin=(24, 5, 5, 5))
+        self._reset = pn.widgets.Button(label="Clear", width=70, margin=(24, 5, 5, 5))
         self._reset.on_click(lambda _e: self._clear())
         for widget, name, none in ((self._system, "system", ""), (self._definition, "definition", ""),
                                    (self._operator, "operator", "")):
@@ -273,7 +273,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._heat = self._plot(lambda v: heat_plot(v.heat), "opeval-heat-plot")
         self._measure = pn.widgets.RadioButtonGroup(
             options={v: k for k, v in MEASURE_LABELS.items()}, value=s.measure,
-            button_type="light", width=260)
+            color="light", width=260)
         self._link(self._measure, "measure", lambda v: v, lambda v: v)
         self._handling = pn.pane.HoloViews(
             hv.DynamicMap(lambda data: handling_plot(*data), streams=[self._hpipe]),
@@ -281,7 +281,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._operators = _table(pd.DataFrame(), "opeval-table-operators", pagination="remote",
                                  page_size=15, formatters=_fmt(
                                      escalated_share=PCT, median_handle_s=NUM1,
-                                     median_close_s=NUM1))
+                                     median_close_s=NUM1, handled=NUM, closed=NUM,
+                                     false_alarms=NUM, escalated=NUM))
         self._model_info = pn.pane.HTML("", sizing_mode="stretch_width",
                                         css_classes=["opeval-model"])
         self._open = _table(pd.DataFrame(), "opeval-table-open", pagination="remote",
@@ -289,8 +290,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._open.visible = False
         self._open_empty = empty("No open alarm matches these filters.")
         self._open_empty.visible = False
-        self._hist_def = pn.widgets.Select(name="Alarm definition", width=260)
-        self._hist_res = pn.widgets.Select(name="Resource", width=220)
+        self._hist_def = pn.widgets.Select(label="Alarm definition", width=260)
+        self._hist_res = pn.widgets.Select(label="Resource", width=220)
         self._hist_title = pn.pane.HTML("", sizing_mode="stretch_width")
         self._history = _table(pd.DataFrame(), "opeval-table-history", pagination=None,
                                sortable=False, formatters=_fmt(

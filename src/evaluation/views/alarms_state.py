@@ -250,6 +250,7 @@ def _pareto(per_def: pd.DataFrame, actors: pd.DataFrame) -> pd.DataFrame:
     """Definitions by load with share and cumulative share; ``bad_actor`` as ranked by
     :func:`nuisance.bad_actors`."""
     p = per_def[["definition", "alarms", "false_alarm_rate", "chattering"]].copy()
+    p["alarms"] = p["alarms"].astype("int64")
     p = p.sort_values(["alarms", "definition"], ascending=[False, True]).reset_index(drop=True)
     total = float(p["alarms"].sum()) or 1.0
     p.insert(0, "rank", range(1, len(p) + 1))

@@ -1,0 +1,259 @@
+"""The /alarms page's state (and Viewer) driven without a browser, on hand-made databases.
+
+The expected numbers are worked out in tests/_alarms_views_db.py.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+import _alarms_views_db as fx
+from evaluation.views import alarms_state
+from evaluation.views.alarms_state import AlarmsState, Filters, choose_bucket
+
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("views_alarms")
+    return str(fx.build(root / "db.duckdb", root / "in"))
+
+
+@pytest.fixture
+def state(db_file) -> AlarmsState:
+    return AlarmsState(db_file, page_size=3)
+
+
+def test_default_range_is_the_data_and_every_kpi_matches(state):
+    # Data from 2025-03-03 to 2025-03-04: shorter than 28 days, so all of it.
+    assert (state.start, state.end) == (dt.date(2025, 3, 3), dt.date(2025, 3, 4))
+    k = state.views().kpis
+    assert k["alarms"] == 18 and k["definitions"] == 3
+    assert k["floods"] == 1 and k["flood_minutes"] == 10 and k["peak_per_10min"] == 12
+    assert k["chattering"] == 1 and k["repeat_alarms"] == 3
+    # closed 17 (Z1 is open), false: 4 (D1 day 1) + 6 (odd Motion) = 10
+    assert (k["closed"], k["false_alarms"]) == (17, 10)
+    assert k["false_alarm_rate"] == pytest.approx(10 / 17)
+    # handle times: 30, 60 ×4, 300 ×12 -> median (9th of 17) = 300; close: 90, 120 ×4, 600 ×12
+    assert k["median_handle_s"] == 300 and k["median_close_s"] == 600
+    assert k["open"] == 1
+    # S2 made 12 alarms; intervals from 03-03 00:00 to the last known time 03-04 12:01:30:
+    # 36 h × 6 + 1 = 217 -> 12 / 217 per 10 min
+    assert k["busiest_position"] == "S2"
+    assert k["busiest_avg_per_10min"] == pytest.approx(12 / 217)
+    assert k["busiest_rate_class"] == "acceptable"
+
+
+def test_load_series_buckets_and_flood(state):
+    v = state.views()
+    assert v.bucket == "10min"                    # 2 days: 10-minute buckets
+    assert len(v.series) == 2 * 144               # every bucket, empty ones with 0
+    busy = v.series[v.series.alarms > 0].set_index("bucket")
+    assert busy["alarms"].to_dict() == {
+        pd.Timestamp("2025-03-03 08:00"): 4, pd.Timestamp("2025-03-03 10:00"): 12,
+        pd.Timestamp("2025-03-04 09:00"): 1, pd.Timestamp("2025-03-04 12:00"): 1}
+    assert int(v.series["alarms"].sum()) == 18
+    f = v.floods.iloc[0]
+    assert (f["position"], f["start"], f["end"], f["minutes"], f["peak_per_10min"]) == (
+        "S2", pd.Timestamp("2025-03-03 10:00"), pd.Timestamp("2025-03-03 10:10"), 10, 12)
+    state.bucket = "1h"
+    hourly = state.views().series
+    assert len(hourly) == 48 and int(hourly["alarms"].sum()) == 18
+    assert hourly.loc[hourly.bucket == pd.Timestamp("2025-03-03 10:00"), "peak_10min"].item() == 12
+
+
+def test_pareto_marks_the_bad_actors(state):
+    p = state.views().pareto
+    assert p["definition"].tolist() == ["Motion detected", "Door held open", "Intrusion detected"]
+    assert p["alarms"].tolist() == [12, 5, 1]
+    # 12/18, 17/18, 18/18; bad actors until 80 % is reached: the crossing one included
+    assert p["cumulative_share"].tolist() == pytest.approx([12 / 18, 17 / 18, 1.0])
+    assert p["bad_actor"].tolist() == [True, True, False]
+
+
+def test_chattering_repeats_and_heat_map(state):
+    v = state.views()
+    c = v.chattering.iloc[0]
+    assert len(v.chattering) == 1
+    assert (c["definition"], c["resource_id"], c["alarms"], c["chatter_raises"]) == (
+        "Door held open", "D1", 5, 1)
+    r = v.repeats.iloc[0]
+    assert len(v.repeats) == 1 and (r["repeat_alarms"], r["repeat_share"]) == (3, 3 / 5)
+    heat = {(h.definition, h.hour): (h.closed, h.false_alarm_rate) for h in v.heat.itertuples()}
+    assert heat == {("Door held open", 8): (4, 1.0), ("Door held open", 12): (1, 0.0),
+                    ("Motion detected", 10): (12, 0.5)}
+
+
+def test_handling_per_operator(state):
+    ops = state.views().operators.set_index("assigned_to")
+    assert ops.loc["opB", "alarms"] == 12 and ops.loc["opA", "alarms"] == 5
+    h = state.handling().set_index("assigned_to")
+    # opA handle times 30, 60, 60, 60, 60: p10 = 30 + 0.4 × 30 = 42, median 60
+    assert h.loc["opA", ["n", "p10", "median", "p90"]].tolist() == [5, 42, 60, 60]
+    assert h.loc["opB", ["p10", "median", "p90"]].tolist() == [300, 300, 300]
+    state.measure = "close"
+    assert state.handling().set_index("assigned_to").loc["opA", "median"] == 120
+
+
+@pytest.mark.parametrize("change, alarms, floods", [
+    (dict(system="S1"), 6, 0),                     # D1 ×5 + Z1
+    (dict(priority=4), 12, 1),                     # the Motion flood
+    (dict(operator="opA"), 5, 0),
+    (dict(definition="Door held open"), 5, 0),
+    (dict(start=dt.date(2025, 3, 4)), 2, 0),       # day 2 only
+    (dict(system="S1", priority=4), 0, 0),
+])
+def test_filters_change_every_view(db_file, change, alarms, floods):
+    s = AlarmsState(db_file, **change)
+    v = s.views()
+    assert v.kpis["alarms"] == alarms
+    assert int(v.series["alarms"].sum()) == alarms if alarms else len(v.series) == 0
+    assert len(v.floods) == floods
+    assert int(v.pareto["alarms"].sum()) == alarms
+
+
+def test_day_two_alone_has_no_repeat_because_gaps_span_the_whole_history(db_file):
+    v = AlarmsState(db_file, start=dt.date(2025, 3, 4)).views()
+    # D1 at 12:00 comes 100,500 s after its raise the day before: not a repeat
+    assert v.kpis["repeat_alarms"] == 0 and v.kpis["chattering"] == 0
+
+
+def test_history_review_pages_and_csv(state):
+    assert state.history_total() == 0 and len(state.history_rows()) == 0
+    state.history_definition = "Door held open"
+    assert state.history_resources() == ["D1"]
+    assert state.history_total() == 5 and state.history_pages() == 2
+    first = state.history_rows()
+    assert first["gap_s"].tolist()[1:] == [20, 30]
+    assert pd.isna(first["gap_s"].iloc[0])
+    assert first["chatter"].tolist() == [False, False, True]
+    assert first["comment"].iloc[1] == fx.SCRIPT_COMMENT     # kept as text, escaped on display
+    state.history_page = 2
+    second = state.history_rows()
+    assert second["gap_s"].tolist() == [250, 100_500]
+    assert second["repeat"].tolist() == [True, False]
+    assert second["close_reason"].tolist() == ["false_alarm", "handled"]
+    state.system = "S2"                            # a filter change goes back to page 1
+    assert state.history_page == 1 and state.history_total() == 0
+    state.system = ""
+    csv = pd.read_csv(pd.io.common.BytesIO(state.history_csv()))
+    assert len(csv) == 5 and csv["alarm_id"].tolist()[0] == "A-D1-0"
+
+
+def test_filters_key_and_bucket_choice():
+    f = Filters(dt.date(2025, 1, 1), dt.date(2025, 1, 7))
+    assert f.days == 7 and choose_bucket("auto", f.days) == "10min"
+    assert choose_bucket("auto", 8) == "1h" and choose_bucket("10min", 300) == "10min"
+    assert hash(f) == hash(Filters(dt.date(2025, 1, 1), dt.date(2025, 1, 7)))
+
+
+def test_a_new_load_is_seen_without_restart(tmp_path):
+    path = fx.build(tmp_path / "db.duckdb", tmp_path / "in", fx.rows()[:4])
+    s = AlarmsState(str(path))
+    assert s.views().kpis["alarms"] == 4
+    fx.build(path, tmp_path / "in2", fx.rows()[4:6])   # two more Motion alarms
+    assert AlarmsState(str(path), start=s.start, end=s.end).views().kpis["alarms"] == 6
+
+
+def test_empty_database(tmp_path):
+    s = AlarmsState(str(fx.empty(tmp_path / "db.duckdb")))
+    assert not s.has_alarms() and s.data_range() is None and s.default_range() is None
+
+
+def test_too_few_closed_alarms_for_the_model_is_said(state):
+    slot = state.wait_for_model(120)
+    assert slot.status == "failed"
+    assert "17 closed alarms" in slot.message
+    assert state.open_alarms() is None
+
+
+# ---------------------------------------------------------------- the model
+def _model_rows() -> list[dict]:
+    """200 closed alarms over 20 days on 10 resources: every 'Motion detected' but each
+    10th closed as false alarm, every 'Door held open' but each 10th handled; then one
+    open alarm of each definition."""
+    out = []
+    t0 = dt.datetime(2025, 1, 1)
+    for i in range(200):
+        definition = "Motion detected" if i % 2 == 0 else "Door held open"
+        raised = t0 + dt.timedelta(hours=2.4 * i)
+        false = (i // 2) % 10 != 0 if definition == "Motion detected" else (i // 2) % 10 == 0
+        out.append(dict(alarm_id=f"B{i:03d}", system_id="S1", definition=definition,
+                        resource_id=f"R{i % 10}", priority=3, raised_at=raised,
+                        handled_at=raised + dt.timedelta(seconds=60), assigned_to="opA",
+                        closed_at=raised + dt.timedelta(seconds=120), status="closed",
+                        close_reason="false_alarm" if false else "handled"))
+    end = t0 + dt.timedelta(days=21)
+    for j, definition in enumerate(("Door held open", "Motion detected")):
+        out.append(dict(alarm_id=f"OPEN{j}", system_id="S1", definition=definition,
+                        resource_id="R1", priority=3, raised_at=end + dt.timedelta(hours=j),
+                        status="new"))
+    return out
+
+
+@pytest.mark.slow
+def test_model_is_trained_saved_for_this_database_and_ranks_open_alarms(tmp_path):
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in", _model_rows()))
+    s = AlarmsState(path)
+    slot = s.wait_for_model(300)
+    assert slot.status == "ready", slot.message
+    ranked = s.open_alarms()
+    # 90 % of the Motion alarms were false, 10 % of the Door ones
+    assert ranked["alarm_id"].tolist() == ["OPEN1", "OPEN0"]
+    assert ranked["p_false"].iloc[0] > 0.5 > ranked["p_false"].iloc[1]
+    assert ranked["rank"].tolist() == [1, 2]
+    meta = s.model_summary()
+    assert meta["model_version"] == "alarm-false-1" and meta["train_rows"] > 0
+    assert {"model", "baseline"} <= set(meta["evaluation"])
+    saved = list((tmp_path / "models").glob("alarm-false-1-*.json"))
+    assert len(saved) == 1
+    assert json.loads(saved[0].read_text())["database"] == str((tmp_path / "db.duckdb").resolve())
+    # A new server process (simulated) finds the saved model instead of training again.
+    alarms_state._models.clear()
+    again = AlarmsState(path).model()
+    assert again.status == "ready" and again.source.startswith("saved model")
+    # Filters apply to the ranked list too.
+    assert AlarmsState(path, definition="Door held open").open_alarms()["alarm_id"].tolist() == [
+        "OPEN0"]
+
+
+def test_a_saved_model_of_another_database_is_not_used(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "alarm-false-1-20250101T000000Z.json").write_text(
+        json.dumps({"model_version": "alarm-false-1", "database": "/elsewhere/other.duckdb"}))
+    (tmp_path / "models" / "alarm-false-1-20250101T000000Z.joblib").write_text("not used")
+    path = fx.build(tmp_path / "db.duckdb", tmp_path / "in")
+    assert alarms_state.find_saved_model(str(path)) is None
+
+
+# ---------------------------------------------------------------- the Viewer
+def test_viewer_builds_updates_and_escapes(db_file):
+    import panel as pn
+
+    from evaluation.views.alarms_page import AlarmsPage, shown
+    from evaluation.views.queries import ReadOnlyStore
+
+    page = AlarmsPage(state=AlarmsState(db_file, page_size=20))
+    pn.panel(page).get_root()
+    assert 'data-kpi="alarms"' in page._kpis.object and ">18<" in page._kpis.object
+    page._system.value = "S1"                      # the widget drives the state
+    assert page.state.system == "S1"
+    assert ">6<" in page._kpis.object
+    assert page._pareto_table.value["definition"].tolist() == ["Door held open",
+                                                               "Intrusion detected"]
+    page.state.history_definition = "Door held open"
+    assert len(page._history.value) == 5
+    comment = page._history.value["comment"].iloc[1]
+    assert comment == fx.SCRIPT_COMMENT            # data unchanged ...
+    assert page._history.formatters["comment"] == {"type": "plaintext"}  # ... shown as text
+    assert "&lt;" not in page._hist_title.object or "<script" not in page._hist_title.object
+    page.state.system = "nowhere"                  # not an option: the filter is cleared
+    assert page.state.system == "" and page._system.value == "*"
+    times = shown(pd.DataFrame({"t": pd.to_datetime(["2025-03-03 08:00:20", None])}))
+    assert times["t"].tolist() == ["2025-03-03 08:00:20", ""]
+    empty_page = AlarmsPage(state=AlarmsState(
+        fx.empty(__import__("pathlib").Path(db_file).parent / "empty.duckdb")))
+    assert "opeval demo" in pn.panel(empty_page).objects[0].object
+    assert ReadOnlyStore  # the factory's argument type
