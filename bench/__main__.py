@@ -12,7 +12,7 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest", "messages", "evaluation")
+BENCHES = ("ingest", "messages", "evaluation", "outages")
 
 
 def main() -> None:
