@@ -10,18 +10,23 @@ sources an analysis can run on:
 * ``engine="spark", lake=DIR``   a Spark session (local, a cluster master URL or
   Spark Connect) whose temporary views read the same lake.
 
-Engine-specific settings live here and nowhere else (see docs/spark.md):
+Engine-specific code lives here and nowhere else (docs/spark.md, "Engine
+differences"); the analyses are plain Ibis and do not know which engine runs them:
 
 * every session runs in UTC (DuckDB ``TimeZone``; Spark
   ``spark.sql.session.timeZone`` and the JVM's ``user.timezone``), and contract
   TIMESTAMP columns are read by Spark as ``TimestampType`` with an explicit
   schema, so both engines hand Ibis the same naive UTC timestamps;
+* two fixes to Ibis' PySpark compiler: float literals as DOUBLE
+  (:func:`_spark_double_literals`) and ordered ``collect``
+  (:func:`_spark_ordered_collect`);
 * Spark never downloads anything at run time (no ``spark.jars.packages``, no
   Ivy): Parquet support is built in.
 """
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,6 +154,77 @@ def spark_session(master: str | None = None, remote: str | None = None,
     return session
 
 
+def _spark_double_literals() -> None:
+    """Compile Ibis float64 literals for Spark as DOUBLE, not DECIMAL (engine difference 1).
+
+    Ibis 12 writes ``x / 3600.0`` as ``x / 3600.0``; Spark SQL reads an unsuffixed
+    ``3600.0`` as ``DECIMAL(5,1)``, so the quotient becomes a decimal rounded to a
+    few places (DuckDB, like Python, divides in double). Wrapping every finite
+    float literal in ``CAST(... AS DOUBLE)`` gives Spark the analysis' intended
+    type; the value is exact because Python prints the shortest repr that reads
+    back as the same double. Applied once, to Ibis' PySpark compiler only
+    (ibis-project/ibis#10890 and #11947 report the same literal typing elsewhere).
+    """
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    if getattr(PySparkCompiler, "_opeval_double_literals", False):
+        return
+    original = PySparkCompiler.visit_NonNullLiteral
+
+    def visit_NonNullLiteral(self, op, *, value, dtype):
+        result = original(self, op, value=value, dtype=dtype)
+        if dtype.is_floating() and result is not None and math.isfinite(value):
+            return self.cast(result, dtype)
+        return result
+
+    PySparkCompiler.visit_NonNullLiteral = visit_NonNullLiteral
+    PySparkCompiler._opeval_double_literals = True
+
+
+def _spark_ordered_collect() -> None:
+    """Compile ``collect(order_by=...)`` for Spark (engine difference 2).
+
+    Ibis 12 refuses an ordered ``collect`` on PySpark because ``collect_list``
+    keeps no order. Ascending orders (what the analyses use) compile instead to
+    ``transform(array_sort(collect_list(struct(k1, .., v))), x -> x.v)``: the
+    structs sort by their keys first, so the values come out in key order (ties
+    by value). Rows filtered out by ``where`` and null values are left out, as
+    ``collect`` does. A group with no value gives NULL, as on DuckDB (Spark's
+    ``collect_list`` alone gives an empty array); this holds for unordered
+    ``collect`` too. Descending orders still raise Ibis' error.
+    """
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    if getattr(PySparkCompiler, "_opeval_ordered_collect", False):
+        return
+    original = PySparkCompiler.visit_ArrayCollect
+
+    def visit_ArrayCollect(self, op, *, arg, where, order_by, include_null, distinct):
+        keys = [o.this if isinstance(o, sge.Ordered) else o for o in order_by or ()]
+        ascending = all(not (isinstance(o, sge.Ordered) and o.args.get("desc")) for o in order_by or ())
+        if not order_by or distinct or include_null or not ascending:
+            result = original(self, op, arg=arg, where=where, order_by=order_by,
+                              include_null=include_null, distinct=distinct)
+        else:
+            names = [f"k{i}" for i in range(len(keys))] + ["v"]
+            item = sge.Struct.from_arg_list([e.as_(n, quoted=self.quoted)
+                                             for n, e in zip(names, [*keys, arg], strict=True)])
+            keep = arg.is_(sge.Null()).not_()
+            if where is not None:
+                keep = sge.and_(where, keep)
+            collected = self.f.collect_list(self.if_(keep, item, sge.Null()))
+            x = sg.to_identifier("opeval_x")
+            result = self.f.transform(self.f.array_sort(collected), sge.Lambda(
+                this=sge.Dot(this=x, expression=sg.to_identifier("v", quoted=self.quoted)),
+                expressions=[x]))
+        return self.if_(self.f.size(result) > 0, result, sge.Null())
+
+    PySparkCompiler.visit_ArrayCollect = visit_ArrayCollect
+    PySparkCompiler._opeval_ordered_collect = True
+
+
 def spark_tables(session, location: str | Path, prefix: str | None = None) -> Tables:
     """Tables over the lake at ``location`` on ``session`` (temporary views, prefixed)."""
     frames = lake.spark_dataframes(session, location)
@@ -157,6 +233,8 @@ def spark_tables(session, location: str | Path, prefix: str | None = None) -> Ta
     for name, frame in frames.items():
         frame.createOrReplaceTempView(prefix + name)
         views[name] = prefix + name
+    _spark_double_literals()
+    _spark_ordered_collect()
     backend = ibis.pyspark.connect(session)
     return Tables(backend, views, engine="spark")
 
