@@ -43,6 +43,9 @@ PAGES: dict[str, Page] = {p.path: p for p in (
     Page("/alarms", "Alarms", "Alarm operator / supervisor: load and floods, bad actors, "
          "chattering and repeats, false alarms, handling times, open alarms ranked, history.",
          "evaluation.views.alarms_page:create"),
+    Page("/outages", "Outages", "Network operator: do interventions at a PM cut other "
+         "customers? Funnel plot, PM blacklist with evidence, PM timeline, DO comparison.",
+         "evaluation.views.outages_page:create"),
 )}
 
 
