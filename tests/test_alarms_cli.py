@@ -121,4 +121,4 @@ def test_process_log_end_to_end_through_a_real_process(db_path, tmp_path):
     d = r["definitions"][0]
     assert (d["definition"], d["resource_id"], d["alarms"]) == ("FIC1 H", "FIC1", 4)
     assert d["chatter_raises"] == 2 and d["chatter_index"] == pytest.approx(1 / 20)
-    assert d["median_clear_s"] == 5 and r["kpis"]["standing"] == 0
+    assert d["mean_clear_s"] == 5 and r["kpis"]["standing"] == 0

@@ -181,11 +181,11 @@ def render_text(r: dict) -> str:
         out.append("  close reasons: " + ", ".join(
             f"{c['close_reason']} {c['alarms']} ({_pct(c['share'])})" for c in r["close_reasons"]))
     if r["operators"]:
-        out += ["", "Operators (alarms, median handle, median close, false, avg/peak per 10 min)"]
+        out += ["", "Operators (alarms, median handle, median close, false, avg per 10 min)"]
         for o in r["operators"][:15]:
             out.append(f"  {o['assigned_to']:<20} {o['alarms']:>7} {_s(o['median_handle_s']):>9} "
                        f"{_s(o['median_close_s']):>9} {o['false_alarms']:>6} "
-                       f"{(o['avg_per_10min'] or 0):6.2f} / {o['peak_per_10min'] or 0}")
+                       f"{(o['avg_per_10min'] or 0):6.2f}")
     if r["bad_actors"]:
         out += ["", "Bad actors (Pareto of the load)"]
         for a in r["bad_actors"]:

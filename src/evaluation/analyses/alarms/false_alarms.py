@@ -19,25 +19,35 @@ def with_time_parts(inst: ibis.Table) -> ibis.Table:
     return inst.mutate(hour=_.raised_at.hour(), weekday=_.raised_at.day_of_week.index())
 
 
-def rates(inst: ibis.Table, by: str | list[str]) -> ibis.Table:
-    """False-alarm rate per ``by`` (any column or ``hour``/``weekday``).
+def as_cube(t: ibis.Table) -> ibis.Table:
+    """Closed and false counts per definition, resource, event type, hour and
+    weekday — every rate below is a sum over it, so the alarms are scanned once.
+    A table that already is such a cube is returned as is."""
+    if "false_alarms" in t.columns and "hour" in t.columns:
+        return t
+    return (with_time_parts(t).group_by(list(DIMENSIONS))
+            .agg(alarms=_.count(), closed=_.closed.cast("int64").sum(),
+                 false_alarms=_.false_alarm.cast("int64").sum()))
+
+
+def rates(inst_or_cube: ibis.Table, by: str | list[str]) -> ibis.Table:
+    """False-alarm rate per ``by`` (any of the cube's dimensions).
 
     Columns: the ``by`` columns, ``alarms``, ``closed``, ``false_alarms``,
     ``false_alarm_rate`` (NULL when nothing was closed).
     """
     keys = [by] if isinstance(by, str) else list(by)
-    t = with_time_parts(inst) if {"hour", "weekday"} & set(keys) else inst
-    return (t.group_by(keys)
-            .agg(alarms=_.count(), closed=_.closed.cast("int64").sum(),
-                 false_alarms=_.false_alarm.cast("int64").sum())
+    cube = as_cube(inst_or_cube)
+    return (cube.group_by(keys)
+            .agg(alarms=_.alarms.sum(), closed=_.closed.sum(), false_alarms=_.false_alarms.sum())
             .mutate(false_alarm_rate=ibis.ifelse(
                 _.closed > 0, _.false_alarms.cast("float64") / _.closed, ibis.null("float64")))
             .order_by(keys))
 
 
-def overall(inst: ibis.Table) -> ibis.Table:
+def overall(inst_or_cube: ibis.Table) -> ibis.Table:
     """One row: closed, false_alarms, false_alarm_rate over every alarm."""
-    return inst.aggregate(closed=_.closed.cast("int64").sum(),
-                          false_alarms=_.false_alarm.cast("int64").sum()).mutate(
+    cube = as_cube(inst_or_cube)
+    return cube.aggregate(closed=_.closed.sum(), false_alarms=_.false_alarms.sum()).mutate(
         false_alarm_rate=ibis.ifelse(_.closed > 0, _.false_alarms.cast("float64") / _.closed,
                                      ibis.null("float64")))

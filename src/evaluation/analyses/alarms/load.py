@@ -25,9 +25,28 @@ def counts_by_time(alarms: ibis.Table, unit: str = "h") -> ibis.Table:
 
 def counts_by(alarms: ibis.Table, column: str) -> ibis.Table:
     """Alarms per value of ``column`` (priority, system_id…) with their share of the load."""
-    return (alarms.group_by(column).agg(alarms=_.count())
+    agg = _.alarms.sum() if "alarms" in alarms.columns else _.count()
+    return (alarms.group_by(column).agg(alarms=agg)
             .mutate(share=_.alarms.cast("float64") / _.alarms.sum().over(ibis.window()))
             .order_by(column))
+
+
+def interval_definition_counts(alarms: ibis.Table, by: str = "system_id",
+                               rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Alarms per operator position, fixed clock-aligned 10-minute interval and
+    definition: ``position``, ``interval_no`` (intervals since the epoch),
+    ``definition``, ``alarms``. Rates, floods, their contributors and the
+    Pareto of definitions are sums over it, so the alarms are scanned once."""
+    secs = rules.interval_s
+    return (alarms.mutate(position=_[by],
+                          interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
+            .group_by("position", "interval_no", "definition").agg(alarms=_.count()))
+
+
+def _counts(t: ibis.Table, by: str, rules: AlarmRules) -> ibis.Table:
+    if "interval_no" in t.columns:
+        return t
+    return interval_definition_counts(t, by, rules)
 
 
 def interval_counts(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules = AlarmRules()
@@ -36,12 +55,12 @@ def interval_counts(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules
 
     Columns ``position``, ``interval_start``, ``interval_no`` (index of the
     interval since the epoch), ``alarms``, ``flood`` (more than
-    ``rules.flood_threshold`` alarms: ISA-18.2 flood).
+    ``rules.flood_threshold`` alarms: ISA-18.2 flood). Takes alarms or
+    :func:`interval_definition_counts`.
     """
     secs = rules.interval_s
-    t = alarms.mutate(position=_[by],
-                      interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
-    return (t.group_by("position", "interval_no").agg(alarms=_.count())
+    return (_counts(alarms, by, rules).group_by("position", "interval_no")
+            .agg(alarms=_.alarms.sum())
             .mutate(interval_start=(_.interval_no * secs).as_timestamp("s"),
                     flood=_.alarms > rules.flood_threshold))
 
@@ -101,18 +120,25 @@ def floods(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules = AlarmR
 
 
 def flood_contributors(alarms: ibis.Table, by: str = "system_id", top: int = 3,
-                       rules: AlarmRules = AlarmRules()) -> ibis.Table:
-    """The definitions raising most alarms in each flood episode (``top`` per episode)."""
+                       rules: AlarmRules = AlarmRules(), counts: ibis.Table | None = None
+                       ) -> ibis.Table:
+    """The definitions raising most alarms in each flood episode (``top`` per
+    episode): ``position``, ``flood_id``, ``definition``, ``alarms``, ``rank``.
+    ``counts`` may pass :func:`interval_counts` already computed."""
     secs = rules.interval_s
-    ic = interval_counts(alarms, by, rules).filter(_.flood)
+    ic = (counts if counts is not None else interval_counts(alarms, by, rules)).filter(_.flood)
     w = ibis.window(group_by="position", order_by="interval_no")
     isl = ic.mutate(island=_.interval_no - ibis.row_number().over(w))
     isl = isl.mutate(first_no=_.interval_no.min().over(
         ibis.window(group_by=["position", "island"]))).select("position", "interval_no", "first_no")
-    t = alarms.mutate(position=_[by],
-                      interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
-    j = t.join(isl, ["position", "interval_no"])
-    c = j.group_by("position", "first_no", "definition").agg(alarms=_.count())
+    if "interval_no" in alarms.columns:
+        j = alarms.join(isl, ["position", "interval_no"])
+        c = j.group_by("position", "first_no", "definition").agg(alarms=_.alarms.sum())
+    else:
+        t = alarms.mutate(position=_[by],
+                          interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
+        j = t.join(isl, ["position", "interval_no"])
+        c = j.group_by("position", "first_no", "definition").agg(alarms=_.count())
     rank = ibis.row_number().over(ibis.window(group_by=["position", "first_no"],
                                               order_by=[ibis.desc("alarms"), "definition"]))
     return (c.mutate(rank=rank).filter(_.rank < top).mutate(rank=_.rank + 1)

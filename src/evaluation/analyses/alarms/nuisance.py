@@ -10,7 +10,7 @@ import datetime as dt
 import ibis
 from ibis import _
 
-from .prep import KEY, seconds
+from .prep import KEY, facts, runs, seconds
 from .rules import OPEN_STATUSES, AlarmRules
 
 
@@ -55,30 +55,79 @@ def chatter_index(inst: ibis.Table, by=KEY) -> ibis.Table:
                  median_run_s=_.gap_s.median()))
 
 
-def per_alarm(flagged: ibis.Table, by=("definition", "resource_id")) -> ibis.Table:
-    """Per definition and resource: load, chattering, repeats, false alarms, handling.
+def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Per alarm key (system, definition, resource): additive facts.
 
-    Columns: ``alarms``, ``systems``, ``priority`` (highest = lowest number),
-    ``chatter_raises``, ``chattering`` (any chatter raise), ``repeat_alarms``,
-    ``closed``, ``false_alarms``, ``false_alarm_rate`` (false / closed, NULL
-    without closed alarms), ``median_handle_s``, ``median_clear_s``,
-    ``runs`` (raises with a previous raise of the same alarm), ``chatter_index``
-    (ψ over those runs, every system pooled), ``first_raised``,
-    ``last_raised``.
+    Everything per definition, per resource or overall is a sum (or min/max)
+    of these rows. Two passes joined on the key: one window over the narrow
+    raise table (:func:`evaluation.analyses.alarms.prep.runs`), one plain
+    group-by over the alarms. Columns: ``alarms``, ``priority`` (highest =
+    lowest number), ``chatter_raises``, ``repeat_alarms``, ``runs`` (raises with
+    a previous raise of the same alarm), ``inv_run_sum`` (Σ 1/r, for ψ),
+    ``short_gap_max_s`` (largest re-raise gap within the chatter window),
+    ``closed``, ``false_alarms``, ``handled``, ``handle_sum_s``, ``cleared``,
+    ``clear_sum_s``, ``fleeting`` (cleared within the chatter window),
+    ``escalated_or_expired``, ``first_raised``, ``last_raised``.
     """
-    return (flagged.group_by(list(by))
-            .agg(alarms=_.count(), systems=_.system_id.nunique(), priority=_.priority.min(),
-                 chatter_raises=_.chatter.cast("int64").sum(),
-                 repeat_alarms=_.repeat.cast("int64").sum(), runs=_.gap_s.count(),
-                 closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
-                 median_handle_s=_.handle_s.median(),
-                 median_clear_s=_.clear_s.median(),
-                 chatter_index=_inverse_run(_.gap_s).mean(),
-                 first_raised=_.raised_at.min(), last_raised=_.raised_at.max())
+    window = rules.chatter_window_s
+    flagged = flag_nuisance(runs(alarms, rules.chatter_raises), rules)
+    a = (flagged.group_by(list(KEY))
+         .agg(alarms=_.count(),
+              chatter_raises=_.chatter.cast("int64").sum(),
+              repeat_alarms=_.repeat.cast("int64").sum(), runs=_.gap_s.count(),
+              inv_run_sum=_inverse_run(_.gap_s).sum(),
+              short_gap_max_s=ibis.ifelse(_.gap_s <= window, _.gap_s,
+                                          ibis.null("float64")).max(),
+              first_raised=_.raised_at.min(), last_raised=_.raised_at.max()))
+    f = facts(alarms)
+    b = (f.group_by(list(KEY))
+         .agg(priority=_.priority.min(),
+              closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
+              handled=_.handle_s.count(), handle_sum_s=_.handle_s.sum(),
+              cleared=_.clear_s.count(), clear_sum_s=_.clear_s.sum(),
+              fleeting=(_.clear_s <= window).fill_null(False).cast("int64").sum(),
+              escalated_or_expired=((_.escalated_at.notnull()
+                                     | _.status.isin(("escalated", "expired")))
+                                    .fill_null(False).cast("int64").sum())))
+    b = b.rename({f"_{k}": k for k in KEY})
+    j = a.join(b, [a[k].identical_to(b[f"_{k}"]) for k in KEY])
+    return j.drop(*[f"_{k}" for k in KEY])
+
+
+def per_alarm(facts: ibis.Table, by=("definition", "resource_id")) -> ibis.Table:
+    """Per definition and resource (or any ``by``): load, chattering, repeats, false
+    alarms, handling — from :func:`key_facts` (or straight from flagged instances).
+
+    Columns: the ``by`` keys, ``alarms``, ``systems``, ``priority``,
+    ``chatter_raises``, ``chattering`` (any chatter raise), ``repeat_alarms``,
+    ``runs``, ``chatter_index`` (ψ over the runs, every system pooled),
+    ``closed``, ``false_alarms``, ``false_alarm_rate`` (false / closed, NULL
+    without closed alarms), ``mean_handle_s``, ``mean_clear_s``,
+    ``short_gap_max_s``, ``fleeting``, ``cleared``, ``escalated_or_expired``,
+    ``first_raised``, ``last_raised``.
+    """
+    if "inv_run_sum" not in facts.columns:
+        facts = key_facts(facts)
+
+    def ratio(num, den):
+        return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
+
+    return (facts.group_by(list(by))
+            .agg(alarms=_.alarms.sum(), systems=_.system_id.nunique(), priority=_.priority.min(),
+                 chatter_raises=_.chatter_raises.sum(), repeat_alarms=_.repeat_alarms.sum(),
+                 runs=_.runs.sum(), inv_run_sum=_.inv_run_sum.sum(),
+                 closed=_.closed.sum(), false_alarms=_.false_alarms.sum(),
+                 handled=_.handled.sum(), handle_sum_s=_.handle_sum_s.sum(),
+                 cleared=_.cleared.sum(), clear_sum_s=_.clear_sum_s.sum(),
+                 short_gap_max_s=_.short_gap_max_s.max(), fleeting=_.fleeting.sum(),
+                 escalated_or_expired=_.escalated_or_expired.sum(),
+                 first_raised=_.first_raised.min(), last_raised=_.last_raised.max())
             .mutate(chattering=_.chatter_raises > 0,
-                    false_alarm_rate=ibis.ifelse(_.closed > 0,
-                                                 _.false_alarms.cast("float64") / _.closed,
-                                                 ibis.null("float64")))
+                    chatter_index=ratio(_.inv_run_sum, _.runs),
+                    false_alarm_rate=ratio(_.false_alarms, _.closed),
+                    mean_handle_s=ratio(_.handle_sum_s, _.handled),
+                    mean_clear_s=ratio(_.clear_sum_s, _.cleared))
+            .drop("inv_run_sum", "handle_sum_s", "clear_sum_s", "handled")
             .order_by(ibis.desc("alarms"), *by))
 
 
@@ -106,6 +155,14 @@ def standing(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRu
             .order_by(ibis.desc("age_h"), "alarm_id"))
 
 
+def definition_counts(t: ibis.Table) -> ibis.Table:
+    """Alarms per definition, from alarms or from any table of partial counts
+    (a column ``alarms``)."""
+    if "alarms" in t.columns:
+        return t.group_by("definition").agg(alarms=_.alarms.sum())
+    return t.group_by("definition").agg(alarms=_.count())
+
+
 def bad_actors(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
     """Definitions ranked by the load they make (Pareto).
 
@@ -114,7 +171,7 @@ def bad_actors(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tab
     ``rules.pareto_share`` of the load (the one crossing it included), at most
     ``rules.bad_actor_top_n``.
     """
-    c = alarms.group_by("definition").agg(alarms=_.count())
+    c = definition_counts(alarms)
     c = c.mutate(total=_.alarms.sum().over(ibis.window()).cast("float64"))
     w = ibis.window(order_by=[ibis.desc("alarms"), "definition"])
     ranked = c.mutate(rank=ibis.row_number().over(w) + 1,
@@ -131,7 +188,7 @@ def bad_actors(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tab
 
 def top_share(alarms: ibis.Table, n: int = 10) -> ibis.Value:
     """Share of the load made by the ``n`` most frequent definitions (ISA-18.2)."""
-    c = alarms.group_by("definition").agg(alarms=_.count())
+    c = definition_counts(alarms)
     c = c.mutate(share=_.alarms.cast("float64") / _.alarms.sum().over(ibis.window()),
                  rank=ibis.row_number().over(ibis.window(order_by=[ibis.desc("alarms"),
                                                                    "definition"])))

@@ -20,14 +20,15 @@ def seconds(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
 
 
 def select(alarms: ibis.Table, as_of: dt.datetime | None = None, since: dt.datetime | None = None,
-           system_id: str | None = None) -> ibis.Table:
+           system_id: str | None = None, mask: bool = True) -> ibis.Table:
     """The alarms raised in ``[since, as_of]`` (of one system), as known at ``as_of``.
 
     Facts later than ``as_of`` are not known yet: such times (cleared, handled,
     escalated, closed) become empty, the close reason too, and a closed or
     expired status falls back to the status the alarm had at ``as_of``
     (escalated, in progress or new — guide, alarm instance statuses). An
-    expired alarm without a closing time keeps its status.
+    expired alarm without a closing time keeps its status. ``mask=False`` skips
+    that step when the caller knows no fact is later than ``as_of``.
     """
     t = alarms
     if system_id is not None:
@@ -38,6 +39,8 @@ def select(alarms: ibis.Table, as_of: dt.datetime | None = None, since: dt.datet
         return t
     cut = ibis.literal(as_of, type="timestamp")
     t = t.filter(t.raised_at <= cut)
+    if not mask:
+        return t
 
     def known(col):
         return ibis.ifelse(col <= cut, col, ibis.null(col.type()))
@@ -55,24 +58,46 @@ def select(alarms: ibis.Table, as_of: dt.datetime | None = None, since: dt.datet
     )
 
 
-def instances(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
-    """Every alarm with the gaps to the previous raises of the same alarm.
-
-    Adds ``gap_s`` (seconds since the previous raise of the same key, the run
-    length of Kondaveeti et al.), ``span_s`` (seconds since the raise
-    ``chatter_raises - 1`` raises back, so ``span_s <= 60`` means 3 raises in
-    60 s), ``handle_s``, ``close_s``, ``clear_s`` (from the raise), ``closed``
-    (has a close reason) and ``false_alarm``.
-    """
-    w = ibis.window(group_by=[_[k] for k in KEY], order_by=[_.raised_at, _.alarm_id])
-    t = alarms.mutate(prev_raised=_.raised_at.lag().over(w),
-                      back_raised=_.raised_at.lag(chatter_raises - 1).over(w))
-    return t.mutate(
-        gap_s=seconds(_.raised_at, _.prev_raised),
-        span_s=seconds(_.raised_at, _.back_raised),
+def facts(alarms: ibis.Table) -> ibis.Table:
+    """Every alarm with its own durations and verdict (no windows): ``handle_s``,
+    ``close_s``, ``clear_s`` (seconds from the raise), ``closed`` (has a close
+    reason) and ``false_alarm`` (closed as a false alarm)."""
+    return alarms.mutate(
         handle_s=seconds(_.handled_at, _.raised_at),
         close_s=seconds(_.closed_at, _.raised_at),
         clear_s=seconds(_.cleared_at, _.raised_at),
         closed=_.close_reason.notnull(),
         false_alarm=(_.close_reason == "false_alarm").fill_null(False),
+    )
+
+
+def runs(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
+    """The raises only (key, ``alarm_id``, ``raised_at``) with ``gap_s`` and ``span_s``
+    as in :func:`instances` — a narrow table, so the sort behind the window
+    carries little payload."""
+    w = ibis.window(group_by=[_[k] for k in KEY], order_by=_.raised_at)
+    t = alarms.select(*KEY, "raised_at").mutate(
+        prev_raised=_.raised_at.lag().over(w),
+        back_raised=_.raised_at.lag(chatter_raises - 1).over(w))
+    return t.mutate(
+        gap_s=seconds(_.raised_at, _.prev_raised),
+        span_s=seconds(_.raised_at, _.back_raised),
+    ).drop("prev_raised", "back_raised")
+
+
+def instances(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
+    """:func:`facts` plus the gaps to the previous raises of the same alarm.
+
+    Adds ``gap_s`` (seconds since the previous raise of the same key, the run
+    length of Kondaveeti et al.) and ``span_s`` (seconds since the raise
+    ``chatter_raises - 1`` raises back, so ``span_s <= 60`` means 3 raises in
+    60 s). Raises at the same instant are interchangeable: their gaps are
+    equal whatever their order.
+    """
+    w = ibis.window(group_by=[_[k] for k in KEY], order_by=_.raised_at)
+    t = facts(alarms).mutate(prev_raised=_.raised_at.lag().over(w),
+                             back_raised=_.raised_at.lag(chatter_raises - 1).over(w))
+    return t.mutate(
+        gap_s=seconds(_.raised_at, _.prev_raised),
+        span_s=seconds(_.raised_at, _.back_raised),
     ).drop("prev_raised", "back_raised")

@@ -17,7 +17,7 @@ import pandas as pd
 from ibis import _
 
 from . import false_alarms, lifecycle, load, nuisance, tuning
-from .prep import instances, select
+from .prep import facts, select
 from .rules import BENCHMARKS, AlarmRules, rate_class
 
 
@@ -44,7 +44,23 @@ def _clean(v):
 
 def records(df: pd.DataFrame) -> list[dict]:
     """DataFrame rows as plain JSON-ready dicts (NaN/NaT → None, times ISO 8601)."""
-    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+    if not len(df):
+        return []
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].map(lambda v: None if pd.isna(v) else v.isoformat())
+        elif pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].astype(object).where(out[c].notna() & ~out[c].isin([float("inf"),
+                                                                                   float("-inf")]),
+                                                 None)
+    rows = out.to_dict("records")
+    if any(pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_extension_array_dtype(df[c])
+           for c in df.columns):
+        rows = [{k: _clean(v) for k, v in r.items()} for r in rows]
+    else:
+        rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
+    return rows
 
 
 def data_end(alarms: ibis.Table) -> dt.datetime | None:
@@ -64,53 +80,58 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     per-instance table once in the engine (Ibis ``cache``) so that the dozen
     aggregations below do not recompute its windows.
     """
+    scope = select(alarms, None, since, system_id)
+    end = data_end(scope)
     if as_of is None:
-        scope = select(alarms, None, since, system_id)
-        as_of = data_end(scope) or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    t = select(alarms, as_of, since, system_id)
-    inst = nuisance.flag_nuisance(instances(t, rules.chatter_raises), rules)
+        as_of = end or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # Facts later than as_of must be forgotten, unless there are none.
+    t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
+    f = facts(t)                                   # no windows: life cycle, false alarms
+    keyf = nuisance.key_facts(t, rules)            # the one windowed pass
+    ic = load.interval_counts(t, "system_id", rules)
+    cube = false_alarms.as_cube(f)
     if cache:
-        inst = inst.cache()
-    n = int(inst.count().execute())
-    first = inst.raised_at.min().execute() if n else None
+        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
+    n = int(keyf.alarms.sum().execute() or 0)
+    first = keyf.first_raised.min().execute() if n else None
     start = since or (first.to_pydatetime() if first is not None else as_of)
     params = dict(as_of=as_of.isoformat(), since=since.isoformat() if since else None,
                   system_id=system_id, period_start=start.isoformat(), **rules.as_dict())
     params.pop("benchmarks")
 
-    rates = load.rates(inst, start, as_of, "system_id", rules).execute()
-    flood_df = load.floods(inst, "system_id", rules).execute()
-    contrib = load.flood_contributors(inst, "system_id", 3, rules).execute()
-    per_def = nuisance.per_alarm(inst).execute()
-    stand = nuisance.standing(inst, as_of, rules).execute()
-    actors = nuisance.bad_actors(inst, rules).execute()
-    life = lifecycle.summary(inst).execute()
-    reasons = lifecycle.close_reasons(inst).execute()
-    ops = lifecycle.per_operator(inst).execute()
-    op_rates = load.rates(inst.filter(_.assigned_to.notnull()), start, as_of, "assigned_to",
-                          rules).execute()
-    facts = tuning.definition_facts(inst, rules).execute()
-    by_hour = tuning.false_by_hour(inst).filter(_.closed > 0).execute()
-    top10 = nuisance.top_share(inst, 10).execute() if n else None
-    fa_overall = false_alarms.overall(inst).execute()
-    fa = {dim: records(false_alarms.rates(inst, dim).filter(_.closed > 0).execute())
+    rates = load.rates(ic, start, as_of, "system_id", rules).execute() if n else _empty_rates()
+    flood_df = load.floods(ic, "system_id", rules).execute()
+    contrib = (load.flood_contributors(t, "system_id", 3, rules, counts=ic).execute()
+               if len(flood_df) else None)
+    per_def = nuisance.per_alarm(keyf).execute()
+    stand = nuisance.standing(t, as_of, rules).execute()
+    actors = nuisance.bad_actors(keyf, rules).execute()
+    life = lifecycle.summary(f).execute()
+    reasons = lifecycle.close_reasons(f).execute()
+    ops = lifecycle.per_operator(f).execute()
+    facts_def = tuning.definition_facts(keyf, rules).execute()
+    by_hour = tuning.false_by_hour(cube).filter(_.closed > 0).execute()
+    top10 = nuisance.top_share(keyf, 10).execute() if n else None
+    fa_overall = false_alarms.overall(cube).execute()
+    fa = {dim: records(false_alarms.rates(cube, dim).filter(_.closed > 0).execute())
           for dim in false_alarms.DIMENSIONS}
-    per_day = load.counts_by_time(inst, "D").execute()
-    per_hour_of_day = (inst.mutate(hour=_.raised_at.hour()).group_by("hour")
-                       .agg(alarms=_.count()).order_by("hour").execute())
-    per_priority = load.counts_by(inst, "priority").execute()
-    per_system = load.counts_by(inst, "system_id").execute()
+    per_day = (ic.mutate(period=_.interval_start.truncate("D")).group_by("period")
+               .agg(alarms=_.alarms.sum()).order_by("period").execute())
+    per_hour_of_day = (cube.group_by("hour").agg(alarms=_.alarms.sum()).order_by("hour")
+                       .execute())
+    per_priority = load.counts_by(t, "priority").execute()
+    per_system = load.counts_by(keyf, "system_id").execute()
 
     # floods with their top contributors
     floods = []
     if len(flood_df):
-        tops = {(p, f): g.sort_values("rank") for (p, f), g in
-                contrib.groupby(["position", "flood_id"], dropna=False)}
+        tops: dict = {}
+        for p, i, d, a in contrib.sort_values(["position", "flood_id", "rank"])[
+                ["position", "flood_id", "definition", "alarms"]].itertuples(index=False):
+            tops.setdefault((p, int(i)), []).append({"definition": d, "alarms": int(a)})
         for r in records(flood_df):
-            g = tops.get((r["position"], r["flood_id"]))
             r["system_id"] = r.pop("position")
-            r["top_contributors"] = [] if g is None else [
-                {"definition": d, "alarms": int(a)} for d, a in zip(g.definition, g.alarms)]
+            r["top_contributors"] = tops.get((r["system_id"], r["flood_id"]), [])
             floods.append(r)
     n_intervals = load.n_intervals(start, as_of, rules.interval_s)
     total_flood_intervals = int(rates.flood_intervals.sum()) if len(rates) else 0
@@ -144,6 +165,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         closed=int(fa_overall.closed.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarms=int(fa_overall.false_alarms.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarm_rate=_clean(fa_overall.false_alarm_rate.iloc[0]) if len(fa_overall) else None,
+        mean_handle_s=life_row.get("mean_handle_s"),
         median_handle_s=life_row.get("median_handle_s"),
         median_close_s=life_row.get("median_close_s"),
         median_clear_s=life_row.get("median_clear_s"),
@@ -164,13 +186,13 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         standing=records(stand),
         bad_actors=records(actors),
         rates=records(rates.rename(columns={"position": "system_id"})),
-        operators=_merge_ops(ops, op_rates),
+        operators=_operators(ops, load.n_intervals(start, as_of, rules.interval_s)),
         lifecycle=life_row,
         close_reasons=records(reasons),
         false_alarm_rates=fa,
         load=dict(per_day=records(per_day), per_hour_of_day=records(per_hour_of_day),
                   per_priority=records(per_priority), per_system=records(per_system)),
-        tuning=tuning.advise(facts, by_hour, stale_counts, rules),
+        tuning=tuning.advise(facts_def, by_hour, stale_counts, rules),
         benchmarks=dict(BENCHMARKS),
         parameters=params,
     )
@@ -184,12 +206,19 @@ def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
     return float((d.chatter_index * d.runs).sum() / d.runs.sum())
 
 
-def _merge_ops(ops: pd.DataFrame, op_rates: pd.DataFrame) -> list[dict]:
+def _empty_rates() -> pd.DataFrame:
+    return pd.DataFrame(columns=["position", "alarms", "peak_per_10min", "flood_intervals",
+                                 "intervals", "avg_per_10min", "avg_per_hour", "avg_per_day",
+                                 "flood_interval_share"])
+
+
+def _operators(ops: pd.DataFrame, n_intervals: int) -> list[dict]:
+    """Per operator, with the average alarms taken per 10 minutes over the period
+    (the EEMUA 191 per-operator rate, for the alarms assigned to them)."""
     if not len(ops):
         return []
-    r = op_rates.rename(columns={"position": "assigned_to"})[
-        ["assigned_to", "avg_per_10min", "peak_per_10min", "flood_intervals"]]
-    return records(ops.merge(r, on="assigned_to", how="left"))
+    ops = ops.assign(avg_per_10min=ops.alarms / n_intervals)
+    return records(ops)
 
 
 def _benchmark_status(k: dict) -> dict:

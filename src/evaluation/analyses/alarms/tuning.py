@@ -9,8 +9,9 @@ keeps coming while its cause is being repaired. The rules:
 - *schedule*: at least ``min_false`` false alarms, and 80 % of them fall in at
   most 6 hours of the day (a quarter) → restrict the schedule in those hours;
 - *delay_deadband*: the definition chatters (≥ 3 raises in 60 s) or its chatter
-  index ψ ≥ 0.05 → add an off-delay/deadband (the re-raise gaps give its size)
-  and, when most alarms clear within the chatter window, an on-delay;
+  index ψ ≥ 0.05 → add an off-delay/deadband as long as the largest re-raise gap
+  within the chatter window (it would have merged every such re-raise) and,
+  when most alarms clear within the chatter window, an on-delay;
 - *priority*: priority 1–2 with a false-alarm rate ≥ 50 % (over ≥ ``min_closed``
   closed alarms) → lower it; priority 4–5 with a false-alarm rate ≤ 20 % and
   ≥ 30 % of its alarms escalated or expired → raise it;
@@ -29,7 +30,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from .nuisance import _inverse_run
+from . import false_alarms
+from .nuisance import key_facts, per_alarm
 from .rules import AlarmRules
 
 MIN_FALSE = 5
@@ -38,30 +40,20 @@ SCHEDULE_COVER = 0.8
 SCHEDULE_MAX_HOURS = 6
 
 
-def definition_facts(flagged: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
-    """Per definition: the figures the tuning rules read."""
-    window = rules.chatter_window_s
-    short = ibis.ifelse(_.gap_s <= window, _.gap_s, ibis.null("float64"))
-    return (flagged.group_by("definition")
-            .agg(alarms=_.count(), priority=_.priority.min(),
-                 chatter_raises=_.chatter.cast("int64").sum(),
-                 repeat_alarms=_.repeat.cast("int64").sum(),
-                 chatter_index=_inverse_run(_.gap_s).mean(),
-                 short_gap_p90_s=short.quantile(0.9),
-                 cleared=_.clear_s.notnull().cast("int64").sum(),
-                 fleeting=(_.clear_s <= window).fill_null(False).cast("int64").sum(),
-                 closed=_.closed.cast("int64").sum(),
-                 false_alarms=_.false_alarm.cast("int64").sum(),
-                 escalated_or_expired=((_.escalated_at.notnull()
-                                        | _.status.isin(("escalated", "expired")))
-                                       .fill_null(False).cast("int64").sum())))
+def definition_facts(flagged_or_facts: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Per definition: the figures the tuning rules read (from flagged instances or
+    from :func:`evaluation.analyses.alarms.nuisance.key_facts`)."""
+    t = flagged_or_facts
+    if "inv_run_sum" not in t.columns:
+        t = key_facts(t, rules)
+    return per_alarm(t, by=("definition",))
 
 
-def false_by_hour(flagged: ibis.Table) -> ibis.Table:
+def false_by_hour(flagged_or_cube: ibis.Table) -> ibis.Table:
     """Per definition and hour of day: closed alarms and false alarms."""
-    return (flagged.mutate(hour=_.raised_at.hour()).group_by("definition", "hour")
-            .agg(closed=_.closed.cast("int64").sum(),
-                 false_alarms=_.false_alarm.cast("int64").sum()))
+    cube = false_alarms.as_cube(flagged_or_cube)
+    return (cube.group_by("definition", "hour")
+            .agg(closed=_.closed.sum(), false_alarms=_.false_alarms.sum()))
 
 
 def _hours(hours: list[int]) -> str:
@@ -73,14 +65,17 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, i
     """The advice list: ``definition``, ``kind``, ``advice``, ``evidence``, ``figures``."""
     stale_counts = stale_counts or {}
     out: list[dict] = []
-    hours = {d: g for d, g in by_hour.groupby("definition")} if len(by_hour) else {}
+    hours = {}
+    if len(by_hour):
+        ordered = by_hour.sort_values(["definition", "false_alarms", "hour"],
+                                      ascending=[True, False, True])
+        hours = {d: g for d, g in ordered.groupby("definition", sort=False)}
     for f in facts.sort_values(["alarms", "definition"], ascending=[False, True]).itertuples():
         d = f.definition
         rate = f.false_alarms / f.closed if f.closed else None
         # schedule
         g = hours.get(d)
         if g is not None and f.false_alarms >= MIN_FALSE:
-            g = g.sort_values(["false_alarms", "hour"], ascending=[False, True])
             cum = g.false_alarms.cumsum()
             need = int((cum < SCHEDULE_COVER * f.false_alarms).sum()) + 1
             if need <= SCHEDULE_MAX_HOURS:
@@ -101,7 +96,7 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, i
         # delay / deadband
         ci = None if pd.isna(f.chatter_index) else float(f.chatter_index)
         if f.chatter_raises > 0 or (ci is not None and ci >= rules.chatter_index_threshold):
-            gap = f.short_gap_p90_s
+            gap = f.short_gap_max_s
             size = math.ceil(gap) if gap is not None and not pd.isna(gap) else int(rules.chatter_window_s)
             fleeting = f.fleeting / f.cleared if f.cleared else None
             text = f"add an off-delay or deadband of about {size} s to '{d}'"
@@ -112,8 +107,8 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, i
                 evidence=f"{f.chatter_raises} raise(s) were the 3rd or later within "
                          f"{rules.chatter_window_s:g} s; chatter index ψ = "
                          + (f"{ci:.3f}" if ci is not None else "n/a")
-                         + f"; 90 % of the re-raises within {rules.chatter_window_s:g} s came "
-                           f"≤ {size} s apart"
+                         + f"; every re-raise within {rules.chatter_window_s:g} s came "
+                           f"≤ {size} s after the previous one"
                          + (f"; {fleeting:.0%} of its alarms cleared within "
                             f"{rules.chatter_window_s:g} s" if fleeting is not None else ""),
                 figures=dict(chatter_raises=int(f.chatter_raises), chatter_index=ci,
