@@ -12,7 +12,7 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest", "messages", "evaluation", "outages")
+BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages")
 
 
 def main() -> None:
