@@ -228,19 +228,19 @@ class AlarmsPage(pn.viewable.Viewer):
         # Filters.
         self._start = pn.widgets.DatePicker(label="From", start=first, end=last, width=118)
         self._end = pn.widgets.DatePicker(label="To", start=first, end=last, width=118)
-        self._system = pn.widgets.Select(label="System", width=130,
+        self._system = pn.widgets.Select(label="System", css_classes=["opeval-filter-system"], width=130,
                                          options={"every system": ALL,
                                                   **{v: v for v in opts["system"]}})
-        self._priority = pn.widgets.Select(label="Priority", width=90,
+        self._priority = pn.widgets.Select(label="Priority", css_classes=["opeval-filter-priority"], width=90,
                                            options={"every one": 0,
                                                     **{str(p): p for p in opts["priority"]}})
-        self._definition = pn.widgets.Select(label="Definition", width=190,
+        self._definition = pn.widgets.Select(label="Definition", css_classes=["opeval-filter-definition"], width=190,
                                              options={"every definition": ALL,
                                                       **{v: v for v in opts["definition"]}})
-        self._operator = pn.widgets.Select(label="Operator", width=125,
+        self._operator = pn.widgets.Select(label="Operator", css_classes=["opeval-filter-operator"], width=125,
                                            options={"every operator": ALL,
                                                     **{v: v for v in opts["operator"]}})
-        self._bucket = pn.widgets.Select(label="Load per", width=120,
+        self._bucket = pn.widgets.Select(label="Load per", css_classes=["opeval-filter-bucket"], width=120,
                                          options={v: k for k, v in BUCKET_LABELS.items()})
         self._reset = pn.widgets.Button(label="Clear", width=70, margin=(24, 5, 5, 5))
         self._reset.on_click(lambda _e: self._clear())
@@ -290,8 +290,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._open.visible = False
         self._open_empty = empty("No open alarm matches these filters.")
         self._open_empty.visible = False
-        self._hist_def = pn.widgets.Select(label="Alarm definition", width=260)
-        self._hist_res = pn.widgets.Select(label="Resource", width=220)
+        self._hist_def = pn.widgets.Select(label="Alarm definition", css_classes=["opeval-filter-history-definition"], width=260)
+        self._hist_res = pn.widgets.Select(label="Resource", css_classes=["opeval-filter-history-resource"], width=220)
         self._hist_title = pn.pane.HTML("", sizing_mode="stretch_width")
         self._history = _table(pd.DataFrame(), "opeval-table-history", pagination=None,
                                sortable=False, formatters=_fmt(

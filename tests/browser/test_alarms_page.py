@@ -1,0 +1,169 @@
+"""The /alarms page in a real Chromium, on the hand-made alarm database of
+tests/_alarms_views_db.py (numbers worked out there).
+
+Its own server (the shared one's database holds no alarm); every test ends
+with ``watch.assert_clean(page)``: nothing left the server, no console error,
+no uncaught error, no traceback text.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+import _alarms_views_db as fx
+
+from ._browser import Watch, page_text, route_local_only
+from .conftest import Server, _free_port
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def alarms_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser_alarms")
+    path = fx.build(root / "db.duckdb", root / "in")
+    port = _free_port()
+    log = root / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evaluation.cli", "--db", str(path), "serve", "--port",
+             str(port), "--address", "127.0.0.1", "--no-show"], stdout=out,
+            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"opeval serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"opeval serve did not answer within 90 s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield Server(url, path, {}, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def open_alarms(browser, alarms_server):
+    contexts = []
+
+    def _open(query: str = ""):
+        context = browser.new_context(viewport={"width": 1366, "height": 1400},
+                                      accept_downloads=True)
+        contexts.append(context)
+        route_local_only(context)
+        page = context.new_page()
+        watch = Watch()
+        page.on("request", lambda r: watch.requests.append(r.url))
+        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
+        page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+        page.goto(alarms_server.url + "/alarms" + query, wait_until="networkidle")
+        page.locator(".opeval-kpi[data-kpi='alarms'] .v").wait_for(timeout=60_000)
+        return page, watch
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def kpi(page, name: str) -> str:
+    return page.locator(f".opeval-kpi[data-kpi='{name}'] .v").inner_text()
+
+
+def wait_kpi(page, name: str, value: str) -> None:
+    page.locator(f".opeval-kpi[data-kpi='{name}'] .v", has_text=value).wait_for(timeout=30_000)
+    assert kpi(page, name) == value
+
+
+def cells(page, table_class: str, field: str) -> list[str]:
+    rows = page.locator(f".{table_class} .tabulator-row .tabulator-cell[tabulator-field='{field}']")
+    return [t.strip() for t in rows.all_inner_texts()]
+
+
+def tab(page, title: str) -> None:
+    page.locator(".bk-tab", has_text=title).first.click()
+
+
+def test_filter_changes_the_views_url_and_download(open_alarms):
+    page, watch = open_alarms()
+    assert kpi(page, "alarms") == "18" and kpi(page, "floods") == "1"
+    tab(page, "Bad actors")
+    page.locator(".opeval-table-pareto .tabulator-row").first.wait_for(timeout=30_000)
+    assert cells(page, "opeval-table-pareto", "definition") == [
+        "Motion detected", "Door held open", "Intrusion detected"]
+    # System S1: D1 ×5 and Z1; the Motion flood of S2 is gone.
+    page.locator(".opeval-filter-system select").select_option(label="S1")
+    wait_kpi(page, "alarms", "6")
+    assert kpi(page, "floods") == "0"
+    expect(page.locator(".opeval-table-pareto .tabulator-row")).to_have_count(2, timeout=30_000)
+    assert cells(page, "opeval-table-pareto", "definition") == ["Door held open",
+                                                                "Intrusion detected"]
+    page.wait_for_function("() => location.search.includes('system=S1')", timeout=30_000)
+    assert parse_qs(urlparse(page.url).query).get("system") == ["S1"]
+    with page.expect_download(timeout=30_000) as info:
+        page.locator(".bk-panel-models-layout-Column button", has_text="Download CSV").locator(
+            "visible=true").first.click()
+    download = info.value
+    assert download.suggested_filename == "alarm_bad_actors.csv"
+    frame = pd.read_csv(download.path())
+    assert frame["definition"].tolist() == ["Door held open", "Intrusion detected"]
+    assert frame["alarms"].tolist() == [5, 1]
+    assert frame["bad_actor"].tolist() == [True, False]   # 5/6 = 83 % crosses 80 %
+    watch.assert_clean(page)
+
+
+def test_history_review_from_a_row_click_shows_comments_as_text(open_alarms):
+    page, watch = open_alarms()
+    tab(page, "Chattering & repeats")
+    cell = page.locator(".opeval-table-chattering .tabulator-cell[tabulator-field='resource_id']",
+                        has_text="D1")
+    cell.wait_for(timeout=30_000)
+    cell.click()
+    expect(page.locator(".opeval-table-history .tabulator-row")).to_have_count(5, timeout=30_000)
+    assert len(cells(page, "opeval-table-history", "raised_at")) == 5
+    assert cells(page, "opeval-table-history", "close_reason") == [
+        "false_alarm"] * 4 + ["handled"]
+    comments = cells(page, "opeval-table-history", "comment")
+    assert comments[1] == fx.SCRIPT_COMMENT               # shown literally ...
+    history = page.locator(".opeval-table-history")
+    assert history.locator("script").count() == 0         # ... never as markup
+    # The open alarm's comment is an <img onerror>: pick it by the definition select.
+    page.locator(".opeval-filter-history-definition select").select_option(
+        label="Intrusion detected")
+    expect(page.locator(".opeval-table-history .tabulator-row")).to_have_count(1, timeout=30_000)
+    assert cells(page, "opeval-table-history", "comment") == [fx.IMG_COMMENT]
+    assert history.locator("img").count() == 0
+    assert page.evaluate("() => window.__opeval_xss === undefined")
+    page.wait_for_function("() => location.search.includes('history=Intrusion')",
+                           timeout=30_000)
+    assert parse_qs(urlparse(page.url).query).get("history") == ["Intrusion detected"]
+    assert "Traceback" not in page_text(page)
+    watch.assert_clean(page)
+
+
+def test_filters_come_from_the_url(open_alarms):
+    page, watch = open_alarms("?system=S2&priority=4")
+    wait_kpi(page, "alarms", "12")
+    assert kpi(page, "floods") == "1"
+    shown = "s => s.options[s.selectedIndex].text"
+    assert page.locator(".opeval-filter-system select").evaluate(shown) == "S2"
+    assert page.locator(".opeval-filter-priority select").evaluate(shown) == "4"
+    watch.assert_clean(page)
