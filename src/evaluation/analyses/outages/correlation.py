@@ -201,8 +201,10 @@ def target_only_cuts(pairs: ir.Table) -> ir.Table:
     t = target_exclusions(pairs)
     t = t.select(*CUT_ID, short=rules.short_cut(t.cut_at, t.restored_at)).distinct()
     m = matched_pairs(pairs)
-    inside = m.filter(m.position == "in").select(*CUT_ID).distinct()
-    only = t.anti_join(inside, [t[k] == inside[k] for k in CUT_ID])
+    inside = m.filter(m.position == "in")
+    # the few target cuts that are also someone else's (probe the many pairs, build on the few)
+    kept = inside.semi_join(t, [inside[k] == t[k] for k in CUT_ID]).select(*CUT_ID).distinct()
+    only = t.anti_join(kept, [t[k] == kept[k] for k in CUT_ID])
     return only.group_by("pm_id").aggregate(target_cuts=only.count(),
                                             target_short_cuts=_n(only.short))
 
