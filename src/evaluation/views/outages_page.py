@@ -144,10 +144,12 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
     ]
     net = hv.HLine(p0, label="network rate").opts(color="#555555", line_width=1.5)
     return (curves[0] * curves[1] * curves[2] * curves[3] * net * other * cand).opts(
-        height=360, xlabel="covered interventions (with at least one M5)",
-        ylabel="incident rate (impacted / covered)", logx=True,
-        title=f"Funnel plot — network rate {p0:.1%}", legend_position="top_right",
-        framewise=True, **PLOT_OPTS)
+        title=f"Funnel plot — network rate {p0:.1%}")
+
+
+FUNNEL_OPTS = dict(height=360, xlabel="covered interventions (with at least one M5), log scale",
+                   ylabel="incident rate (impacted / covered)", logx=True,
+                   legend_position="right", framewise=True, **PLOT_OPTS)
 
 
 def _funnel_points_empty() -> pd.DataFrame:
@@ -219,9 +221,11 @@ def _empty_timeline() -> tuple:
 
 def _bars(frame: pd.DataFrame, kdims, vdim: str, title: str, ylabel: str, tips,
           color="#1f4e79", **opts) -> hv.Bars:
+    if color is not None:
+        opts["color"] = color
     return hv.Bars(frame, kdims, [vdim] + [c for c in frame.columns
                                            if c not in kdims and c != vdim]).opts(
-        color=color, title=title, ylabel=ylabel, xlabel="DO", height=250,
+        title=title, ylabel=ylabel, xlabel="DO", height=250,
         tools=[_hover(tips)], framewise=True, **PLOT_OPTS, **opts)
 
 
@@ -243,9 +247,9 @@ def do_window_cuts_plot(dos: pd.DataFrame) -> hv.Bars:
                                      "cuts_after_hf": "≤ 5 min after HF"})
     return _bars(long, ["code_do", "side"], "cuts",
                  "Counted cuts just outside the window (timestamp quality)", "cuts",
-                 [("DO", "@code_do"), ("", "@side"), ("cuts", "@cuts")],
-                 color=hv.dim("side").categorize({"≤ 5 min before HD": "#ff7f0e",
-                                                  "≤ 5 min after HF": "#9467bd"}))
+                 [("DO", "@code_do"), ("", "@side"), ("cuts", "@cuts")], color=None,
+                 cmap={"≤ 5 min before HD": "#ff7f0e", "≤ 5 min after HF": "#9467bd"},
+                 multi_level=False, show_legend=True, legend_position="top_left")
 
 
 def m1_delay_plot(hist: pd.DataFrame) -> hv.Bars:
@@ -255,7 +259,7 @@ def m1_delay_plot(hist: pd.DataFrame) -> hv.Bars:
     return _bars(data, ["code_do", "delay"], "interventions",
                  "HD → M1 reception delay (interventions)", "interventions",
                  [("DO", "@code_do"), ("delay", "@delay"), ("interventions", "@interventions")],
-                 color=hv.dim("delay").categorize(dict(zip(labels, palette))),
+                 color=None, cmap=dict(zip(labels, palette)),
                  stacked=True, show_legend=True, legend_position="right")
 
 
@@ -284,15 +288,16 @@ class OutagesPage(pn.viewable.Viewer):
         if not self._has_data:
             return
         # Filters.
-        self._since = pn.widgets.DatePicker(name="Since", width=125)
-        self._as_of = pn.widgets.DatePicker(name="As of", width=125)
+        self._since = pn.widgets.DatePicker(name="Since", width=120)
+        self._as_of = pn.widgets.DatePicker(name="As of", width=120)
         self._oi = pn.widgets.Select(name="OI", width=100,
                                      options={"every OI": ALL, **{v: v for v in s.oi_choices()}})
         self._zone = pn.widgets.Select(name="Zone", width=120, options={
             "every zone": ALL, **{v: v for v in s.zone_choices()}})
         self._do = pn.widgets.Select(name="DO", width=110)
         self._min = pn.widgets.IntInput(name="Min. covered", start=1, step=1, width=100)
-        self._oc = pn.widgets.Checkbox(name="OC view (DO pseudonyms)", margin=(30, 10, 5, 10))
+        self._oc = pn.widgets.Checkbox(name="OC view (DO pseudonyms)", margin=(30, 10, 5, 10),
+                                       width=230)
         self._pm = pn.widgets.AutocompleteInput(name="Selected PM", width=190,
                                                 min_characters=1, case_sensitive=False,
                                                 restrict=False, search_strategy="includes")
@@ -315,7 +320,8 @@ class OutagesPage(pn.viewable.Viewer):
         self._marker_pipe = hv.streams.Pipe(data=_funnel_points_empty())
         self._funnel = (hv.DynamicMap(lambda data: funnel_plot(*data),
                                       streams=[self._funnel_pipe])
-                        * hv.DynamicMap(lambda data: funnel_marker(data), streams=[self._marker_pipe]))
+                        * hv.DynamicMap(lambda data: funnel_marker(data),
+                                        streams=[self._marker_pipe])).opts(**FUNNEL_OPTS)
         self._tap = hv.streams.Tap(source=self._funnel, x=None, y=None)
         self._tap.add_subscriber(self._tapped)
         self._blacklist = _table(pd.DataFrame(), "opeval-table-blacklist", page_size=8,
@@ -527,8 +533,9 @@ class OutagesPage(pn.viewable.Viewer):
                 "with at least one counted cut / interventions covered by an M5 "
                 "(e-Intervention lot 1, flow 3); blacklist = funnel limit and shrinkage "
                 "(see docs/outages.md).", margin=(5, 5), sizing_mode="stretch_width"),
-            pn.Row(self._since, self._as_of, self._oi, self._zone, self._do, self._min,
-                   self._pm, self._oc, sizing_mode="stretch_width"),
+            pn.FlexBox(self._since, self._as_of, self._oi, self._zone, self._do, self._min,
+                       self._pm, self._oc, sizing_mode="stretch_width",
+                       css_classes=["opeval-outages-filters"]),
             self._error, self._headline, self._tabs,
             sizing_mode="stretch_width")
 

@@ -514,10 +514,10 @@ class OutagesState(param.Parameterized):
             step = 3600 if period.hours <= 24 * 90 else 86400
             b = j.mutate(bucket=(j.cut_at.epoch_seconds() // step) * step)
             g = b.group_by(["bucket", "category"]).aggregate(cuts=b.count())
-            g = g.mutate(cut_at=g.bucket.cast("int64").to_timestamp()).drop("bucket")
+            g = g.mutate(cut_at=g.bucket.cast("int64").as_timestamp("s")).drop("bucket")
             return g.order_by(["cut_at", "category"]).to_pandas()[
                 ["cut_at", "category", "cuts"]], True
-        return self._memo("pm_timeline", (self.pm_id, self.code_do), make)
+        return self._memo("pm_timeline", (self.pm_id, self.code_do, MAX_POINTS), make)
 
     # ------------------------------------------------------------ per DO
     def _interventions_in_scope(self, a: Analysis) -> ibis.Table:
