@@ -183,7 +183,7 @@ def demo_database(scale: str, workdir: Path) -> tuple[Path, str]:
     t0 = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), "demo",
                           "--scale", demo_scale, "--via-messages", "--out", str(workdir / "files"),
-                          "--no-progress"], capture_output=True, text=True)
+                          "--no-progress"], capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise SystemExit(f"demo build failed: {run.stderr.strip()}")
     shutil.rmtree(workdir / "files", ignore_errors=True)
@@ -196,7 +196,7 @@ class Server:
     def __init__(self, db: Path, log: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log, "wb")
+        self._log = open(log, "wb")  # noqa: SIM115 (held open by the child until stop())
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port",
@@ -336,7 +336,7 @@ _BUILD = textwrap.dedent("""
 def reference_build(path: str, db: Path) -> float | None:
     """The page built without a browser in a fresh process (caches empty): its raw compute."""
     run = subprocess.run([sys.executable, "-c", _BUILD, path, str(db)], capture_output=True,
-                         text=True, timeout=1200)
+                         text=True, timeout=1200, check=False)
     for line in reversed(run.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)["seconds"]
@@ -384,8 +384,8 @@ def _verdict(v: float | None, target: float) -> str:
 
 
 def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
-    lines = ["first render (s): cold = first visit after the server started, warm = median of "
-             f"{WARM_VISITS} later visits; target < {FIRST_RENDER_TARGET_S:g} s",
+    lines = [("first render (s): cold = first visit after the server started, warm = median of "
+              f"{WARM_VISITS} later visits; target < {FIRST_RENDER_TARGET_S:g} s"),
              f"{'page':<13} {'cold':>7} {'warm':>7} {'server build (ref)':>19}  target (cold / warm)"]
     for r in results:
         warm = statistics.median(r.warm_s) if r.warm_s else None
@@ -393,8 +393,8 @@ def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
                      f"{_fmt(r.reference_build_s):>19}  "
                      f"{_verdict(r.cold_s, FIRST_RENDER_TARGET_S)} / "
                      f"{_verdict(warm, FIRST_RENDER_TARGET_S)}")
-    lines += ["", "filter response (s): new = first change to each value, repeat = the same "
-              f"values again (cached); target < {FILTER_TARGET_S:g} s",
+    lines += ["", ("filter response (s): new = first change to each value, repeat = the same "
+                   f"values again (cached); target < {FILTER_TARGET_S:g} s"),
               f"{'page':<13} {'filter':<28} {'new':>12} {'repeat':>12}  target (new / repeat)"]
     for r in results:
         for label, times in r.filters.items():
@@ -407,8 +407,8 @@ def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
                          f"{_verdict(rep_s, FILTER_TARGET_S)}")
     if pandas_ref:
         full, one, rows = pandas_ref
-        lines += ["", f"reference /alarms in pandas from the full table ({rows:,} alarms): "
-                      f"all views {full:.2f} s (read + compute), one system's views {one:.2f} s"]
+        lines += ["", (f"reference /alarms in pandas from the full table ({rows:,} alarms): "
+                       f"all views {full:.2f} s (read + compute), one system's views {one:.2f} s")]
     problems = [(r.path, e) for r in results for e in r.errors + [f"external request {u}"
                                                                  for u in r.external]]
     if problems:
