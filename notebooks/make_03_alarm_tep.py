@@ -1,0 +1,172 @@
+"""Writes notebooks/03-alarm-analysis-tep.ipynb (run: .venv/bin/python notebooks/make_03_alarm_tep.py).
+
+The notebook is generated from this script so that its text and code are
+reviewed as ordinary source; tests/test_notebooks.py executes it.
+"""
+from pathlib import Path
+
+import nbformat as nbf
+
+md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+
+cells = [
+    md("""# Alarm analysis on the Tennessee Eastman alarm logs
+
+The alarm operator's questions (which alarms chatter, repeat, flood the console, which
+definitions to tune) answered on process-alarm logs that nobody on this team shaped: the
+*Tennessee Eastman Process* alarm-management dataset (`../shared/datasets/tep-alarms`, CC0).
+The same 100 simulated fault runs of one plant were logged under three alarm configurations:
+
+- `original` — no alarm management,
+- `filter` — with filtering of the measured signals,
+- `deadband` — with deadbands on the alarm limits.
+
+Filtering and deadbands were applied precisely to remove nuisance alarms, so the **known
+truth** is: far more chattering and repeating in `original` than in `filter`, and least in
+`deadband`. This notebook checks that the analysis finds exactly that.
+
+Each log is loaded with the `alarm_log` ingest kind (`opeval ingest alarm_log FILE`): a raise
+(`H`, `L`, `HH`, `LL`) is paired with the next return to normal (`H NR`…) of the same tag,
+condition and case. Every run starts at the same arbitrary time, so the **case is the system**:
+runs are kept apart and never mixed in one timeline."""),
+    code("""import json, os, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.analyses.alarms import AlarmRules, alarm_report
+from evaluation.analyses.alarms import nuisance
+from evaluation.analyses.alarms.prep import instances
+from evaluation.store import db
+from evaluation.store.alarm_log import ingest_alarm_log
+from evaluation.store.engine import open_tables
+
+SOURCE = Path.cwd().resolve().parents[1] / "shared" / "datasets" / "tep-alarms"
+if not SOURCE.exists():  # run from the repository root instead of notebooks/
+    SOURCE = Path.cwd().resolve().parent / "shared" / "datasets" / "tep-alarms"
+CONFIGS = ("original", "filter", "deadband")
+tmp = Path(tempfile.mkdtemp(prefix="opeval-tep-"))
+print("source:", SOURCE)"""),
+    md("""## Loading: pairing raises with their returns to normal
+
+One DuckDB store per configuration. The loader reports, per file, the records read, the alarms
+made (one per raise), the returns paired and the records quarantined (an orphan return would be
+quarantined with its reason; TEP has none)."""),
+    code("""loads, stores = {}, {}
+for cfg in CONFIGS:
+    path = tmp / f"{cfg}.duckdb"
+    con = db.connect(path)
+    t0 = time.perf_counter()
+    result = ingest_alarm_log(con, [SOURCE / f"{cfg}.csv.gz"])
+    open_alarms = con.execute("SELECT count(*) FROM alarms WHERE cleared_at IS NULL").fetchone()[0]
+    con.close()
+    f = result.files[0]
+    loads[cfg] = dict(records=f.rows_read, alarms=f.raises, returns_paired=f.returns_paired,
+                      quarantined=f.quarantined, left_open=open_alarms,
+                      seconds=round(time.perf_counter() - t0, 1))
+    stores[cfg] = path
+    assert f.rows_read == f.accepted + f.quarantined
+pd.DataFrame(loads).T"""),
+    md("""Every return to normal found its raise (nothing quarantined). The alarms left open are the
+ones still active when a simulated run ended; `HH` alarms never return to normal in this
+dataset, so they all stay open.
+
+## The alarm KPIs of the three configurations
+
+`alarm_report` computes every KPI of `opeval alarms` (ISA-18.2 / EEMUA 191 rates and floods per
+operator position — here one position per case —, chattering = 3 raises of one alarm within
+60 s, repeats = the same tag and condition raised again within 10 minutes, the chatter index ψ
+of Kondaveeti et al. pooled over every run, standing and stale alarms, bad actors)."""),
+    code("""rules = AlarmRules()
+reports = {cfg: alarm_report(open_tables(stores[cfg]).alarms, rules=rules) for cfg in CONFIGS}
+cols = ["alarms", "systems", "avg_per_10min", "peak_per_10min", "flood_interval_share", "floods",
+        "chattering_alarms", "chatter_raises", "chatter_index", "repeat_alarms", "repeat_share",
+        "standing", "stale", "top10_share"]
+kpis = pd.DataFrame({cfg: {c: reports[cfg]["kpis"][c] for c in cols} for cfg in CONFIGS})
+kpis"""),
+    code("""o, f, d = (reports[c]["kpis"] for c in CONFIGS)
+# The known truth of the dataset, asserted: far more chattering and repeats without alarm
+# management than with filtering, and least with deadbands.
+assert o["chatter_raises"] > 10 * max(f["chatter_raises"], 1) and f["chatter_raises"] >= d["chatter_raises"]
+assert o["chattering_alarms"] > f["chattering_alarms"] >= d["chattering_alarms"]
+assert o["repeat_alarms"] > 5 * f["repeat_alarms"] > 5 * 10 * d["repeat_alarms"]
+assert o["chatter_index"] > f["chatter_index"] > d["chatter_index"]
+assert o["avg_per_10min"] > f["avg_per_10min"] > d["avg_per_10min"]
+print(f"chatter raises  original {o['chatter_raises']:>7}  filter {f['chatter_raises']:>6}  deadband {d['chatter_raises']:>4}")
+print(f"repeat alarms   original {o['repeat_alarms']:>7}  filter {f['repeat_alarms']:>6}  deadband {d['repeat_alarms']:>4}")
+print(f"chatter index   original {o['chatter_index']:.4f}   filter {f['chatter_index']:.4f}   deadband {d['chatter_index']:.5f}")"""),
+    md("""Without alarm management a case averages several alarms per 10 minutes (EEMUA 191: above 2 is
+overloaded) and spends a sizeable share of its 10-minute periods in flood; filtering brings
+the average under 1 (acceptable), deadbands lower it again. Chattering and repeats fall by
+orders of magnitude, exactly as the dataset's authors intended.
+
+## Where the nuisance comes from: bad actors and run lengths
+
+The Pareto of the load per configuration, and the run-length distribution (time between two
+raises of the same alarm, the basis of the chatter index) of the worst tag."""),
+    code("""pd.concat({cfg: pd.DataFrame(reports[cfg]["bad_actors"]).set_index("rank")[["definition", "alarms", "share", "cumulative_share"]]
+           for cfg in CONFIGS}, axis=1).head(5)"""),
+    code("""def run_lengths(cfg, definition):
+    t = open_tables(stores[cfg]).alarms
+    r = instances(t).filter(lambda x: (x.definition == definition) & x.gap_s.notnull())
+    g = r.gap_s.execute()
+    bins = [0, 10, 30, 60, 600, 3600, float("inf")]
+    labels = ["<=10 s", "10-30 s", "30-60 s", "1-10 min", "10-60 min", "> 1 h"]
+    return pd.cut(g, bins=bins, labels=labels, include_lowest=True).value_counts().reindex(labels)
+
+worst = reports["original"]["bad_actors"][0]["definition"]
+runs = pd.DataFrame({cfg: run_lengths(cfg, worst) for cfg in CONFIGS}).fillna(0).astype(int)
+print("run lengths of", worst)
+runs"""),
+    md("""## Tuning advice, with its evidence
+
+What `opeval alarms` would tell the operator for the unmanaged configuration: each piece of
+advice names the definition, the lever (delay/deadband, shelving…) and the figures behind it.
+The deadband configuration is what following the *delay/deadband* advice looks like: the
+number of definitions advised a delay or deadband falls from `original` to `filter` to none.
+(*Shelving* advice comes from the alarms still standing when a run ends, more than 24 h after
+it was raised — an artefact of simulations that stop, present in every configuration.)"""),
+    code("""adv = pd.DataFrame(reports["original"]["tuning"])
+print(adv.kind.value_counts().to_string())
+adv[adv.kind == "delay_deadband"][["definition", "advice", "evidence"]].head(5)"""),
+    code("""kinds = {cfg: pd.Series([a["kind"] for a in reports[cfg]["tuning"]]).value_counts() for cfg in CONFIGS}
+advice_counts = pd.DataFrame(kinds).fillna(0).astype(int)
+dd = advice_counts.loc["delay_deadband"]
+assert dd["original"] > dd["filter"] >= dd["deadband"]
+advice_counts"""),
+    md("""## History review of one alarm (the guide's "history review")
+
+Every raise of the worst alarm in case 1, with the gap to the previous raise, how long it
+stood, and whether it was a chatter or repeat raise."""),
+    code("""t = nuisance.flag_nuisance(instances(open_tables(stores["original"]).alarms), rules)
+h = nuisance.history(t, worst, system_id="1").execute()
+print(len(h), "raises of", worst, "in case 1;", int(h.chatter.sum()), "chatter,", int(h.repeat.sum()), "repeat")
+h[["raised_at", "gap_s", "clear_s", "chatter", "repeat"]].head(12)"""),
+    md("""## The same through the command line
+
+`opeval alarms --format json` gives the machine-readable report (contract §3 "alarms": `kpis`,
+`definitions`, `floods`, `stale`, `bad_actors`, …)."""),
+    code("""out = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(stores["deadband"]), "alarms",
+                      "--format", "json", "--system", "1"], capture_output=True, text=True, check=True)
+r = json.loads(out.stdout)
+assert {"kpis", "definitions", "floods", "stale", "bad_actors"} <= set(r)
+print({k: r["kpis"][k] for k in ("alarms", "avg_per_10min", "chattering_alarms", "repeat_alarms")})"""),
+    md("""## What the figures can and cannot say
+
+- The runs are simulations with faults injected on purpose: the *rates* are those of a plant in
+  trouble, not of normal operation, and the three configurations share the same faults, which
+  is what makes them comparable.
+- TEP logs carry no operator handling, so the life-cycle and false-alarm parts of the analysis
+  (time to handle, close reasons, the false-alarm model) have nothing to work on here; the
+  hand-made tests and the demo database exercise them.
+- The timestamps have a 10-second resolution: a run length is at least 10 s, so the chatter
+  index ψ (in 1/s) cannot exceed 0.1 here; it is used to *compare* configurations, with the
+  3-in-60-seconds rule as the absolute test."""),
+]
+
+nb = nbf.v4.new_notebook(cells=cells)
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nb.metadata["opeval"] = {"datasets": ["tep-alarms"]}
+out = Path(__file__).with_name("03-alarm-analysis-tep.ipynb")
+nbf.write(nb, out)
+print("wrote", out)
