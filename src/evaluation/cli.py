@@ -17,7 +17,7 @@ from .config import default_db
 from .errors import OpevalError
 
 COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy",
-            "outages", "blacklist")
+            "outages", "blacklist", "users")
 
 
 def build_parser() -> argparse.ArgumentParser:

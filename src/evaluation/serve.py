@@ -27,51 +27,107 @@ def check_database(db_path: str | Path) -> ReadOnlyStore:
     return store
 
 
-def build_page(path: str, db_path: str | Path | None = None):
+def build_page(path: str, db_path: str | Path | None = None, access=None):
     """The page registered at ``path`` inside the common template, for one session.
 
+    With ``access`` (``opeval serve --auth``) the page is built for the logged-in
+    principal: a page its role may not open shows only a refusal (the server
+    already answered 403), and the content reads the principal's scoped database
+    (:mod:`evaluation.auth.scope`), so every query of the page is restricted.
     A database that cannot be read at this moment (e.g. locked by a load in
     progress) gives a page that says so instead of a traceback.
     """
+    from .auth.roles import LOCAL_ADMIN, reset_current_principal, set_current_principal
     from .views import layout
 
     layout.configure_offline()
     db_path = os.fspath(db_path) if db_path is not None else default_db()
     entry = page(path)
+    who = access.current() if access is not None else LOCAL_ADMIN
+    token = set_current_principal(who)
     try:
-        store = check_database(db_path)
-        with store.session():
-            content = entry.load_factory()(store)
-    except OpevalError as exc:
-        log.warning("page %s: %s", entry.path, exc)
-        content = layout.error(f"Cannot show this page: {html.escape(str(exc))}")
-    return layout.page_template(entry.path, content, db_path)
+        if who is None or not who.may_open(entry.path):
+            content = layout.error("You are not allowed to open this page (403).")
+        else:
+            try:
+                data_path = access.scopes.path_for(who) if access is not None else db_path
+                store = check_database(data_path)
+                store.principal = who
+                with store.session():
+                    content = entry.load_factory()(store)
+            except OpevalError as exc:
+                log.warning("page %s: %s", entry.path, exc)
+                content = layout.error(f"Cannot show this page: {html.escape(str(exc))}")
+        shown = db_path if who is not None and who.unrestricted else Path(db_path).name
+        return layout.page_template(entry.path, content, shown)
+    finally:
+        reset_current_principal(token)
 
 
-def make_apps(db_path: str | Path) -> dict[str, object]:
+def make_apps(db_path: str | Path, access=None) -> dict[str, object]:
     """URL path -> session factory for every registered page."""
     db_path = os.fspath(db_path)
 
     def factory(path: str):
-        return lambda: build_page(path, db_path)
+        return lambda: build_page(path, db_path, access)
 
     return {p.path: factory(p.path) for p in PAGES.values()}
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
-          show: bool = False, allow_origins: list[str] | None = None) -> None:
-    """Serve every registered page until interrupted; StoreError first if the db is unusable."""
+          show: bool = False, allow_origins: list[str] | None = None, auth: str = "none",
+          users_file: str | Path | None = None, oauth_provider: str | None = None,
+          log_format: str = "text", allow_unauthenticated: bool = False,
+          session_lifetime_ms: int = 15_000, check_sessions_ms: int = 5_000) -> None:
+    """Serve every registered page until interrupted; StoreError first if the db is unusable.
+
+    ``auth`` is ``none`` (open: only on a loopback address unless
+    ``allow_unauthenticated``), ``basic`` (users file with hashed passwords) or
+    ``oauth`` (Panel's OAuth provider ``oauth_provider``); see docs/security.md.
+    Sessions whose browser went away are destroyed after ``session_lifetime_ms``.
+    """
+    from .auth import server as auth_server
+    from .auth.credentials import default_users_file
+
+    auth_server.configure_logging(log_format)
     if not Path(db_path).exists():
         raise StoreError(f"database {db_path} does not exist (build it with `opeval demo` "
                          f"or load data with `opeval ingest`)")
     check_database(db_path)
+    if auth == "none" and address not in LOOPBACK:
+        if not allow_unauthenticated:
+            raise OpevalError(f"refusing to serve on {address} without authentication: anyone "
+                              "who reaches this address would read every record; use --auth "
+                              "basic|oauth, or --allow-unauthenticated if the network is trusted")
+        log.warning("SERVING WITHOUT AUTHENTICATION on %s: everyone who can reach it reads "
+                    "every record", address, extra={"event": "unauthenticated"})
+    access = auth_server.Access(db_path, auth, users_file or default_users_file(db_path)
+                                if auth != "none" else None)
+    options = auth_server.auth_options(access, oauth_provider)
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
+    if auth != "none":
+        pn.config.authorize_callback = access.authorize
+    auth_server.log_sessions()
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}
     print(f"opeval: serving {db_path} at http://{address}:{port}/ — pages: "
-          + ", ".join(PAGES), flush=True)
-    pn.serve(make_apps(db_path), port=port, address=address, show=show, threaded=False,
-             title={p.path: f"opeval · {p.title}" for p in PAGES.values()},
-             websocket_origin=sorted(origins), print=False)
+          + ", ".join(PAGES) + f" — authentication: {auth}", flush=True)
+    log.info("server started", extra={"event": "started", "port": port, "address": address,
+                                      "auth": auth})
+    try:
+        pn.serve(make_apps(db_path, access if auth != "none" else None), port=port,
+                 address=address, show=show, threaded=False,
+                 title={p.path: f"opeval · {p.title}" for p in PAGES.values()},
+                 websocket_origin=sorted(origins), print=False,
+                 extra_patterns=[(r"/health", auth_server.HealthHandler,
+                                  {"db_path": os.fspath(db_path)})],
+                 unused_session_lifetime_milliseconds=session_lifetime_ms,
+                 check_unused_sessions_milliseconds=check_sessions_ms,
+                 **options)
+    finally:
+        access.close()

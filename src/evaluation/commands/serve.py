@@ -1,4 +1,4 @@
-"""``opeval serve [--port 5006] [--address 127.0.0.1]``: the dashboards on one server."""
+"""``opeval serve [--port 5006] [--address 127.0.0.1] [--auth basic|oauth]``: the dashboards on one server."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,26 @@ def register(sub, common) -> None:
     p.add_argument("--allow-origin", action="append", dest="allow_origins", metavar="HOST[:PORT]",
                    help="another host name browsers use to reach this server (repeatable), "
                         "e.g. the machine's name when --address is 0.0.0.0")
+    g = p.add_argument_group("access control (docs/security.md)")
+    g.add_argument("--auth", choices=("none", "basic", "oauth"), default=None,
+                   help="none (default: open, loopback only), basic (login page checked against "
+                        "the users file's hashed passwords) or oauth (Panel's OAuth provider; "
+                        "key, secret, redirect URI and encryption key from PANEL_OAUTH_KEY, "
+                        "PANEL_OAUTH_SECRET, PANEL_OAUTH_REDIRECT_URI, PANEL_OAUTH_ENCRYPTION)")
+    g.add_argument("--users", metavar="FILE", default=None,
+                   help="users file made by `opeval users add` (default: $OPEVAL_USERS or "
+                        "opeval-users.json beside the database)")
+    g.add_argument("--oauth-provider", metavar="NAME", default=None,
+                   help="Panel OAuth provider (github, google, azure, okta, generic, ...); "
+                        "implies --auth oauth")
+    g.add_argument("--allow-unauthenticated", action="store_true",
+                   help="serve without --auth on a non-loopback --address (everyone who can "
+                        "reach it reads every record)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="server logs on stderr: text, or one JSON object per line "
+                        "(requests, page sessions, errors)")
+    p.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
+                   help="destroy a page session this long after its browser went away (default 15)")
     p.set_defaults(func=run)
 
 
@@ -27,8 +47,13 @@ def run(args) -> int:
     from ..serve import serve
 
     try:
+        auth = args.auth or ("oauth" if args.oauth_provider else "none")
+        lifetime_ms = max(100, int(args.session_lifetime * 1000))
         serve(args.db, port=args.port, address=args.address, show=args.show,
-              allow_origins=args.allow_origins)
+              allow_origins=args.allow_origins, auth=auth, users_file=args.users,
+              oauth_provider=args.oauth_provider, log_format=args.log_format,
+              allow_unauthenticated=args.allow_unauthenticated,
+              session_lifetime_ms=lifetime_ms, check_sessions_ms=max(100, lifetime_ms // 3))
     except KeyboardInterrupt:
         print("opeval: server stopped", file=sys.stderr)
     return 0

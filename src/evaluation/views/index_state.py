@@ -23,8 +23,8 @@ class IndexState(param.Parameterized):
         super().__init__(**params)
 
     def pages(self) -> list[Page]:
-        """Every registered page except the index itself, in registration order."""
-        return [p for p in PAGES.values() if p.path != "/"]
+        """The registered pages the store's principal may open, except the index itself."""
+        return [p for p in PAGES.values() if p.path != "/" and self.store.may_open(p.path)]
 
     def summary(self) -> pd.DataFrame:
         """Table name, row count and what the table holds, contract tables first."""

@@ -55,8 +55,10 @@ def configure_offline() -> None:
 
 def nav(current: str) -> pn.pane.HTML:
     """Links to every registered page; the current one is marked."""
+    from ..auth.roles import visible_pages  # the pages the current principal may open
+
     items = []
-    for page in PAGES.values():
+    for page in visible_pages():
         cls = ' class="current"' if page.path == current else ""
         items.append(f'<a href="./{page.slug}"{cls} data-path="{page.path}">'
                      f'{html.escape(page.title)}</a>'
@@ -72,10 +74,21 @@ def page_template(current: str, content, db_path: str) -> pn.template.BootstrapT
         title=f"opeval · {page.title}",
         header_background=ACCENT,
         sidebar=[nav(current), pn.pane.HTML(
-            f'<small>Database: <code>{html.escape(db_path)}</code></small>')],
+            f'<small>Database: <code>{html.escape(db_path)}</code></small>'), _signed_in()],
         main=[content],
         sidebar_width=260,
     )
+
+
+def _signed_in() -> pn.pane.HTML:
+    """Who is signed in and a log-out link (nothing when the server has no --auth)."""
+    from ..auth.roles import current_principal
+
+    who = current_principal()
+    if who.name == "local":
+        return pn.pane.HTML("")
+    return pn.pane.HTML(f'<small class="opeval-user">Signed in as <b>{html.escape(who.name)}</b> '
+                        f'({html.escape(who.role)}) · <a href="./logout">log out</a></small>')
 
 
 def empty(message: str) -> pn.pane.Markdown:

@@ -70,8 +70,16 @@ def _cached(path: str, file_stamp: tuple, sql: str, params: tuple) -> pd.DataFra
 class ReadOnlyStore:
     """Parameterised, cached queries on one database file, opened read-only each time."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, principal=None):
         self.path = os.fspath(path)
+        # Who the pages built on this store are for (evaluation.auth.roles.Principal);
+        # None outside an authenticated server. The rows are already restricted: with
+        # --auth, ``path`` is the principal's scoped database (evaluation.auth.scope).
+        self.principal = principal
+
+    def may_open(self, page_path: str) -> bool:
+        """Whether the store's principal may open the dashboard page ``page_path``."""
+        return self.principal is None or self.principal.may_open(page_path)
 
     def check(self) -> None:
         """Raise :class:`~evaluation.store.db.StoreError` when the file is missing or unusable."""

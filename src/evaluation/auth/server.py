@@ -1,0 +1,267 @@
+"""Panel/Bokeh hooks of ``opeval serve``: login, authorisation, ``/health``, structured logs.
+
+* **Basic auth with hashed passwords.** Panel's own basic auth compares plain
+  passwords (``--basic-auth`` / ``pn.config.basic_auth``). :class:`HashedBasicAuthProvider`
+  is Panel's :class:`~panel.auth.BasicAuthProvider` (same login and logout pages,
+  same signed ``user`` cookie) whose login handler checks the users file's scrypt
+  hashes instead (:mod:`evaluation.auth.credentials`).
+* **OAuth.** ``--oauth-provider NAME`` hands login to Panel's OAuth support; the
+  client key, secret, redirect URI and cookie encryption key come from Panel's
+  own environment variables (``PANEL_OAUTH_KEY``, ``PANEL_OAUTH_SECRET``,
+  ``PANEL_OAUTH_REDIRECT_URI``, ``PANEL_OAUTH_ENCRYPTION``; docs/security.md).
+  The name the provider returns is looked up in the users file for its role.
+* **Authorisation.** :meth:`Access.authorize` is Panel's ``authorize_callback``:
+  a user with no role, or a page the role may not open, gets HTTP 403 before
+  any session is built.
+* **/health** (:class:`HealthHandler`): JSON status, schema version, whether the
+  database can be read, row counts; 200 when readable, 503 otherwise.
+* **Logs** (:func:`configure_logging`): with ``--log-format json`` every line on
+  stderr is one JSON object — one per HTTP request (``event: request``), per
+  page session created/destroyed, per error.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import tornado.escape
+import tornado.web
+
+from ..errors import OpevalError
+from ..store import db
+from ..store.schema import SCHEMA_VERSION
+from .credentials import UsersCache
+from .roles import LOCAL_ADMIN, Principal
+from .scope import ScopedStores
+
+log = logging.getLogger("evaluation.serve")
+
+AUTH_MODES = ("none", "basic", "oauth")
+OAUTH_ENV = {
+    "oauth_key": "PANEL_OAUTH_KEY",
+    "oauth_secret": "PANEL_OAUTH_SECRET",
+    "oauth_redirect_uri": "PANEL_OAUTH_REDIRECT_URI",
+    "oauth_encryption_key": "PANEL_OAUTH_ENCRYPTION",
+}
+
+
+class Access:
+    """Who may use this server and what they see: the users file + the per-scope stores."""
+
+    def __init__(self, db_path: str | os.PathLike, mode: str = "none",
+                 users_file: str | os.PathLike | None = None,
+                 scopes: ScopedStores | None = None):
+        if mode not in AUTH_MODES:
+            raise OpevalError(f"unknown --auth {mode!r}; expected one of {', '.join(AUTH_MODES)}")
+        self.db_path = os.fspath(db_path)
+        self.mode = mode
+        self.users = UsersCache(users_file) if mode != "none" else None
+        if self.users is not None:
+            users = self.users.get()  # fails now, with a clear message, if the file is bad
+            if mode == "basic" and not any("password" in e for e in users.entries.values()):
+                raise OpevalError(f"users file {users_file}: no user has a password "
+                                  "(add one with `opeval users add NAME --role ROLE`)")
+        self.scopes = scopes or ScopedStores(self.db_path)
+
+    def principal(self, user: str | None) -> Principal | None:
+        """The principal of a logged-in user name (None: unknown user, no access)."""
+        if self.users is None:
+            return LOCAL_ADMIN
+        if not user:
+            return None
+        try:
+            return self.users.get().principal(user)
+        except OpevalError as exc:
+            log.error("users file: %s", exc)
+            return None
+
+    def current(self) -> Principal | None:
+        """The principal of the session being built (from Panel's signed user cookie)."""
+        if self.users is None:
+            return LOCAL_ADMIN
+        import panel as pn
+        return self.principal(pn.state.user)
+
+    def authorize(self, user_info, path: str) -> bool:
+        """Panel ``authorize_callback``: False (-> 403) for no role or a page the role may not open."""
+        who = self.current()
+        allowed = who is not None and who.may_open(path)
+        if not allowed:
+            import panel as pn
+            log.warning("forbidden", extra={"event": "forbidden", "path": path,
+                                            "user": pn.state.user})
+        return allowed
+
+    def close(self) -> None:
+        self.scopes.close()
+
+
+def hashed_login_handler(users: UsersCache):
+    """A :class:`panel.auth.BasicLoginHandler` that checks the users file's hashes."""
+    from panel.auth import BasicLoginHandler
+
+    class HashedLoginHandler(BasicLoginHandler):
+        def _validate(self, username, password):
+            try:
+                ok = users.get().verify(username, password) is not None
+            except OpevalError as exc:
+                log.error("users file: %s", exc)
+                ok = False
+            log.info("login %s", "accepted" if ok else "refused",
+                     extra={"event": "login", "user": username, "accepted": ok})
+            return ok
+
+    return HashedLoginHandler
+
+
+def hashed_basic_auth_provider(users: UsersCache):
+    from panel.auth import BasicAuthProvider
+
+    class HashedBasicAuthProvider(BasicAuthProvider):
+        @property
+        def login_handler(self):
+            handler = hashed_login_handler(users)
+            handler._login_endpoint = self._login_endpoint
+            handler._login_template = self._login_template
+            return handler
+
+    return HashedBasicAuthProvider()
+
+
+def auth_options(access: Access, oauth_provider: str | None = None,
+                 environ: dict | None = None) -> dict:
+    """Keyword arguments for ``pn.serve`` that set up ``access.mode`` (none, basic, oauth)."""
+    env = os.environ if environ is None else environ
+    if access.mode == "none":
+        return {}
+    opts: dict = {"cookie_secret": env.get("PANEL_COOKIE_SECRET") or os.urandom(32).hex()}
+    if access.mode == "basic":
+        opts["auth_provider"] = hashed_basic_auth_provider(access.users)
+    else:
+        provider = oauth_provider or env.get("PANEL_OAUTH_PROVIDER")
+        if not provider:
+            raise OpevalError("--auth oauth needs --oauth-provider NAME (or PANEL_OAUTH_PROVIDER)")
+        opts["oauth_provider"] = provider
+        for option, var in OAUTH_ENV.items():
+            if env.get(var):
+                opts[option] = env[var]
+        missing = [OAUTH_ENV[o] for o in ("oauth_key", "oauth_secret") if o not in opts]
+        if missing:
+            raise OpevalError("OAuth needs the client key and secret: set " + " and ".join(missing))
+        if "oauth_encryption_key" in opts:
+            opts["oauth_encryption_key"] = opts["oauth_encryption_key"].encode()
+        extra = env.get("PANEL_OAUTH_EXTRA_PARAMS")
+        if extra:
+            try:
+                opts["oauth_extra_params"] = json.loads(extra)
+            except ValueError:
+                raise OpevalError("PANEL_OAUTH_EXTRA_PARAMS: not a JSON object") from None
+    return opts
+
+
+# ------------------------------------------------------------------ /health
+
+
+def health(db_path: str) -> tuple[int, dict]:
+    """(HTTP status, body) of the health check: can the database be read, and what it holds."""
+    body: dict = {"status": "ok", "database": Path(db_path).name, "database_readable": False,
+                  "schema_version": None, "expected_schema_version": SCHEMA_VERSION,
+                  "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        from ..views.queries import ReadOnlyStore
+        store = ReadOnlyStore(db_path)
+        counts = store.table_counts()
+        body["schema_version"] = int(store.value("SELECT value FROM meta WHERE key = 'schema_version'"))
+        body["database_readable"] = True
+        body["rows"] = {str(t): int(n) for t, n in zip(counts["table"], counts["rows"])}
+        return 200, body
+    except OpevalError as exc:
+        body.update(status="error", error=str(exc))
+        return 503, body
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    def initialize(self, db_path: str):
+        self.db_path = db_path
+
+    def get(self):
+        status, body = health(self.db_path)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps(body))
+
+
+# ------------------------------------------------------------------ logs
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, event fields, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+               .isoformat(timespec="milliseconds"),
+               "level": record.levelname.lower(), "logger": record.name,
+               "message": record.getMessage()}
+        if record.name == "tornado.access" and isinstance(record.args, tuple) and len(record.args) == 3:
+            status, summary, ms = record.args
+            method, _, rest = str(summary).partition(" ")
+            out.update(event="request", status=int(status), method=method,
+                       path=rest.rsplit(" (", 1)[0], duration_ms=round(float(ms), 2))
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out.setdefault("event", "error")
+            out["error"] = self.formatException(record.exc_info)
+        elif record.levelno >= logging.ERROR:
+            out.setdefault("event", "error")
+        return json.dumps(out, default=str)
+
+
+def configure_logging(fmt: str = "text") -> None:
+    """Send opeval's, Bokeh's and Tornado's logs to stderr as text or JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in ("tornado.access", "tornado.application", "tornado.general", "bokeh", "evaluation"):
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+        lg.setLevel(logging.INFO)
+    # Bokeh's per-connection chatter is not a request: keep warnings and errors only.
+    logging.getLogger("bokeh.server").setLevel(logging.WARNING)
+
+
+def log_sessions() -> None:
+    """One log line per page session created and destroyed (Panel's session hooks)."""
+    import panel as pn
+
+    def created(ctx):
+        req = getattr(ctx, "request", None)
+        log.info("session created", extra={"event": "session_created", "session": ctx.id,
+                                           "path": getattr(req, "path", None),
+                                           "user": pn.state.user})
+
+    def destroyed(ctx):
+        log.info("session destroyed", extra={"event": "session_destroyed", "session": ctx.id})
+
+    pn.state.on_session_created(created)
+    pn.state.on_session_destroyed(destroyed)
+
+
+def quote(text: str) -> str:
+    return tornado.escape.xhtml_escape(text)
