@@ -265,3 +265,23 @@ def test_page_on_an_empty_database_says_what_to_load(tmp_path):
     assert view._empty.visible and view._empty.object == NO_SYSTEMS
     assert "Load systems, devices, faults and maintenance" in NO_SYSTEMS and "opeval demo" in NO_SYSTEMS
     assert not view._content.visible and not view._error.visible
+
+
+def test_page_rendered_before_the_evaluation_arrives(fx_db, monkeypatch):
+    """As on the server: the page is drawn first, the result comes later, then systems change."""
+    from bokeh.document import Document
+    monkeypatch.setattr(EvaluationPage, "request", lambda self: None)
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    view.__panel__().get_root(Document())
+    assert view._life_plot.object is None and not view._content.visible
+    view._apply(view.state.result())
+    assert view._content.visible and view._life_plot.object is not None
+    assert view._pipes["life"].data["device_id"].tolist()[:3] == ["D1", "D2", "D4"]
+    view.state.system = "S3"               # plots already drawn: their data changes in place
+    assert view._pipes["life"].data["device_id"].tolist() == ["H1", "H2", "H3"]
+    # S3 has no fault: zone Y1 never exposed, the chart is hidden; back to S1 it shows Z1 again
+    assert not view._exposure_plot.visible and view._never_exposed.visible
+    view.state.system = "S1"
+    exposure, limit = view._pipes["exposure"].data
+    assert view._exposure_plot.visible and limit == 24.0
+    assert exposure.set_index(["zone", "subsystem"]).loc[("Z1", "video_surveillance"), "exposure_h"] == 48

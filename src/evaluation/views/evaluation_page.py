@@ -124,6 +124,7 @@ class EvaluationPage(pn.viewable.Viewer):
         s = self.state
         self._res: Result | None = None
         self._token = None
+        self._shown = None        # (result, selection) the overview shows
         self._quiet = False       # True while the page itself sets widgets (no echo to the state)
         # filters
         self._systems = pn.widgets.MultiChoice(label="Systems (empty: all)", width=420,
@@ -158,15 +159,16 @@ class EvaluationPage(pn.viewable.Viewer):
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
                                sortable=False, **_wrap("requirement", "evidence", "corrective_action"))
         self._findings.style.apply(_row_colour, axis=1)
-        self._faults_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260,
-                                              css_classes=["opeval-plot-faults"])
-        self._mttr_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=260,
-                                            css_classes=["opeval-plot-mttr"])
+        # charts: one DynamicMap per pane fed by a Pipe, so a change of system updates the
+        # plot's data and axes in place instead of building a new Bokeh figure
+        self._pipes = {k: hv.streams.Pipe(data=None) for k in ("faults", "mttr", "life", "exposure")}
+        self._elements: dict = {}
+        self._faults_plot = self._plot("faults", self._faults_element, height=260)
+        self._mttr_plot = self._plot("mttr", self._mttr_element, height=260)
         self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
                               pagination="remote", page_size=12,
                               formatters={"mttr_h": HOURS, "repair_share": PCT})
-        self._life_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=200,
-                                            css_classes=["opeval-plot-life"])
+        self._life_plot = self._plot("life", self._life_element, height=200)
         self._life_note = pn.pane.HTML("", sizing_mode="stretch_width")
         self._devices = table(s.devices(Result(dt.date.today(), 1)), css_classes=["opeval-table-devices"],
                               pagination="remote", page_size=10,
@@ -174,8 +176,7 @@ class EvaluationPage(pn.viewable.Viewer):
                                           "life_years": {"type": "plaintext"}})
         self._devices.style.map(lambda v: f"color: {LIFE_COLOURS[v]}; font-weight: 600"
                                 if v in ("past", "due") else "", subset=["life_status"])
-        self._exposure_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=200,
-                                                css_classes=["opeval-plot-exposure"])
+        self._exposure_plot = self._plot("exposure", self._exposure_element, height=200)
         self._no_zones = empty("No zone with intrusion detection or video devices in this system: "
                                "give the devices a `zone` to measure exposure.")
         self._never_exposed = pn.pane.HTML(
@@ -320,12 +321,14 @@ class EvaluationPage(pn.viewable.Viewer):
         focus = s.focus()
         self._quiet = True
         try:
-            self._focus.options = {labels.get(sid, sid): sid for sid in sel}
+            if (res, sel) != self._shown:     # the overview only changes with the selection
+                self._focus.options = {labels.get(sid, sid): sid for sid in sel}
+                self._overview.value = s.overview(res)
+                self._shown = (res, sel)
             if focus is not None and self._focus.value != focus:
                 self._focus.value = focus
         finally:
             self._quiet = False
-        self._overview.value = s.overview(res)
         self._show_system(res)
 
     def _show_system(self, res: Result) -> None:
@@ -339,11 +342,11 @@ class EvaluationPage(pn.viewable.Viewer):
         self._findings.value = s.findings(res)
         monthly = s.monthly(res)
         self._monthly.value = monthly
-        self._faults_plot.object, self._mttr_plot.object = self._monthly_plots(
-            monthly, ind["sla_limits_h"]["repair"])
+        self._send("faults", monthly)
+        self._send("mttr", (monthly, ind["sla_limits_h"]["repair"]))
         devices = s.devices(res)
         self._devices.value = devices
-        self._life_plot.object = self._life_chart(devices)
+        self._send("life", devices, empty=devices.empty)
         self._life_plot.height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
         past, due = (devices["life_status"] == "past").sum(), (devices["life_status"] == "due").sum()
         self._life_note.object = (
@@ -353,12 +356,10 @@ class EvaluationPage(pn.viewable.Viewer):
             + ".</span>")
         exposure = s.exposure(res)
         self._exposure.value = exposure
-        chart = self._exposure_chart(exposure, s.exposure_limit_h(res))
         exposed = int((exposure["exposure_h"] > 0).sum())
         self._no_zones.visible = exposure.empty
-        self._never_exposed.visible = not exposure.empty and chart is None
-        self._exposure_plot.visible = chart is not None
-        self._exposure_plot.object = chart
+        self._never_exposed.visible = not exposure.empty and exposed == 0
+        self._send("exposure", (exposure, s.exposure_limit_h(res)), empty=exposed == 0)
         self._exposure_plot.height = max(160, 80 + 22 * exposed)
         self._expected.value = s.expected(res)
         self._expected_note.object = (
@@ -406,63 +407,91 @@ class EvaluationPage(pn.viewable.Viewer):
                                "share of applicable faults (5.1.1)", share_tone(v)))
         return '<div class="cards">' + "".join(cards) + "</div>"
 
-    @staticmethod
-    def _monthly_plots(monthly: pd.DataFrame, repair_limit: float):
-        m = monthly.assign(label=pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m"))
-        faults = hv.Bars(m, hv.Dimension("label", label="month"), [
-            hv.Dimension("faults", label="faults"), hv.Dimension("mttr_h", label="MTTR (h)")]).opts(
-            color=ACCENT, tools=["hover"], title="Faults per month", responsive=True, height=250,
-            xrotation=45, ylabel="faults", toolbar=None, default_tools=[])
-        pts = m.dropna(subset=["mttr_h"])
-        kd = hv.Dimension("label", label="month")
-        vd = [hv.Dimension("mttr_h", label="MTTR (h)"), hv.Dimension("faults", label="faults")]
-        curve = hv.Curve(pts, kd, vd).opts(color="#b35900", line_width=2)
-        dots = hv.Scatter(pts, kd, vd).opts(color="#b35900", size=7, tools=["hover"])
-        limit = hv.HLine(repair_limit).opts(color="#a12622", line_dash="dashed", line_width=1)
-        # every month on the axis, also those without a restored fault
-        axis = hv.Scatter(m.assign(y=0.0), kd, "y").opts(alpha=0, size=0)
-        mttr = (axis * curve * dots * limit).opts(
-            title=f"MTTR per month (repair limit {repair_limit:g} h dashed)", responsive=True,
-            height=250, xrotation=45, ylabel="hours", toolbar=None, default_tools=[])
-        return faults, mttr
+    def _plot(self, key: str, element, height: int) -> pn.pane.HoloViews:
+        """An empty pane; its DynamicMap is made with the first data (so its axes get the right type)."""
+        self._elements[key] = element
+        return pn.pane.HoloViews(None, sizing_mode="stretch_width", height=height,
+                                 css_classes=[f"opeval-plot-{key}"])
+
+    def _send(self, key: str, data, empty: bool = False) -> None:
+        """Show ``data`` in the chart ``key``: update its plot in place, or hide it when empty."""
+        pane = getattr(self, f"_{key}_plot")
+        pane.visible = not empty
+        if empty:
+            return
+        self._pipes[key].send(data)
+        if pane.object is None:
+            pane.object = hv.DynamicMap(self._elements[key], streams=[self._pipes[key]])
 
     @staticmethod
-    def _life_chart(devices: pd.DataFrame):
-        d = devices.head(DEVICE_BARS).iloc[::-1]      # most worn at the top
-        if d.empty:
-            return hv.Bars([], "device", "years").opts(responsive=True, toolbar=None)
-        d = d.assign(
-            colour=d["life_status"].map(LIFE_COLOURS).fillna("#9aa5b1"),
-            life=d["life_years"].astype(float),
-            age=d["age_years"].astype(float),
-            installed=d["installed_on"].astype(str), end=d["end_of_life"].astype(str),
-            type=d["device_type"].fillna("-"))
+    def _months(monthly) -> pd.DataFrame:
+        m = monthly if monthly is not None else pd.DataFrame(columns=["month", "faults", "mttr_h"])
+        return m.assign(label=pd.to_datetime(m["month"]).dt.strftime("%Y-%m"),
+                        faults=m["faults"].astype(float), mttr_h=m["mttr_h"].astype(float))
+
+    @classmethod
+    def _faults_element(cls, data):
+        m = cls._months(data)
+        return hv.Bars(m, hv.Dimension("label", label="month"), [
+            hv.Dimension("faults", label="faults"), hv.Dimension("mttr_h", label="MTTR (h)")]).opts(
+            color=ACCENT, tools=["hover"], title="Faults per month", responsive=True, xrotation=45,
+            ylabel="faults", toolbar=None, default_tools=[], framewise=True)
+
+    @classmethod
+    def _mttr_element(cls, data):
+        monthly, limit_h = data if data is not None else (None, 8.0)
+        m = cls._months(monthly)
+        kd = hv.Dimension("label", label="month")
+        vd = [hv.Dimension("mttr_h", label="MTTR (h)"), hv.Dimension("faults", label="faults")]
+        # every month on the axis; a month without a restored fault has no MTTR (a gap in the line)
+        curve = hv.Curve(m, kd, vd).opts(color="#b35900", line_width=2, framewise=True)
+        dots = hv.Scatter(m, kd, vd).opts(color="#b35900", size=7, tools=["hover"], framewise=True)
+        limit = hv.HLine(limit_h).opts(color="#a12622", line_dash="dashed", line_width=1)
+        return (curve * dots * limit).opts(
+            title=f"MTTR per month (repair limit {limit_h:g} h dashed)", responsive=True,
+            xrotation=45, ylabel="hours", toolbar=None, default_tools=[])
+
+    @staticmethod
+    def _life_element(data):
+        devices = data
+        cols = ["device_id", "life", "age", "type", "installed", "end", "life_status", "colour"]
+        if devices is None or devices.empty:
+            d = pd.DataFrame({c: pd.Series(dtype=float if c in ("life", "age") else object) for c in cols})
+        else:
+            d = devices.head(DEVICE_BARS).iloc[::-1]      # most worn at the top
+            d = d.assign(
+                colour=d["life_status"].map(LIFE_COLOURS).fillna("#9aa5b1"),
+                life=d["life_years"].astype(float), age=d["age_years"].astype(float),
+                installed=d["installed_on"].astype(str), end=d["end_of_life"].astype(str),
+                type=d["device_type"].fillna("-"))[cols]
         kd = hv.Dimension("device_id", label="device")
         extra = ["type", "installed", "end", "life_status"]
         life = hv.Bars(d, kd, [hv.Dimension("life", label="service life (years)"), "age"] + extra).opts(
-            color="#dfe4ea", line_color="#b8c2cc", bar_width=0.85)
+            color="#dfe4ea", line_color="#b8c2cc", bar_width=0.85, framewise=True)
         age = hv.Bars(d, kd, [hv.Dimension("age", label="age (years)"), "life"] + extra + ["colour"]).opts(
-            color="colour", bar_width=0.45, line_alpha=0, tools=["hover"])
+            color="colour", bar_width=0.45, line_alpha=0, tools=["hover"], framewise=True)
         return (life * age).opts(
             invert_axes=True, responsive=True, title="Age (coloured) against service life (grey)",
             xlabel="", ylabel="years", toolbar=None, default_tools=[], show_legend=False)
 
     @staticmethod
-    def _exposure_chart(exposure: pd.DataFrame, limit_h: float):
-        if exposure.empty:
-            return None
-        shown = exposure[exposure["exposure_h"] > 0]
-        if shown.empty:
-            return None
-        e = shown.iloc[::-1].assign(
-            place=shown["zone"].astype(str) + " · " + shown["subsystem"].map(SUBSYSTEM_SHORT),
-            over=shown["over_limit"].map({True: "yes", False: "no"}),
-            colour=shown["subsystem"].map(EXPOSURE_COLOURS).fillna("#6c8ebf"))
-        top = max(float(e["exposure_h"].max()), limit_h) * 1.08
+    def _exposure_element(data):
+        exposure, limit_h = data if data is not None else (None, 24.0)
+        cols = ["place", "exposure_h", "devices", "episodes", "over", "colour"]
+        shown = None if exposure is None else exposure[exposure["exposure_h"] > 0]
+        if shown is None or shown.empty:
+            e = pd.DataFrame({c: pd.Series(dtype=float if c == "exposure_h" else object) for c in cols})
+            top = limit_h * 1.08
+        else:
+            e = shown.iloc[::-1].assign(
+                place=shown["zone"].astype(str) + " · " + shown["subsystem"].map(SUBSYSTEM_SHORT),
+                over=shown["over_limit"].map({True: "yes", False: "no"}),
+                colour=shown["subsystem"].map(EXPOSURE_COLOURS).fillna("#6c8ebf"))[cols]
+            top = max(float(e["exposure_h"].max()), limit_h) * 1.08
         bars = hv.Bars(e, hv.Dimension("place", label="zone · subsystem"),
                        [hv.Dimension("exposure_h", label="hours without any working device"),
                         "devices", "episodes", "over", "colour"]).opts(
-            tools=["hover"], color="colour", line_alpha=0)
+            tools=["hover"], color="colour", line_alpha=0, framewise=True)
         line = hv.HLine(limit_h).opts(color="#a12622", line_dash="dashed", line_width=1)
         return (bars * line).opts(
             invert_axes=True, title=f"Hours without detection / video (limit {limit_h:g} h dashed)",
