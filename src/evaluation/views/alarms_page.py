@@ -29,15 +29,16 @@ from bokeh.models.widgets.tables import NumberFormatter
 from ..analyses.alarms.rules import AlarmRules
 from ..errors import OpevalError
 from .alarms_state import MEASURES, PARETO_TOP, AlarmsState
-from .layout import PAGE_SIZE, Pager, download, empty, error, frame_csv, table
+from .layout import PAGE_SIZE, Pager, download, frame_csv, table
 from .queries import ReadOnlyStore
 
 hv.extension("bokeh", logo=False)
 
 RULES = AlarmRules()
-NO_ALARMS = ("**No alarms in this database yet.** Load alarms or an alarm_log — "
-             "`opeval ingest alarms FILE…` or `opeval ingest alarm_log FILE…` — "
-             "or run `opeval demo` to build the demo database, then reload this page.")
+NO_ALARMS = ("<b>No alarms in this database yet.</b> Load alarms or an alarm_log — "
+             "<code>opeval ingest alarms FILE…</code> or <code>opeval ingest alarm_log "
+             "FILE…</code> — or run <code>opeval demo</code> to build the demo database, "
+             "then reload this page.")
 NO_MATCH = "No alarm matches these filters: widen the time range or clear a filter."
 ALL = "*"
 URL_PARAMS = {"start": "from", "end": "to", "system": "system", "priority": "priority",
@@ -64,8 +65,9 @@ def _guarded(update):
             result = update(self, *args, **kwargs)
         except (OpevalError, duckdb.Error) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self._error.object = html.escape(f"Cannot read the database right now ({first}). "
-                                             "A load may be running: try again in a moment.")
+            self._error.object = ("<div class='opeval-error'>" + html.escape(
+                f"Cannot read the database right now ({first}). "
+                "A load may be running: try again in a moment.") + "</div>")
             self._error.visible = True
             return None
         self._error.visible = False
@@ -102,6 +104,16 @@ def _pct(v) -> str:
     return "–" if v is None or pd.isna(v) else f"{v:.1%}"
 
 
+def empty(message_html: str) -> pn.pane.HTML:
+    """An empty state (HTML written here, never data) in the look of layout.empty."""
+    return pn.pane.HTML(f"<div class='opeval-empty'>{message_html}</div>",
+                        sizing_mode="stretch_width")
+
+
+def error(message: str) -> pn.pane.HTML:
+    return pn.pane.HTML("", css_classes=["opeval-error-box"], sizing_mode="stretch_width")
+
+
 def _section(title: str, *objects, anchor: str) -> pn.Column:
     return pn.Column(pn.pane.HTML(f'<h4 id="{anchor}">{html.escape(title)}</h4>',
                                   margin=(8, 5, 0, 5)),
@@ -114,13 +126,13 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Ove
     per = "10 min" if bucket == "10min" else "hour"
     data = series.rename(columns={"bucket": "time"})
     total = hv.Curve(data, "time", ["alarms", "peak_10min"], label="alarms per bucket").opts(
-        color="#1f4e79", line_width=1.5,
+        color="#8fb0d3", line_width=1.5,
         hover_tooltips=[("time", "@time{%F %H:%M}"), (f"alarms per {per}", "@alarms"),
                         ("busiest system, per 10 min", "@peak_10min")],
         hover_formatters={"@time": "datetime"}, tools=["hover"])
     peak = hv.Curve(data, "time", ["peak_10min", "alarms"],
                     label="busiest system, most in 10 min").opts(
-        color="#e07b00", line_width=1, alpha=0.8,
+        color="#e07b00", line_width=2,
         hover_tooltips=[("time", "@time{%F %H:%M}"), ("busiest system, per 10 min",
                                                        "@peak_10min")],
         hover_formatters={"@time": "datetime"}, tools=["hover"])
@@ -226,23 +238,23 @@ class AlarmsPage(pn.viewable.Viewer):
         opts = s.options()
         first, last = s.data_range()
         # Filters.
-        self._start = pn.widgets.DatePicker(label="From", start=first, end=last, width=118)
-        self._end = pn.widgets.DatePicker(label="To", start=first, end=last, width=118)
-        self._system = pn.widgets.Select(label="System", css_classes=["opeval-filter-system"], width=130,
-                                         options={"every system": ALL,
+        self._start = pn.widgets.DatePicker(label="From", start=first, end=last, width=110)
+        self._end = pn.widgets.DatePicker(label="To", start=first, end=last, width=110)
+        self._system = pn.widgets.Select(label="System", css_classes=["opeval-filter-system"], width=120,
+                                         options={"all": ALL,
                                                   **{v: v for v in opts["system"]}})
-        self._priority = pn.widgets.Select(label="Priority", css_classes=["opeval-filter-priority"], width=90,
-                                           options={"every one": 0,
+        self._priority = pn.widgets.Select(label="Priority", css_classes=["opeval-filter-priority"], width=75,
+                                           options={"all": 0,
                                                     **{str(p): p for p in opts["priority"]}})
-        self._definition = pn.widgets.Select(label="Definition", css_classes=["opeval-filter-definition"], width=190,
-                                             options={"every definition": ALL,
+        self._definition = pn.widgets.Select(label="Definition", css_classes=["opeval-filter-definition"], width=180,
+                                             options={"all": ALL,
                                                       **{v: v for v in opts["definition"]}})
-        self._operator = pn.widgets.Select(label="Operator", css_classes=["opeval-filter-operator"], width=125,
-                                           options={"every operator": ALL,
+        self._operator = pn.widgets.Select(label="Operator", css_classes=["opeval-filter-operator"], width=115,
+                                           options={"all": ALL,
                                                     **{v: v for v in opts["operator"]}})
-        self._bucket = pn.widgets.Select(label="Load per", css_classes=["opeval-filter-bucket"], width=120,
+        self._bucket = pn.widgets.Select(label="Load per", css_classes=["opeval-filter-bucket"], width=115,
                                          options={v: k for k, v in BUCKET_LABELS.items()})
-        self._reset = pn.widgets.Button(label="Clear", width=70, margin=(24, 5, 5, 5))
+        self._reset = pn.widgets.Button(label="Clear", width=64, margin=(24, 5, 5, 5))
         self._reset.on_click(lambda _e: self._clear())
         for widget, name, none in ((self._system, "system", ""), (self._definition, "definition", ""),
                                    (self._operator, "operator", "")):
@@ -260,6 +272,9 @@ class AlarmsPage(pn.viewable.Viewer):
                                 "opeval-load-plot")
         self._floods = _table(pd.DataFrame(), "opeval-table-floods", pagination="remote",
                               page_size=5)
+        self._no_floods = pn.pane.HTML("<p>No flood in this selection: no system got more "
+                                       "than 10 alarms in any 10 minutes.</p>",
+                                       sizing_mode="stretch_width")
         self._pareto = self._plot(lambda v: pareto_plot(v.pareto), "opeval-pareto-plot")
         self._pareto_table = _table(pd.DataFrame(), "opeval-table-pareto", pagination="remote",
                                     page_size=8, formatters=_fmt_pareto())
@@ -309,8 +324,11 @@ class AlarmsPage(pn.viewable.Viewer):
         self._tabs = pn.Tabs(
             ("Load", pn.Column(self._load, _section(
                 "Flood periods (more than 10 alarms in 10 minutes for one system)",
-                self._floods, download("alarm_floods.csv", frame_csv(lambda: self._v.floods)),
-                anchor="floods"), download("alarm_load.csv", frame_csv(lambda: self._v.series)),
+                self._no_floods, self._floods,
+                download("alarm_floods.csv", frame_csv(lambda: self._v.floods),
+                         label="Download floods CSV"), anchor="floods"),
+                download("alarm_load.csv", frame_csv(lambda: self._v.series),
+                         label="Download load CSV"),
                 sizing_mode="stretch_width")),
             ("Bad actors", pn.Column(self._pareto, self._pareto_table,
                                      download("alarm_bad_actors.csv",
@@ -425,6 +443,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._kpis.object = _kpi_html(v.kpis, s.filters())
         if has:
             self._pipe.send(v)
+            self._floods.visible = len(v.floods) > 0
+            self._no_floods.visible = len(v.floods) == 0
             self._floods.value = shown(v.floods.rename(columns={"position": "system_id"})[
                 ["system_id", "start", "end", "minutes", "peak_per_10min", "alarms"]]
                 if len(v.floods) else pd.DataFrame(
