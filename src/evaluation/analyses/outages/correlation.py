@@ -158,8 +158,8 @@ def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
     b = config.bucket_s
     tol = ibis.interval(seconds=int(config.tolerance.total_seconds()))
     w = windows.filter(windows.hf.notnull())
-    w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, code_do=w.code_do, hd=w.hd,
-                 hf=w.hf, lo=w.hd - tol, hi=w.hf + tol)
+    w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, hd=w.hd, hf=w.hf,
+                 lo=w.hd - tol, hi=w.hf + tol)
     w = w.mutate(w_bucket=ibis.range(w.lo.epoch_seconds() // b,
                                      w.hi.epoch_seconds() // b + 1).unnest())
     c = cuts.mutate(c_bucket=cuts.cut_at.epoch_seconds() // b)
@@ -167,7 +167,7 @@ def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
                    c.cut_at >= w.lo, c.cut_at <= w.hi])
     j = j.select(
         "code_oc", "pm_id", "pto", "cut_at", "restored_at", "m5_ref",
-        "ref_interv_oi", "code_do", "hd", "hf",
+        "ref_interv_oi",
         position=rules.position(j.cut_at, j.hd, j.hf),
         attributed=j.m5_ref.isnull() | (j.m5_ref == j.ref_interv_oi))
     tk = rules.target_key(targets)
