@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from alarm_fixtures import at, raises
 from conftest import opeval_subprocess
-from test_alarms_model import planted
-
 from evaluation.store.schema import TABLES
+from test_alarms_model import planted
 
 
 def write_alarms(path: Path, rows: list[dict]) -> Path:

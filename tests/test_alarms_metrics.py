@@ -4,10 +4,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from alarm_fixtures import alarm_table, at, raises
 
-from evaluation.analyses.alarms import AlarmRules, alarm_report
-from evaluation.analyses.alarms import false_alarms, lifecycle, load, nuisance, tuning
+from alarm_fixtures import alarm_table, at, raises
+from evaluation.analyses.alarms import (
+    AlarmRules,
+    alarm_report,
+    false_alarms,
+    lifecycle,
+    load,
+    nuisance,
+    tuning,
+)
 from evaluation.analyses.alarms.prep import instances, select
 
 

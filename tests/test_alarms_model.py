@@ -8,8 +8,8 @@ import json
 import joblib
 import numpy as np
 import pytest
-from alarm_fixtures import T0, alarm_table
 
+from alarm_fixtures import T0, alarm_table
 from evaluation.analyses.alarms import model as fam
 
 

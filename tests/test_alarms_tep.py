@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import shared_dataset
 
+from conftest import shared_dataset
 from evaluation.analyses.alarms import AlarmRules, alarm_report
 from evaluation.store import db
 from evaluation.store.alarm_log import ingest_alarm_log

@@ -31,7 +31,7 @@ def parse_when(text: str, end_of_day: bool) -> dt.datetime:
     except ValueError:
         raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
     if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
     return t
 
 
@@ -63,14 +63,15 @@ def register(sub, common) -> None:
     p.add_argument("--out", metavar="FILE", help="write the output to FILE instead of stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
+    from ._engine import add_engine_options
+    add_engine_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..analyses.alarms import AlarmRules, alarm_report
-    from ..analyses.alarms import nuisance
+    from ..analyses.alarms import AlarmRules, alarm_report, nuisance
     from ..analyses.alarms.prep import instances, select
-    from ..store.engine import open_tables
+    from ._engine import tables_from_args
 
     if args.repeat_window <= 0:
         raise OpevalError("--repeat-window must be positive")
@@ -82,7 +83,7 @@ def run(args) -> int:
         raise OpevalError("--resource applies to --history only")
     step = step_printer(args.progress)
     rules = AlarmRules(repeat_window_s=args.repeat_window)
-    tables = open_tables(args.db)
+    tables = tables_from_args(args)
     alarms = tables.alarms
     if args.history:
         t = nuisance.flag_nuisance(instances(select(alarms, as_of, since, args.system),
@@ -228,4 +229,4 @@ def render_text(r: dict) -> str:
     return "\n".join(out)
 
 
-__all__ = ["register", "run", "parse_when", "render_text"]
+__all__ = ["parse_when", "register", "render_text", "run"]

@@ -86,4 +86,4 @@ def per_operator(inst: ibis.Table) -> ibis.Table:
             .order_by(ibis.desc("alarms"), "assigned_to"))
 
 
-__all__ = ["summary", "close_reasons", "per_operator", "CLOSE_REASONS"]
+__all__ = ["CLOSE_REASONS", "close_reasons", "per_operator", "summary"]

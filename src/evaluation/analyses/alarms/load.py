@@ -94,7 +94,7 @@ def rates(alarms: ibis.Table, start: dt.datetime, end: dt.datetime, by: str = "s
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t
 
 
 def floods(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules = AlarmRules()

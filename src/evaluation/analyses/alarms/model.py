@@ -132,7 +132,7 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict:
     return dict(roc_auc=None if auc is None else round(auc, 4),
                 precision=float(precision_score(y, pred, zero_division=0)),
                 recall=float(recall_score(y, pred, zero_division=0)),
-                positives=int(y.sum()), predicted_positive=int(pred.sum()), rows=int(len(y)))
+                positives=int(y.sum()), predicted_positive=int(pred.sum()), rows=len(y))
 
 
 def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: float = 0.7,
@@ -182,13 +182,13 @@ def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: fl
         final = _pipeline(seed).fit(_frame(allrows), y_all)
     import sklearn
     meta = dict(
-        model_version=MODEL_VERSION, created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        model_version=MODEL_VERSION, created_at=dt.datetime.now(dt.UTC).isoformat(),
         sklearn_version=sklearn.__version__, estimator="HistGradientBoostingClassifier",
         features=CATEGORICAL + NUMERIC + ["definition_rate (target encoded)"],
         split_at=split_at.isoformat(),
         train_period=[_iso(tr.raised_at.min()), _iso(tr.raised_at.max())],
         test_period=[_iso(te.raised_at.min()), _iso(te.raised_at.max())],
-        train_rows=int(len(tr)), test_rows=int(len(te)), evaluation=evaluation,
+        train_rows=len(tr), test_rows=len(te), evaluation=evaluation,
         beats_baseline=_beats(evaluation),
     )
     final_rates = allrows.groupby("definition").label.mean().to_dict()
@@ -210,7 +210,7 @@ def save_model(model: FittedModel, directory: str | Path) -> Path:
     import joblib
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{MODEL_VERSION}-{stamp}.joblib"
     joblib.dump({"pipeline": model.pipeline, "baseline_rates": model.baseline_rates,
                  "baseline_default": model.baseline_default, "metadata": model.metadata}, path)

@@ -83,7 +83,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     scope = select(alarms, None, since, system_id)
     end = data_end(scope)
     if as_of is None:
-        as_of = end or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        as_of = end or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
     f = facts(t)                                   # no windows: life cycle, false alarms
@@ -159,9 +159,9 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         chatter_index=_pooled_chatter_index(per_def),
         repeat_alarms=int(per_def.repeat_alarms.sum()) if len(per_def) else 0,
         repeat_share=(float(per_def.repeat_alarms.sum()) / n) if n else None,
-        standing=int(len(stand)), stale=int(len(stale)),
+        standing=len(stand), stale=len(stale),
         top10_share=_clean(top10),
-        bad_actors=int(len(actors)),
+        bad_actors=len(actors),
         closed=int(fa_overall.closed.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarms=int(fa_overall.false_alarms.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarm_rate=_clean(fa_overall.false_alarm_rate.iloc[0]) if len(fa_overall) else None,
