@@ -257,3 +257,21 @@ def test_viewer_builds_updates_and_escapes(db_file):
         fx.empty(__import__("pathlib").Path(db_file).parent / "empty.duckdb")))
     assert "opeval demo" in pn.panel(empty_page).objects[0].object
     assert ReadOnlyStore  # the factory's argument type
+
+
+def test_the_model_is_trained_only_when_its_tab_is_opened(tmp_path):
+    import panel as pn
+
+    from evaluation.views.alarms_page import OPEN_TAB, AlarmsPage
+
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in"))
+    page = AlarmsPage(state=AlarmsState(path))
+    pn.panel(page).get_root()
+    assert page.state.model(train=False).status == "none"    # a first visit trains nothing
+    assert "trained on the closed alarms when this tab is opened" in page._model_info.object
+    page._tabs.active = OPEN_TAB
+    slot = page.state.wait_for_model(120)
+    assert slot.status == "failed"                 # 17 closed alarms: fewer than 40
+    page._poll_model()
+    assert "No false-alarm model:" in page._model_info.object
+    assert "17 closed alarms" in page._model_info.object

@@ -54,6 +54,7 @@ NUM1 = NumberFormatter(format="0,0.0")
 PROB = NumberFormatter(format="0.000")
 NO_LOGO = {"plot.toolbar.logo": None}
 BUCKET_LABELS = {"auto": "auto", "10min": "per 10 minutes", "1h": "per hour"}
+OPEN_TAB, HISTORY_TAB = 5, 6
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
 
@@ -365,9 +366,10 @@ class AlarmsPage(pn.viewable.Viewer):
                                              "history_page"])
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
-        self._update()
         self._model_poll = None
-        self._update_model()
+        self._update()
+        self._update_model(train=False)
+        self._tabs.param.watch(self._tab_opened, "active")
 
     def _plot(self, make, css: str) -> pn.pane.HoloViews:
         """A plot redrawn in place (new data into its sources) when the views change."""
@@ -420,7 +422,7 @@ class AlarmsPage(pn.viewable.Viewer):
         row = tbl.value.iloc[event.row]
         self.state.param.update(history_definition=str(row["definition"]),
                                 history_resource=str(row["resource_id"]))
-        self._tabs.active = 6
+        self._tabs.active = HISTORY_TAB
 
     def _hist_def_changed(self, event) -> None:
         value = "" if event.new == ALL else event.new
@@ -472,8 +474,14 @@ class AlarmsPage(pn.viewable.Viewer):
         frame = self.state.open_alarms()
         return frame if frame is not None else pd.DataFrame()
 
-    def _update_model(self) -> None:
-        slot = self.state.model()
+    def _tab_opened(self, event) -> None:
+        """Opening the open-alarm tab trains the model if there is none yet (once per
+        database and server process), so a first visit does not pay for it."""
+        if event.new == OPEN_TAB:
+            self._update_model(train=True)
+
+    def _update_model(self, train: bool = False) -> None:
+        slot = self.state.model(train=train)
         self._model_info.object = _model_html(self.state.model_summary())
         if slot.status == "training" and self._model_poll is None:
             self._model_poll = pn.state.add_periodic_callback(self._poll_model, period=2000)
@@ -584,7 +592,8 @@ def _model_html(m: dict) -> str:
         return ("<p class='opeval-model-failed'><b>No false-alarm model:</b> "
                 f"{html.escape(m.get('message') or 'unknown error')}</p>")
     if status != "ready":
-        return "<p>No false-alarm model yet.</p>"
+        return ("<p>No false-alarm model for this database yet: it is trained on the closed "
+                "alarms when this tab is opened.</p>")
     ev = m.get("evaluation") or {}
 
     def line(name):

@@ -637,6 +637,7 @@ class AlarmsState(param.Parameterized):
 
     # -------------------------------------------------------------- model
     def model(self, train: bool = True) -> ModelSlot:
+        """This database's model; ``train`` starts a training when there is none."""
         return model_slot(self.path, train=train)
 
     def wait_for_model(self, timeout: float | None = None) -> ModelSlot:
@@ -647,8 +648,8 @@ class AlarmsState(param.Parameterized):
 
     def open_alarms(self) -> pd.DataFrame | None:
         """Open alarms matching the filters, most likely false alarm first; None until
-        the model is ready."""
-        slot = self.model()
+        the model is ready (loading a saved one, never starting a training)."""
+        slot = self.model(train=False)
         if slot.status != "ready":
             return None
         scores = _scores(self.path, stamp(self.path), id(slot.model))
