@@ -18,7 +18,7 @@ from ..analyses.efficiency import evaluate as run_evaluation
 from ..errors import OpevalError
 from ..progress import step_printer
 from ..reports import evaluation as report
-from ..store.engine import open_tables
+from ._engine import add_engine_options, tables_from_args
 
 
 def _date(text: str) -> dt.date:
@@ -58,13 +58,14 @@ def register(sub, common) -> None:
                    help="write to FILE instead of stdout (html: a directory gives one file per system)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
+    add_engine_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     step = step_printer(args.progress)
     step("opening the store")
-    tables = open_tables(args.db)
+    tables = tables_from_args(args)
     if args.systems:
         known = set(tables["systems"].filter(tables["systems"].system_id.isin(args.systems))
                     .system_id.to_pyarrow().to_pylist())
