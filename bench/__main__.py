@@ -12,7 +12,7 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages", "dashboards")
+BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages", "dashboards", "scaling")
 
 
 def main() -> None:
