@@ -1,0 +1,138 @@
+"""Start `opeval serve` as a child process on a free loopback port (security/ops tests)."""
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen
+    url: str
+    stderr: Path
+    stdout: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_lines(self) -> list[str]:
+        return [ln for ln in self.stderr.read_text().splitlines() if ln.strip()]
+
+
+def start(db: Path, *args: str, env: dict | None = None, wait_path: str = "/health",
+          timeout: float = 120) -> Served:
+    port = free_port()
+    out, err = db.parent / f"serve-{port}.out", db.parent / f"serve-{port}.err"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port", str(port),
+         "--no-show", *args],
+        stdout=open(out, "wb"), stderr=open(err, "wb"), env={**os.environ, **(env or {})})
+    served = Served(proc, f"http://127.0.0.1:{port}", err, out)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"opeval serve exited with {proc.returncode}:\n{err.read_text()}")
+        try:
+            with urllib.request.urlopen(served.url + wait_path, timeout=5):
+                return served
+        except urllib.error.HTTPError:
+            return served
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            served.stop()
+            raise RuntimeError(f"opeval serve did not answer within {timeout} s:\n{err.read_text()}")
+        time.sleep(0.3)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+class Client:
+    """An HTTP client with its own cookie jar; redirects are not followed."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                  NoRedirect())
+
+    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=120) as r:
+                return r.status, dict(r.headers), r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
+
+    def login(self, user: str, password: str) -> int:
+        self.request("/login")
+        status, headers, _ = self.request("/login", {"username": user, "password": password})
+        return status
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def pull_document(base: str, path: str, html: str, cookie: str = "") -> str:
+    """The Bokeh document of a served page as JSON, pulled over its websocket like a browser.
+
+    ``html`` is the page as served (it holds the session token); ``cookie`` the
+    login cookies (the websocket of an authenticated server refuses a connection
+    without them).
+    """
+    import json
+    import re
+
+    import bokeh.client.connection as connection
+    from bokeh.client.session import ClientSession
+    from bokeh.util.token import get_session_id
+    from tornado.httpclient import HTTPRequest
+
+    token = re.search(r'"token":\s*"([^"]+)"', html).group(1)
+
+    class TokenSession(ClientSession):
+        @property
+        def token(self):
+            return token
+
+    from bokeh.protocol.messages.pull_doc_reply import pull_doc_reply
+
+    captured: list[str] = []
+    original = connection.HTTPRequest, pull_doc_reply.push_to_document
+    connection.HTTPRequest = lambda url: HTTPRequest(url, headers={"Cookie": cookie})
+    # Keep the document exactly as the server sent it (no need to rebuild Panel's models).
+    pull_doc_reply.push_to_document = lambda self, doc: captured.append(json.dumps(self.content))
+    try:
+        ws = base.replace("http://", "ws://") + path.rstrip("/") + "/ws"
+        session = TokenSession(session_id=get_session_id(token), websocket_url=ws)
+        session.pull()
+        session.close()
+    finally:
+        connection.HTTPRequest, pull_doc_reply.push_to_document = original
+    if not captured:
+        raise ConnectionError(f"no document received from {path}")
+    return captured[0]
