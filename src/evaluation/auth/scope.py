@@ -55,6 +55,13 @@ def _pseudonym(value: str, prefix: str) -> str:
     """Keyed pseudonym of ``value`` (registered on each DuckDB connection by :func:`register_pseudonym`)."""
 
 
+def pseudonym_sql(column_sql: str, prefix: str) -> str:
+    """SQL calling the pseudonym function on ``column_sql`` (after :func:`register_pseudonym`)."""
+    if not prefix.isalnum():
+        raise ValueError(f"bad pseudonym prefix {prefix!r}")
+    return f"{PSEUDONYM_FUNCTION}({column_sql}, '{prefix}')"
+
+
 def register_pseudonym(con, key: bytes) -> None:
     """Define ``opeval_pseudonym(value, prefix)`` on a DuckDB connection (NULL stays NULL)."""
     import duckdb

@@ -22,6 +22,27 @@ def _positive(text: str) -> int:
     return n
 
 
+# Contract tables holding customer line references (PTO), pseudonymised by default.
+PTO_TABLES = ("outages", "intervention_targets")
+
+
+def _pseudonym_key(path: str) -> bytes:
+    """The database's pseudonym key; created (one short write) if the database has none yet."""
+    con = db.connect(path, read_only=True)
+    try:
+        value = db.get_setting(con, "pseudonym_key")
+    finally:
+        con.close()
+    if value:
+        return bytes.fromhex(value)
+    from ..store import privacy
+    con = db.connect(path, create=False)
+    try:
+        return privacy.pseudonym_key(con)
+    finally:
+        con.close()
+
+
 def register(sub, common) -> None:
     p = sub.add_parser(
         "export", parents=[common], help="write the tables as a partitioned Parquet lake",
@@ -38,6 +59,10 @@ def register(sub, common) -> None:
                                      f"average at least N rows (default {lake.MIN_ROWS_PER_PARTITION})")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
+    p.add_argument("--pseudonymise", action=argparse.BooleanOptionalAction, default=True,
+                   help="write customer line references (PTO) as keyed pseudonyms, the "
+                        "database's HMAC key (default); --no-pseudonymise only for readers "
+                        "allowed to see them (docs/security.md)")
     p.set_defaults(func=run)
 
 
@@ -46,10 +71,17 @@ def run(args) -> int:
         raise OpevalError(f"{args.db}: no such database")
     names = lake.parse_table_list(args.tables)
     step = step_printer(args.progress)
+    column_sql = None
+    if args.pseudonymise:
+        from ..auth.scope import PTO_PREFIX, pseudonym_sql, register_pseudonym
+        key = _pseudonym_key(args.db)
+        column_sql = {t: {"pto": pseudonym_sql('"pto"', PTO_PREFIX)} for t in PTO_TABLES}
     con = db.connect(args.db, read_only=True)
     try:
+        if args.pseudonymise:
+            register_pseudonym(con, key)
         manifest = lake.export_lake(con, args.to, names, min_rows_per_partition=args.min_rows_per_partition,
-                                    source=Path(args.db).name, progress=step)
+                                    source=Path(args.db).name, progress=step, column_sql=column_sql)
     finally:
         con.close()
     for name in names:

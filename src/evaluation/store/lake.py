@@ -32,7 +32,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,8 +170,10 @@ def _plan(con: duckdb.DuckDBPyConnection, name: str, min_rows: int) -> tuple[int
 
 
 def _copy(con: duckdb.DuckDBPyConnection, name: str, target: Path, parts: list[str],
-          sort: list[str]) -> None:
-    cols = ", ".join(_q(c) for c in TABLES[name].column_names)
+          sort: list[str], column_sql: Mapping[str, str] | None = None) -> None:
+    column_sql = column_sql or {}
+    cols = ", ".join(f"{column_sql[c]} AS {_q(c)}" if c in column_sql else _q(c)
+                     for c in TABLES[name].column_names)
     select = f"SELECT {cols}"
     if MONTH in parts:
         select += f", strftime({_q(TIME_COLUMNS[name])}, '%Y-%m') AS {MONTH}"
@@ -190,8 +192,12 @@ def _now() -> str:
 
 def export_lake(con: duckdb.DuckDBPyConnection, dest: str | Path, tables: Sequence[str] | None = None,
                 *, min_rows_per_partition: int = MIN_ROWS_PER_PARTITION, source: str = "",
-                progress: Callable[[str], None] | None = None) -> Manifest:
+                progress: Callable[[str], None] | None = None,
+                column_sql: Mapping[str, Mapping[str, str]] | None = None) -> Manifest:
     """Write ``tables`` (default: all) of the store behind ``con`` as a lake in ``dest``.
+
+    ``column_sql`` replaces some columns by SQL expressions (table -> column -> SQL),
+    e.g. customer line references by their pseudonyms (``opeval export --pseudonymise``).
 
     ``dest`` must be missing, empty or an existing lake (whose exported tables are
     replaced; the others are kept). Each table is written to a hidden staging
@@ -218,7 +224,7 @@ def export_lake(con: duckdb.DuckDBPyConnection, dest: str | Path, tables: Sequen
                 progress(f"{name}: {rows} rows" + (f", partitioned by {', '.join(parts)}" if parts else ""))
             target = staging / name
             if rows:
-                _copy(con, name, target, parts, sort)
+                _copy(con, name, target, parts, sort, (column_sql or {}).get(name))
             else:
                 # An empty table still gets one (empty) file so readers know its schema.
                 target.mkdir()
