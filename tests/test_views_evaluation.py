@@ -211,7 +211,7 @@ def test_systems_without_any_event_are_evaluated_as_of_today(tmp_path):
     con.execute("INSERT INTO systems (system_id, name) VALUES ('A', 'Alone')")
     con.close()
     state = EvaluationState(ReadOnlyStore(path))
-    assert state.default_as_of() == dt.datetime.now(dt.timezone.utc).date()
+    assert state.default_as_of() == dt.datetime.now(dt.UTC).date()
     r = state.result()
     assert r.ok and state.overview(r)["system_id"].tolist() == ["A"]
     assert state.indicators(r)["classification"] in ("fit", "fit_with_remarks", "impaired", "unfit")
@@ -285,3 +285,11 @@ def test_page_rendered_before_the_evaluation_arrives(fx_db, monkeypatch):
     exposure, limit = view._pipes["exposure"].data
     assert view._exposure_plot.visible and limit == 24.0
     assert exposure.set_index(["zone", "subsystem"]).loc[("Z1", "video_surveillance"), "exposure_h"] == 48
+
+
+def test_warm_starts_the_first_evaluation_of_the_page(fx_db, tmp_path):
+    job = es.warm(str(fx_db))
+    assert job is EvaluationState(ReadOnlyStore(fx_db)).job()   # the page finds the same job
+    empty = tmp_path / "none.duckdb"
+    db.connect(empty).close()
+    assert es.warm(str(empty)) is None

@@ -135,6 +135,7 @@ def test_filters_from_the_url_and_downloads(open_eval):
     with page.expect_download(timeout=30_000) as info:
         page.locator(".opeval-report button", has_text="Download HTML report").click()
     assert info.value.suggested_filename == "evaluation-S3.html"
-    report = open(info.value.path(), encoding="utf-8").read()
+    with open(info.value.path(), encoding="utf-8") as f:
+        report = f.read()
     assert 'id="system-S3"' in report and "Overall renewal" in report and "<script" not in report
     watch.assert_clean(page)

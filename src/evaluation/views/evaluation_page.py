@@ -84,11 +84,6 @@ def _section(title: str, *objects, anchor: str) -> pn.Column:
                      *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
 
 
-def _wrap(*columns: str, width: int = 300) -> dict:
-    return {"widths": {c: width for c in columns},
-            "formatters": {c: {"type": "textarea"} for c in columns}}
-
-
 def _row_colour(row: pd.Series) -> list[str]:
     colour = STATUS_COLOURS.get(row.get("status"), "")
     return [f"background-color: {colour}" if colour else ""] * len(row)
@@ -157,7 +152,10 @@ class EvaluationPage(pn.viewable.Viewer):
             callback=self._report_bytes, filename="evaluation.html", label="Download HTML report",
             color="primary", embed=False, width=220, css_classes=["opeval-report"])
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
-                               sortable=False, **_wrap("requirement", "evidence", "corrective_action"))
+                               sortable=False, widths={"requirement": 230, "evidence": 290,
+                                                       "corrective_action": 220},
+                               formatters={c: {"type": "textarea"} for c in
+                                           ("requirement", "evidence", "corrective_action")})
         self._findings.style.apply(_row_colour, axis=1)
         # charts: one DynamicMap per pane fed by a Pipe, so a change of system updates the
         # plot's data and axes in place instead of building a new Bokeh figure

@@ -209,6 +209,20 @@ def submit(path: str, as_of: dt.date, window_days: int) -> Future:
         return job
 
 
+def warm(path: str, window_days: int = DEFAULT.window_days) -> Future | None:
+    """Start the evaluation the page shows first (default as-of date, default window).
+
+    For a server that wants the first visit of ``/evaluation`` to find it
+    ready: call it once at start-up; it returns at once (the work runs in the
+    background worker). None when the database holds no system.
+    """
+    store = ReadOnlyStore(path)
+    if not store.value("SELECT count(*) FROM systems"):
+        return None
+    as_of = latest_event_date(store.path) or dt.datetime.now(dt.UTC).date()
+    return submit(store.path, as_of, window_days)
+
+
 # ------------------------------------------------------------------ the page state
 
 def _fmt_list(values) -> str:
@@ -256,7 +270,7 @@ class EvaluationState(param.Parameterized):
 
     def default_as_of(self) -> dt.date:
         """The latest event date (faults, maintenance, alarms), or today (UTC) when there is none."""
-        return latest_event_date(self.store.path) or dt.datetime.now(dt.timezone.utc).date()
+        return latest_event_date(self.store.path) or dt.datetime.now(dt.UTC).date()
 
     def effective_as_of(self) -> dt.date:
         return self.as_of or self.default_as_of()
