@@ -33,15 +33,23 @@ quarantine, load log and single transaction as any ``alarms`` load
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 
 from ..errors import InputError, LoadRejected
-from .ingest import (FileResult, LoadResult, ProgressFn, _apply, _classify, _log,
-                     _resolve_duplicates, _typed_sql)
+from .ingest import (
+    FileResult,
+    LoadResult,
+    ProgressFn,
+    _apply,
+    _classify,
+    _log,
+    _resolve_duplicates,
+    _typed_sql,
+)
 from .readers import _lit, _q, stage
 from .schema import TABLES, Column, Table
 
@@ -101,18 +109,18 @@ def _events_sql(staged: str, file_index: int, present: set[str]) -> str:
              CASE WHEN e.typ IS NOT NULL AND e.is_return AND e.cond = ''
                   THEN 'type: return-to-normal marker without the condition it clears: '''
                        || e.typ || '''' END), '') AS __errors,
-           to_json(s)::VARCHAR AS __raw
-    FROM (SELECT *, regexp_matches(typ, {_lit(_MARKER_RE)}) AS is_return,
-                 trim(CASE WHEN regexp_matches(typ, {_lit(_MARKER_RE)})
-                           THEN regexp_extract(typ, {_lit(_MARKER_RE)}, 1) ELSE typ END) AS cond
-          FROM (SELECT __line, NULLIF(trim("timestamp"), '') AS __ts_raw,
+           NULL::VARCHAR AS __raw
+    FROM (SELECT *, __marker <> '' AS is_return,
+                 trim(CASE WHEN __marker <> '' THEN regexp_extract(typ, {_lit(_MARKER_RE)}, 1)
+                           ELSE typ END) AS cond
+          FROM (SELECT *, regexp_extract(typ, {_lit(_MARKER_RE)}, 2) AS __marker FROM (SELECT __line, NULLIF(trim("timestamp"), '') AS __ts_raw,
                        CAST(TRY_CAST(NULLIF(trim("timestamp"), '') AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
                        NULLIF(trim(tag), '') AS tag, {typ} AS typ,
                        NULLIF(trim(description), '') AS description,
                        NULLIF(trim(priority), '') AS priority,
                        {system_sql} AS system_id
-                FROM {staged})) e
-    JOIN {staged} s ON s.__line = e.__line"""
+                FROM {staged}))) e
+"""
 
 
 def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
@@ -124,7 +132,7 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
     quarantined record (an orphan return included) fails the whole load.
     """
     step = progress or (lambda _msg: None)
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     files: list[AlarmLogFileResult] = []
     alarm_cols = ALARMS.column_names
@@ -164,7 +172,7 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
             SELECT __file, __line, 'timestamp, tag, type', __errors, __raw
             FROM __ev WHERE __errors LIKE 'duplicate of file %'""")
         _pair(con)
-        con.execute(f"""INSERT INTO __quarantine
+        con.execute("""INSERT INTO __quarantine
             SELECT __file, __line, 'type',
                    'orphan return to normal: no open raise of ' || tag || ' ' || cond
                    || coalesce(' (system ' || system_id || ')', '')
@@ -200,6 +208,9 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
                                   WHERE q.file_index = s.__file AND q.line = s.__line)
                 GROUP BY ALL""").fetchall():
             files[f].raises, files[f].returns_paired = raises, paired
+        for i in range(len(files)):  # the raw record, for the quarantined ones only
+            con.execute(f"""UPDATE __quarantine q SET raw = to_json(s)::VARCHAR FROM __s{i} s
+                WHERE q.file_index = {i} AND q.line = s.__line AND q.raw IS NULL""")
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
         con.execute("BEGIN TRANSACTION")
