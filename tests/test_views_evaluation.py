@@ -142,7 +142,10 @@ def test_devices_with_service_life_most_worn_first(state, res):
 
 
 def test_exposure_and_expected_failures(state, res):
-    z = state.exposure(res).set_index(["zone", "subsystem"])
+    ex = state.exposure(res)
+    # longest first: Z1 video 48 h, Z1 intrusion 10 h, CR video 0 h
+    assert list(zip(ex["zone"], ex["exposure_h"].round(6))) == [("Z1", 48), ("Z1", 10), ("CR", 0)]
+    z = ex.set_index(["zone", "subsystem"])
     # Z1 video: D1 and D2 both down 2025-05-31 -> 06-02 = 48 h > 24 h; Z1 intrusion 10 h; CR 0 h
     assert z.loc[("Z1", "video_surveillance"), "exposure_h"] == pytest.approx(48)
     assert z["over_limit"].to_dict() == {("CR", "video_surveillance"): False,

@@ -382,14 +382,17 @@ class EvaluationState(param.Parameterized):
         return d[list(DEVICE_COLUMNS)].reset_index(drop=True)
 
     def exposure(self, res: Result) -> pd.DataFrame:
-        """The focused system's zones: hours without any working detection (or video)."""
+        """The focused system's zones: hours without any working detection (or video), longest first."""
         s = self._system(res)
         if s is None:
             return pd.DataFrame(columns=list(EXPOSURE_COLUMNS))
         limit = self.exposure_limit_h(res)
         rows = [{**{c: z[c] for c in EXPOSURE_COLUMNS[:-1]}, "over_limit": z["exposure_h"] > limit}
                 for z in s["exposure"]]
-        return pd.DataFrame(rows, columns=list(EXPOSURE_COLUMNS))
+        out = pd.DataFrame(rows, columns=list(EXPOSURE_COLUMNS))
+        # longest exposure first (the analysis lists them by zone)
+        return out.sort_values(["exposure_h", "zone", "subsystem"], ascending=[False, True, True],
+                               kind="stable").reset_index(drop=True)
 
     def exposure_limit_h(self, res: Result) -> float:
         return float(res.evaluation["config"]["exposure_limit_h"]) if res.ok else DEFAULT.exposure_limit_h
