@@ -296,3 +296,14 @@ def test_warm_starts_the_first_evaluation_of_the_page(fx_db, tmp_path):
     empty = tmp_path / "none.duckdb"
     db.connect(empty).close()
     assert es.warm(str(empty)) is None
+
+
+def test_indicator_colours_follow_the_analysis_targets(state, res):
+    from evaluation.views.evaluation_page import EvaluationPage as Page
+    ind = state.indicators(res)            # S1: availability 97.3 % < 99 %; response 50 % < 100 %
+    assert (ind["availability_target"], ind["sla_target"]) == (0.99, 1.0)
+    cards = Page._cards_html(ind)
+    assert 'class="card bad" data-key="availability"' in cards
+    assert 'class="card bad" data-key="sla_response"' in cards
+    state.system = "S6"                    # S6: response 1 of 1 within the limit -> 100 %
+    assert 'class="card good" data-key="sla_response"' in Page._cards_html(state.indicators(res))

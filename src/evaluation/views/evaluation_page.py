@@ -390,19 +390,20 @@ class EvaluationPage(pn.viewable.Viewer):
     def _cards_html(ind: dict) -> str:
         lim = ind["sla_limits_h"]
 
-        def share_tone(v):
-            return "" if v is None else ("good" if v >= 1.0 - 1e-12 else "bad")
+        def tone(v, target):
+            return "" if v is None else ("good" if v >= target - 1e-12 else "bad")
         av = ind["availability"]
         cards = [
-            _card("availability", "Availability", _pct(av, 2), f'{ind["faults"]} faults in the window',
-                  "" if av is None else ("good" if av >= 0.99 else "bad")),
+            _card("availability", "Availability", _pct(av, 2),
+                  f'{ind["faults"]} faults in the window; target {_pct(ind["availability_target"])}',
+                  tone(av, ind["availability_target"])),
             _card("mtbf", "MTBF", _hours(ind["mtbf_h"], 0), "up hours per fault"),
             _card("mttr", "MTTR", _hours(ind["mttr_h"]), f'{ind["open_faults"]} open at the as-of date'),
         ]
         for step, label in (("response", "Response"), ("arrival", "Arrival"), ("repair", "Repair")):
             v = ind["sla"][step]
             cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", _pct(v),
-                               "share of applicable faults (5.1.1)", share_tone(v)))
+                               "share of applicable faults (5.1.1)", tone(v, ind["sla_target"])))
         return '<div class="cards">' + "".join(cards) + "</div>"
 
     def _plot(self, key: str, element, height: int) -> pn.pane.HoloViews:

@@ -342,6 +342,9 @@ class EvaluationState(param.Parameterized):
             "as_of": res.evaluation["as_of"], "window": dict(res.evaluation["window"]),
             "expected_failures_next_cycle": s["expected_failures_next_cycle"],
             "cycle_days": s["cycle_days"],
+            # the analysis' targets, for colouring (its findings decide conformity)
+            "availability_target": res.evaluation["config"]["availability_target"],
+            "sla_target": res.evaluation["config"]["sla_target"],
         }
 
     def findings(self, res: Result) -> pd.DataFrame:
