@@ -28,12 +28,19 @@ _DATASET_REF = re.compile(r"""datasets["']?\s*(?:/\s*["']|/)([A-Za-z0-9][A-Za-z0
 
 
 def datasets_needed(nb) -> set[str]:
-    """The ../shared/datasets entries a notebook reads (metadata ``opeval.datasets`` or its code)."""
+    """The ../shared/datasets entries a notebook reads (metadata ``opeval.datasets`` or its code).
+
+    A notebook that names the shared datasets folder without a recognisable entry
+    (e.g. ``DATASETS / name``) needs the folder itself: ``{""}``.
+    """
     declared = nb.metadata.get("opeval", {}).get("datasets")
     if declared is not None:
         return set(declared)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return set(_DATASET_REF.findall(code))
+    found = set(_DATASET_REF.findall(code))
+    if not found and re.search(r"shared", code) and re.search(r"datasets", code, re.IGNORECASE):
+        found = {""}
+    return found
 
 
 def test_dataset_references_are_found():
@@ -44,6 +51,11 @@ def test_dataset_references_are_found():
         nbformat.v4.new_code_cell('log = Path("../../shared/datasets/tep-alarms/x.csv")'),
         nbformat.v4.new_markdown_cell('datasets/ignored-in-markdown')])
     assert datasets_needed(nb) == {"azure-pdm", "tep-alarms"}
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'DATASETS = ROOT.parent / "shared" / "datasets"\nlog = DATASETS / name')])
+    assert datasets_needed(other) == {""}
+    plain = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('DB = os.environ["OPEVAL_DB"]')])
+    assert datasets_needed(plain) == set()
     nb.metadata["opeval"] = {"datasets": []}
     assert datasets_needed(nb) == set()
 
@@ -74,7 +86,8 @@ def test_notebook_runs_on_the_demo_database(path, demo_db, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     missing = sorted(d for d in datasets_needed(nb) if not (DATASETS / d).exists())
     if missing:
-        pytest.skip(f"{path.name} reads ../shared/datasets/{', '.join(missing)}, absent here")
+        pytest.skip(f"{path.name} reads ../shared/datasets/{', '.join(missing)}, absent here "
+                    f"({DATASETS})")
     monkeypatch.setenv("OPEVAL_DB", str(demo_db))
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
