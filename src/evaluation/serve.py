@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import sys
 from pathlib import Path
 
 from .config import default_db
@@ -92,7 +93,6 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
     from .auth import server as auth_server
     from .auth.credentials import default_users_file
 
-    auth_server.configure_logging(log_format)
     if not Path(db_path).exists():
         raise StoreError(f"database {db_path} does not exist (build it with `opeval demo` "
                          f"or load data with `opeval ingest`)")
@@ -102,11 +102,16 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
             raise OpevalError(f"refusing to serve on {address} without authentication: anyone "
                               "who reaches this address would read every record; use --auth "
                               "basic|oauth, or --allow-unauthenticated if the network is trusted")
-        log.warning("SERVING WITHOUT AUTHENTICATION on %s: everyone who can reach it reads "
-                    "every record", address, extra={"event": "unauthenticated"})
+        print(f"opeval: WARNING: serving WITHOUT AUTHENTICATION on {address}: everyone who "
+              "can reach it reads every record", file=sys.stderr, flush=True)
     access = auth_server.Access(db_path, auth, users_file or default_users_file(db_path)
                                 if auth != "none" else None)
-    options = auth_server.auth_options(access, oauth_provider)
+    try:
+        options = auth_server.auth_options(access, oauth_provider)
+    except OpevalError:
+        access.close()
+        raise
+    auth_server.configure_logging(log_format)
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 

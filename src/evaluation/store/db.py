@@ -9,6 +9,8 @@ and ``audit_log`` (purges and erasures of personal data).
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -116,12 +118,27 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
     return current or 0
 
 
-def connect(path: str | Path, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+LOCK_WAIT_ENV = "OPEVAL_LOCK_WAIT"
+
+
+def lock_wait(read_only: bool) -> float:
+    """Seconds to wait for a lock held by another process: ``$OPEVAL_LOCK_WAIT``, else 1 s
+    for a reader (a dashboard query meeting a load's commit) and 5 s for a writer (a load
+    meeting a dashboard query; the server holds the file only for the length of a query)."""
+    try:
+        return max(0.0, float(os.environ[LOCK_WAIT_ENV]))
+    except (KeyError, ValueError):
+        return 1.0 if read_only else 5.0
+
+
+def connect(path: str | Path, read_only: bool = False, create: bool = True,
+            wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the store at ``path`` (``:memory:`` allowed), creating or migrating it.
 
     Raises :class:`StoreError` with a one-line reason when the file is missing
-    (and ``create`` is false or ``read_only``), locked by another writer, or of
-    a newer schema version.
+    (and ``create`` is false or ``read_only``), locked by another process for
+    longer than ``wait`` seconds (default :func:`lock_wait`), or of a newer
+    schema version.
     """
     path = str(path)
     if path != ":memory:":
@@ -131,11 +148,17 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True) -> d
                              f"or load data with `opeval ingest`)")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        first = str(exc).splitlines()[0]
-        raise StoreError(f"cannot open database {path}: {first}") from None
+    deadline = time.monotonic() + (lock_wait(read_only) if wait is None else wait)
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower() and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            first = str(exc).splitlines()[0]
+            raise StoreError(f"cannot open database {path}: {first}") from None
     configure(con)
     if read_only:
         version = schema_version(con)
