@@ -191,22 +191,18 @@ def target_exclusions(pairs: ir.Table) -> ir.Table:
 CUT_ID = ("code_oc", "pm_id", "pto", "cut_at")
 
 
-def target_only_cuts(pairs: ir.Table) -> ir.Table:
-    """Per PM, cuts that are only the DO's own line at work (counted nowhere).
+def cut_status(pairs: ir.Table) -> ir.Table:
+    """Per cut inside at least one window: is it a customer cut there, and a short one.
 
-    A cut of a target line inside its intervention's window is not a customer
-    cut (§2.1.5): it is neither in a window nor in the baseline. If it also lies
-    in another intervention's window, it stays, as that one's.
+    ``as_customer`` is false when the cut lies only in windows where it is the
+    DO's own line: such a cut is no customer cut (§2.1.5) — neither in a window
+    nor in the baseline. A target line that also lies in another intervention's
+    window stays, as that one's.
     """
-    t = target_exclusions(pairs)
-    t = t.select(*CUT_ID, short=rules.short_cut(t.cut_at, t.restored_at)).distinct()
-    m = matched_pairs(pairs)
-    inside = m.filter(m.position == "in")
-    # the few target cuts that are also someone else's (probe the many pairs, build on the few)
-    kept = inside.semi_join(t, [inside[k] == t[k] for k in CUT_ID]).select(*CUT_ID).distinct()
-    only = t.anti_join(kept, [t[k] == kept[k] for k in CUT_ID])
-    return only.group_by("pm_id").aggregate(target_cuts=only.count(),
-                                            target_short_cuts=_n(only.short))
+    p = pairs.filter(pairs.position == "in")
+    return p.group_by(list(CUT_ID)).aggregate(
+        as_customer=(~p.is_target).any(),
+        short=rules.short_cut(p.cut_at, p.restored_at).any())
 
 
 # ---------------------------------------------------------------- per intervention
@@ -270,8 +266,8 @@ def window_hours(windows: ir.Table, period: Period) -> ir.Table:
     return w.group_by("pm_id").aggregate(window_hours=w.added.sum() / 3600.0)
 
 
-def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
-           windows: ir.Table, pms: ir.Table, period: Period) -> ir.Table:
+def per_pm(pi: ir.Table, status: ir.Table, cuts: ir.Table, windows: ir.Table,
+           pms: ir.Table, period: Period) -> ir.Table:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
 
     ``clients_hs`` sums the counted cuts of covered interventions;
@@ -288,27 +284,26 @@ def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
         cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
         interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
         interventions_cut_after_hf=_n(pi.cuts_after_hf > 0))
-    inside = pairs.filter(pairs.position == "in")
-    inside = inside.select(*CUT_ID,
-                           short=rules.short_cut(inside.cut_at, inside.restored_at)).distinct()
-    inw = inside.group_by("pm_id").aggregate(
-        cuts_in_windows=inside.count(), short_cuts_in_windows=_n(inside.short))
+    st = status
+    inw = st.group_by("pm_id").aggregate(
+        cuts_in_windows=_n(st.as_customer), short_cuts_in_windows=_n(st.as_customer & st.short),
+        target_cuts=_n(~st.as_customer), target_short_cuts=_n(~st.as_customer & st.short))
     tot = cuts.group_by("pm_id").aggregate(
         all_cuts=cuts.count(), all_short=_n(rules.short_cut(cuts.cut_at, cuts.restored_at)))
-    tot = _left_join(tot, target_only, "pm_id")
-    tot = tot.select("pm_id", counted_cuts=tot.all_cuts - tot.target_cuts.fill_null(0),
-                     short_cuts=tot.all_short - tot.target_short_cuts.fill_null(0))
     hours = window_hours(windows, period)
     base = pms.select("pm_id", "lines")
     t = _left_join(_left_join(_left_join(_left_join(base, a, "pm_id"), inw, "pm_id"),
                               tot, "pm_id"), hours, "pm_id")
-    t = t.filter((t.interventions.fill_null(0) > 0) | (t.counted_cuts.fill_null(0) > 0))
     zero = ("interventions", "covered_interventions", "impacted_interventions", "clients_hs",
             "missing_hf", "cuts_before_hd", "cuts_after_hf", "interventions_cut_before_hd",
             "interventions_cut_after_hf", "cuts_in_windows", "short_cuts_in_windows",
-            "counted_cuts", "short_cuts")
+            "target_cuts", "target_short_cuts", "all_cuts", "all_short")
     t = t.mutate(**{c: t[c].fill_null(0) for c in zero},
                  window_hours=t.window_hours.fill_null(0.0))
+    t = t.mutate(counted_cuts=t.all_cuts - t.target_cuts,
+                 short_cuts=t.all_short - t.target_short_cuts).drop(
+        "all_cuts", "all_short", "target_cuts", "target_short_cuts")
+    t = t.filter((t.interventions > 0) | (t.counted_cuts > 0))
     t = t.mutate(
         cuts_out_of_windows=t.counted_cuts - t.cuts_in_windows,
         short_cuts_out_of_windows=t.short_cuts - t.short_cuts_in_windows,

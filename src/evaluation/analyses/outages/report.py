@@ -36,14 +36,14 @@ class Correlation:
     all_pairs: ir.Table
     pairs: ir.Table
     interventions: ir.Table
-    target_only: ir.Table
+    status: ir.Table
     tables: Any
     _cached: list = field(default_factory=list, repr=False)
 
     def per_pm(self) -> ir.Table:
         """The per-PM table of :func:`.correlation.per_pm` for this correlation."""
-        return c.per_pm(self.interventions, self.pairs, self.cuts, self.target_only,
-                        self.windows, self.tables["pms"], self.period)
+        return c.per_pm(self.interventions, self.status, self.cuts, self.windows,
+                        self.tables["pms"], self.period)
 
     def release(self) -> None:
         """Drop the engine-side materialisations (temporary tables)."""
@@ -75,8 +75,8 @@ def correlate(tables: TableSource, since=None, as_of=None,
     every = _cache(c.all_pairs(cuts, windows, targets, config), keep, cache)
     pairs = c.matched_pairs(every)
     pi = _cache(c.per_intervention(windows, pairs, tables["outage_reports"]), keep, cache)
-    target_only = c.target_only_cuts(every)
-    return Correlation(period, config, windows, cuts, every, pairs, pi, target_only, tables, keep)
+    status = c.cut_status(every)
+    return Correlation(period, config, windows, cuts, every, pairs, pi, status, tables, keep)
 
 
 def add_rate_ratio(pms: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
