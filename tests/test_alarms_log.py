@@ -180,7 +180,7 @@ def reference(events):
     return out, orphans
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(EVENTS)
 def test_pairing_matches_a_hand_reference(tmp_path, events):
     # Same-second raise and return of one key would make the order ambiguous;

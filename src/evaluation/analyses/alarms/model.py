@@ -102,7 +102,7 @@ def _pipeline(seed: int):
          ["definition_rate"]),
     ])
     clf = HistGradientBoostingClassifier(
-        categorical_features=list(range(len(CATEGORICAL))), max_iter=200, learning_rate=0.1,
+        categorical_features=list(range(len(CATEGORICAL))), max_iter=100, learning_rate=0.1,
         early_stopping=False, random_state=seed)
     return Pipeline([("features", pre), ("classifier", clf)])
 
