@@ -224,3 +224,19 @@ def test_export_cli_end_to_end(store, tmp_path, capsys):
     assert "unknown table(s): bogus" in capsys.readouterr().err
     assert main(["--db", str(tmp_path / "missing.duckdb"), "export", "--to", str(d)]) == 1
     assert "no such database" in capsys.readouterr().err
+
+
+def test_a_partial_lake_names_the_missing_table_and_old_lakes_are_replaced_whole(store, tmp_path):
+    d = tmp_path / "lake"
+    export(store, d, tables=["faults"])
+    back = open_engine("duckdb", lake=d)
+    assert back.faults.count().execute() == 3
+    with pytest.raises(OpevalError, match="the lake has no table 'systems'"):
+        back["systems"]
+    data = json.loads((d / lake.MANIFEST).read_text())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    (d / lake.MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(OpevalError, match="schema version"):
+        export(store, d, tables=["pms"])  # would mix two versions
+    m = export(store, d)  # every table: the old lake is replaced
+    assert m.schema_version == SCHEMA_VERSION and len(m.tables) == len(LOAD_ORDER)

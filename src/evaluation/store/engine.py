@@ -73,6 +73,9 @@ class Tables:
     engine: str = "duckdb"
 
     def __getitem__(self, name: str) -> ibis.Table:
+        if self.views and name in TABLES and name not in self.views:
+            raise OpevalError(f"the lake has no table {name!r}; export it with "
+                              f"`opeval export --to DIR --tables {name}`")
         return self.backend.table(self.views.get(name, name))
 
     def __getattr__(self, name: str) -> ibis.Table:
@@ -91,13 +94,14 @@ def open_tables(path: str | Path, read_only: bool = True) -> Tables:
     return Tables(duckdb_backend(path, read_only=read_only))
 
 
-def duckdb_lake_backend(location: str | Path) -> BaseBackend:
-    """An in-memory DuckDB whose views (named as the contract's tables) read the lake."""
+def duckdb_lake_backend(location: str | Path) -> tuple[BaseBackend, dict[str, str]]:
+    """An in-memory DuckDB whose views (named as the contract's tables) read the lake,
+    and the tables it has."""
     if lake.is_uri(location):
         raise OpevalError(f"{location}: DuckDB reads a local lake directory; use --engine spark for a URI")
     con = db.configure(duckdb.connect())
-    lake.attach_duckdb(con, location)
-    return ibis.duckdb.from_connection(con)
+    manifest = lake.attach_duckdb(con, location)
+    return ibis.duckdb.from_connection(con), {n: n for n in manifest.tables}
 
 
 # ------------------------------------------------------------------ Spark
@@ -253,7 +257,7 @@ def open_engine(engine: str = "duckdb", db: str | Path | None = None, lake: str 
         if spark_master or spark_remote or spark_conf:
             raise OpevalError("--spark-master/--spark-remote/--spark-conf need --engine spark")
         if lake is not None:
-            return Tables(duckdb_lake_backend(lake))
+            return Tables(*duckdb_lake_backend(lake))
         if db is None:
             raise OpevalError("no database given")
         return open_tables(db)

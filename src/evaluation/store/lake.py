@@ -210,7 +210,13 @@ def export_lake(con: duckdb.DuckDBPyConnection, dest: str | Path, tables: Sequen
         if not dest.is_dir():
             raise LakeError(f"{dest} exists and is not a directory")
         if (dest / MANIFEST).exists():
-            old = read_manifest(dest)
+            try:
+                old = read_manifest(dest)
+            except LakeError:
+                # A lake of another version is replaced only by a full export.
+                if set(names) != set(TABLES):
+                    raise
+                old = None
         elif any(dest.iterdir()):
             raise LakeError(f"{dest} is not empty and holds no opeval lake; choose a new directory")
     dest.mkdir(parents=True, exist_ok=True)
