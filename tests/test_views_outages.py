@@ -41,8 +41,15 @@ from evaluation.store import db
 from evaluation.store.engine import open_tables
 from evaluation.store.ingest import ingest
 from evaluation.views import outages_state as st
-from evaluation.views.outages_state import (CUT_IN, CUT_NEAR, CUT_OTHER, CUT_OUT, CUT_POWER,
-                                            CUT_TARGET, OutagesState)
+from evaluation.views.outages_state import (
+    CUT_IN,
+    CUT_NEAR,
+    CUT_OTHER,
+    CUT_OUT,
+    CUT_POWER,
+    CUT_TARGET,
+    OutagesState,
+)
 
 PMS = """pm_id,oi_code,lines,zone
 PA,OI01,100,Z1

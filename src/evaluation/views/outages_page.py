@@ -33,7 +33,7 @@ from bokeh.models import HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 
 from ..errors import OpevalError
-from .layout import PAGE_SIZE, download, empty, error, frame_csv, table
+from .layout import download, empty, error, frame_csv, table
 from .outages_state import CUT_CATEGORIES, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
 
@@ -147,7 +147,8 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
         title=f"Funnel plot — network rate {p0:.1%}")
 
 
-FUNNEL_OPTS = dict(height=360, xlabel="covered interventions (with at least one M5), log scale",
+FUNNEL_OPTS = dict(height=360, padding=0.06,
+                   title="Funnel plot: incident rate against covered interventions", xlabel="covered interventions (with at least one M5), log scale",
                    ylabel="incident rate (impacted / covered)", logx=True,
                    legend_position="right", framewise=True, **PLOT_OPTS)
 
@@ -161,7 +162,7 @@ def _funnel_points_empty() -> pd.DataFrame:
 def funnel_marker(selected: pd.DataFrame) -> hv.Scatter:
     """A ring around the selected PM (its own layer, so selecting redraws only it)."""
     return hv.Scatter(_funnel_points(selected), FUNNEL_COLS[0], FUNNEL_COLS[1:],
-                      label="selected PM").opts(color=None, line_color="black", line_width=2,
+                      label="selected PM").opts(fill_alpha=0, line_color="black", line_width=2,
                                                 size=16, tools=[_hover(FUNNEL_TIPS)])
 
 
@@ -311,8 +312,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._link(self._oc, "oc_view")
         self._link(self._pm, "pm_id")
         # Views.
-        self._headline = pn.pane.HTML("", sizing_mode="stretch_width",
-                                      css_classes=["opeval-outages-headline"])
+        self._headline = pn.pane.HTML("", sizing_mode="stretch_width")
         self._pts: pd.DataFrame | None = None
         self._funnel_pipe = hv.streams.Pipe(data=None)
         self._timeline_pipe = hv.streams.Pipe(data=_empty_timeline())
@@ -335,7 +335,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._pm_title = pn.pane.HTML("", sizing_mode="stretch_width")
         self._timeline = pn.pane.HoloViews(
             hv.DynamicMap(lambda data: timeline_plot(*data), streams=[self._timeline_pipe]),
-            sizing_mode="stretch_width", css_classes=["opeval-timeline-plot"])
+            sizing_mode="stretch_width", linked_axes=False, css_classes=["opeval-timeline-plot"])
         self._interventions = _table(pd.DataFrame(), "opeval-table-pm-interventions",
                                      formatters={"m1_delay_s": {"type": "plaintext"}})
         self._cuts = _table(pd.DataFrame(), "opeval-table-pm-cuts")
@@ -344,7 +344,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._exclusions = _table(pd.DataFrame(), "opeval-table-exclusions", pagination=None)
         self._do_plots = [pn.pane.HoloViews(hv.DynamicMap(lambda data, f=f: f(data),
                                                           streams=[self._do_pipe]),
-                                            sizing_mode="stretch_width",
+                                            sizing_mode="stretch_width", linked_axes=False,
                                             css_classes=[f"opeval-do-plot-{i}"])
                           for i, f in enumerate((lambda d: do_rate_plot(d[0], d[2]),
                                                  lambda d: do_window_cuts_plot(d[0]),
@@ -352,7 +352,8 @@ class OutagesPage(pn.viewable.Viewer):
                                                  lambda d: missing_hf_plot(d[0])))]
         self._tabs = pn.Tabs(
             ("PMs and blacklist", pn.Column(
-                pn.Row(pn.pane.HoloViews(self._funnel, sizing_mode="stretch_width",
+                pn.Row(pn.pane.HoloViews(self._funnel, linked_axes=False,
+                                         sizing_mode="stretch_width",
                                          css_classes=["opeval-funnel-plot"]),
                        sizing_mode="stretch_width"),
                 _section("Blacklist — most urgent first", self._no_candidates, self._blacklist,
@@ -439,17 +440,18 @@ class OutagesPage(pn.viewable.Viewer):
     def _fill_dos(self) -> None:
         """The DO choices; in OC view the DO filter is cleared and not offered (flow 2)."""
         s = self.state
-        self._do.options = {"every DO": ALL, **{v: v for v in s.do_choices()}}
-        self._do.disabled = s.oc_view
         if s.oc_view and s.code_do:
             s.code_do = ""
+        codes = [] if s.oc_view else s.do_choices()
+        self._do.options = {"every DO": ALL, **{v: v for v in codes}}
+        self._do.disabled = s.oc_view
 
     def _pick(self, tbl, event) -> None:
         frame = tbl.value
         if event.row is None or event.row >= len(frame):
             return
-        self.state.pm_id = str(frame.iloc[event.row]["pm_id"])
         self._tabs.active = 1
+        self.state.pm_id = str(frame.iloc[event.row]["pm_id"])
 
     def _tapped(self, x=None, y=None) -> None:
         """A click on the funnel: the nearest PM (in screen-like log/linear units) is selected."""
@@ -485,13 +487,13 @@ class OutagesPage(pn.viewable.Viewer):
         self._dos.value = shown(dos)
         self._exclusions.value = s.exclusions()
         sm = s.summary()
-        self._headline.object = (
+        self._headline.object = '<div class="opeval-outages-headline">' + (
             f"<b>{sm['start']:%Y-%m-%d %H:%M}</b> → <b>{sm['end']:%Y-%m-%d %H:%M}</b> UTC · "
             f"{sm['pms']} PMs with activity ({sm['pms_shown']} with ≥ {s.min_covered} covered) · "
             f"{sm['interventions']} interventions, {sm['covered']} covered (with an M5), "
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
-            + (" · DO codes pseudonymised (OC view)" if s.oc_view else ""))
+            + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
         self._update_pm()
 
     @_guarded

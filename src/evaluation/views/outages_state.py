@@ -94,6 +94,15 @@ CUT_COLUMNS = ("cut_at", "code_oc", "pto", "ref_interv_oi", "code_do", "hd", "hf
                "restored_at")
 
 
+CUT_KEY = ("code_oc", "pm_id", "pto", "cut_at")
+"""What identifies one cut between the outages table and the analysis' (cut, window) pairs."""
+
+
+def _count(cond) -> ibis.Expr:
+    """How many rows satisfy ``cond`` (NULL counts as false)."""
+    return cond.fill_null(False).cast("int64").sum()
+
+
 # ------------------------------------------------------------------ snapshot
 @dataclass
 class Snapshot:
@@ -115,7 +124,7 @@ class Snapshot:
 
     def close(self) -> None:
         for a in self.analyses.values():
-            a.corr.release()
+            a.release()
         self.analyses.clear()
         try:
             self.con.close()
@@ -174,11 +183,33 @@ def snapshot(path: str) -> Snapshot:
 
 @dataclass
 class Analysis:
-    """The network-wide correlation of one period, materialised, with small frames cached."""
+    """The network-wide correlation of one period, materialised, with small frames cached.
+
+    :meth:`for_do` gives the correlation of one DO's interventions over the same
+    period (the analysis run on the interventions table restricted to that DO),
+    computed once per DO.
+    """
 
     corr: Correlation
     pm_info: pd.DataFrame
     frames: dict = field(default_factory=dict)
+    by_do: dict = field(default_factory=dict)
+
+    def for_do(self, code_do: str) -> Correlation:
+        if not code_do:
+            return self.corr
+        if code_do not in self.by_do:
+            tables = dict(self.corr.tables)
+            iv = tables["interventions"]
+            tables["interventions"] = iv.filter(iv.code_do == code_do)
+            p = self.corr.period
+            self.by_do[code_do] = correlate(tables, since=p.start, as_of=p.end, cache=True)
+        return self.by_do[code_do]
+
+    def release(self) -> None:
+        for corr in (self.corr, *self.by_do.values()):
+            corr.release()
+        self.by_do.clear()
 
 
 def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
@@ -194,7 +225,7 @@ def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
         found = Analysis(corr, pm_info)
         snap.analyses[key] = found
         while len(snap.analyses) > _MAX_PERIODS:
-            snap.analyses.popitem(last=False)[1].corr.release()
+            snap.analyses.popitem(last=False)[1].release()
         return found
 
 
@@ -328,21 +359,17 @@ class OutagesState(param.Parameterized):
                                                        self.pseudonym_key())})
 
     # ------------------------------------------------------------ per PM
+    def _corr(self, a: Analysis) -> Correlation:
+        """The correlation behind the per-PM figures: the network's, or the DO filter's."""
+        return a.for_do(self.code_do)
+
     def _per_pm_all(self) -> pd.DataFrame:
         """Per-PM table of the analysis for the DO filter (every PM with activity)."""
         def make(a: Analysis) -> pd.DataFrame:
-            corr = a.corr
+            t = self._corr(a).per_pm()
             if self.code_do:
-                pi = corr.interventions.filter(corr.interventions.code_do == self.code_do)
-                pairs = corr.pairs.filter(corr.pairs.code_do == self.code_do)
-                windows = corr.windows.filter(corr.windows.code_do == self.code_do)
-                t = c.per_pm(pi, pairs, corr.cuts, corr.target_only, windows,
-                             corr.tables["pms"], corr.period)
                 t = t.filter(t.interventions > 0)
-            else:
-                t = corr.per_pm()
-            df = t.to_pandas()
-            return df.merge(a.pm_info, on="pm_id", how="left")
+            return t.to_pandas().merge(a.pm_info, on="pm_id", how="left")
         return self._memo("per_pm", (self.code_do,), make)
 
     def config(self) -> BlacklistConfig:
@@ -361,11 +388,7 @@ class OutagesState(param.Parameterized):
             if scope is not None:
                 df = df[df["pm_id"].isin(scope)]
             cfg = self.config()
-            corr = a.corr
-            if self.code_do:
-                corr = replace(corr, interventions=corr.interventions.filter(
-                    corr.interventions.code_do == self.code_do))
-            trend = bl._trend(corr, cfg)
+            trend = bl._trend(self._corr(a), cfg)
             pms = add_rate_ratio(df.drop(columns=["oi_code", "zone"]).reset_index(drop=True),
                                  cfg.rate_ratio_level)
             t, p0, _prior, _baseline = bl.assess(pms, trend, cfg)
@@ -429,17 +452,14 @@ class OutagesState(param.Parameterized):
 
     # ------------------------------------------------------------ selected PM
     def _pm_filter(self, t: ibis.Table) -> ibis.Table:
-        t = t.filter(t.pm_id == self.pm_id)
-        if self.code_do:
-            t = t.filter(t.code_do == self.code_do)
-        return t
+        return t.filter(t.pm_id == self.pm_id)
 
     def pm_interventions(self) -> pd.DataFrame:
         """The selected PM's interventions of the period (DO filter applied), by HD."""
         if not self.pm_id:
             return pd.DataFrame(columns=list(INTERVENTION_COLUMNS))
         df = self._memo("pm_int", (self.pm_id, self.code_do), lambda a: self._pm_filter(
-            a.corr.interventions).select(*INTERVENTION_COLUMNS).order_by(
+            self._corr(a).interventions).select(*INTERVENTION_COLUMNS).order_by(
             ["hd", "ref_interv_oi"]).to_pandas())
         return self.show_do(df)
 
@@ -453,12 +473,13 @@ class OutagesState(param.Parameterized):
             return pd.DataFrame(columns=list(CUT_COLUMNS))
 
         def make(a: Analysis) -> pd.DataFrame:
-            corr = a.corr
-            p = self._pm_filter(corr.pairs)
-            p = p.filter(p.attributed & (p.position == "in"))
+            corr = self._corr(a)
+            p = corr.pairs.filter((corr.pairs.pm_id == self.pm_id) & corr.pairs.attributed
+                                  & (corr.pairs.position == "in"))
             cov = self._pm_filter(corr.interventions)
-            cov = cov.filter(cov.covered).select(cref=cov.ref_interv_oi)
-            p = p.semi_join(cov, p.ref_interv_oi == cov.cref)
+            cov = cov.filter(cov.covered).select(w_ref=cov.ref_interv_oi, code_do=cov.code_do,
+                                                 hd=cov.hd, hf=cov.hf)
+            p = p.join(cov, p.ref_interv_oi == cov.w_ref)
             p = p.mutate(source=ibis.ifelse(p.m5_ref.notnull(), "M5", "supervision"))
             return p.select(*CUT_COLUMNS).order_by(["cut_at", "code_oc", "pto"]).to_pandas()
         return self.show_do(self._memo("pm_cuts", (self.pm_id, self.code_do), make))
@@ -482,7 +503,7 @@ class OutagesState(param.Parameterized):
             return pd.DataFrame(columns=["cut_at", "category", "cuts"]), False
 
         def make(a: Analysis):
-            corr = a.corr
+            corr = self._corr(a)
             period = corr.period
             o = corr.tables["outages"]
             o = o.filter((o.pm_id == self.pm_id) & o.cut_at.notnull()
@@ -490,15 +511,13 @@ class OutagesState(param.Parameterized):
                          & (o.cut_at < ibis.literal(period.end)))
             o = o.mutate(reason=rules.exclusion_reason(o))
             p = corr.all_pairs.filter(corr.all_pairs.pm_id == self.pm_id)
-            if self.code_do:
-                p = p.filter(p.code_do == self.code_do)
-            flags = p.group_by([p[k].name(f"p_{k}") for k in c.CUT_ID]).aggregate(
-                f_in=c._n((p.position == "in") & ~p.is_target),
-                f_near=c._n((p.position != "in") & ~p.is_target),
-                f_target=c._n((p.position == "in") & p.is_target),
+            flags = p.group_by([p[k].name(f"p_{k}") for k in CUT_KEY]).aggregate(
+                f_in=_count((p.position == "in") & ~p.is_target),
+                f_near=_count((p.position != "in") & ~p.is_target),
+                f_target=_count((p.position == "in") & p.is_target),
                 window_ref=ibis.ifelse((p.position == "in") & ~p.is_target,
                                        p.ref_interv_oi, ibis.null(str)).min())
-            j = o.left_join(flags, [o[k] == flags[f"p_{k}"] for k in c.CUT_ID])
+            j = o.left_join(flags, [o[k] == flags[f"p_{k}"] for k in CUT_KEY])
             cat = ibis.cases(
                 (j.reason == "power_cut", CUT_POWER),
                 (j.reason.notnull(), CUT_OTHER),
@@ -575,8 +594,8 @@ class OutagesState(param.Parameterized):
         t, p0 = self._assessed()
         shown = t[t["covered_interventions"] >= self.min_covered]
         p = self.period
-        return {"start": p.start, "end": p.end, "pms": int(len(t)),
-                "pms_shown": int(len(shown)),
+        return {"start": p.start, "end": p.end, "pms": len(t),
+                "pms_shown": len(shown),
                 "interventions": int(t["interventions"].sum()),
                 "covered": int(t["covered_interventions"].sum()),
                 "impacted": int(t["impacted_interventions"].sum()),
