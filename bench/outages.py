@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bench.measure import line, measure
+
 # imported here so that the measured child process has them loaded before the clock starts
 from evaluation.analyses.outages.report import correlate
 from evaluation.store.engine import open_tables
@@ -118,6 +119,7 @@ def run_opeval(path: str) -> tuple[float, pd.DataFrame]:
 def load_frames(path: str) -> dict[str, pd.DataFrame]:
     import duckdb
     con = duckdb.connect(path, read_only=True)
+    con.execute("SET enable_progress_bar = false")
     out = {name: con.table(name).df() for name in
            ("interventions", "intervention_targets", "outage_reports", "outages")}
     con.close()

@@ -10,8 +10,13 @@ import pytest
 
 from evaluation.analyses.blacklist import BlacklistConfig, assess, blacklist
 from evaluation.analyses.outages import correlate
-from evaluation.analyses.outages.stats import (BetaPrior, fit_beta_binomial, funnel, posterior,
-                                               rate_ratio_ci)
+from evaluation.analyses.outages.stats import (
+    BetaPrior,
+    fit_beta_binomial,
+    funnel,
+    posterior,
+    rate_ratio_ci,
+)
 from evaluation.store import db
 from evaluation.store.engine import Tables
 
@@ -33,14 +38,14 @@ def test_one_impacted_of_one_is_never_outside_the_funnel():
     _u, _l, p = funnel([1], [1], 0.05)
     assert p[0] == pytest.approx(0.05)
     pms = _pms_frame([("ONE", 1, 1), *[(f"N{i}", 20, 1) for i in range(50)]])
-    t, p0, _prior, _b = assess(pms, _no_trend(pms), BlacklistConfig(min_covered=1))
+    t, _p0, _prior, _b = assess(pms, _no_trend(pms), BlacklistConfig(min_covered=1))
     assert not t.set_index("pm_id").loc["ONE", "candidate"]
 
 
 def test_rate_ratio_conditional_interval():
     # a = b = 10 with equal exposure: RR = 1; Clopper–Pearson for 10/20 at 95 %:
     # π ∈ [0.27196, 0.72804] → RR = π/(1−π) ∈ [0.37355, 2.67704].
-    rr, lo, hi, p = rate_ratio_ci([10], [1.0], [10], [1.0])
+    rr, lo, hi, _p = rate_ratio_ci([10], [1.0], [10], [1.0])
     assert rr[0] == pytest.approx(1.0)
     assert lo[0] == pytest.approx(0.3735468467, rel=1e-6)
     assert hi[0] == pytest.approx(2.6770404002, rel=1e-6)
@@ -219,7 +224,7 @@ def test_trend_of_the_worsening_pm(planted):
 
 
 def test_evidence_lists_the_impacted_interventions_and_their_cuts(planted):
-    kind, pm_ids, tables, res = planted
+    _kind, _pm_ids, tables, res = planted
     d = res.to_dict()
     first = d["candidates"][0]
     assert {"pm_id", "incident_rate", "interventions", "score", "evidence"} <= set(first)

@@ -96,7 +96,7 @@ class Blacklist:
             "network_rate": _clean(self.network_rate),
             "prior": _clean(self.prior),
             "baseline_available": self.baseline_available,
-            "pms_assessed": int(len(self.table)),
+            "pms_assessed": len(self.table),
             "candidates": rows(self.candidates),
             "fragile": rows(self.fragile),
         }
@@ -177,9 +177,10 @@ def assess(pms: pd.DataFrame, trend: pd.DataFrame, cfg: BlacklistConfig) -> tupl
     return t, p0, prior_d, baseline
 
 
-def blacklist(tables, since=None, as_of=None, config: BlacklistConfig = BlacklistConfig(),
-              outage_config: c.OutageConfig = c.OutageConfig()) -> Blacklist:
+def blacklist(tables, since=None, as_of=None, config: BlacklistConfig | None = None,
+              outage_config: c.OutageConfig | None = None) -> Blacklist:
     """Rank the PMs whose incident rate is credibly above the network's (see module doc)."""
+    config = config or BlacklistConfig()
     corr = correlate(tables, since=since, as_of=as_of, config=outage_config)
     try:
         pms = add_rate_ratio(corr.per_pm().to_pandas(), config.rate_ratio_level)

@@ -82,9 +82,9 @@ def _pct(v) -> str:
 def render_text(d: dict) -> str:
     c = d["config"]
     out = [f"PM blacklist {d['period']['start']} .. {d['period']['end']}",
-           f"  network incident rate {_pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
+           (f"  network incident rate {_pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
            f"rule: ≥ {c['min_covered']} covered interventions, above the "
-           f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}",
+           f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}"),
            f"  baseline (out-of-window cuts) known: {'yes' if d['baseline_available'] else 'no'}",
            ""]
     if not d["candidates"]:
@@ -104,8 +104,8 @@ def render_text(d: dict) -> str:
             out.append(f"      evidence: {len(ev['interventions'])} impacted intervention(s) "
                        f"({refs}{', …' if more > 0 else ''}), {len(ev['cuts'])} cut(s)")
     if d["fragile"]:
-        out += ["", f"{len(d['fragile'])} PM(s) above the funnel but fragile anyway "
-                    "(cuts not concentrated in intervention windows):"]
+        out += ["", (f"{len(d['fragile'])} PM(s) above the funnel but fragile anyway "
+                    "(cuts not concentrated in intervention windows):")]
         for r in d["fragile"]:
             out.append(f"  {r['pm_id']:<20} rate {_pct(r['incident_rate'])}, in/out ratio "
                        f"{r['rate_ratio'] if r['rate_ratio'] is not None else '-'}")

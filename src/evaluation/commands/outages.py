@@ -27,11 +27,11 @@ def parse_when(text: str | None) -> dt.date | dt.datetime | None:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return dt.date.fromisoformat(text)
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        t = dt.datetime.fromisoformat(text)
     except ValueError:
         raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
     if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
     return t
 
 
@@ -148,18 +148,18 @@ def render_text(d: dict, top: int = 20) -> str:
     n = d["network"]
     ex = n["excluded_cuts"]
     out = [f"Interventions and customer cuts {d['period']['start']} .. {d['period']['end']}",
-           f"  {n['interventions']} intervention(s) at {n['pms']} PM(s) by {n['dos']} DO(s); "
-           f"{n['missing_hf']} without HF (no window)",
-           f"  covered by an M5: {n['covered_interventions']}, impacted: "
+           (f"  {n['interventions']} intervention(s) at {n['pms']} PM(s) by {n['dos']} DO(s); "
+           f"{n['missing_hf']} without HF (no window)"),
+           (f"  covered by an M5: {n['covered_interventions']}, impacted: "
            f"{n['impacted_interventions']}, incident rate {_pct(n['incident_rate'])} "
-           f"(no M5 = unknown, not counted)",
-           f"  counted cuts: {n['counted_cuts']} ({n['cuts_in_windows']} in windows, "
+           f"(no M5 = unknown, not counted)"),
+           (f"  counted cuts: {n['counted_cuts']} ({n['cuts_in_windows']} in windows, "
            f"{n['cuts_out_of_windows']} outside); clients HS in covered interventions: "
-           f"{n['clients_hs']}",
+           f"{n['clients_hs']}"),
            "  not counted: " + (", ".join(f"{k} {v}" for k, v in sorted(ex.items())) or "none"),
            f"  in/out-of-window cut-rate ratio: {_rr(n)}",
-           f"  OCs using flow 3: {n['ocs_using_flow3']} of {n['ocs']}; short cuts restored the "
-           f"same day: {d['short_cuts']['total']}", ""]
+           (f"  OCs using flow 3: {n['ocs_using_flow3']} of {n['ocs']}; short cuts restored the "
+           f"same day: {d['short_cuts']['total']}"), ""]
     pms = sorted(d["pms"], key=lambda r: (-(r["incident_rate"] or 0), -r["covered_interventions"],
                                           r["pm_id"]))
     out.append(f"PMs by incident rate (top {min(top, len(pms))} of {len(pms)})")
@@ -170,8 +170,8 @@ def render_text(d: dict, top: int = 20) -> str:
                    f"{r['impacted_interventions']:>5} {_pct(r['incident_rate']):>7} "
                    f"{r['clients_hs']:>5} {r['cuts_in_windows']:>6} {r['cuts_out_of_windows']:>6}"
                    f"  {_rr(r)}")
-    out += ["", "DOs (incident rate; timestamp quality: cuts ≤ 5 min before HD / after HF; "
-            "HD→M1 delay)"]
+    out += ["", ("DOs (incident rate; timestamp quality: cuts ≤ 5 min before HD / after HF; "
+            "HD→M1 delay)")]
     for r in d["dos"]:
         med = r["m1_delay_median_s"]
         out.append(f"  {r['code_do'] or '-':<12} {r['interventions']:>6} interv, rate "

@@ -10,4 +10,4 @@
 from .correlation import OutageConfig, Period
 from .report import Correlation, OutageReport, analyse, correlate
 
-__all__ = ["OutageConfig", "Period", "Correlation", "OutageReport", "analyse", "correlate"]
+__all__ = ["Correlation", "OutageConfig", "OutageReport", "Period", "analyse", "correlate"]

@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 
 from . import rules
 
+
 @dataclass(frozen=True)
 class OutageConfig:
     """Parameters of the correlation (the defaults follow e-Intervention lot 1)."""
@@ -158,8 +159,8 @@ def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
     b = config.bucket_s
     tol = ibis.interval(seconds=int(config.tolerance.total_seconds()))
     w = windows.filter(windows.hf.notnull())
-    w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, hd=w.hd, hf=w.hf,
-                 lo=w.hd - tol, hi=w.hf + tol)
+    w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, code_do=w.code_do, hd=w.hd,
+                 hf=w.hf, lo=w.hd - tol, hi=w.hf + tol)
     w = w.mutate(w_bucket=ibis.range(w.lo.epoch_seconds() // b,
                                      w.hi.epoch_seconds() // b + 1).unnest())
     c = cuts.mutate(c_bucket=cuts.cut_at.epoch_seconds() // b)
@@ -167,7 +168,7 @@ def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
                    c.cut_at >= w.lo, c.cut_at <= w.hi])
     j = j.select(
         "code_oc", "pm_id", "pto", "cut_at", "restored_at", "m5_ref",
-        "ref_interv_oi",
+        "ref_interv_oi", "code_do",
         position=rules.position(j.cut_at, j.hd, j.hf),
         attributed=j.m5_ref.isnull() | (j.m5_ref == j.ref_interv_oi))
     tk = rules.target_key(targets)
@@ -191,18 +192,22 @@ def target_exclusions(pairs: ir.Table) -> ir.Table:
 CUT_ID = ("code_oc", "pm_id", "pto", "cut_at")
 
 
-def cut_status(pairs: ir.Table) -> ir.Table:
-    """Per cut inside at least one window: is it a customer cut there, and a short one.
+def target_only_cuts(pairs: ir.Table) -> ir.Table:
+    """Per PM, cuts that are only the DO's own line at work (counted nowhere).
 
-    ``as_customer`` is false when the cut lies only in windows where it is the
-    DO's own line: such a cut is no customer cut (§2.1.5) — neither in a window
-    nor in the baseline. A target line that also lies in another intervention's
-    window stays, as that one's.
+    A cut of a target line inside its intervention's window is not a customer
+    cut (§2.1.5): it is neither in a window nor in the baseline. If it also lies
+    in another intervention's window, it stays, as that one's.
     """
-    p = pairs.filter(pairs.position == "in")
-    return p.group_by(list(CUT_ID)).aggregate(
-        as_customer=(~p.is_target).any(),
-        short=rules.short_cut(p.cut_at, p.restored_at).any())
+    t = target_exclusions(pairs)
+    t = t.select(*CUT_ID, short=rules.short_cut(t.cut_at, t.restored_at)).distinct()
+    m = matched_pairs(pairs)
+    inside = m.filter(m.position == "in")
+    # the few target cuts that are also someone else's (probe the many pairs, build on the few)
+    kept = inside.semi_join(t, [inside[k] == t[k] for k in CUT_ID]).select(*CUT_ID).distinct()
+    only = t.anti_join(kept, [t[k] == kept[k] for k in CUT_ID])
+    return only.group_by("pm_id").aggregate(target_cuts=only.count(),
+                                            target_short_cuts=_n(only.short))
 
 
 # ---------------------------------------------------------------- per intervention
@@ -266,8 +271,8 @@ def window_hours(windows: ir.Table, period: Period) -> ir.Table:
     return w.group_by("pm_id").aggregate(window_hours=w.added.sum() / 3600.0)
 
 
-def per_pm(pi: ir.Table, status: ir.Table, cuts: ir.Table, windows: ir.Table,
-           pms: ir.Table, period: Period) -> ir.Table:
+def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
+           windows: ir.Table, pms: ir.Table, period: Period) -> ir.Table:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
 
     ``clients_hs`` sums the counted cuts of covered interventions;
@@ -284,12 +289,14 @@ def per_pm(pi: ir.Table, status: ir.Table, cuts: ir.Table, windows: ir.Table,
         cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
         interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
         interventions_cut_after_hf=_n(pi.cuts_after_hf > 0))
-    st = status
-    inw = st.group_by("pm_id").aggregate(
-        cuts_in_windows=_n(st.as_customer), short_cuts_in_windows=_n(st.as_customer & st.short),
-        target_cuts=_n(~st.as_customer), target_short_cuts=_n(~st.as_customer & st.short))
+    inside = pairs.filter(pairs.position == "in")
+    inside = inside.select(*CUT_ID,
+                           short=rules.short_cut(inside.cut_at, inside.restored_at)).distinct()
+    inw = inside.group_by("pm_id").aggregate(
+        cuts_in_windows=inside.count(), short_cuts_in_windows=_n(inside.short))
     tot = cuts.group_by("pm_id").aggregate(
         all_cuts=cuts.count(), all_short=_n(rules.short_cut(cuts.cut_at, cuts.restored_at)))
+    tot = _left_join(tot, target_only, "pm_id")
     hours = window_hours(windows, period)
     base = pms.select("pm_id", "lines")
     t = _left_join(_left_join(_left_join(_left_join(base, a, "pm_id"), inw, "pm_id"),

@@ -11,6 +11,8 @@ applies it to DO codes; the hash itself lives in the store's privacy module.
 """
 from __future__ import annotations
 
+import math
+
 from ...store.privacy import pseudonym
 
 #: Environment variable with the key (hex) when there is no database (lake, Spark).
@@ -26,7 +28,7 @@ def pseudonymise(values, key: bytes) -> list[str | None]:
     cache: dict[str, str] = {}
     out: list[str | None] = []
     for v in values:
-        if v is None or v != v:  # None or NaN
+        if v is None or (isinstance(v, float) and math.isnan(v)):
             out.append(None)
             continue
         if v not in cache:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import ibis.expr.types as ir
 import numpy as np
@@ -36,23 +37,19 @@ class Correlation:
     all_pairs: ir.Table
     pairs: ir.Table
     interventions: ir.Table
-    status: ir.Table
+    target_only: ir.Table
     tables: Any
     _cached: list = field(default_factory=list, repr=False)
 
     def per_pm(self) -> ir.Table:
         """The per-PM table of :func:`.correlation.per_pm` for this correlation."""
-        return c.per_pm(self.interventions, self.status, self.cuts, self.windows,
-                        self.tables["pms"], self.period)
+        return c.per_pm(self.interventions, self.pairs, self.cuts, self.target_only,
+                        self.windows, self.tables["pms"], self.period)
 
     def release(self) -> None:
         """Drop the engine-side materialisations (temporary tables)."""
-        for t in self._cached:
-            try:
-                t.release()
-            except Exception:  # already released or backend closed
-                pass
-        self._cached.clear()
+        while self._cached:
+            self._cached.pop().release()
 
 
 def _cache(t: ir.Table, keep: list, enabled: bool) -> ir.Table:
@@ -64,8 +61,9 @@ def _cache(t: ir.Table, keep: list, enabled: bool) -> ir.Table:
 
 
 def correlate(tables: TableSource, since=None, as_of=None,
-              config: c.OutageConfig = c.OutageConfig(), cache: bool = True) -> Correlation:
+              config: c.OutageConfig | None = None, cache: bool = True) -> Correlation:
     """Bind the correlation to the period; materialise pairs and per-intervention rows."""
+    config = config or c.OutageConfig()
     interventions, outages = tables["interventions"], tables["outages"]
     period = c.resolve_period(interventions, outages, since=since, as_of=as_of)
     keep: list = []
@@ -75,8 +73,8 @@ def correlate(tables: TableSource, since=None, as_of=None,
     every = _cache(c.all_pairs(cuts, windows, targets, config), keep, cache)
     pairs = c.matched_pairs(every)
     pi = _cache(c.per_intervention(windows, pairs, tables["outage_reports"]), keep, cache)
-    status = c.cut_status(every)
-    return Correlation(period, config, windows, cuts, every, pairs, pi, status, tables, keep)
+    target_only = c.target_only_cuts(every)
+    return Correlation(period, config, windows, cuts, every, pairs, pi, target_only, tables, keep)
 
 
 def add_rate_ratio(pms: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -120,7 +118,7 @@ class OutageReport:
 
 
 def analyse(tables: TableSource, since=None, as_of=None,
-            config: c.OutageConfig = c.OutageConfig(), rr_level: float = 0.95,
+            config: c.OutageConfig | None = None, rr_level: float = 0.95,
             pseudonym_key: bytes | None = None, list_limit: int | None = 1000) -> OutageReport:
     """Run the whole outage analysis; DO codes pseudonymised when ``pseudonym_key`` is given."""
     corr = correlate(tables, since=since, as_of=as_of, config=config)
@@ -162,11 +160,11 @@ def _network(pms: pd.DataFrame, dos: pd.DataFrame, ocs: pd.DataFrame, excl: dict
         return int(s.get(k, 0) or 0)
 
     covered, impacted = g("covered_interventions"), g("impacted_interventions")
-    rr, lo, hi, p = rate_ratio_ci([g("cuts_in_windows")], [float(s.get("window_hours", 0) or 0)],
+    rr, lo, hi, _p = rate_ratio_ci([g("cuts_in_windows")], [float(s.get("window_hours", 0) or 0)],
                                   [g("cuts_out_of_windows")],
                                   [float(s.get("out_of_window_hours", 0) or 0)], level)
     return {
-        "pms": int(len(pms)), "dos": int(len(dos)),
+        "pms": len(pms), "dos": len(dos),
         "interventions": g("interventions"), "missing_hf": g("missing_hf"),
         "covered_interventions": covered, "impacted_interventions": impacted,
         "incident_rate": impacted / covered if covered else None,
@@ -177,7 +175,7 @@ def _network(pms: pd.DataFrame, dos: pd.DataFrame, ocs: pd.DataFrame, excl: dict
         "cuts_before_hd": g("cuts_before_hd"), "cuts_after_hf": g("cuts_after_hf"),
         "short_cuts": g("short_cuts"),
         "ocs_using_flow3": int(ocs["uses_flow3"].sum()) if len(ocs) else 0,
-        "ocs": int(len(ocs)),
+        "ocs": len(ocs),
         "excluded_cuts": excl,
     }
 
