@@ -291,3 +291,18 @@ def test_report_has_the_contract_keys_and_consistent_kpis():
 def test_report_on_no_alarms_is_empty_not_an_error():
     r = alarm_report(alarm_table([]), as_of=dt.datetime(2024, 1, 1))
     assert r["kpis"]["alarms"] == 0 and r["definitions"] == [] and r["floods"] == []
+
+
+def test_main_kpis_agree_with_the_report():
+    from evaluation.analyses.alarms.report import main_kpis
+    rows = (raises("A", [0, 30, 60]) + raises("B", [i * 10 for i in range(11)], resource="R9")
+            + LIFE)
+    m = main_kpis(alarm_table(rows), at(0, hours=6))
+    r = alarm_report(alarm_table(rows), as_of=at(0, hours=6))
+    k = r["kpis"]
+    assert int(m["per_alarm"].chatter_raises.sum()) == k["chatter_raises"] == 10
+    assert int(m["per_alarm"].repeat_alarms.sum()) == k["repeat_alarms"]
+    assert len(m["floods"]) == k["floods"] == 1
+    assert int(m["standing"].standing.iloc[0]) == k["standing"]
+    assert m["bad_actors"].definition.tolist() == [b["definition"] for b in r["bad_actors"]]
+    assert m["lifecycle"].median_handle_s.iloc[0] == k["median_handle_s"] == 20

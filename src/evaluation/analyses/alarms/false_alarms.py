@@ -19,13 +19,13 @@ def with_time_parts(inst: ibis.Table) -> ibis.Table:
     return inst.mutate(hour=_.raised_at.hour(), weekday=_.raised_at.day_of_week.index())
 
 
-def as_cube(t: ibis.Table) -> ibis.Table:
+def as_cube(t: ibis.Table, dims=DIMENSIONS) -> ibis.Table:
     """Closed and false counts per definition, resource, event type, hour and
-    weekday — every rate below is a sum over it, so the alarms are scanned once.
-    A table that already is such a cube is returned as is."""
+    weekday (or the ``dims`` given) — every rate below is a sum over it, so the
+    alarms are scanned once. A table that already is such a cube is returned as is."""
     if "false_alarms" in t.columns and "hour" in t.columns:
         return t
-    return (with_time_parts(t).group_by(list(DIMENSIONS))
+    return (with_time_parts(t).group_by(list(dims))
             .agg(alarms=_.count(), closed=_.closed.cast("int64").sum(),
                  false_alarms=_.false_alarm.cast("int64").sum()))
 

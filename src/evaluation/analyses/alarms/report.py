@@ -198,6 +198,36 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     )
 
 
+def main_kpis(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRules(),
+              cache: bool = True) -> dict:
+    """The main KPIs only, as small pandas results (the benchmark's comparison set):
+    per-alarm chattering, repeats and ψ; rates per system per 10 minutes and flood
+    episodes; bad actors; the life-cycle summary and close reasons; false-alarm
+    rates by definition and hour; standing and stale alarms at ``as_of``.
+    Same functions, hence same rules, as :func:`alarm_report`."""
+    t = select(alarms, as_of, mask=False)
+    f = facts(t)
+    keyf = nuisance.key_facts(t, rules)
+    ic = load.interval_counts(t, "system_id", rules)
+    cube = false_alarms.as_cube(f, ("definition", "hour"))
+    if cache:
+        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
+    first = keyf.first_raised.min().execute()
+    start = first.to_pydatetime() if first is not None and not pd.isna(first) else as_of
+    stand = nuisance.standing(t, as_of, rules)
+    return dict(
+        per_alarm=nuisance.per_alarm(keyf).execute(),
+        rates=load.rates(ic, start, as_of, "system_id", rules).execute(),
+        floods=load.floods(ic, "system_id", rules).execute(),
+        bad_actors=nuisance.bad_actors(keyf, rules).execute(),
+        lifecycle=lifecycle.summary(f).execute(),
+        close_reasons=lifecycle.close_reasons(f).execute(),
+        false_by_definition=false_alarms.rates(cube, "definition").execute(),
+        false_by_hour=false_alarms.rates(cube, "hour").execute(),
+        standing=stand.aggregate(standing=_.count(), stale=_.stale.sum()).execute(),
+    )
+
+
 def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
     """ψ over every run of every alarm: the run-weighted mean of the alarms' ψ."""
     if not len(per_def) or per_def.runs.sum() == 0:
