@@ -50,26 +50,26 @@ def rows() -> list[dict]:
     s = dt.timedelta(seconds=1)
     for i, sec in enumerate((0, 20, 50, 300)):
         raised = T1 + dt.timedelta(hours=8) + sec * s
-        out.append(dict(alarm_id=f"A-D1-{i}", system_id="S1", definition="Door held open",
-                        event_type="door", resource_id="D1", priority=3, raised_at=raised,
-                        handled_at=raised + 60 * s, assigned_to="opA",
-                        closed_at=raised + 120 * s, status="closed", close_reason="false_alarm",
-                        comment=SCRIPT_COMMENT if i == 1 else ""))
+        out.append({"alarm_id": f"A-D1-{i}", "system_id": "S1", "definition": "Door held open",
+                        "event_type": "door", "resource_id": "D1", "priority": 3, "raised_at": raised,
+                        "handled_at": raised + 60 * s, "assigned_to": "opA",
+                        "closed_at": raised + 120 * s, "status": "closed", "close_reason": "false_alarm",
+                        "comment": SCRIPT_COMMENT if i == 1 else ""})
     for i in range(12):
         raised = T1 + dt.timedelta(hours=10) + 45 * i * s
-        out.append(dict(alarm_id=f"A-M-{i:02d}", system_id="S2", definition="Motion detected",
-                        event_type="motion", resource_id=f"M{i + 1:02d}", priority=4,
-                        raised_at=raised, handled_at=raised + 300 * s, assigned_to="opB",
-                        closed_at=raised + 600 * s, status="closed",
-                        close_reason="handled" if i % 2 == 0 else "false_alarm", comment=""))
-    out.append(dict(alarm_id="A-Z1", system_id="S1", definition="Intrusion detected",
-                    event_type="intrusion", resource_id="Z1", priority=1,
-                    raised_at=T2 + dt.timedelta(hours=9), status="new", comment=IMG_COMMENT))
+        out.append({"alarm_id": f"A-M-{i:02d}", "system_id": "S2", "definition": "Motion detected",
+                        "event_type": "motion", "resource_id": f"M{i + 1:02d}", "priority": 4,
+                        "raised_at": raised, "handled_at": raised + 300 * s, "assigned_to": "opB",
+                        "closed_at": raised + 600 * s, "status": "closed",
+                        "close_reason": "handled" if i % 2 == 0 else "false_alarm", "comment": ""})
+    out.append({"alarm_id": "A-Z1", "system_id": "S1", "definition": "Intrusion detected",
+                    "event_type": "intrusion", "resource_id": "Z1", "priority": 1,
+                    "raised_at": T2 + dt.timedelta(hours=9), "status": "new", "comment": IMG_COMMENT})
     raised = T2 + dt.timedelta(hours=12)
-    out.append(dict(alarm_id="A-D1-4", system_id="S1", definition="Door held open",
-                    event_type="door", resource_id="D1", priority=3, raised_at=raised,
-                    handled_at=raised + 30 * s, assigned_to="opA", closed_at=raised + 90 * s,
-                    status="closed", close_reason="handled", comment=""))
+    out.append({"alarm_id": "A-D1-4", "system_id": "S1", "definition": "Door held open",
+                    "event_type": "door", "resource_id": "D1", "priority": 3, "raised_at": raised,
+                    "handled_at": raised + 30 * s, "assigned_to": "opA", "closed_at": raised + 90 * s,
+                    "status": "closed", "close_reason": "handled", "comment": ""})
     return out
 
 

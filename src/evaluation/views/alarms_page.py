@@ -14,7 +14,6 @@ HTML panes escape with :func:`html.escape`, Bokeh tooltips escape by default.
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import html
 
@@ -28,7 +27,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.alarms.rules import AlarmRules
 from ..errors import OpevalError
-from .alarms_state import MEASURES, PARETO_TOP, AlarmsState
+from .alarms_state import PARETO_TOP, AlarmsState
 from .layout import PAGE_SIZE, Pager, download, frame_csv, table
 from .queries import ReadOnlyStore
 
@@ -53,7 +52,7 @@ NUM = NumberFormatter(format="0,0")
 NUM1 = NumberFormatter(format="0,0.0")
 PROB = NumberFormatter(format="0.000")
 NO_LOGO = {"plot.toolbar.logo": None}
-BUCKET_LABELS = {"auto": "auto", "10min": "per 10 minutes", "1h": "per hour"}
+BUCKET_LABELS = {"auto": "auto", "10min": "10 min", "1h": "hour"}
 OPEN_TAB, HISTORY_TAB = 5, 6
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
@@ -144,8 +143,10 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Ove
                            "end": pd.Series(dtype="datetime64[ns]")})
     marked = hv.VSpans(spans, ["start", "end"], label="flood periods").opts(
         color="#d62728", alpha=0.25)
+    top = float(max(series["alarms"].max() if len(series) else 0,
+                    RULES.flood_threshold * 1.2)) * 1.05   # the flood line always in view
     return (marked * total * peak * line).opts(
-        responsive=True, height=300, xlabel="raise time (UTC)", ylabel="alarms",
+        responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel="alarms",
         title=f"Alarms per {per}; flood line: more than 10 in 10 min for one system",
         framewise=True,
         legend_position="top", legend_cols=4, show_grid=True, toolbar="above",
@@ -241,24 +242,23 @@ class AlarmsPage(pn.viewable.Viewer):
         # Filters.
         self._start = pn.widgets.DatePicker(label="From", start=first, end=last, width=110)
         self._end = pn.widgets.DatePicker(label="To", start=first, end=last, width=110)
-        self._system = pn.widgets.Select(label="System", css_classes=["opeval-filter-system"], width=120,
-                                         options={"all": ALL,
-                                                  **{v: v for v in opts["system"]}})
-        self._priority = pn.widgets.Select(label="Priority", css_classes=["opeval-filter-priority"], width=75,
-                                           options={"all": 0,
-                                                    **{str(p): p for p in opts["priority"]}})
-        self._definition = pn.widgets.Select(label="Definition", css_classes=["opeval-filter-definition"], width=180,
-                                             options={"all": ALL,
-                                                      **{v: v for v in opts["definition"]}})
-        self._operator = pn.widgets.Select(label="Operator", css_classes=["opeval-filter-operator"], width=115,
-                                           options={"all": ALL,
-                                                    **{v: v for v in opts["operator"]}})
-        self._bucket = pn.widgets.Select(label="Load per", css_classes=["opeval-filter-bucket"], width=115,
-                                         options={v: k for k, v in BUCKET_LABELS.items()})
+        def select(label, css, width, options):
+            return pn.widgets.Select(label=label, css_classes=[f"opeval-filter-{css}"],
+                                     width=width, options=options)
+
+        def choices(values, all_value=ALL):
+            return {"all": all_value, **{str(v): v for v in values}}
+
+        self._system = select("System", "system", 120, choices(opts["system"]))
+        self._priority = select("Priority", "priority", 75, choices(opts["priority"], 0))
+        self._definition = select("Definition", "definition", 180, choices(opts["definition"]))
+        self._operator = select("Operator", "operator", 115, choices(opts["operator"]))
+        self._bucket = select("Load per", "bucket", 115,
+                              {v: k for k, v in BUCKET_LABELS.items()})
         self._reset = pn.widgets.Button(label="Clear", width=64, margin=(24, 5, 5, 5))
         self._reset.on_click(lambda _e: self._clear())
-        for widget, name, none in ((self._system, "system", ""), (self._definition, "definition", ""),
-                                   (self._operator, "operator", "")):
+        for widget, name in ((self._system, "system"), (self._definition, "definition"),
+                             (self._operator, "operator")):
             self._link_text(widget, name)
         self._link(self._priority, "priority", lambda v: v, lambda v: v)
         self._link(self._bucket, "bucket", lambda v: v, lambda v: v)
@@ -272,7 +272,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._load = self._plot(lambda v: load_plot(v.series, v.floods, v.bucket),
                                 "opeval-load-plot")
         self._floods = _table(pd.DataFrame(), "opeval-table-floods", pagination="remote",
-                              page_size=5)
+                              page_size=5, formatters=_fmt(peak_per_10min=NUM, minutes=NUM))
         self._no_floods = pn.pane.HTML("<p>No flood in this selection: no system got more "
                                        "than 10 alarms in any 10 minutes.</p>",
                                        sizing_mode="stretch_width")
@@ -306,8 +306,10 @@ class AlarmsPage(pn.viewable.Viewer):
         self._open.visible = False
         self._open_empty = empty("No open alarm matches these filters.")
         self._open_empty.visible = False
-        self._hist_def = pn.widgets.Select(label="Alarm definition", css_classes=["opeval-filter-history-definition"], width=260)
-        self._hist_res = pn.widgets.Select(label="Resource", css_classes=["opeval-filter-history-resource"], width=220)
+        self._hist_def = pn.widgets.Select(label="Alarm definition", width=260,
+                                           css_classes=["opeval-filter-history-definition"])
+        self._hist_res = pn.widgets.Select(label="Resource", width=220,
+                                           css_classes=["opeval-filter-history-resource"])
         self._hist_title = pn.pane.HTML("", sizing_mode="stretch_width")
         self._history = _table(pd.DataFrame(), "opeval-table-history", pagination=None,
                                sortable=False, formatters=_fmt(

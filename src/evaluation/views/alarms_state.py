@@ -114,7 +114,9 @@ def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
         backend = ibis.duckdb.from_connection(con)
         alarms = backend.table("alarms", database="src")
         flagged = nuisance.flag_nuisance(prep.instances(alarms, rules.chatter_raises), rules)
-        backend.create_table("flagged", flagged)
+        # In raise order: reproducible results (the model's training rows come in
+        # table order) and a time-range filter can skip whole row groups.
+        backend.create_table("flagged", flagged.order_by("raised_at", "alarm_id"))
     finally:
         con.execute("DETACH src")
     con.execute(_SCOPE_SQL)
@@ -294,20 +296,20 @@ def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
     ic_expr = load.interval_counts(scope, "system_id", rules)
     keyf = ibis.table(keyf_expr.schema(), name=KEYF)
     ic = ibis.table(ic_expr.schema(), name=IC)
-    exprs = dict(
-        keyf=keyf_expr, ic=ic_expr,
-        per=nuisance.per_alarm(keyf).filter(_.chattering | (_.repeat_alarms > 0)),
-        per_def=nuisance.per_alarm(keyf, by=("definition",)),
-        actors=nuisance.bad_actors(keyf, rules),
-        series_10min=_bucket_series(ic, "10min"), series_1h=_bucket_series(ic, "1h"),
-        floods=load.floods(ic, "system_id", rules),
-        summary=lifecycle.summary(scope),
-        overall=false_alarms.overall(scope),
-        heat=false_alarms.rates(scope, ["definition", "hour"]).filter(_.closed > 0),
-        operators=lifecycle.per_operator(scope),
-        handling=handling_quantiles(scope),
-        open=scope.filter(nuisance.open_alarms(scope)).aggregate(open=_.count()),
-    )
+    exprs = {
+        "keyf": keyf_expr, "ic": ic_expr,
+        "per": nuisance.per_alarm(keyf).filter(_.chattering | (_.repeat_alarms > 0)),
+        "per_def": nuisance.per_alarm(keyf, by=("definition",)),
+        "actors": nuisance.bad_actors(keyf, rules),
+        "series_10min": _bucket_series(ic, "10min"), "series_1h": _bucket_series(ic, "1h"),
+        "floods": load.floods(ic, "system_id", rules),
+        "summary": lifecycle.summary(scope),
+        "overall": false_alarms.overall(scope),
+        "heat": false_alarms.rates(scope, ["definition", "hour"]).filter(_.closed > 0),
+        "operators": lifecycle.per_operator(scope),
+        "handling": handling_quantiles(scope),
+        "open": scope.filter(nuisance.open_alarms(scope)).aggregate(open=_.count()),
+    }
     return {name: ibis.to_sql(e, dialect="duckdb") for name, e in exprs.items()}
 
 
@@ -363,24 +365,24 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
     life = summary.iloc[0] if len(summary) else pd.Series(dtype=object)
     fa = overall.iloc[0] if len(overall) else pd.Series(dtype=object)
     busiest = rates.iloc[0] if rates is not None and len(rates) else None
-    kpis = dict(
-        alarms=n,
-        definitions=int(len(per_def)),
-        peak_per_10min=int(series["peak_10min"].max()) if len(series) else 0,
-        busiest_position=None if busiest is None else busiest["position"],
-        busiest_avg_per_10min=None if busiest is None else float(busiest["avg_per_10min"]),
-        busiest_rate_class=None if busiest is None else rate_class(float(busiest["avg_per_10min"])),
-        floods=int(len(floods)),
-        flood_minutes=int(floods["minutes"].sum()) if len(floods) else 0,
-        chattering=int(len(chattering)),
-        repeat_alarms=int(per_def["repeat_alarms"].sum()) if len(per_def) else 0,
-        closed=_int(fa.get("closed")), false_alarms=_int(fa.get("false_alarms")),
-        false_alarm_rate=_num(fa.get("false_alarm_rate")),
-        median_handle_s=_num(life.get("median_handle_s")),
-        median_close_s=_num(life.get("median_close_s")),
-        escalated_share=_num(life.get("escalated_share")),
-        open=open_now,
-    )
+    kpis = {
+        "alarms": n,
+        "definitions": len(per_def),
+        "peak_per_10min": int(series["peak_10min"].max()) if len(series) else 0,
+        "busiest_position": None if busiest is None else busiest["position"],
+        "busiest_avg_per_10min": None if busiest is None else float(busiest["avg_per_10min"]),
+        "busiest_rate_class": None if busiest is None else rate_class(float(busiest["avg_per_10min"])),
+        "floods": len(floods),
+        "flood_minutes": int(floods["minutes"].sum()) if len(floods) else 0,
+        "chattering": len(chattering),
+        "repeat_alarms": int(per_def["repeat_alarms"].sum()) if len(per_def) else 0,
+        "closed": _int(fa.get("closed")), "false_alarms": _int(fa.get("false_alarms")),
+        "false_alarm_rate": _num(fa.get("false_alarm_rate")),
+        "median_handle_s": _num(life.get("median_handle_s")),
+        "median_close_s": _num(life.get("median_close_s")),
+        "escalated_share": _num(life.get("escalated_share")),
+        "open": open_now,
+    }
     series = _fill_series(series, f, unit) if n else series
     return Views(kpis=kpis, series=series, bucket=unit, floods=floods,
                  pareto=_pareto(per_def, actors), chattering=chattering, repeats=repeats,
