@@ -238,6 +238,7 @@ class PageResult:
     warm_s: list[float] = field(default_factory=list)
     filters: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    phase: str = "cold visit"   # what the browser was doing, to tell where an error came from
     external: list[str] = field(default_factory=list)
     reference_build_s: float | None = None
 
@@ -250,8 +251,9 @@ def _is_local(url: str) -> bool:
 def _watched_page(context, result: PageResult):
     page = context.new_page()
     page.on("request", lambda r: None if _is_local(r.url) else result.external.append(r.url))
-    page.on("console", lambda m: m.type == "error" and result.errors.append(m.text))
-    page.on("pageerror", lambda e: result.errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error"
+            and result.errors.append(f"{result.phase}: console error: {m.text}"))
+    page.on("pageerror", lambda e: result.errors.append(f"{result.phase}: page error: {e}"))
     return page
 
 
@@ -315,6 +317,7 @@ def measure_page(browser, base: str, spec: PageSpec, result: PageResult) -> None
         result.cold_s = first_render(page, url, spec)
     finally:
         context.close()
+    result.phase = "warm visit"
     context, page = _context(browser, result)
     try:
         for visit in range(WARM_VISITS):
@@ -323,6 +326,7 @@ def measure_page(browser, base: str, spec: PageSpec, result: PageResult) -> None
                 page = _watched_page(context, result)
             result.warm_s.append(first_render(page, url, spec))
         for f in spec.filters:
+            result.phase = f"filter {f.label}"
             try:
                 result.filters[f.label] = filter_response(page, f)
             except Exception as exc:  # noqa: BLE001 (reported in the table, run goes on)
@@ -427,10 +431,13 @@ def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
         full, one, rows = pandas_ref
         lines += ["", (f"reference /alarms in pandas from the full table ({rows:,} alarms): "
                        f"all views {full:.2f} s (read + compute), one system's views {one:.2f} s")]
-    problems = [(r.path, e) for r in results for e in r.errors + [f"external request {u}"
-                                                                 for u in r.external]]
+    problems: dict[tuple[str, str], int] = {}
+    for r in results:
+        for e in r.errors + [f"external request {u}" for u in r.external]:
+            problems[(r.path, e[:160])] = problems.get((r.path, e[:160]), 0) + 1
     if problems:
-        lines += ["", "problems seen in the browser:"] + [f"  {p}: {e[:160]}" for p, e in problems]
+        lines += ["", "problems seen in the browser (page: what it was doing: message, times seen):"]
+        lines += [f"  {p}: {e} (x{n})" for (p, e), n in problems.items()]
     return "\n".join(lines)
 
 
