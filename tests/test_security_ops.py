@@ -98,6 +98,8 @@ def test_oauth_options_come_from_panel_settings(tmp_path, planted):
                "PANEL_OAUTH_ENCRYPTION": "k" * 32, "PANEL_COOKIE_SECRET": "cookie",
                "PANEL_OAUTH_EXTRA_PARAMS": '{"tenant": "t1"}'}
         opts = auth_server.auth_options(access, "azure", env)
+        assert opts.pop("logout_template").endswith("logout.html")
+        assert opts.pop("oauth_error_template").endswith("error.html")
         assert opts == {"oauth_provider": "azure", "oauth_key": "client-id",
                         "oauth_secret": "client-secret",
                         "oauth_redirect_uri": "https://opeval.example/login",

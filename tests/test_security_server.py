@@ -132,3 +132,16 @@ def test_logs_are_json_lines_with_requests_sessions_and_refusals(server):
     assert any(r.get("event") == "login" and r.get("user") == "ocuser" and r["accepted"]
                for r in records)
     assert not any("pw-ocuser" in ln for ln in lines)
+
+
+def test_login_page_escapes_its_error_message_and_needs_no_internet(server):
+    status, _, html = Client(server.url).request(
+        "/login?error=%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E")
+    assert status == 200
+    assert "<script>window.__pwned" not in html
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    assert "http://" not in html and "https://" not in html      # no CDN, no web font
+    c = Client(server.url)
+    c.login("ocuser", "pw-ocuser")
+    status, _, html = c.request("/alarms")
+    assert status == 403 and "https://" not in html and "not authorized" in html

@@ -117,6 +117,7 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
 
     if auth != "none":
         pn.config.authorize_callback = access.authorize
+        pn.config.auth_template = auth_server.TEMPLATES["error_template"]
     auth_server.log_sessions()
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}

@@ -41,6 +41,12 @@ from .scope import ScopedStores
 log = logging.getLogger("evaluation.serve")
 
 AUTH_MODES = ("none", "basic", "oauth")
+# opeval's own login, logout and error pages: no CDN logo, no web font (closed networks),
+# and every value HTML-escaped (Panel's default login page echoes ``?error=`` as markup).
+_TEMPLATE_DIR = Path(__file__).parent / "templates"
+TEMPLATES = {"login_template": str(_TEMPLATE_DIR / "login.html"),
+             "logout_template": str(_TEMPLATE_DIR / "logout.html"),
+             "error_template": str(_TEMPLATE_DIR / "error.html")}
 OAUTH_ENV = {
     "oauth_key": "PANEL_OAUTH_KEY",
     "oauth_secret": "PANEL_OAUTH_SECRET",
@@ -129,7 +135,7 @@ def hashed_basic_auth_provider(users: UsersCache):
             handler._login_template = self._login_template
             return handler
 
-    return HashedBasicAuthProvider()
+    return HashedBasicAuthProvider(**TEMPLATES)
 
 
 def auth_options(access: Access, oauth_provider: str | None = None,
@@ -146,6 +152,8 @@ def auth_options(access: Access, oauth_provider: str | None = None,
         if not provider:
             raise OpevalError("--auth oauth needs --oauth-provider NAME (or PANEL_OAUTH_PROVIDER)")
         opts["oauth_provider"] = provider
+        opts["logout_template"] = TEMPLATES["logout_template"]
+        opts["oauth_error_template"] = TEMPLATES["error_template"]
         for option, var in OAUTH_ENV.items():
             if env.get(var):
                 opts[option] = env[var]

@@ -199,7 +199,8 @@ class EvaluationPage(pn.viewable.Viewer):
     def _link_widgets(self) -> None:
         s = self.state
         has = self._has_systems()
-        options = s.system_options() if has else {}
+        # MultiChoice (Choices.js) renders option labels as HTML: escape names from the data.
+        options = {html.escape(k): v for k, v in s.system_options().items()} if has else {}
         self._systems.options = options
         self._systems.value = [v for v in s.systems if v in options.values()]
         self._window.value = s.window_days
@@ -315,7 +316,7 @@ class EvaluationPage(pn.viewable.Viewer):
             f'<b>{ev["as_of"]}</b>, window {ev["window"]["start"]} to {ev["window"]["end"]} '
             f'({ev["window"]["days"]} days), in {res.seconds:.1f} s.</span>')
         sel = s.selected()
-        labels = {v: k for k, v in self._systems.options.items()}
+        labels = {v: html.unescape(k) for k, v in self._systems.options.items()}  # Select: plain text
         focus = s.focus()
         self._quiet = True
         try:
