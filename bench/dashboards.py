@@ -124,7 +124,9 @@ const roots = () => {
     for (const e of out[i].querySelectorAll('*')) if (e.shadowRoot) out.push(e.shadowRoot);
   return out;
 };
-const R = roots();
+// shadow roots recorded as they are attached (TRACK_ROOTS_JS), else found by a walk
+const R = window.__opevalRoots
+  ? [document, ...window.__opevalRoots.filter((r) => r.host.isConnected)] : roots();
 const q = (sel) => R.flatMap((r) => Array.from(r.querySelectorAll(sel)));
 const inside = (e, set) => {
   for (let n = e.parentNode || e.host; n; n = n.parentNode || n.host) if (set.has(n)) return true;
@@ -146,6 +148,18 @@ const text = (e) => {
 const busy = () => q('.pn-loading').length > 0;
 const signature = (path) => find(path).map(text).join('\\u241e');
 """
+
+# Run before any script of the page: remember every shadow root, so the checks below
+# need not walk the whole DOM to find them (a walk costs milliseconds on a big page).
+TRACK_ROOTS_JS = """(() => {
+  const roots = window.__opevalRoots = [];
+  const attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = attach.call(this, init);
+    roots.push(root);
+    return root;
+  };
+})();"""
 
 READY_JS = "(paths) => {" + _JS_LIB + """
   if (busy()) return false;
@@ -236,6 +250,9 @@ class PageResult:
     path: str
     cold_s: float | None = None
     warm_s: list[float] = field(default_factory=list)
+    cold_cpu: tuple[float, float] | None = None                       # (server, browser) CPU s
+    warm_cpu: list[tuple[float, float]] = field(default_factory=list)
+    filter_cpu: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     filters: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     phase: str = "cold visit"   # what the browser was doing, to tell where an error came from
@@ -260,17 +277,56 @@ def _watched_page(context, result: PageResult):
 def _context(browser, result: PageResult):
     """A new browser context (empty cache) on a simulated closed network, and a watched page."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(TRACK_ROOTS_JS)
     context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
                   else route.abort("internetdisconnected"))
     return context, _watched_page(context, result)
 
 
-def first_render(page, url: str, spec: PageSpec) -> float:
-    """Seconds from the start of navigation to the page being ready (measured in the page)."""
+class CpuMeter:
+    """CPU seconds used by the server and by the browser (Playwright's driver and Chromium's
+    processes) between two snapshots: what a page costs, whatever else loads the machine."""
+
+    def __init__(self, server_pid: int):
+        import psutil
+        self._psutil, self.server_pid, self.me = psutil, server_pid, os.getpid()
+
+    def snapshot(self) -> dict[int, float]:
+        out = {}
+        for p in self._psutil.Process(self.me).children(recursive=True):
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except self._psutil.Error:
+                pass
+        return out
+
+    def since(self, before: dict[int, float]) -> tuple[float, float]:
+        after = self.snapshot()
+        server = after.get(self.server_pid, 0.0) - before.get(self.server_pid, 0.0)
+        browser = sum(v - before.get(pid, 0.0) for pid, v in after.items() if pid != self.server_pid)
+        return server, browser
+
+
+METER: CpuMeter | None = None
+
+
+def _cpu_start() -> dict[int, float]:
+    return METER.snapshot() if METER else {}
+
+
+def _cpu_since(before: dict[int, float]) -> tuple[float, float] | None:
+    return METER.since(before) if METER else None
+
+
+def first_render(page, url: str, spec: PageSpec) -> tuple[float, tuple[float, float] | None]:
+    """Seconds from the start of navigation to the page being ready (measured in the page),
+    and the CPU seconds (server, browser) it took."""
+    before = _cpu_start()
     page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
     handle = page.wait_for_function(READY_JS, arg=[list(p) for p in spec.ready],
                                     polling=50, timeout=TIMEOUT_MS)
-    return float(handle.json_value()) / 1000
+    return float(handle.json_value()) / 1000, _cpu_since(before)
 
 
 def _select(page, label: str):
@@ -281,8 +337,9 @@ def _select(page, label: str):
     raise LookupError(f"no <select> labelled {label!r}")
 
 
-def filter_response(page, f: Filter, rounds: int = 2) -> list[float]:
-    """Seconds from each option change to the watched view showing new content."""
+def filter_response(page, f: Filter, rounds: int = 2) -> tuple[list[float], list[tuple]]:
+    """Seconds from each option change to the watched view showing new content, and the CPU
+    seconds (server, browser) of each change."""
     if f.tab:
         page.get_by_text(f.tab, exact=True).first.click()
     widget = _select(page, f.widget)
@@ -290,13 +347,14 @@ def filter_response(page, f: Filter, rounds: int = 2) -> list[float]:
     choices = [c for c in f.choices if not isinstance(c, int) or c < n_options]
     if len(choices) < 2:
         raise LookupError(f"{f.widget!r} offers {n_options} option(s): nothing to change")
-    times = []
+    times, cpu = [], []
     for choice in choices * rounds:
         before = page.evaluate(SIGNATURE_JS, list(f.watch))
         current = widget.evaluate("s => s.selectedIndex" if isinstance(choice, int)
                                   else "s => s.options[s.selectedIndex].text")
         if current == choice:
             continue
+        before_cpu = _cpu_start()
         t0 = page.evaluate("performance.now()")
         if isinstance(choice, int):
             widget.select_option(index=choice)
@@ -305,7 +363,10 @@ def filter_response(page, f: Filter, rounds: int = 2) -> list[float]:
         handle = page.wait_for_function(CHANGED_JS, arg=[list(f.watch), before], polling=20,
                                         timeout=FILTER_TIMEOUT_MS)
         times.append((float(handle.json_value()) - t0) / 1000)
-    return times
+        used = _cpu_since(before_cpu)
+        if used:
+            cpu.append(used)
+    return times, cpu
 
 
 def measure_page(browser, base: str, spec: PageSpec, result: PageResult) -> None:
@@ -314,7 +375,7 @@ def measure_page(browser, base: str, spec: PageSpec, result: PageResult) -> None
     url = base + spec.path
     context, page = _context(browser, result)
     try:
-        result.cold_s = first_render(page, url, spec)
+        result.cold_s, result.cold_cpu = first_render(page, url, spec)
     finally:
         context.close()
     result.phase = "warm visit"
@@ -324,11 +385,14 @@ def measure_page(browser, base: str, spec: PageSpec, result: PageResult) -> None
             if visit:
                 page.close()
                 page = _watched_page(context, result)
-            result.warm_s.append(first_render(page, url, spec))
+            seconds, cpu = first_render(page, url, spec)
+            result.warm_s.append(seconds)
+            if cpu:
+                result.warm_cpu.append(cpu)
         for f in spec.filters:
             result.phase = f"filter {f.label}"
             try:
-                result.filters[f.label] = filter_response(page, f)
+                result.filters[f.label], result.filter_cpu[f.label] = filter_response(page, f)
             except Exception as exc:  # noqa: BLE001 (reported in the table, run goes on)
                 result.errors.append(f"filter {f.label}: {type(exc).__name__}: "
                                      f"{str(exc).splitlines()[0]}")
@@ -405,19 +469,33 @@ def _verdict(v: float | None, target: float) -> str:
     return "met" if v < target else "MISSED"
 
 
+def _cpu(pairs: list[tuple[float, float]] | tuple[float, float] | None) -> str:
+    """'server + browser' CPU seconds (median of several)."""
+    if not pairs:
+        return "—"
+    if isinstance(pairs, tuple):
+        pairs = [pairs]
+    return (f"{statistics.median(p[0] for p in pairs):.2f} + "
+            f"{statistics.median(p[1] for p in pairs):.2f}")
+
+
 def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
     lines = [("first render (s): cold = first visit after the server started, warm = median of "
-              f"{WARM_VISITS} later visits; target < {FIRST_RENDER_TARGET_S:g} s"),
-             f"{'page':<13} {'cold':>7} {'warm':>7} {'server build (ref)':>19}  target (cold / warm)"]
+              f"{WARM_VISITS} later visits; target < {FIRST_RENDER_TARGET_S:g} s; CPU = CPU "
+              "seconds used meanwhile by the server + the browser"),
+             (f"{'page':<13} {'cold':>7} {'warm':>7} {'server build (ref)':>19}  "
+              f"{'cold CPU':>13} {'warm CPU':>13}  target (cold / warm)")]
     for r in results:
         warm = statistics.median(r.warm_s) if r.warm_s else None
         lines.append(f"{r.path:<13} {_fmt(r.cold_s):>7} {_fmt(warm):>7} "
-                     f"{_fmt(r.reference_build_s):>19}  "
+                     f"{_fmt(r.reference_build_s):>19}  {_cpu(r.cold_cpu):>13} "
+                     f"{_cpu(r.warm_cpu):>13}  "
                      f"{_verdict(r.cold_s, FIRST_RENDER_TARGET_S)} / "
                      f"{_verdict(warm, FIRST_RENDER_TARGET_S)}")
     lines += ["", ("filter response (s): new = first change to each value, repeat = the same "
                    f"values again (cached); target < {FILTER_TARGET_S:g} s"),
-              f"{'page':<13} {'filter':<28} {'new':>12} {'repeat':>12}  target (new / repeat)"]
+              (f"{'page':<13} {'filter':<28} {'new':>12} {'repeat':>7}  {'CPU (median)':>13}  "
+               "target (new / repeat)")]
     for r in results:
         for label, times in r.filters.items():
             n_new = len(times) // 2
@@ -425,8 +503,8 @@ def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
             new_s = max(new) if new else None
             rep_s = statistics.median(rep) if rep else None
             lines.append(f"{r.path:<13} {label:<28} {' / '.join(f'{t:.2f}' for t in new):>12} "
-                         f"{_fmt(rep_s):>12}  {_verdict(new_s, FILTER_TARGET_S)} / "
-                         f"{_verdict(rep_s, FILTER_TARGET_S)}")
+                         f"{_fmt(rep_s):>7}  {_cpu(r.filter_cpu.get(label)):>13}  "
+                         f"{_verdict(new_s, FILTER_TARGET_S)} / {_verdict(rep_s, FILTER_TARGET_S)}")
     if pandas_ref:
         full, one, rows = pandas_ref
         lines += ["", (f"reference /alarms in pandas from the full table ({rows:,} alarms): "
@@ -460,6 +538,8 @@ def main(scale: str = "full") -> None:
             r.reference_build_s = reference_build(r.path, db)
         pandas_ref = reference_alarms_pandas(db) if "/alarms" in PAGES else None
         server = Server(db, workdir / "serve.log")
+        global METER
+        METER = CpuMeter(server.proc.pid)
         try:
             print(f"server up in {server.wait():.1f} s at {server.url}", flush=True)
             with sync_playwright() as p:
