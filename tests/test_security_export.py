@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import _security_db
 from evaluation.store import db, privacy
@@ -97,3 +99,16 @@ def test_export_file_names_never_leave_the_lake(tmp_path, run_cli):
         "SELECT pm_id FROM read_parquet(?, hive_partitioning=false)",
         [str(lake / "outages" / "**" / "*.parquet")]).fetchall())
     assert got == sorted(HOSTILE_PMS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_report_file_names_from_system_ids_stay_plain_names(system_id):
+    """`opeval evaluate --out DIR` and the /evaluation download name files after system ids."""
+    from pathlib import Path
+
+    from evaluation.reports.evaluation import safe_name
+
+    name = f"evaluation-{safe_name(system_id)}.html"
+    assert Path(name).name == name and name not in (".", "..")
+    assert not any(ch in name for ch in "/\\\x00:")
