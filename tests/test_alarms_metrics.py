@@ -138,6 +138,7 @@ def test_standing_and_stale_at_as_of():
              raised_at=at(0, hours=1), status="expired"),
     ]
     s = nuisance.standing(alarm_table(rows), as_of).execute().set_index("alarm_id")
+    assert s.unhandled.all()
     assert set(s.index) == {"old", "young", "clears-later"}
     assert s.loc["old", "age_h"] == pytest.approx(25) and bool(s.loc["old", "stale"])
     assert s.loc["young", "age_h"] == pytest.approx(23) and not bool(s.loc["young", "stale"])
@@ -186,6 +187,10 @@ def test_lifecycle_summary():
     # escalated 1/6, expired 1/6, closed without handling 1 of 4 closed
     assert s.escalated_share == pytest.approx(1 / 6) and s.expired_share == pytest.approx(1 / 6)
     assert s.closed_without_handling_share == pytest.approx(0.25)
+    # alarm 3 escalated 50 s after its raise: allowed (guide: more than 45 s)
+    assert s.escalated_too_early == 0
+    early = [dict(LIFE[2], alarm_id="3b", escalated_at=at(7245))]  # 45 s: too early
+    assert lifecycle.summary(instances(alarm_table(early))).execute().escalated_too_early[0] == 1
 
 
 def test_close_reasons_and_operators():
@@ -285,6 +290,9 @@ def test_report_has_the_contract_keys_and_consistent_kpis():
     assert k["repeat_alarms"] == 12
     assert r["floods"][0]["top_contributors"][0] == {"definition": "B", "alarms": 11}
     assert k["benchmark_status"]["peak_per_10min"] == "not met"
+    # 14 alarms over 6 intervals: 2.33 per 10 min in system S1 -> overloaded (> 2)
+    assert r["rates"][0]["rate_class"] == "overloaded"
+    assert k["unhandled_past_default_expiry"] == 0 and k["escalated_too_early"] == 0
     assert isinstance(r["kpis"]["as_of"], str) and r["parameters"]["repeat_window_s"] == 600
 
 
@@ -306,3 +314,15 @@ def test_main_kpis_agree_with_the_report():
     assert int(m["standing"].standing.iloc[0]) == k["standing"]
     assert m["bad_actors"].definition.tolist() == [b["definition"] for b in r["bad_actors"]]
     assert m["lifecycle"].median_handle_s.iloc[0] == k["median_handle_s"] == 20
+
+
+def test_unhandled_alarms_past_the_default_48_h_expiry():
+    # raised 49 h before as_of, still new and unhandled: the guide's default expiry
+    # (48 h) should have removed it; the one raised 47 h before is only stale
+    rows = [dict(alarm_id="a", definition="A", resource_id="R", raised_at=at(0), status="new"),
+            dict(alarm_id="b", definition="A", resource_id="R", raised_at=at(0, hours=2),
+                 status="new"),
+            dict(alarm_id="c", definition="A", resource_id="R", raised_at=at(0),
+                 handled_at=at(60), status="in_progress")]
+    k = alarm_report(alarm_table(rows), as_of=at(0, hours=49))["kpis"]
+    assert (k["standing"], k["stale"], k["unhandled_past_default_expiry"]) == (3, 3, 1)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from .rules import CLOSE_REASONS
+from .prep import seconds
+from .rules import CLOSE_REASONS, ESCALATE_MIN_S
 
 
 def _escalated(t: ibis.Table) -> ibis.Value:
@@ -32,6 +33,9 @@ def _closed_state(t: ibis.Table) -> ibis.Value:
 def summary(inst: ibis.Table) -> ibis.Table:
     """One row: alarms, handled, closed, shares and time-to-handle/close figures.
 
+    ``escalated_too_early`` counts escalations at most 45 s after the raise — the
+    guide only lets a definition escalate after more than 45 s unhandled, so such
+    a row points at a clock or configuration problem.
     ``escalated_share`` and ``expired_share`` are over all alarms;
     ``closed_without_handling_share`` over the closed ones; shares are NULL when
     their denominator is zero.
@@ -44,6 +48,8 @@ def summary(inst: ibis.Table) -> ibis.Table:
         escalated=_escalated(inst).cast("int64").sum(),
         expired=(_.status == "expired").fill_null(False).cast("int64").sum(),
         closed_without_handling=(closed & _.handled_at.isnull()).cast("int64").sum(),
+        escalated_too_early=(seconds(_.escalated_at, _.raised_at) <= ESCALATE_MIN_S)
+        .fill_null(False).cast("int64").sum(),
         median_handle_s=_.handle_s.median(), mean_handle_s=_.handle_s.mean(),
         p90_handle_s=_.handle_s.quantile(0.9),
         median_close_s=_.close_s.median(), mean_close_s=_.close_s.mean(),

@@ -145,13 +145,15 @@ def is_active(alarms: ibis.Table, as_of: dt.datetime) -> ibis.Value:
 def standing(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRules()
              ) -> ibis.Table:
     """Alarms standing at ``as_of`` with their age; ``stale`` when older than
-    ``rules.stale_after_h`` (ISA-18.2: active more than 24 h)."""
+    ``rules.stale_after_h`` (ISA-18.2: active more than 24 h); ``unhandled`` when
+    nobody took it in hand."""
     cut = ibis.literal(as_of, type="timestamp")
     t = alarms.filter(is_active(alarms, as_of))
     return (t.mutate(age_h=seconds(cut, t.raised_at) / 3600.0)
             .mutate(stale=_.age_h > rules.stale_after_h)
+            .mutate(unhandled=t.handled_at.isnull())
             .select("alarm_id", "system_id", "definition", "resource_id", "priority",
-                    "raised_at", "status", "age_h", "stale")
+                    "raised_at", "status", "unhandled", "age_h", "stale")
             .order_by(ibis.desc("age_h"), "alarm_id"))
 
 

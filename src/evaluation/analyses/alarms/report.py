@@ -18,7 +18,7 @@ from ibis import _
 
 from . import false_alarms, lifecycle, load, nuisance, tuning
 from .prep import facts, select
-from .rules import BENCHMARKS, AlarmRules, rate_class
+from .rules import BENCHMARKS, EXPIRE_DEFAULT_H, AlarmRules, rate_class
 
 
 def _clean(v):
@@ -160,6 +160,9 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         repeat_alarms=int(per_def.repeat_alarms.sum()) if len(per_def) else 0,
         repeat_share=(float(per_def.repeat_alarms.sum()) / n) if n else None,
         standing=len(stand), stale=len(stale),
+        unhandled_past_default_expiry=int(((stand.age_h > EXPIRE_DEFAULT_H) & stand.unhandled)
+                                          .sum()) if len(stand) else 0,
+        escalated_too_early=int(life_row.get("escalated_too_early") or 0),
         top10_share=_clean(top10),
         bad_actors=len(actors),
         closed=int(fa_overall.closed.iloc[0] or 0) if len(fa_overall) else 0,
@@ -185,7 +188,8 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         stale=records(stale.drop(columns=["stale"])) if len(stale) else [],
         standing=records(stand),
         bad_actors=records(actors),
-        rates=records(rates.rename(columns={"position": "system_id"})),
+        rates=records(rates.rename(columns={"position": "system_id"}).assign(
+            rate_class=lambda d: d.avg_per_10min.map(rate_class))),
         operators=_operators(ops, load.n_intervals(start, as_of, rules.interval_s)),
         lifecycle=life_row,
         close_reasons=records(reasons),
@@ -248,6 +252,7 @@ def _operators(ops: pd.DataFrame, n_intervals: int) -> list[dict]:
     if not len(ops):
         return []
     ops = ops.assign(avg_per_10min=ops.alarms / n_intervals)
+    ops = ops.assign(rate_class=ops.avg_per_10min.map(rate_class))
     return records(ops)
 
 
