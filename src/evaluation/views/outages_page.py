@@ -175,7 +175,7 @@ def timeline_plot(windows: pd.DataFrame, cuts: pd.DataFrame, aggregated: bool,
     rect = hv.Rectangles(w, kdims=["hd", "y0", "hf", "y1"],
                          vdims=["ref_interv_oi", "code_do", "cuts", "m5_received",
                                 "impacted"], label="intervention window [HD, HF]").opts(
-        color="#9ecae1", alpha=0.35, line_color="#3182bd", line_width=1,
+        color="#9ecae1", alpha=0.35, line_color="#3182bd", line_width=1, framewise=True,
         tools=[_hover([("intervention", "@ref_interv_oi"), ("DO", "@code_do"),
                        ("HD", "@hd{%F %T}"), ("HF", "@hf{%F %T}"),
                        ("counted cuts", "@cuts"), ("M5 received", "@m5_received")],
@@ -199,7 +199,7 @@ def timeline_plot(windows: pd.DataFrame, cuts: pd.DataFrame, aggregated: bool,
                                    ("in window of", "@window"), ("M5 of", "@m5"),
                                    ("not counted", "@why"), ("restored", "@restored")],
                                   {"@cut_at": "datetime"})])
-    layers = [rect, pts.opts(color=color, line_color="white")]
+    layers = [rect, pts.opts(color=color, line_color="white", framewise=True)]
     what = "cuts per bucket (aggregated)" if aggregated else "cuts"
     return hv.Overlay(layers).opts(
         height=330, xlabel="time (UTC)", ylabel="", yticks=list(enumerate(CUT_CATEGORIES)),
@@ -350,6 +350,17 @@ class OutagesPage(pn.viewable.Viewer):
                                                  lambda d: do_window_cuts_plot(d[0]),
                                                  lambda d: m1_delay_plot(d[1]),
                                                  lambda d: missing_hf_plot(d[0])))]
+        # Shown only with a PM selected (the Column is toggled: a HoloViews pane's own
+        # ``visible`` cannot be changed once rendered in Panel 1.9).
+        self._pm_box = pn.Column(
+            self._pm_title, self._timeline,
+            _section("Its interventions", self._interventions,
+                     download("pm_interventions.csv", frame_csv(self.state.pm_interventions)),
+                     anchor="pm-interventions"),
+            _section("Counted cuts of its covered interventions", self._cuts,
+                     download("pm_cuts.csv", frame_csv(self.state.pm_counted_cuts)),
+                     anchor="pm-cuts"),
+            sizing_mode="stretch_width")
         self._tabs = pn.Tabs(
             ("PMs and blacklist", pn.Column(
                 pn.Row(pn.pane.HoloViews(self._funnel, linked_axes=False,
@@ -362,16 +373,7 @@ class OutagesPage(pn.viewable.Viewer):
                 _section("Every PM in scope", self._pms,
                          download("pms.csv", frame_csv(self._pms_csv)), anchor="pms"),
                 sizing_mode="stretch_width")),
-            ("Selected PM", pn.Column(
-                self._no_pm, self._pm_title, self._timeline,
-                _section("Its interventions", self._interventions,
-                         download("pm_interventions.csv",
-                                  frame_csv(self.state.pm_interventions)),
-                         anchor="pm-interventions"),
-                _section("Counted cuts of its covered interventions", self._cuts,
-                         download("pm_cuts.csv", frame_csv(self.state.pm_counted_cuts)),
-                         anchor="pm-cuts"),
-                sizing_mode="stretch_width")),
+            ("Selected PM", pn.Column(self._no_pm, self._pm_box, sizing_mode="stretch_width")),
             ("DOs and timestamp quality", pn.Column(
                 pn.Row(self._do_plots[0], self._do_plots[1], sizing_mode="stretch_width"),
                 pn.Row(self._do_plots[2], self._do_plots[3], sizing_mode="stretch_width"),
@@ -504,8 +506,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._pm.options = table["pm_id"].sort_values().tolist()
         has = bool(s.pm_id)
         self._no_pm.visible = not has
-        for w in (self._timeline, self._interventions, self._cuts, self._pm_title):
-            w.visible = has
+        self._pm_box.visible = has
         if not has:
             self._timeline_pipe.send(_empty_timeline())
             return
@@ -520,7 +521,8 @@ class OutagesPage(pn.viewable.Viewer):
                      f"{int(r.covered_interventions)} covered "
                      f"({r.incident_rate:.1%}), {int(r.interventions)} interventions, "
                      f"{int(r.clients_hs)} counted cuts in covered windows")
-        self._pm_title.object = f"<h4>{html.escape(s.pm_id)}{html.escape(facts)}</h4>"
+        self._pm_title.object = (f'<div class="opeval-pm-title" style="font-size:1.05rem">'
+                                 f"<b>{html.escape(s.pm_id)}</b>{html.escape(facts)}</div>")
         self._timeline_pipe.send((windows, cuts, aggregated, s.pm_id))
         self._interventions.value = shown(s.pm_interventions())
         self._cuts.value = shown(s.pm_counted_cuts())
