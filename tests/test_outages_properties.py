@@ -106,7 +106,7 @@ def _tables(ints, cuts):
                      churned=c["churned"]) for c in cuts])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_engine_matches_brute_force(net):
     ints, cuts = net

@@ -77,7 +77,7 @@ def exclusion_reason(outages: ir.Table) -> ir.StringValue:
 
 
 def target_key(targets: ir.Table) -> ir.Table:
-    """(ref_interv_oi, pto_key) of the lines each DO works on (Nature_PBO_PTO, §2.1.3).
+    """(target_ref, target_pto) of the lines each DO works on (Nature_PBO_PTO, §2.1.3).
 
     A cut of one of these lines inside its own intervention's window is the
     client the technician is working on and is never counted (§2.1.5, second
@@ -102,7 +102,8 @@ def position(cut_at: ir.TimestampValue, hd: ir.TimestampValue,
     A cut 'before' HD (at most 5 minutes) suggests the DO declared HD after the
     first manipulation; 'after' HF that HF came before the last one (§4).
     """
-    return ibis.cases((cut_at < hd, "before"), (cut_at > hf, "after"), else_="in")
+    return ibis.cases((in_window(cut_at, hd, hf), "in"), (cut_at < hd, "before"),
+                      else_="after")
 
 
 def m1_delay_s(m1_received_at: ir.TimestampValue, hd: ir.TimestampValue) -> ir.NumericValue:
