@@ -276,9 +276,9 @@ def test_page_rendered_before_the_evaluation_arrives(fx_db, monkeypatch):
     monkeypatch.setattr(EvaluationPage, "request", lambda self: None)
     view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
     view.__panel__().get_root(Document())
-    assert view._life_plot.object is None and not view._content.visible
+    assert view._panes["life"].object is None and not view._content.visible
     view._apply(view.state.result())
-    assert view._content.visible and view._life_plot.object is not None
+    assert view._content.visible and view._panes["life"].object is not None
     assert view._pipes["life"].data["device_id"].tolist()[:3] == ["D1", "D2", "D4"]
     view.state.system = "S3"               # plots already drawn: their data changes in place
     assert view._pipes["life"].data["device_id"].tolist() == ["H1", "H2", "H3"]

@@ -104,13 +104,13 @@ def test_overview_detail_and_a_change_of_system(open_eval):
     assert cells(page, "devices", "device_id") == ["D1", "D2", "D4", "D5", "D3", "D6"]
     # every chart is drawn (Bokeh canvases inside the plot panes)
     for plot in ("faults", "mttr", "life", "exposure"):
-        page.locator(f".opeval-plot-{plot} canvas").first.wait_for(timeout=15_000)
+        page.locator(f".opeval-plot-{plot} canvas").first.wait_for(timeout=60_000)
     # another system in detail: verdict, devices table and URL follow
     page.locator(".opeval-detail select").first.select_option(label="S3 · Depot")
     page.locator(".opeval-verdict [data-key='disposition']",
-                 has_text="Overall renewal").wait_for(timeout=15_000)
+                 has_text="Overall renewal").wait_for(timeout=60_000)
     page.locator(".opeval-table-devices .tabulator-cell[tabulator-field='device_id']",
-                 has_text="H3").wait_for(timeout=15_000)
+                 has_text="H3").wait_for(timeout=60_000)
     assert cells(page, "devices", "device_id") == ["H1", "H2", "H3"]
     assert cells(page, "devices", "life_status") == ["past", "past", "ok"]
     assert parse_qs(urlparse(page.url).query).get("system") == ["S3"]
@@ -138,4 +138,13 @@ def test_filters_from_the_url_and_downloads(open_eval):
     with open(info.value.path(), encoding="utf-8") as f:
         report = f.read()
     assert 'id="system-S3"' in report and "Overall renewal" in report and "<script" not in report
+
+    # another window: evaluated again in the background, then every chart redrawn
+    window = page.locator(".opeval-window input").first
+    window.fill("30")
+    window.press("Enter")
+    page.locator(".opeval-done", has_text="(30 days)").wait_for(timeout=EVALUATED)
+    assert parse_qs(urlparse(page.url).query).get("window") == ["30"]
+    page.locator(".opeval-plot-faults canvas").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
     watch.assert_clean(page)

@@ -94,6 +94,12 @@ def _class_colour(value) -> str:
     return f"color: {colour}; font-weight: 600" if colour else ""
 
 
+@functools.cache
+def _bokeh_backend() -> None:
+    """Load HoloViews' Bokeh backend once per process (a quarter of a second each time)."""
+    hv.extension("bokeh", logo=False)
+
+
 def _guarded(update):
     """Run a page update; a database that cannot be read now is said on the page."""
     @functools.wraps(update)
@@ -115,7 +121,7 @@ class EvaluationPage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        hv.extension("bokeh", logo=False)
+        _bokeh_backend()
         s = self.state
         self._res: Result | None = None
         self._token = None
@@ -126,6 +132,7 @@ class EvaluationPage(pn.viewable.Viewer):
                                                placeholder="every system", max_items=None)
         self._as_of = pn.widgets.DatePicker(label="As of", width=150)
         self._window = pn.widgets.IntInput(label="Window (days)", start=1, end=MAX_WINDOW_DAYS,
+                                           css_classes=["opeval-window"],
                                            width=120)
         self._focus = pn.widgets.Select(label="System in detail", width=320)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["opeval-status"],
@@ -161,6 +168,8 @@ class EvaluationPage(pn.viewable.Viewer):
         # plot's data and axes in place instead of building a new Bokeh figure
         self._pipes = {k: hv.streams.Pipe(data=None) for k in ("faults", "mttr", "life", "exposure")}
         self._elements: dict = {}
+        self._panes: dict[str, pn.pane.HoloViews] = {}
+        self._shapes: dict[str, tuple] = {}       # rows and columns each chart was drawn with
         self._faults_plot = self._plot("faults", self._faults_element, height=260)
         self._mttr_plot = self._plot("mttr", self._mttr_element, height=260)
         self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
@@ -346,7 +355,9 @@ class EvaluationPage(pn.viewable.Viewer):
         devices = s.devices(res)
         self._devices.value = devices
         self._send("life", devices, empty=devices.empty)
-        self._life_plot.height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
+        height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
+        if self._life_plot.height != height:
+            self._life_plot.height = height
         past, due = (devices["life_status"] == "past").sum(), (devices["life_status"] == "due").sum()
         self._life_note.object = (
             f'<span class="opeval-life-note">{len(devices)} active devices: <b>{past}</b> past their '
@@ -359,7 +370,9 @@ class EvaluationPage(pn.viewable.Viewer):
         self._no_zones.visible = exposure.empty
         self._never_exposed.visible = not exposure.empty and exposed == 0
         self._send("exposure", (exposure, s.exposure_limit_h(res)), empty=exposed == 0)
-        self._exposure_plot.height = max(160, 80 + 22 * exposed)
+        height = max(160, 80 + 22 * exposed)
+        if self._exposure_plot.height != height:
+            self._exposure_plot.height = height
         self._expected.value = s.expected(res)
         self._expected_note.object = (
             f'<span class="opeval-expected-note">About <b>{ind["expected_failures_next_cycle"]:.1f}</b> '
@@ -407,21 +420,32 @@ class EvaluationPage(pn.viewable.Viewer):
                                "share of applicable faults (5.1.1)", tone(v, ind["sla_target"])))
         return '<div class="cards">' + "".join(cards) + "</div>"
 
-    def _plot(self, key: str, element, height: int) -> pn.pane.HoloViews:
-        """An empty pane; its DynamicMap is made with the first data (so its axes get the right type)."""
+    def _plot(self, key: str, element, height: int) -> pn.Column:
+        """A chart holder: an empty pane whose DynamicMap is made with the first data (so its
+        axes get the right type). Visibility and height are set on the holder, never on the
+        HoloViews pane itself (changing them on a drawn pane trips Panel's stylesheet sync)."""
         self._elements[key] = element
-        return pn.pane.HoloViews(None, sizing_mode="stretch_width", height=height,
-                                 css_classes=[f"opeval-plot-{key}"])
+        self._panes[key] = pn.pane.HoloViews(None, sizing_mode="stretch_both",
+                                             css_classes=[f"opeval-plot-{key}"])
+        return pn.Column(self._panes[key], height=height, sizing_mode="stretch_width")
 
     def _send(self, key: str, data, empty: bool = False) -> None:
         """Show ``data`` in the chart ``key``: update its plot in place, or hide it when empty."""
-        pane = getattr(self, f"_{key}_plot")
-        pane.visible = not empty
+        holder, pane = getattr(self, f"_{key}_plot"), self._panes[key]
+        if holder.visible == empty:
+            holder.visible = not empty
         if empty:
             return
-        self._pipes[key].send(data)
-        if pane.object is None:
+        frame = data[0] if isinstance(data, tuple) else data
+        shape = (len(frame), tuple(frame.columns))
+        # BokehJS fails ("Size mismatch") when a drawn glyph's source changes length in
+        # place: a new number of rows gets a new plot (and pipe), the same number is updated
+        if pane.object is None or self._shapes.get(key) != shape:
+            self._pipes[key] = hv.streams.Pipe(data=data)
             pane.object = hv.DynamicMap(self._elements[key], streams=[self._pipes[key]])
+        else:
+            self._pipes[key].send(data)
+        self._shapes[key] = shape
 
     @staticmethod
     def _months(monthly) -> pd.DataFrame:
