@@ -8,6 +8,7 @@ order, floats to 1e-9 relative). One SparkSession serves the whole run (the
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import ibis
 import pytest
@@ -159,3 +160,20 @@ def test_blacklist_agrees(demo, spark):
            for n, t in engines(store, lake_dir, spark).items()}
     assert got["duckdb"]["candidates"], "the demo plants PMs worth blacklisting"
     same_everywhere(got)
+
+
+def test_cli_runs_on_spark_with_the_same_output(hand, spark, capsys):
+    """``opeval outages --engine spark --lake DIR`` end to end (in-process: Spark's
+    getOrCreate hands the CLI the run's session), same JSON as DuckDB over the lake."""
+    from evaluation.cli import main
+    _, lake_dir = hand
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        code = main(["outages", "--engine", engine, "--lake", str(lake_dir), "--as-of", "2024-12-31",
+                     "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        outs[engine] = json.loads(out)
+    # Both PMs of the hand-made store have one intervention in 2024 (I1, I2).
+    assert {p["pm_id"] for p in outs["duckdb"]["pms"]} == {"FI-00001-0001", "0042"}
+    assert_same(outs["duckdb"], outs["spark"])
