@@ -44,10 +44,11 @@ def start(db: Path, *args: str, env: dict | None = None, wait_path: str = "/heal
           timeout: float = 120) -> Served:
     port = free_port()
     out, err = db.parent / f"serve-{port}.out", db.parent / f"serve-{port}.err"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port", str(port),
-         "--no-show", *args],
-        stdout=open(out, "wb"), stderr=open(err, "wb"), env={**os.environ, **(env or {})})
+    with open(out, "wb") as o, open(err, "wb") as e:  # the child keeps its own descriptors
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port",
+             str(port), "--no-show", *args],
+            stdout=o, stderr=e, env={**os.environ, **(env or {})})
     served = Served(proc, f"http://127.0.0.1:{port}", err, out)
     deadline = time.monotonic() + timeout
     while True:
@@ -90,8 +91,7 @@ class Client:
 
     def login(self, user: str, password: str) -> int:
         self.request("/login")
-        status, headers, _ = self.request("/login", {"username": user, "password": password})
-        return status
+        return self.request("/login", {"username": user, "password": password})[0]
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
@@ -107,7 +107,7 @@ def pull_document(base: str, path: str, html: str, cookie: str = "") -> str:
     import json
     import re
 
-    import bokeh.client.connection as connection
+    from bokeh.client import connection
     from bokeh.client.session import ClientSession
     from bokeh.util.token import get_session_id
     from tornado.httpclient import HTTPRequest

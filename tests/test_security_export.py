@@ -37,7 +37,7 @@ def _ptos(lake, table):
 
 def test_export_pseudonymises_pto_by_default(planted, tmp_path, run_cli):
     lake = tmp_path / "lake"
-    code, out, err = run_cli("--db", str(planted), "export", "--to", str(lake))
+    code, _, err = run_cli("--db", str(planted), "export", "--to", str(lake))
     assert code == 0, err
     text = _lake_text(lake)
     for clear in CLEAR:

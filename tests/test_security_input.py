@@ -108,7 +108,7 @@ ODD_COLUMNS = {
     "date": (pa.date32(), st.dates(min_value=dt.date(1, 1, 1))),
     "ts_tz": (pa.timestamp("us", tz="Asia/Shanghai"),
               st.datetimes(min_value=dt.datetime(1700, 1, 1), max_value=dt.datetime(2200, 1, 1),
-                           timezones=st.just(dt.timezone.utc))),
+                           timezones=st.just(dt.UTC))),
     "decimal": (pa.decimal128(12, 3), st.decimals(min_value=-10 ** 8, max_value=10 ** 8, places=3,
                                                   allow_nan=False, allow_infinity=False)),
     "list": (pa.list_(pa.int32()), st.lists(st.integers(-5, 5), max_size=3)),

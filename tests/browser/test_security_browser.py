@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 import _security_db
 from _serve_proc import start
+from evaluation.store import privacy
 
 from ._browser import Watch, page_text, route_local_only
 
@@ -39,7 +41,7 @@ def secured(tmp_path_factory):
         r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(path), "users",
                             "--users", str(users), "add", name, "--role", role, *extra,
                             "--password-stdin"], input=f"pw-{name}\n", text=True,
-                           capture_output=True)
+                           capture_output=True, check=False)
         assert r.returncode == 0, r.stderr
     served = start(path, "--auth", "basic", "--users", str(users))
     yield served
@@ -93,6 +95,18 @@ def test_oc_sees_only_its_pages_and_rows(login, secured):
     for secret in _security_db.FORBIDDEN["oc"]:
         assert secret not in received, secret
     watch.assert_clean(page)
+    # Its outages page: the DO shows only as its keyed pseudonym (flow 2).
+    frames.clear()
+    page.goto(secured.url + "/outages", wait_until="networkidle")
+    do = privacy.pseudonym("DOXA", bytes.fromhex("ab" * 32), "DO")
+    page.wait_for_function("() => document.body.innerHTML.length > 0", timeout=60_000)
+    deadline = time.monotonic() + 90
+    while do not in "\n".join(frames) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    received = "\n".join(frames) + page_text(page)
+    assert do in received
+    for secret in _security_db.FORBIDDEN["oc"]:
+        assert secret not in received, secret
 
 
 def test_hostile_text_is_shown_literally_and_never_runs(login, secured):

@@ -32,7 +32,6 @@ import tornado.escape
 import tornado.web
 
 from ..errors import OpevalError
-from ..store import db
 from ..store.schema import SCHEMA_VERSION
 from .credentials import UsersCache
 from .roles import LOCAL_ADMIN, Principal
@@ -178,7 +177,7 @@ def health(db_path: str) -> tuple[int, dict]:
     """(HTTP status, body) of the health check: can the database be read, and what it holds."""
     body: dict = {"status": "ok", "database": Path(db_path).name, "database_readable": False,
                   "schema_version": None, "expected_schema_version": SCHEMA_VERSION,
-                  "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                  "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     try:
         from ..views.queries import ReadOnlyStore
         store = ReadOnlyStore(db_path)
@@ -213,7 +212,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, event fields, error."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+        out = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC)
                .isoformat(timespec="milliseconds"),
                "level": record.levelname.lower(), "logger": record.name,
                "message": record.getMessage()}
