@@ -314,6 +314,7 @@ class OutagesPage(pn.viewable.Viewer):
         # Views.
         self._headline = pn.pane.HTML("", sizing_mode="stretch_width")
         self._pts: pd.DataFrame | None = None
+        self._drawn: dict[str, tuple] = {}
         self._funnel_pipe = hv.streams.Pipe(data=None)
         self._timeline_pipe = hv.streams.Pipe(data=_empty_timeline())
         self._do_pipe = hv.streams.Pipe(data=None)
@@ -471,23 +472,46 @@ class OutagesPage(pn.viewable.Viewer):
 
     # ------------------------------------------------------------ updates
     @_guarded
+    def _changed(self, part: str, *names: str) -> bool:
+        """Whether the state parameters ``names`` differ from when ``part`` was last drawn.
+
+        Each view is redrawn only when what it depends on changed: a new
+        minimum of covered interventions does not redraw the DO charts, a new
+        zone does not redraw the PM timeline.
+        """
+        key = tuple(getattr(self.state, n) for n in names)
+        if self._drawn.get(part) == key:
+            return False
+        self._drawn[part] = key
+        return True
+
     def _update(self, *events) -> None:
+        self._update_views(*events)
+        self._update_pm()
+
+    @_guarded
+    def _update_views(self, *events) -> None:
         s = self.state
         if any(e.name == "oc_view" for e in events):
             self._fill_dos()
-        pts, limits, p0 = s.funnel()
-        self._pts = pts
-        levels = (0.95, s.config().funnel_level)
-        self._funnel_pipe.send((pts, limits, p0, levels))
-        black = s.blacklist()
-        self._blacklist.value = shown(black)
-        self._blacklist.visible = len(black) > 0
-        self._no_candidates.visible = len(black) == 0
-        self._pms.value = shown(pts)
-        dos, hist = s.do_table(), s.m1_delay_histogram()
-        self._do_pipe.send((dos, hist, p0))
-        self._dos.value = shown(dos)
-        self._exclusions.value = s.exclusions()
+        period = ("since", "as_of")
+        if self._changed("funnel", *period, "oi_code", "zone", "code_do", "min_covered"):
+            pts, limits, p0 = s.funnel()
+            self._pts = pts
+            levels = (0.95, s.config().funnel_level)
+            self._funnel_pipe.send((pts, limits, p0, levels))
+            black = s.blacklist()
+            self._blacklist.value = shown(black)
+            self._blacklist.visible = len(black) > 0
+            self._no_candidates.visible = len(black) == 0
+            self._pms.value = shown(pts)
+            self._pm.options = pts["pm_id"].sort_values().tolist()
+        if self._changed("dos", *period, "oi_code", "zone", "code_do", "oc_view"):
+            dos, hist = s.do_table(), s.m1_delay_histogram()
+            self._do_pipe.send((dos, hist, s.network_rate()))
+            self._dos.value = shown(dos)
+        if self._changed("exclusions", *period):
+            self._exclusions.value = s.exclusions()
         sm = s.summary()
         self._headline.object = '<div class="opeval-outages-headline">' + (
             f"<b>{sm['start']:%Y-%m-%d %H:%M}</b> → <b>{sm['end']:%Y-%m-%d %H:%M}</b> UTC · "
@@ -496,34 +520,32 @@ class OutagesPage(pn.viewable.Viewer):
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
-        self._update_pm()
 
     @_guarded
     def _update_pm(self, *_events) -> None:
         s = self.state
-        table = s.pm_table()
-        self._marker_pipe.send(table[table["pm_id"] == s.pm_id])
-        self._pm.options = table["pm_id"].sort_values().tolist()
+        period = ("since", "as_of")
+        if self._changed("marker", *period, "oi_code", "zone", "code_do", "min_covered",
+                         "pm_id"):
+            table = s.pm_table()
+            self._marker_pipe.send(table[table["pm_id"] == s.pm_id])
+            row = table[table["pm_id"] == s.pm_id]
+            facts = ""
+            if len(row):
+                r = row.iloc[0]
+                facts = (f" — {int(r.impacted_interventions)} impacted of "
+                         f"{int(r.covered_interventions)} covered "
+                         f"({r.incident_rate:.1%}), {int(r.interventions)} interventions, "
+                         f"{int(r.clients_hs)} counted cuts in covered windows")
+            self._pm_title.object = (f'<div class="opeval-pm-title" style="font-size:1.05rem">'
+                                     f"<b>{html.escape(s.pm_id)}</b>{html.escape(facts)}</div>")
         has = bool(s.pm_id)
         self._no_pm.visible = not has
         self._pm_box.visible = has
-        if not has:
-            self._timeline_pipe.send(_empty_timeline())
+        if not has or not self._changed("pm", *period, "code_do", "oc_view", "pm_id"):
             return
-        windows = s.pm_windows()
         cuts, aggregated = s.pm_timeline_cuts()
-        row = s.pm_table()
-        row = row[row["pm_id"] == s.pm_id]
-        facts = ""
-        if len(row):
-            r = row.iloc[0]
-            facts = (f" — {int(r.impacted_interventions)} impacted of "
-                     f"{int(r.covered_interventions)} covered "
-                     f"({r.incident_rate:.1%}), {int(r.interventions)} interventions, "
-                     f"{int(r.clients_hs)} counted cuts in covered windows")
-        self._pm_title.object = (f'<div class="opeval-pm-title" style="font-size:1.05rem">'
-                                 f"<b>{html.escape(s.pm_id)}</b>{html.escape(facts)}</div>")
-        self._timeline_pipe.send((windows, cuts, aggregated, s.pm_id))
+        self._timeline_pipe.send((s.pm_windows(), cuts, aggregated, s.pm_id))
         self._interventions.value = shown(s.pm_interventions())
         self._cuts.value = shown(s.pm_counted_cuts())
 
