@@ -240,3 +240,25 @@ def test_killing_the_server_leaves_the_database_untouched(planted, after_s):
     con = db.connect(planted, read_only=True)
     assert con.execute("SELECT count(*) FROM alarms").fetchone()[0] == 3
     con.close()
+
+
+def test_json_log_lines_carry_errors_on_one_line():
+    import logging
+
+    formatter = auth_server.JsonFormatter()
+    logger = logging.getLogger("evaluation.test")
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError:
+        record = logger.makeRecord("evaluation.test", logging.ERROR, __file__, 1,
+                                   "page %s failed", ("/alarms",), sys.exc_info())
+    line = formatter.format(record)
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["event"] == "error" and data["message"] == "page /alarms failed"
+    assert "RuntimeError: boom" in data["error"] and data["level"] == "error"
+    access = logging.LogRecord("tornado.access", logging.INFO, __file__, 1, "%d %s %.2fms",
+                               (200, "GET /data?x=1 (127.0.0.1)", 12.345), None)
+    data = json.loads(formatter.format(access))
+    assert (data["event"], data["status"], data["method"], data["path"], data["duration_ms"]) == (
+        "request", 200, "GET", "/data?x=1", 12.35)
