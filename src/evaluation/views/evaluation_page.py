@@ -34,6 +34,7 @@ NO_SYSTEMS = ("**No security system in the database.** Load systems, devices, fa
               "optionally `alarms`) — or run `opeval demo` — then reload this page.")
 URL_PARAMS = {"systems": "systems", "system": "system", "as_of": "as_of", "window_days": "window"}
 DEVICE_BARS = 30   # devices drawn in the service-life chart (the table lists them all)
+EXPOSURE_BARS = 8  # zone/subsystem pairs drawn in the exposure chart, longest first
 
 STATUS_COLOURS = {"conforming": "#e6f4ea", "nonconforming": "#fdecea", "not_applicable": "#f1f3f5"}
 CLASS_COLOURS = {"fit": "#1e6b3a", "fit_with_remarks": "#8a6d00", "impaired": "#b35900",
@@ -329,7 +330,8 @@ class EvaluationPage(pn.viewable.Viewer):
         focus = s.focus()
         self._quiet = True
         try:
-            if (res, sel) != self._shown:     # the overview only changes with the selection
+            if self._shown is None or self._shown[0] is not res or self._shown[1] != sel:
+                # the overview only changes with the result or the selection
                 self._focus.options = {labels.get(sid, sid): sid for sid in sel}
                 self._overview.value = s.overview(res)
                 self._shown = (res, sel)
@@ -350,11 +352,11 @@ class EvaluationPage(pn.viewable.Viewer):
         self._findings.value = s.findings(res)
         monthly = s.monthly(res)
         self._monthly.value = monthly
-        self._send("faults", monthly)
-        self._send("mttr", (monthly, ind["sla_limits_h"]["repair"]))
+        self._send("faults", monthly, len(monthly))
+        self._send("mttr", (monthly, ind["sla_limits_h"]["repair"]), len(monthly))
         devices = s.devices(res)
         self._devices.value = devices
-        self._send("life", devices, empty=devices.empty)
+        self._send("life", devices, min(len(devices), DEVICE_BARS), empty=devices.empty)
         height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
         if self._life_plot.height != height:
             self._life_plot.height = height
@@ -369,8 +371,9 @@ class EvaluationPage(pn.viewable.Viewer):
         exposed = int((exposure["exposure_h"] > 0).sum())
         self._no_zones.visible = exposure.empty
         self._never_exposed.visible = not exposure.empty and exposed == 0
-        self._send("exposure", (exposure, s.exposure_limit_h(res)), empty=exposed == 0)
-        height = max(160, 80 + 22 * exposed)
+        self._send("exposure", (exposure, s.exposure_limit_h(res)), min(len(exposure), EXPOSURE_BARS),
+                   empty=exposed == 0)
+        height = max(160, 80 + 22 * min(len(exposure), EXPOSURE_BARS))
         if self._exposure_plot.height != height:
             self._exposure_plot.height = height
         self._expected.value = s.expected(res)
@@ -429,15 +432,15 @@ class EvaluationPage(pn.viewable.Viewer):
                                              css_classes=[f"opeval-plot-{key}"])
         return pn.Column(self._panes[key], height=height, sizing_mode="stretch_width")
 
-    def _send(self, key: str, data, empty: bool = False) -> None:
-        """Show ``data`` in the chart ``key``: update its plot in place, or hide it when empty."""
+    def _send(self, key: str, data, rows: int, empty: bool = False) -> None:
+        """Show ``data`` (``rows`` drawn) in the chart ``key``: update its plot in place, or hide it."""
         holder, pane = getattr(self, f"_{key}_plot"), self._panes[key]
         if holder.visible == empty:
             holder.visible = not empty
         if empty:
             return
         frame = data[0] if isinstance(data, tuple) else data
-        shape = (len(frame), tuple(frame.columns))
+        shape = (rows, tuple(frame.columns))
         # BokehJS fails ("Size mismatch") when a drawn glyph's source changes length in
         # place: a new number of rows gets a new plot (and pipe), the same number is updated
         if pane.object is None or self._shapes.get(key) != shape:
@@ -502,7 +505,9 @@ class EvaluationPage(pn.viewable.Viewer):
     def _exposure_element(data):
         exposure, limit_h = data if data is not None else (None, 24.0)
         cols = ["place", "exposure_h", "devices", "episodes", "over", "colour"]
-        shown = None if exposure is None else exposure[exposure["exposure_h"] > 0]
+        # the longest exposures, zeros included: most systems then always draw as many bars,
+        # so a change of system updates the plot in place
+        shown = None if exposure is None else exposure.head(EXPOSURE_BARS)
         if shown is None or shown.empty:
             e = pd.DataFrame({c: pd.Series(dtype=float if c == "exposure_h" else object) for c in cols})
             top = limit_h * 1.08
