@@ -335,3 +335,49 @@ def test_blacklist_is_the_analysis_blacklist(tmp_path):
     # Raising the minimum above 10 covered interventions empties the blacklist and the funnel.
     s.min_covered = 11
     assert s.blacklist().empty and s.pm_table().empty
+
+
+# ------------------------------------------------------------ the Viewer, without a browser
+def test_page_follows_the_state(network_db, monkeypatch):
+    from evaluation.views.outages_page import ALL, OutagesPage
+
+    monkeypatch.setenv(ps.KEY_ENV, "cd" * 32)
+    page = OutagesPage(state=OutagesState(network_db, since=SINCE, as_of=AS_OF, min_covered=1))
+    s = page.state
+    assert page._pms.value["pm_id"].tolist() == ["PB", "PA"]
+    assert "network incident rate <b>66.7%</b>" in page._headline.object
+    assert page._no_candidates.visible and not page._blacklist.visible
+    assert not page._pm_box.visible
+    # A widget writes the state; the views follow (zone Z1: PA alone, rate 1/2).
+    page._zone.value = "Z1"
+    assert s.zone == "Z1"
+    assert page._pms.value["pm_id"].tolist() == ["PA"]
+    assert "network incident rate <b>50.0%</b>" in page._headline.object
+    # A click on the funnel near PA's point (2 covered, rate 0.5) selects PA.
+    page._tapped(x=2.02, y=0.49)
+    assert s.pm_id == "PA" and page._pm_box.visible
+    assert page._interventions.value["ref_interv_oi"].tolist() == ["I1", "I2", "I3"]
+    assert page._cuts.value["pto"].tolist() == ["PTO-1"]
+    # A click far from every point selects nothing new.
+    page._tapped(x=9, y=0.05)
+    assert s.pm_id == "PA"
+    # OC view: pseudonyms in the DO table, no DO codes offered, DO filter cleared.
+    page._zone.value = ALL
+    s.code_do = "AAAA"
+    s.oc_view = True
+    assert s.code_do == ""
+    assert list(page._do.options.values()) == [ALL] and page._do.disabled
+    assert all(d.startswith("DO-") for d in page._dos.value["code_do"])
+    assert all(d.startswith("DO-") for d in page._interventions.value["code_do"])
+
+
+def test_page_empty_state(tmp_path):
+    from evaluation.views.outages_page import NO_DATA, create
+    from evaluation.views.queries import ReadOnlyStore
+
+    path = tmp_path / "empty.duckdb"
+    db.connect(path).close()
+    page = create(ReadOnlyStore(path))
+    shown = page.__panel__()
+    assert shown.objects == [page._empty]
+    assert page._empty.object == NO_DATA and "opeval demo" in NO_DATA

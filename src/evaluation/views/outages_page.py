@@ -387,7 +387,7 @@ class OutagesPage(pn.viewable.Viewer):
             sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"])
         s.param.watch(self._update, ["since", "as_of", "oi_code", "zone", "code_do",
                                      "min_covered", "oc_view"])
-        s.param.watch(self._update_pm, ["pm_id"])
+        s.param.watch(self._select_pm, ["pm_id"])
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
         self._update()
@@ -486,8 +486,9 @@ class OutagesPage(pn.viewable.Viewer):
         return True
 
     def _update(self, *events) -> None:
-        self._update_views(*events)
-        self._update_pm()
+        with self._tabs.param.update(loading=True):
+            self._update_views(*events)
+            self._update_pm()
 
     @_guarded
     def _update_views(self, *events) -> None:
@@ -520,6 +521,10 @@ class OutagesPage(pn.viewable.Viewer):
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
+
+    def _select_pm(self, *_events) -> None:
+        with self._pm_box.param.update(loading=True):
+            self._update_pm()
 
     @_guarded
     def _update_pm(self, *_events) -> None:
