@@ -141,7 +141,7 @@ def test_funnel_filter_selection_and_download(browser, network_server):
         page.locator(".opeval-table-pms .tabulator-cell[tabulator-field='pm_id']",
                      has_text="PA").first.click()
         _wait_cells(page, "opeval-table-pm-interventions", "ref_interv_oi", ["I1", "I2", "I3"])
-        assert cells(page, "opeval-table-pm-cuts", "pto") == ["PTO-1"]
+        _wait_cells(page, "opeval-table-pm-cuts", "pto", ["PTO-1"])
         _wait_query(page, "pm", "PA")
         assert page.locator(".opeval-timeline-plot canvas").count() >= 1
         watch.assert_clean(page)
