@@ -36,7 +36,8 @@ References measured in the same run:
 
 A page registered in :data:`evaluation.views.pages.PAGES` without a spec here is
 still measured, with a generic readiness signal (a table row or a plot canvas
-visible, no spinner) and no filter.
+visible, no spinner) and no filter. ``OPEVAL_BENCH_PAGES=/alarms,/data`` limits
+the run to some pages (e.g. while working on one).
 """
 from __future__ import annotations
 
@@ -532,7 +533,8 @@ def main(scale: str = "full") -> None:
         db, how = demo_database(scale, workdir)
         print(f"database: {db} ({how})", flush=True)
         print(f"machine: {os.cpu_count()} CPUs, load average {_load()} at the start", flush=True)
-        results = [PageResult(p) for p in PAGES]
+        only = [p.strip() for p in os.environ.get("OPEVAL_BENCH_PAGES", "").split(",") if p.strip()]
+        results = [PageResult(p) for p in PAGES if not only or p in only]
         print("references: building each page without a browser (fresh process each)", flush=True)
         for r in results:
             r.reference_build_s = reference_build(r.path, db)
