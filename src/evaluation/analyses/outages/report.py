@@ -146,8 +146,12 @@ def _report(corr: Correlation, tables, rr_level, key, limit) -> OutageReport:
     excl["target_line"] = int(c.target_exclusions(corr.all_pairs).count().execute())
     network = _network(pms, dos, ocs, excl, rr_level)
     if key:
-        dos = dos.assign(code_do=pseudonymise(dos["code_do"], key))
-        missing_df = missing_df.assign(code_do=pseudonymise(missing_df["code_do"], key))
+        # re-sorted by pseudonym: the order of the real codes would leak them
+        dos = dos.assign(code_do=pseudonymise(dos["code_do"], key)).sort_values(
+            "code_do", ignore_index=True)
+        missing_df = missing_df.assign(code_do=pseudonymise(missing_df["code_do"], key)
+                                       ).sort_values(["code_do", "hd", "ref_interv_oi"],
+                                                     ignore_index=True)
     return OutageReport(period, network, pms, dos, ocs, short_df, short_total, missing_df,
                         anonymised=bool(key), rr_level=rr_level)
 
