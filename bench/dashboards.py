@@ -195,12 +195,14 @@ def demo_database(scale: str, workdir: Path) -> tuple[Path, str]:
     demo_scale = "medium" if scale == "full" else "small"
     existing = ROOT / "data" / f"demo-{demo_scale}.duckdb"
     if existing.exists():
+        import duckdb
+
         from evaluation.errors import OpevalError
         from evaluation.store import db as store_db
         try:
             store_db.connect(existing, read_only=True).close()
             return existing, f"reused {existing.relative_to(ROOT)}"
-        except OpevalError as exc:   # e.g. built by an older schema: build a fresh one
+        except (OpevalError, duckdb.Error) as exc:   # e.g. an older schema: build a fresh one
             print(f"not reusing {existing}: {exc}", flush=True)
     db = workdir / f"demo-{demo_scale}.duckdb"
     t0 = time.perf_counter()
