@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..errors import OpevalError
 from ..progress import step_printer
@@ -39,6 +40,8 @@ def register(sub, common) -> None:
 def run(args) -> int:
     con = db.connect(args.db)
     progress = step_printer(args.progress)
+    if args.progress or (args.progress is None and sys.stderr.isatty()):
+        con.execute("SET enable_progress_bar = true")  # DuckDB's bar for the long bulk steps
     try:
         if args.kind == "messages":
             from ..eintervention.reception import ingest_messages
