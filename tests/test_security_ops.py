@@ -262,3 +262,21 @@ def test_json_log_lines_carry_errors_on_one_line():
     data = json.loads(formatter.format(access))
     assert (data["event"], data["status"], data["method"], data["path"], data["duration_ms"]) == (
         "request", 200, "GET", "/data?x=1", 12.35)
+
+
+def test_a_load_waits_for_a_dashboard_query_to_finish(planted):
+    """DuckDB gives one process the write lock: a writer retries while a reader holds the file."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        c = duckdb.connect({str(planted)!r}, read_only=True); print('ready', flush=True)
+        time.sleep(1.5); c.close(); time.sleep(30)""")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(db.StoreError, match="lock"):
+            db.connect(planted, wait=0)                 # no waiting: refused at once
+        t0 = time.monotonic()
+        db.connect(planted, wait=20).close()            # waits for the reader to go
+        assert 0.3 < time.monotonic() - t0 < 20
+    finally:
+        holder.kill()
+        holder.wait()
