@@ -307,3 +307,20 @@ def test_indicator_colours_follow_the_analysis_targets(state, res):
     assert 'class="card bad" data-key="sla_response"' in cards
     state.system = "S6"                    # S6: response 1 of 1 within the limit -> 100 %
     assert 'class="card good" data-key="sla_response"' in Page._cards_html(state.indicators(res))
+
+
+def test_a_failing_evaluation_is_said_and_retried(tmp_path, monkeypatch):
+    path = tmp_path / "fail.duckdb"
+    con = db.connect(path)
+    con.execute("INSERT INTO systems (system_id, name) VALUES ('A', 'Alone')")
+    con.close()
+
+    def boom(*_a, **_k):
+        raise RuntimeError("model did not converge")
+    monkeypatch.setattr(es, "evaluate", boom)
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(path)))
+    view.__panel__()
+    assert view._error.visible and "RuntimeError: model did not converge" in view._error.object
+    assert not view._content.visible
+    monkeypatch.undo()
+    assert view.state.result().ok          # not cached: asking again evaluates again

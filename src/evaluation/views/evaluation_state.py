@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,8 @@ from ..analyses.efficiency import DEFAULT, evaluate, metrics
 from ..errors import OpevalError
 from ..reports import evaluation as report
 from .queries import ReadOnlyStore, stamp
+
+log = logging.getLogger(__name__)
 
 MAX_WINDOW_DAYS = 3650
 STATUSES = ("conforming", "nonconforming", "not_applicable")
@@ -178,6 +181,10 @@ def _run(path: str, as_of: dt.date, window_days: int) -> Result:
         return Result(as_of, window_days, error=str(exc))
     except (duckdb.Error, OpevalError) as exc:
         return Result(as_of, window_days, error=f"cannot read the database right now ({_first_line(exc)})")
+    except Exception as exc:  # a worker must answer, or the page waits forever
+        log.exception("evaluation as of %s over %s days failed", as_of, window_days)
+        return Result(as_of, window_days, error=f"the evaluation failed ({type(exc).__name__}: "
+                                                 f"{_first_line(exc)})")
     finally:
         tables.backend.disconnect()
     for col in ("installed_on", "end_of_life"):
