@@ -160,10 +160,14 @@ def test_history_review_from_a_row_click_shows_comments_as_text(open_alarms):
 
 
 def test_filters_come_from_the_url(open_alarms):
-    page, watch = open_alarms("?system=S2&priority=4")
-    wait_kpi(page, "alarms", "12")
-    assert kpi(page, "floods") == "1"
-    shown = "s => s.options[s.selectedIndex].text"
-    assert page.locator(".opeval-filter-system select").evaluate(shown) == "S2"
-    assert page.locator(".opeval-filter-priority select").evaluate(shown) == "4"
+    # S1 and priority 3: the five raises of D1 (Z1 has priority 1)
+    page, watch = open_alarms("?system=S1&priority=3&bucket=1h")
+    wait_kpi(page, "alarms", "5")
+    assert kpi(page, "floods") == "0"
+    for css, label in (("system", "S1"), ("priority", "3"), ("bucket", "hour")):
+        select = page.locator(f".opeval-filter-{css} select")
+        deadline = time.monotonic() + 30
+        while select.evaluate("s => s.options[s.selectedIndex].text") != label:
+            assert time.monotonic() < deadline, f"the {css} select does not show {label}"
+            page.wait_for_timeout(200)
     watch.assert_clean(page)

@@ -14,8 +14,10 @@ HTML panes escape with :func:`html.escape`, Bokeh tooltips escape by default.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+from urllib.parse import urlencode
 
 import duckdb
 import holoviews as hv
@@ -54,6 +56,8 @@ PROB = NumberFormatter(format="0.000")
 NO_LOGO = {"plot.toolbar.logo": None}
 BUCKET_LABELS = {"auto": "auto", "10min": "10 min", "1h": "hour"}
 OPEN_TAB, HISTORY_TAB = 5, 6
+MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — or, if this "
+               "database has none yet, trained on its closed alarms.</p>")
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
 
@@ -237,6 +241,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._no_match.visible = False
         if not self._has_alarms:
             return
+        self._apply_request_args()
         opts = s.options()
         first, last = s.data_range()
         # Filters.
@@ -369,9 +374,37 @@ class AlarmsPage(pn.viewable.Viewer):
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
         self._model_poll = None
+        self._open_seen = False     # the ranked list is scored once its tab was opened
         self._update()
-        self._update_model(train=False)
+        self._model_info.object = MODEL_LATER
         self._tabs.param.watch(self._tab_opened, "active")
+
+    def _apply_request_args(self) -> None:
+        """Filters named in the address, applied before the widgets are made.
+
+        ``pn.state.location.sync`` alone applies them only once the browser has
+        connected, and a browser then shows only some of the widgets changed at
+        once; reading the request here makes the first render right. Values that
+        do not parse or validate are ignored (the filter keeps its default).
+        """
+        from panel.util import parse_query
+
+        args = pn.state.session_args or {}
+        raw = {key: values[0].decode("utf-8", "replace") for key, values in args.items()
+               if values and key in URL_PARAMS.values()}
+        if not raw:
+            return
+        query = parse_query("?" + urlencode(raw))
+        for name, key in URL_PARAMS.items():
+            if key not in query:
+                continue
+            value = query[key]
+            with contextlib.suppress(Exception):  # as Location does: keep the raw value
+                value = self.state.param[name].deserialize(value)
+            try:
+                self.state.param.update(**{name: value})
+            except (ValueError, TypeError):
+                pass
 
     def _plot(self, make, css: str) -> pn.pane.HoloViews:
         """A plot redrawn in place (new data into its sources) when the views change."""
@@ -480,6 +513,7 @@ class AlarmsPage(pn.viewable.Viewer):
         """Opening the open-alarm tab trains the model if there is none yet (once per
         database and server process), so a first visit does not pay for it."""
         if event.new == OPEN_TAB:
+            self._open_seen = True
             self._update_model(train=True)
 
     def _update_model(self, train: bool = False) -> None:
@@ -498,6 +532,8 @@ class AlarmsPage(pn.viewable.Viewer):
 
     @_guarded
     def _update_open(self) -> None:
+        if not self._open_seen:
+            return
         frame = self.state.open_alarms()
         if frame is None:
             self._open.visible = self._open_empty.visible = False
@@ -588,7 +624,7 @@ def _model_html(m: dict) -> str:
     status = m.get("status")
     if status == "training":
         return ("<p><b>Training the false-alarm model</b> on the closed alarms of this "
-                "database (once per database; about a minute). The ranked list appears "
+                "database (once per database; a minute or more on a large one). The ranked list appears "
                 "here when it is ready.</p>")
     if status == "failed":
         return ("<p class='opeval-model-failed'><b>No false-alarm model:</b> "
