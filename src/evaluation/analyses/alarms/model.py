@@ -159,9 +159,10 @@ def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: fl
     test = closed.filter(_.raised_at >= cut).select(cols)
     n_train = int(train.count().execute())
     if n_train > max_rows:  # keep the most recent ones
-        train = train.order_by(ibis.desc("raised_at")).limit(max_rows)
-    tr = train.execute()
-    te = test.order_by("raised_at").limit(max_rows).execute()
+        train = train.order_by([ibis.desc("raised_at"), ibis.desc("alarm_id")]).limit(max_rows)
+    # A fixed row order: the target encoder's folds, hence the model, depend on it.
+    tr = train.order_by(["raised_at", "alarm_id"]).execute()
+    te = test.order_by(["raised_at", "alarm_id"]).limit(max_rows).execute()
     if len(tr) < MIN_TRAIN or len(te) < MIN_TEST or tr.label.nunique() < 2:
         raise ModelError(f"not enough closed alarms on both sides of {split_at.isoformat()} "
                          f"(train {len(tr)}, test {len(te)}; both verdicts needed in training)")
