@@ -153,3 +153,17 @@ def test_data_page_says_so_when_the_database_is_busy(tmp_path):
     view.state.kind = "devices"
     assert not view._error.visible
     assert view._q_table.value["kind"].tolist() == ["devices"]
+
+
+def test_server_start_warms_pages_and_survives_a_failing_warm(monkeypatch):
+    from evaluation import serve
+    from evaluation.views import evaluation_state
+    calls = []
+    monkeypatch.setattr(evaluation_state, "warm", lambda path: calls.append(path))
+    serve.warm_pages("/tmp/x.duckdb")
+    assert calls == ["/tmp/x.duckdb"]
+
+    def boom(path):
+        raise RuntimeError("database locked")
+    monkeypatch.setattr(evaluation_state, "warm", boom)
+    serve.warm_pages("/tmp/x.duckdb")  # logged, not raised

@@ -78,6 +78,18 @@ def make_apps(db_path: str | Path, access=None) -> dict[str, object]:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def warm_pages(db_path: str | Path) -> None:
+    """Start each page's expensive first computation in the background, so that the
+    first visitor finds it ready; a failure only costs that head start."""
+    for entry in PAGES.values():
+        try:
+            warm = entry.load_warm()
+            if warm is not None:
+                warm(os.fspath(db_path))
+        except Exception as exc:  # noqa: BLE001 - warming is best effort, the page still works
+            log.warning("could not warm %s: %s", entry.path, exc)
+
+
 def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
           show: bool = False, allow_origins: list[str] | None = None, auth: str = "none",
           users_file: str | Path | None = None, oauth_provider: str | None = None,
@@ -119,6 +131,7 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
         pn.config.authorize_callback = access.authorize
         pn.config.auth_template = auth_server.TEMPLATES["error_template"]
     auth_server.log_sessions()
+    warm_pages(db_path)
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}
     print(f"opeval: serving {db_path} at http://{address}:{port}/ — pages: "

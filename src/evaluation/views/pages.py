@@ -23,10 +23,13 @@ class Page:
     title: str       # short title shown in the navigation
     summary: str     # one line: who the page is for and what it shows
     factory: str     # "module:function" building the page content from a ReadOnlyStore
+    warm: str | None = None  # "module:function(db_path)" started once when the server starts
 
     def load_factory(self) -> Callable[..., Any]:
-        module, _, func = self.factory.partition(":")
-        return getattr(importlib.import_module(module), func)
+        return _load(self.factory)
+
+    def load_warm(self) -> Callable[..., Any] | None:
+        return _load(self.warm) if self.warm else None
 
     @property
     def slug(self) -> str:
@@ -39,7 +42,8 @@ PAGES: dict[str, Page] = {p.path: p for p in (
     Page("/data", "Data", "What was loaded, the rows quarantined and why, and the answers "
          "given to e-Intervention messages.", "evaluation.views.data_page:create"),
     Page("/evaluation", "Evaluation", "Risk manager: chapter 6 evaluation of each security system "
-         "(findings, classification, disposition, report).", "evaluation.views.evaluation_page:create"),
+         "(findings, classification, disposition, report).", "evaluation.views.evaluation_page:create",
+         warm="evaluation.views.evaluation_state:warm"),
     Page("/alarms", "Alarms", "Alarm operator / supervisor: load and floods, bad actors, "
          "chattering and repeats, false alarms, handling times, open alarms ranked, history.",
          "evaluation.views.alarms_page:create"),
@@ -47,6 +51,11 @@ PAGES: dict[str, Page] = {p.path: p for p in (
          "customers? Funnel plot, PM blacklist with evidence, PM timeline, DO comparison.",
          "evaluation.views.outages_page:create"),
 )}
+
+
+def _load(ref: str) -> Callable[..., Any]:
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def page(path: str) -> Page:
