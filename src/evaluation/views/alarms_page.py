@@ -19,7 +19,6 @@ import functools
 import html
 from urllib.parse import urlencode
 
-import duckdb
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -28,10 +27,10 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.alarms.rules import AlarmRules
-from ..errors import OpevalError
 from .alarms_state import PARETO_TOP, AlarmsState
 from .layout import PAGE_SIZE, Pager, download, frame_csv, table
 from .queries import ReadOnlyStore
+from .widgets import ALL, guarded, link_text, shown
 
 hv.extension("bokeh", logo=False)
 
@@ -41,7 +40,6 @@ NO_ALARMS = ("<b>No alarms in this database yet.</b> Load alarms or an alarm_log
              "FILE…</code> — or run <code>opeval demo</code> to build the demo database, "
              "then reload this page.")
 NO_MATCH = "No alarm matches these filters: widen the time range or clear a filter."
-ALL = "*"
 URL_PARAMS = {"start": "from", "end": "to", "system": "system", "priority": "priority",
               "definition": "definition", "operator": "operator", "bucket": "bucket",
               "measure": "measure", "history_definition": "history",
@@ -61,31 +59,7 @@ MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — o
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
 
-def _guarded(update):
-    """Run a page update; if the database cannot be read now, say so on the page."""
-    @functools.wraps(update)
-    def run(self, *args, **kwargs):
-        try:
-            result = update(self, *args, **kwargs)
-        except (OpevalError, duckdb.Error) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self._error.object = ("<div class='opeval-error'>" + html.escape(
-                f"Cannot read the database right now ({first}). "
-                "A load may be running: try again in a moment.") + "</div>")
-            self._error.visible = True
-            return None
-        self._error.visible = False
-        return result
-    return run
-
-
-def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as the browser gets it: times as text (UTC, to the second)."""
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S").where(out[c].notna(), "")
-    return out
+_guarded = guarded(lambda text: "<div class='opeval-error'>" + html.escape(text) + "</div>")
 
 
 def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
@@ -264,7 +238,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._reset.on_click(lambda _e: self._clear())
         for widget, name in ((self._system, "system"), (self._definition, "definition"),
                              (self._operator, "operator")):
-            self._link_text(widget, name)
+            link_text(self.state, widget, name)
         self._link(self._priority, "priority", lambda v: v, lambda v: v)
         self._link(self._bucket, "bucket", lambda v: v, lambda v: v)
         self._link(self._start, "start", lambda v: v, lambda v: v)
@@ -424,28 +398,6 @@ class AlarmsPage(pn.viewable.Viewer):
                 widget.value = value
 
         widget.param.watch(w2s, "value")
-        self.state.param.watch(s2w, name)
-
-    def _link_text(self, widget: pn.widgets.Select, name: str) -> None:
-        """A Select for a text filter: '' in the state is ALL in the widget; a value that
-        is not among the options (e.g. from a hand-written URL) clears the filter."""
-        def to_widget(v):
-            return ALL if not v else v
-
-        def s2w(event):
-            value = to_widget(event.new)
-            if value not in widget.options.values():
-                setattr(self.state, name, "")
-            elif widget.value != value:
-                widget.value = value
-
-        current = to_widget(getattr(self.state, name))
-        if current not in widget.options.values():
-            self.state.param.update(**{name: ""})
-            current = ALL
-        widget.value = current
-        widget.param.watch(lambda e: setattr(self.state, name, "" if e.new == ALL else e.new),
-                           "value")
         self.state.param.watch(s2w, name)
 
     def _clear(self) -> None:

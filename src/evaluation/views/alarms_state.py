@@ -49,9 +49,9 @@ from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
 from ..analyses.alarms import model as fam
 from ..analyses.alarms.report import data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class
-from ..store import db
 from ..store.schema import TABLES
 from .queries import stamp
+from .snapshot import SnapshotCache, attached
 
 RULES = AlarmRules()
 ALARM_COLUMNS = tuple(c.name for c in TABLES["alarms"].columns)
@@ -96,29 +96,18 @@ class Snapshot:
             pass
 
 
-_snapshots: dict[str, Snapshot] = {}
-_snapshot_lock = threading.Lock()
-_MAX_SNAPSHOTS = 2
-
-
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
 
 
 def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
     """Copy the alarms with their per-raise facts into a new in-memory DuckDB."""
     file_stamp = stamp(path)
-    con = db.configure(duckdb.connect())
-    con.execute(f"ATTACH {_quote(path)} AS src (READ_ONLY)")
-    try:
+    with attached(path) as con:
         backend = ibis.duckdb.from_connection(con)
         alarms = backend.table("alarms", database="src")
         flagged = nuisance.flag_nuisance(prep.instances(alarms, rules.chatter_raises), rules)
         # In raise order: reproducible results (the model's training rows come in
         # table order) and a time-range filter can skip whole row groups.
         backend.create_table("flagged", flagged.order_by("raised_at", "alarm_id"))
-    finally:
-        con.execute("DETACH src")
     con.execute(_SCOPE_SQL)
     t = backend.table("flagged")
     row = t.aggregate(n=_.count(), first=_.raised_at.min()).execute().iloc[0]
@@ -128,22 +117,12 @@ def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
     return Snapshot(path, file_stamp, con, backend, n, first, last)
 
 
+_snapshots: SnapshotCache[Snapshot] = SnapshotCache(lambda path: build_snapshot(path))
+
+
 def snapshot(path: str) -> Snapshot:
     """The snapshot of ``path`` at its current stamp (rebuilt after a load)."""
-    path = os.fspath(path)
-    current = stamp(path)
-    with _snapshot_lock:
-        snap = _snapshots.get(path)
-        if snap is not None and snap.stamp == current:
-            return snap
-        fresh = build_snapshot(path)
-        if snap is not None:
-            snap.close()
-        _snapshots.pop(path, None)
-        while len(_snapshots) >= _MAX_SNAPSHOTS:
-            _snapshots.pop(next(iter(_snapshots))).close()
-        _snapshots[path] = fresh
-        return fresh
+    return _snapshots.get(path)
 
 
 # ------------------------------------------------------------------ filters

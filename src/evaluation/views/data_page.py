@@ -6,17 +6,14 @@ page numbers live in the URL (``?load=3&kind=faults&qpage=2&message=M1&kopage=1`
 """
 from __future__ import annotations
 
-import functools
-
-import duckdb
 import panel as pn
 import param
 from bokeh.models.widgets.tables import NumberFormatter
 
-from ..errors import OpevalError
 from .data_state import DataState
 from .layout import PAGE_SIZE, Pager, download, empty, error, frame_csv, table
 from .queries import ReadOnlyStore
+from .widgets import ALL, guarded
 
 NO_LOADS = ("**No loads yet.** Run `opeval demo` to build the demo database, or "
             "`opeval ingest KIND FILE…` to load your own files, then reload this page.")
@@ -25,24 +22,7 @@ NO_MESSAGES = ("**No e-Intervention messages yet.** Load some with "
                "`opeval ingest messages FILE.ndjson` (one M1, M3 or M5 per line).")
 NO_KO = "No KO answers for this filter: every message was answered OK (Code_Reponse 0)."
 
-ALL = "*"  # the Select value meaning "no filter"
-
-
-def _guarded(update):
-    """Run a page update; if the database cannot be read now, say so on the page."""
-    @functools.wraps(update)
-    def run(self, *args, **kwargs):
-        try:
-            result = update(self, *args, **kwargs)
-        except (OpevalError, duckdb.Error) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self._error.object = (f"Cannot read the database right now ({first}). "
-                                  "A load may be running: try again in a moment.")
-            self._error.visible = True
-            return None
-        self._error.visible = False
-        return result
-    return run
+_guarded = guarded()
 
 URL_PARAMS = {"load_id": "load", "kind": "kind", "quarantine_page": "qpage",
               "message": "message", "ko_page": "kopage"}

@@ -21,10 +21,8 @@ Text from the data is never rendered as HTML: tables use Tabulator's
 """
 from __future__ import annotations
 
-import functools
 import html
 
-import duckdb
 import holoviews as hv
 import pandas as pd
 import panel as pn
@@ -32,10 +30,10 @@ import param
 from bokeh.models import HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 
-from ..errors import OpevalError
 from .layout import download, empty, error, frame_csv, table
 from .outages_state import CUT_CATEGORIES, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
+from .widgets import ALL, guarded, link_text, shown
 
 hv.extension("bokeh", logo=False)
 
@@ -47,7 +45,6 @@ NO_DATA = ("**No interventions or cuts in this database yet.** Load `pms`, `inte
 NO_PM = "Click a PM in the funnel plot, the blacklist or the PM table to see its evidence."
 NO_CANDIDATES = ("No PM is on the blacklist for these filters: no incident rate is credibly "
                  "above the network's (funnel limit and shrinkage).")
-ALL = "*"
 URL_PARAMS = {"since": "since", "as_of": "as_of", "oi_code": "oi", "zone": "zone",
               "code_do": "do", "min_covered": "min", "pm_id": "pm", "oc_view": "oc"}
 TEXT_COLUMNS = ("pm_id", "oi_code", "zone", "code_do", "ref_interv_oi", "code_oc", "pto",
@@ -61,30 +58,7 @@ CATEGORY_COLORS = dict(zip(CUT_CATEGORIES, ("#d62728", "#ff7f0e", "#1f77b4", "#9
 PLOT_OPTS = {"responsive": True, "show_grid": True, "toolbar": "above", "active_tools": []}
 
 
-def _guarded(update):
-    """Run a page update; if the database cannot be read now, say so on the page."""
-    @functools.wraps(update)
-    def run(self, *args, **kwargs):
-        try:
-            result = update(self, *args, **kwargs)
-        except (OpevalError, duckdb.Error) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self._error.object = html.escape(f"Cannot read the database right now ({first}). "
-                                             "A load may be running: try again in a moment.")
-            self._error.visible = True
-            return None
-        self._error.visible = False
-        return result
-    return run
-
-
-def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as the browser gets it: times as text (UTC, to the second)."""
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S").where(out[c].notna(), "")
-    return out
+_guarded = guarded(html.escape)
 
 
 def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
@@ -304,10 +278,10 @@ class OutagesPage(pn.viewable.Viewer):
                                                 restrict=False, search_strategy="includes")
         self._link(self._since, "since")
         self._link(self._as_of, "as_of")
-        self._link_text(self._oi, "oi_code")
-        self._link_text(self._zone, "zone")
+        link_text(self.state, self._oi, "oi_code")
+        link_text(self.state, self._zone, "zone")
         self._fill_dos()
-        self._link_text(self._do, "code_do")
+        link_text(self.state, self._do, "code_do")
         self._link(self._min, "min_covered")
         self._link(self._oc, "oc_view")
         self._link(self._pm, "pm_id")
@@ -417,27 +391,6 @@ class OutagesPage(pn.viewable.Viewer):
                 widget.value = event.new
 
         widget.param.watch(w2s, "value")
-        self.state.param.watch(s2w, name)
-
-    def _link_text(self, widget: pn.widgets.Select, name: str) -> None:
-        """'' in the state is ALL in the widget; an unknown value (hand-written URL) clears."""
-        def to_widget(v):
-            return ALL if not v else v
-
-        def s2w(event):
-            value = to_widget(event.new)
-            if value not in widget.options.values():
-                setattr(self.state, name, "")
-            elif widget.value != value:
-                widget.value = value
-
-        current = to_widget(getattr(self.state, name))
-        if current not in widget.options.values():
-            self.state.param.update(**{name: ""})
-            current = ALL
-        widget.value = current
-        widget.param.watch(lambda e: setattr(self.state, name, "" if e.new == ALL else e.new),
-                           "value")
         self.state.param.watch(s2w, name)
 
     def _fill_dos(self) -> None:

@@ -59,8 +59,8 @@ from ..analyses.outages import correlation as c
 from ..analyses.outages import pseudonym as ps
 from ..analyses.outages import rules, stats
 from ..analyses.outages.report import Correlation, add_rate_ratio, correlate
-from ..store import db
 from .queries import stamp
+from .snapshot import SnapshotCache, attached
 
 KEY_SETTING = "pseudonym_key"
 """``meta`` setting holding the database's pseudonym key (hex), see :mod:`evaluation.store.privacy`."""
@@ -132,53 +132,32 @@ class Snapshot:
             pass
 
 
-_snapshots: dict[str, Snapshot] = {}
-_snapshot_lock = threading.Lock()
-_MAX_SNAPSHOTS = 2
 _MAX_PERIODS = 4
 _process_key = secrets.token_bytes(32)
-
-
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
 
 
 def build_snapshot(path: str) -> Snapshot:
     """Copy the network tables (and the settings this page reads) into memory."""
     file_stamp = stamp(path)
-    con = db.configure(duckdb.connect())
-    con.execute(f"ATTACH {_quote(path)} AS src (READ_ONLY)")
-    try:
+    with attached(path) as con:
         for name in NETWORK_TABLES:
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM src.main."{name}"')
         settings = dict(con.execute(
             "SELECT key, value FROM src.main.meta WHERE key IN ('demo_as_of', ?)",
             [KEY_SETTING]).fetchall())
         messages = int(con.execute("SELECT count(*) FROM src.main.messages").fetchone()[0])
-    finally:
-        con.execute("DETACH src")
     rows = {name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
             for name in NETWORK_TABLES}
     backend = ibis.duckdb.from_connection(con)
     return Snapshot(path, file_stamp, con, backend, settings, rows, messages)
 
 
+_snapshots: SnapshotCache[Snapshot] = SnapshotCache(lambda path: build_snapshot(path))
+
+
 def snapshot(path: str) -> Snapshot:
     """The snapshot of ``path`` at its current stamp (rebuilt after a load)."""
-    path = os.fspath(path)
-    current = stamp(path)
-    with _snapshot_lock:
-        snap = _snapshots.get(path)
-        if snap is not None and snap.stamp == current:
-            return snap
-        fresh = build_snapshot(path)
-        if snap is not None:
-            snap.close()
-        _snapshots.pop(path, None)
-        while len(_snapshots) >= _MAX_SNAPSHOTS:
-            _snapshots.pop(next(iter(_snapshots))).close()
-        _snapshots[path] = fresh
-        return fresh
+    return _snapshots.get(path)
 
 
 @dataclass

@@ -1,0 +1,75 @@
+"""Per-process in-memory copies of the store, shared by the pages' states.
+
+A page that needs window functions over a whole table copies what it reads
+into an in-memory DuckDB of this process, once per database *stamp*
+(:func:`evaluation.views.queries.stamp`). The store is attached read-only only
+for the copy (:func:`attached`), so the server never holds the database file
+and ``opeval ingest`` can write while pages are open; :class:`SnapshotCache`
+keeps the latest copy of a few databases and rebuilds one when its stamp
+changes. No Panel here.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Generic, Protocol, TypeVar
+
+import duckdb
+
+from ..store import db
+from .queries import stamp
+
+
+class _Closable(Protocol):
+    stamp: tuple
+
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
+def quote(path: str) -> str:
+    """``path`` as a SQL string literal."""
+    return "'" + path.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def attached(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new in-memory DuckDB with the store at ``path`` attached read-only as ``src``
+    for the body of the ``with``; ``src`` is detached when it ends."""
+    con = db.configure(duckdb.connect())
+    con.execute(f"ATTACH {quote(path)} AS src (READ_ONLY)")
+    try:
+        yield con
+    finally:
+        con.execute("DETACH src")
+
+
+class SnapshotCache(Generic[S]):
+    """The snapshot of each database at its current stamp, at most ``most`` databases
+    (the oldest one is closed first); a snapshot whose stamp is stale is rebuilt."""
+
+    def __init__(self, build: Callable[[str], S], most: int = 2) -> None:
+        self._build = build
+        self._most = most
+        self._snapshots: dict[str, S] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path) -> S:
+        path = os.fspath(path)
+        current = stamp(path)
+        with self._lock:
+            snap = self._snapshots.get(path)
+            if snap is not None and snap.stamp == current:
+                return snap
+            fresh = self._build(path)
+            if snap is not None:
+                snap.close()
+            self._snapshots.pop(path, None)
+            while len(self._snapshots) >= self._most:
+                self._snapshots.pop(next(iter(self._snapshots))).close()
+            self._snapshots[path] = fresh
+            return fresh
