@@ -87,3 +87,28 @@ def test_config_command(run_cli):
     assert code == 0 and "oi_codes = OI01,OI02" in out
     code, _, err = run_cli("config", "oi_codes", "bad")
     assert code == 1 and "4-character codes" in err
+
+
+def test_engine_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, db_path):
+    import pytest as _pytest
+
+    from evaluation import cli
+    from evaluation.commands import quarantine
+
+    class FakeSparkError(Exception):
+        pass
+    FakeSparkError.__module__ = "pyspark.errors.exceptions"
+
+    def spark_fails(args):
+        raise FakeSparkError("[PATH_NOT_FOUND] Path does not exist: /lake\n  at py4j...")
+    monkeypatch.setattr(quarantine, "run", spark_fails)
+    db.connect(db_path).close()
+    assert cli.main(["--db", str(db_path), "quarantine"]) == 1
+    err = capsys.readouterr().err
+    assert err == "opeval: error: FakeSparkError: [PATH_NOT_FOUND] Path does not exist: /lake\n"
+
+    def bug(args):
+        raise KeyError("oops")
+    monkeypatch.setattr(quarantine, "run", bug)
+    with _pytest.raises(KeyError):
+        cli.main(["--db", str(db_path), "quarantine"])

@@ -45,9 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     except OpevalError as exc:
         print(f"opeval: error: {exc}", file=sys.stderr)
         return 1
-    except (duckdb.Error, OSError) as exc:
+    except Exception as exc:
+        # Engine errors (DuckDB, Spark/Py4J, Ibis) and unreadable files are the
+        # user's to act on: one line. Anything else is a bug: keep the traceback.
+        if not (isinstance(exc, (duckdb.Error, OSError))
+                or type(exc).__module__.split(".")[0] in ("pyspark", "py4j", "ibis")):
+            raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"opeval: error: {first}", file=sys.stderr)
+        print(f"opeval: error: {type(exc).__name__}: {first}"
+              if not isinstance(exc, (duckdb.Error, OSError)) else f"opeval: error: {first}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("opeval: interrupted; the current load was not applied", file=sys.stderr)

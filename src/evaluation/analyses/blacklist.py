@@ -207,11 +207,12 @@ def _evidence(corr: Correlation, pm_ids: list[str], cap: int | None) -> dict:
         return {}
     pi = corr.interventions
     imp = pi.filter(pi.pm_id.isin(pm_ids) & pi.impacted).select(
-        "pm_id", "ref_interv_oi", "code_do", "hd", "hf", "cuts").order_by(["pm_id", "hd"])
+        "pm_id", "ref_interv_oi", "code_do", "hd", "hf", "cuts").order_by(
+        ["pm_id", "hd", "ref_interv_oi"])
     p = corr.pairs
     cuts = p.filter(p.pm_id.isin(pm_ids) & (p.position == "in") & p.attributed).select(
         "pm_id", "ref_interv_oi", "code_oc", "pto", "cut_at", "m5_ref").order_by(
-        ["pm_id", "cut_at", "code_oc", "pto"])
+        ["pm_id", "cut_at", "code_oc", "pto", "ref_interv_oi"])  # a total order: stable evidence
     imp_df, cut_df = imp.to_pandas(), cuts.to_pandas()
     impacted_refs = set(imp_df["ref_interv_oi"])
     cut_df = cut_df[cut_df["ref_interv_oi"].isin(impacted_refs)]
