@@ -1,9 +1,14 @@
 """Helpers of the browser tests: watching a page, a simulated closed network, screenshots."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
+
+import pytest
 
 CHROMIUM = os.environ.get("OPEVAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,3 +64,51 @@ def route_local_only(context) -> None:
     """
     context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
                   else route.abort("internetdisconnected"))
+
+
+@contextlib.contextmanager
+def serving(db: Path, timeout: float = 90) -> Iterator:
+    """``opeval serve`` on ``db`` (loopback, free port) until the ``with`` ends, as a
+    :class:`_serve_proc.Served`; the fixture fails if the server exits or its ``/``
+    does not answer in ``timeout`` s."""
+    from _serve_proc import start  # tests/ is on sys.path under pytest (not for shoot.py)
+
+    try:
+        served = start(Path(db), "--address", "127.0.0.1", wait_path="/", timeout=timeout)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def watched(page) -> Watch:
+    """A :class:`Watch` recording ``page`` from now on."""
+    watch = Watch()
+    page.on("request", lambda r: watch.requests.append(r.url))
+    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
+    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+    return watch
+
+
+def new_page(browser, width: int, height: int):
+    """(context, page, watch): a fresh context on a closed network, one watched page."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  accept_downloads=True)
+    route_local_only(context)
+    page = context.new_page()
+    return context, page, watched(page)
+
+
+def downloaded(page, button, timeout: float = 30_000):
+    """The download started by a click on ``button`` (a locator)."""
+    with page.expect_download(timeout=timeout) as info:
+        button.click()
+    return info.value
+
+
+def cells(page, table_class: str, field: str) -> list[str]:
+    """The texts of column ``field`` in the Tabulator table of CSS class ``table_class``."""
+    rows = page.locator(f".{table_class} .tabulator-row .tabulator-cell[tabulator-field='{field}']")
+    return [t.strip() for t in rows.all_inner_texts()]

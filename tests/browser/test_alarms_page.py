@@ -7,10 +7,7 @@ no uncaught error, no traceback text.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -19,8 +16,8 @@ from playwright.sync_api import expect
 
 import _alarms_views_db as fx
 
-from ._browser import Watch, page_text, route_local_only
-from .conftest import Server, _free_port
+from ._browser import cells, downloaded, new_page, page_text, serving
+from .conftest import Server
 
 pytestmark = pytest.mark.browser
 
@@ -29,36 +26,8 @@ pytestmark = pytest.mark.browser
 def alarms_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_alarms")
     path = fx.build(root / "db.duckdb", root / "in")
-    port = _free_port()
-    log = root / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evaluation.cli", "--db", str(path), "serve", "--port",
-             str(port), "--address", "127.0.0.1", "--no-show"], stdout=out,
-            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"opeval serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"opeval serve did not answer within 90 s:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield Server(url, path, {}, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(path) as served:
+        yield Server(served.url, path, {}, served.stderr)
 
 
 @pytest.fixture
@@ -66,15 +35,8 @@ def open_alarms(browser, alarms_server):
     contexts = []
 
     def _open(query: str = ""):
-        context = browser.new_context(viewport={"width": 1366, "height": 1400},
-                                      accept_downloads=True)
+        context, page, watch = new_page(browser, 1366, 1400)
         contexts.append(context)
-        route_local_only(context)
-        page = context.new_page()
-        watch = Watch()
-        page.on("request", lambda r: watch.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-        page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
         page.goto(alarms_server.url + "/alarms" + query, wait_until="networkidle")
         page.locator(".opeval-kpi[data-kpi='alarms'] .v").wait_for(timeout=60_000)
         return page, watch
@@ -91,11 +53,6 @@ def kpi(page, name: str) -> str:
 def wait_kpi(page, name: str, value: str) -> None:
     page.locator(f".opeval-kpi[data-kpi='{name}'] .v", has_text=value).wait_for(timeout=30_000)
     assert kpi(page, name) == value
-
-
-def cells(page, table_class: str, field: str) -> list[str]:
-    rows = page.locator(f".{table_class} .tabulator-row .tabulator-cell[tabulator-field='{field}']")
-    return [t.strip() for t in rows.all_inner_texts()]
 
 
 def tab(page, title: str) -> None:
@@ -118,10 +75,8 @@ def test_filter_changes_the_views_url_and_download(open_alarms):
                                                                 "Intrusion detected"]
     page.wait_for_function("() => location.search.includes('system=S1')", timeout=30_000)
     assert parse_qs(urlparse(page.url).query).get("system") == ["S1"]
-    with page.expect_download(timeout=30_000) as info:
-        page.locator(".bk-panel-models-layout-Column button", has_text="Download CSV").locator(
-            "visible=true").first.click()
-    download = info.value
+    download = downloaded(page, page.locator(".bk-panel-models-layout-Column button",
+                                             has_text="Download CSV").locator("visible=true").first)
     assert download.suggested_filename == "alarm_bad_actors.csv"
     frame = pd.read_csv(download.path())
     assert frame["definition"].tolist() == ["Door held open", "Intrusion detected"]

@@ -7,10 +7,6 @@ HTML report — with no request leaving the server, no console error, no traceba
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -19,8 +15,8 @@ import pytest
 import evaluation_fixture as fx
 from evaluation.store import db
 
-from ._browser import Watch, route_local_only
-from .conftest import _free_port
+from ._browser import cells as table_cells
+from ._browser import downloaded, new_page, serving
 
 pytestmark = pytest.mark.browser
 
@@ -34,35 +30,8 @@ def eval_server(tmp_path_factory):
     con = db.connect(path)
     fx.load(con)
     con.close()
-    port = _free_port()
-    log = root / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evaluation.cli", "--db", str(path), "serve", "--port", str(port),
-             "--address", "127.0.0.1", "--no-show"], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"opeval serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"opeval serve did not answer within 90 s:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(path) as served:
+        yield served.url
 
 
 @pytest.fixture
@@ -70,14 +39,8 @@ def open_eval(browser, eval_server):
     contexts = []
 
     def _open(query: str = ""):
-        context = browser.new_context(viewport={"width": 1366, "height": 2400}, accept_downloads=True)
+        context, page, watch = new_page(browser, 1366, 2400)
         contexts.append(context)
-        route_local_only(context)
-        page = context.new_page()
-        watch = Watch()
-        page.on("request", lambda r: watch.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-        page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
         page.goto(eval_server + "/evaluation" + query, wait_until="networkidle")
         page.locator(".opeval-done").wait_for(timeout=EVALUATED)
         page.locator(".opeval-table-findings .tabulator-row").first.wait_for(timeout=EVALUATED)
@@ -89,8 +52,7 @@ def open_eval(browser, eval_server):
 
 
 def cells(page, table: str, field: str) -> list[str]:
-    rows = page.locator(f".opeval-table-{table} .tabulator-row .tabulator-cell[tabulator-field='{field}']")
-    return [t.strip() for t in rows.all_inner_texts()]
+    return table_cells(page, f"opeval-table-{table}", field)
 
 
 def test_overview_detail_and_a_change_of_system(open_eval):
@@ -123,19 +85,17 @@ def test_filters_from_the_url_and_downloads(open_eval):
     assert cells(page, "overview", "system_id") == ["S6", "S3"]
     assert "Unfit" in page.locator(".opeval-verdict [data-key='classification']").inner_text()
 
-    with page.expect_download(timeout=30_000) as info:
-        page.locator(".opeval-findings button", has_text="Download CSV").click()
-    assert info.value.suggested_filename == "evaluation_findings.csv"
-    findings = pd.read_csv(info.value.path())
+    findings_csv = downloaded(page, page.locator(".opeval-findings button", has_text="Download CSV"))
+    assert findings_csv.suggested_filename == "evaluation_findings.csv"
+    findings = pd.read_csv(findings_csv.path())
     assert set(findings["status"]) <= {"conforming", "nonconforming", "not_applicable"}
     # S3: H1, H2 of its 3 active devices past their life -> the service-life line is nonconforming
     life = findings[findings["requirement"].str.startswith("No device in use beyond")]
     assert life["status"].tolist() == ["nonconforming"] and life["severity"].tolist() == ["critical"]
 
-    with page.expect_download(timeout=30_000) as info:
-        page.locator(".opeval-report button", has_text="Download HTML report").click()
-    assert info.value.suggested_filename == "evaluation-S3.html"
-    with open(info.value.path(), encoding="utf-8") as f:
+    report_html = downloaded(page, page.locator(".opeval-report button", has_text="Download HTML report"))
+    assert report_html.suggested_filename == "evaluation-S3.html"
+    with open(report_html.path(), encoding="utf-8") as f:
         report = f.read()
     assert 'id="system-S3"' in report and "Overall renewal" in report and "<script" not in report
 

@@ -7,49 +7,21 @@ no request left the server, no console error, no traceback.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
 
-from ._browser import Watch, page_text, route_local_only
+from ._browser import cells, downloaded, new_page, page_text, serving
 
 pytestmark = pytest.mark.browser
 
 QUERY = "?since=2025-03-01&as_of=2025-03-31&min=1"
 
 
-def _start(db, log, port):
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port",
-             str(port), "--address", "127.0.0.1", "--no-show"], stdout=out,
-            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"opeval serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/", timeout=5) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail(f"opeval serve did not answer within 90 s:\n{log.read_text()}")
-        time.sleep(0.3)
-
-
 @pytest.fixture(scope="module")
 def network_server(tmp_path_factory):
-    import socket
-
     from test_views_outages import INTERVENTIONS, OUTAGES, PMS, REPORTS, TARGETS, _build
 
     root = tmp_path_factory.mktemp("outages_browser")
@@ -57,36 +29,14 @@ def network_server(tmp_path_factory):
     _build(db, root / "in", {"pms": PMS, "interventions": INTERVENTIONS,
                              "intervention_targets": TARGETS, "outage_reports": REPORTS,
                              "outages": OUTAGES})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc, url = _start(db, root / "serve.log", port)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(db) as served:
+        yield served.url
 
 
 def _open(browser, url: str):
-    context = browser.new_context(viewport={"width": 1366, "height": 1600}, accept_downloads=True)
-    route_local_only(context)
-    page = context.new_page()
-    watch = Watch()
-    page.on("request", lambda r: watch.requests.append(r.url))
-    page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
-    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+    context, page, watch = new_page(browser, 1366, 1600)
     page.goto(url, wait_until="networkidle", timeout=90_000)
     return context, page, watch
-
-
-def cells(page, table_class: str, field: str) -> list[str]:
-    rows = page.locator(f".{table_class} .tabulator-row .tabulator-cell[tabulator-field='{field}']")
-    return [t.strip() for t in rows.all_inner_texts()]
 
 
 def _wait_cells(page, table_class, field, expected, timeout=30.0):
@@ -130,10 +80,9 @@ def test_funnel_filter_selection_and_download(browser, network_server):
         _wait_query(page, "zone", "Z1")
 
         # Download of the PM table: the filtered rows.
-        with page.expect_download(timeout=30_000) as info:
-            page.locator(".opeval-pms button", has_text="Download CSV").click()
-        frame = pd.read_csv(info.value.path())
-        assert info.value.suggested_filename == "pms.csv"
+        pms_csv = downloaded(page, page.locator(".opeval-pms button", has_text="Download CSV"))
+        frame = pd.read_csv(pms_csv.path())
+        assert pms_csv.suggested_filename == "pms.csv"
         assert frame["pm_id"].tolist() == ["PA"]
         assert frame["impacted_interventions"].tolist() == [1]
 
