@@ -80,18 +80,3 @@ def test_real_data_mapping():
     assert int(flagged.sum()) == 18
     assert (t["faults"].restored_at == t["faults"].occurred_at).all()
     assert int((t["maintenance"].kind == "per_call").sum()) == 743
-
-
-@pytest.mark.external
-@pytest.mark.slow
-def test_notebook_runs():
-    shared_dataset("azure-pdm")
-    import nbclient
-    import nbformat
-    path = ROOT / "notebooks" / "02-chapter6-evaluation-azure-pdm.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
-    client.execute()   # raises CellExecutionError if any cell (and its asserts) fails
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "as of 2016-01-01" in text
