@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, shared_dataset
+from conftest import shared_dataset
 from evaluation.analyses.efficiency import azure_pdm, evaluate
 from evaluation.store.engine import open_tables
 
