@@ -9,29 +9,23 @@ docs/alarms.md.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import re
 from pathlib import Path
 
 from ..errors import OpevalError
 from ..progress import step_printer
+from ._output import add_progress_option, emit, pct
+from ._output import parse_when as parse_iso
 
 
 def parse_when(text: str, end_of_day: bool) -> dt.datetime:
     """An ISO date or time as naive UTC; a bare date means the start of that day,
     or its end (last microsecond) for ``--as-of``."""
-    text = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            d = dt.datetime.fromisoformat(text)
-            return d + dt.timedelta(days=1, microseconds=-1) if end_of_day else d
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    t = parse_iso(text)
+    if type(t) is dt.date:
+        d = dt.datetime.combine(t, dt.time())
+        return d + dt.timedelta(days=1, microseconds=-1) if end_of_day else d
     return t
 
 
@@ -61,8 +55,7 @@ def register(sub, common) -> None:
                    help="where --fit-model saves (default: models/ beside the database)")
     p.add_argument("--model", metavar="PATH", help="score the open alarms with this saved model")
     p.add_argument("--out", metavar="FILE", help="write the output to FILE instead of stdout")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_progress_option(p)
     from ._engine import add_engine_options
     add_engine_options(p)
     p.set_defaults(func=run)
@@ -95,8 +88,8 @@ def run(args) -> int:
             raise OpevalError(f"no alarm of definition {args.history!r}"
                               + (f" on resource {args.resource!r}" if args.resource else ""))
         if args.format == "json":
-            return _emit(args, json.dumps({"definition": args.history, "history": rows},
-                                          indent=2, ensure_ascii=False, default=str))
+            return emit(args, json.dumps({"definition": args.history, "history": rows},
+                                         indent=2, ensure_ascii=False, default=str))
         lines = [f"history of {args.history}" + (f" on {args.resource}" if args.resource else "")
                  + f": {len(rows)} raise(s)"]
         for r in rows:
@@ -104,7 +97,7 @@ def run(args) -> int:
                          f" gap {_s(r['gap_s'])}  cleared after {_s(r['clear_s'])}  "
                          f"{r['status'] or '-'} {r['close_reason'] or ''}"
                          + ("  CHATTER" if r["chatter"] else "") + ("  repeat" if r["repeat"] else ""))
-        return _emit(args, "\n".join(lines))
+        return emit(args, "\n".join(lines))
     step("computing the alarm KPIs")
     report = alarm_report(alarms, as_of=as_of, since=since, system_id=args.system, rules=rules)
     if args.fit_model or args.model:
@@ -123,16 +116,8 @@ def run(args) -> int:
         scores = fam.score_open(fitted, select(alarms, as_of, since, args.system), rules=rules)
         report["open_alarm_scores"] = scores
     if args.format == "json":
-        return _emit(args, json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    return _emit(args, render_text(report))
-
-
-def _emit(args, text: str) -> int:
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
-    return 0
+        return emit(args, json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    return emit(args, render_text(report))
 
 
 def _s(v) -> str:
@@ -143,10 +128,6 @@ def _s(v) -> str:
     if v < 7200:
         return f"{v / 60:.1f} min"
     return f"{v / 3600:.1f} h"
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.1%}"
 
 
 def render_text(r: dict) -> str:
@@ -160,27 +141,27 @@ def render_text(r: dict) -> str:
            f"benchmark ≤ 1 acceptable, ≤ 2 manageable) {b.get('avg_per_10min', '')}",
            f"  average per hour     {k['avg_per_hour']:.1f}    per day {k['avg_per_day']:.0f}",
            f"  peak per 10 min      {k['peak_per_10min']}  (benchmark ≤ 10) {b.get('peak_per_10min', '')}",
-           f"  10-min periods > 10  {k['flood_intervals']} = {_pct(k['flood_interval_share'])} "
+           f"  10-min periods > 10  {k['flood_intervals']} = {pct(k['flood_interval_share'])} "
            f"(benchmark < 1 %) {b.get('flood_interval_share', '')}",
-           f"  floods               {k['floods']}, time in flood {_pct(k['time_in_flood_share'])}",
+           f"  floods               {k['floods']}, time in flood {pct(k['time_in_flood_share'])}",
            "", "Nuisance alarms",
            f"  chattering alarms    {k['chattering_alarms']} ({k['chatter_raises']} raises 3-in-60 s; "
            f"benchmark 0) {b.get('chattering_alarms', '')}",
-           f"  repeat alarms        {k['repeat_alarms']} = {_pct(k['repeat_share'])} of the raises "
+           f"  repeat alarms        {k['repeat_alarms']} = {pct(k['repeat_share'])} of the raises "
            f"(window {r['parameters']['repeat_window_s']:g} s)",
            f"  standing / stale     {k['standing']} / {k['stale']} (stale: > "
            f"{r['parameters']['stale_after_h']:g} h) {b.get('stale', '')}",
-           f"  top 10 share         {_pct(k['top10_share'])} (benchmark < 5 %) {b.get('top10_share', '')}",
+           f"  top 10 share         {pct(k['top10_share'])} (benchmark < 5 %) {b.get('top10_share', '')}",
            "", "Life cycle (VMS guide)",
            f"  median time to handle {_s(k['median_handle_s'])}, to close {_s(k['median_close_s'])}, "
            f"to clear {_s(k['median_clear_s'])}",
-           f"  escalated {_pct(k['escalated_share'])}, expired {_pct(k['expired_share'])}, "
-           f"closed without handling {_pct(k['closed_without_handling_share'])}",
+           f"  escalated {pct(k['escalated_share'])}, expired {pct(k['expired_share'])}, "
+           f"closed without handling {pct(k['closed_without_handling_share'])}",
            f"  closed {k['closed']}, false alarms {k['false_alarms']} "
-           f"(rate {_pct(k['false_alarm_rate'])})"]
+           f"(rate {pct(k['false_alarm_rate'])})"]
     if r["close_reasons"]:
         out.append("  close reasons: " + ", ".join(
-            f"{c['close_reason']} {c['alarms']} ({_pct(c['share'])})" for c in r["close_reasons"]))
+            f"{c['close_reason']} {c['alarms']} ({pct(c['share'])})" for c in r["close_reasons"]))
     if r["operators"]:
         out += ["", "Operators (alarms, median handle, median close, false, avg per 10 min)"]
         for o in r["operators"][:15]:
@@ -191,7 +172,7 @@ def render_text(r: dict) -> str:
         out += ["", "Bad actors (Pareto of the load)"]
         for a in r["bad_actors"]:
             out.append(f"  {a['rank']:>2}. {a['definition']:<32} {a['alarms']:>8} "
-                       f"{_pct(a['share']):>7}  cumulative {_pct(a['cumulative_share'])}")
+                       f"{pct(a['share']):>7}  cumulative {pct(a['cumulative_share'])}")
     if r["floods"]:
         out += ["", f"Floods ({len(r['floods'])}; longest first, up to 10)"]
         for f in sorted(r["floods"], key=lambda f: (-f["minutes"], f["start"]))[:10]:
@@ -204,7 +185,7 @@ def render_text(r: dict) -> str:
         for d in defs[:15]:
             out.append(f"  {d['definition']:<28} {d['resource_id']:<14} {d['alarms']:>8} "
                        f"{'CHATTER' if d['chattering'] else '':<8} {d['repeat_alarms']:>8} "
-                       f"{_pct(d['false_alarm_rate']):>7}")
+                       f"{pct(d['false_alarm_rate']):>7}")
     if r["stale"]:
         out += ["", f"Stale alarms ({len(r['stale'])}; oldest first, up to 10)"]
         for s in r["stale"][:10]:

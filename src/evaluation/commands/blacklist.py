@@ -8,13 +8,13 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
-from .outages import emit, period_args
+from ._output import add_progress_option, emit, pct
+from .outages import period_args
 
 
 def register(sub, common) -> None:
@@ -41,8 +41,7 @@ def register(sub, common) -> None:
                    help="list at most N interventions and N cuts per candidate")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_progress_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -75,14 +74,10 @@ def run(args) -> int:
     return emit(args, render_text(result.to_dict()))
 
 
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.1%}"
-
-
 def render_text(d: dict) -> str:
     c = d["config"]
     out = [f"PM blacklist {d['period']['start']} .. {d['period']['end']}",
-           (f"  network incident rate {_pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
+           (f"  network incident rate {pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
            f"rule: ≥ {c['min_covered']} covered interventions, above the "
            f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}"),
            f"  baseline (out-of-window cuts) known: {'yes' if d['baseline_available'] else 'no'}",
@@ -95,8 +90,8 @@ def render_text(d: dict) -> str:
                    f"{'score':>7}  trend      attribution")
         for r in d["candidates"]:
             out.append(f"  {r['rank']:>3} {r['pm_id']:<20} {r['covered_interventions']:>5} "
-                       f"{r['impacted_interventions']:>5} {_pct(r['incident_rate']):>7} "
-                       f"{_pct(r['shrunken_rate']):>7} {r['score']:>7.2f}  "
+                       f"{r['impacted_interventions']:>5} {pct(r['incident_rate']):>7} "
+                       f"{pct(r['shrunken_rate']):>7} {r['score']:>7.2f}  "
                        f"{r['trend']['direction']:<10} {r['attribution']}")
             ev = r["evidence"]
             refs = ", ".join(i["ref_interv_oi"] for i in ev["interventions"][:5])
@@ -107,6 +102,6 @@ def render_text(d: dict) -> str:
         out += ["", (f"{len(d['fragile'])} PM(s) above the funnel but fragile anyway "
                     "(cuts not concentrated in intervention windows):")]
         for r in d["fragile"]:
-            out.append(f"  {r['pm_id']:<20} rate {_pct(r['incident_rate'])}, in/out ratio "
+            out.append(f"  {r['pm_id']:<20} rate {pct(r['incident_rate'])}, in/out ratio "
                        f"{r['rate_ratio'] if r['rate_ratio'] is not None else '-'}")
     return "\n".join(out)

@@ -19,6 +19,7 @@ from ..errors import OpevalError
 from ..progress import step_printer
 from ..reports import evaluation as report
 from ._engine import add_engine_options, tables_from_args
+from ._output import add_progress_option, positive_int
 
 
 def _date(text: str) -> dt.date:
@@ -28,14 +29,7 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _days(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number of days: {text!r}")
-    return n
+_days = positive_int("number of days")
 
 
 def register(sub, common) -> None:
@@ -56,8 +50,7 @@ def register(sub, common) -> None:
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("--out", metavar="FILE",
                    help="write to FILE instead of stdout (html: a directory gives one file per system)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_progress_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 

@@ -10,16 +10,9 @@ from pathlib import Path
 from ..errors import OpevalError
 from ..progress import step_printer
 from ..store import db, lake
+from ._output import add_progress_option, positive_int
 
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return n
+_positive = positive_int()
 
 
 # Contract tables holding customer line references (PTO), pseudonymised by default.
@@ -57,8 +50,7 @@ def register(sub, common) -> None:
     p.add_argument("--min-rows-per-partition", type=_positive, default=lake.MIN_ROWS_PER_PARTITION,
                    metavar="N", help="add the system/PM partition level only when partitions "
                                      f"average at least N rows (default {lake.MIN_ROWS_PER_PARTITION})")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_progress_option(p)
     p.add_argument("--pseudonymise", action=argparse.BooleanOptionalAction, default=True,
                    help="write customer line references (PTO) as keyed pseudonyms, the "
                         "database's HMAC key (default); --no-pseudonymise only for readers "

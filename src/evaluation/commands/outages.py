@@ -7,32 +7,14 @@ the per-PM table.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
-import re
-from pathlib import Path
 
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
-
-
-def parse_when(text: str | None) -> dt.date | dt.datetime | None:
-    """``YYYY-MM-DD`` as a date (a whole day), or an ISO 8601 time as naive UTC."""
-    if text is None:
-        return None
-    text = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return dt.date.fromisoformat(text)
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
-    return t
+from ._output import add_progress_option, emit, parse_when, pct
 
 
 def period_args(args) -> tuple:
@@ -94,8 +76,7 @@ def register(sub, common) -> None:
     p.add_argument("--limit", type=int, default=1000, metavar="N",
                    help="rows listed for short cuts and interventions without HF (default 1000; "
                         "0 = all); totals are always complete")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    add_progress_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -122,18 +103,6 @@ def run(args) -> int:
     return emit(args, text)
 
 
-def emit(args, text: str) -> int:
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
-    return 0
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.1%}"
-
-
 def _rr(r: dict) -> str:
     if r.get("rate_ratio_lo") is None:
         return "-"
@@ -151,7 +120,7 @@ def render_text(d: dict, top: int = 20) -> str:
            (f"  {n['interventions']} intervention(s) at {n['pms']} PM(s) by {n['dos']} DO(s); "
            f"{n['missing_hf']} without HF (no window)"),
            (f"  covered by an M5: {n['covered_interventions']}, impacted: "
-           f"{n['impacted_interventions']}, incident rate {_pct(n['incident_rate'])} "
+           f"{n['impacted_interventions']}, incident rate {pct(n['incident_rate'])} "
            f"(no M5 = unknown, not counted)"),
            (f"  counted cuts: {n['counted_cuts']} ({n['cuts_in_windows']} in windows, "
            f"{n['cuts_out_of_windows']} outside); clients HS in covered interventions: "
@@ -167,7 +136,7 @@ def render_text(d: dict, top: int = 20) -> str:
                f"{'in-win':>6} {'out':>6}  in/out rate ratio [CI]")
     for r in pms[:top]:
         out.append(f"  {r['pm_id']:<20} {r['interventions']:>6} {r['covered_interventions']:>5} "
-                   f"{r['impacted_interventions']:>5} {_pct(r['incident_rate']):>7} "
+                   f"{r['impacted_interventions']:>5} {pct(r['incident_rate']):>7} "
                    f"{r['clients_hs']:>5} {r['cuts_in_windows']:>6} {r['cuts_out_of_windows']:>6}"
                    f"  {_rr(r)}")
     out += ["", ("DOs (incident rate; timestamp quality: cuts ≤ 5 min before HD / after HF; "
@@ -175,7 +144,7 @@ def render_text(d: dict, top: int = 20) -> str:
     for r in d["dos"]:
         med = r["m1_delay_median_s"]
         out.append(f"  {r['code_do'] or '-':<12} {r['interventions']:>6} interv, rate "
-                   f"{_pct(r['incident_rate']):>7}, before HD {r['cuts_before_hd']}, after HF "
+                   f"{pct(r['incident_rate']):>7}, before HD {r['cuts_before_hd']}, after HF "
                    f"{r['cuts_after_hf']}, missing HF {r['missing_hf']}, M1 median "
                    + ("-" if med is None else f"{med:.0f} s")
                    + f", late M1 {r['m1_late']}, M3 before M1 {r['m3_before_m1']}")
