@@ -44,11 +44,10 @@ from .ingest import (
     FileResult,
     LoadResult,
     ProgressFn,
-    _apply,
     _classify,
-    _log,
     _resolve_duplicates,
     _typed_sql,
+    _write_load,
 )
 from .readers import _lit, _q, stage
 from .schema import TABLES, Column, Table
@@ -213,22 +212,13 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
                 WHERE q.file_index = {i} AND q.line = s.__line AND q.raw IS NULL""")
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
-        con.execute("BEGIN TRANSACTION")
-        step(f"transaction open: applying {con.execute('SELECT count(*) FROM __final').fetchone()[0]}"
-             " alarms" if status == "applied" else f"rejecting the load: {rejected} records quarantined")
-        try:
-            _log(con, load_id, KIND, files, started, status, strict)
-            con.execute(
-                "INSERT INTO quarantine SELECT ?, ?, (?)[file_index + 1], line, "
-                "string_agg(DISTINCT columns, ', '), string_agg(reason, '; '), first(raw) "
-                "FROM __quarantine GROUP BY file_index, line ORDER BY file_index, line",
-                [load_id, KIND, [f.source for f in files]])
-            if status == "applied":
-                _apply(con, ALARMS, cols)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        _write_load(con, lambda: step(
+            f"transaction open: applying {con.execute('SELECT count(*) FROM __final').fetchone()[0]}"
+            " alarms" if status == "applied" else f"rejecting the load: {rejected} records quarantined"),
+            load_id, KIND, files, started, status, strict, ALARMS, cols,
+            "SELECT ?, ?, (?)[file_index + 1], line, "
+            "string_agg(DISTINCT columns, ', '), string_agg(reason, '; '), first(raw) "
+            "FROM __quarantine GROUP BY file_index, line ORDER BY file_index, line")
     finally:
         for t in temps:
             con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -202,21 +202,12 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
             files[f].quarantined = n
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
-        con.execute("BEGIN TRANSACTION")
-        step(f"transaction open: applying {sum(f.accepted for f in files)} rows"
-             if status == "applied" else f"rejecting the load: {rejected} rows quarantined")
-        try:
-            _log(con, load_id, kind, files, started, status, strict)
-            con.execute(
-                "INSERT INTO quarantine SELECT ?, ?, (?)[file_index + 1], line, columns, reason, raw "
-                "FROM __quarantine ORDER BY file_index, line",
-                [load_id, kind, [f.source for f in files]])
-            if status == "applied":
-                _apply(con, table, cols)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        _write_load(con, lambda: step(
+            f"transaction open: applying {sum(f.accepted for f in files)} rows"
+            if status == "applied" else f"rejecting the load: {rejected} rows quarantined"),
+            load_id, kind, files, started, status, strict, table, cols,
+            "SELECT ?, ?, (?)[file_index + 1], line, columns, reason, raw "
+            "FROM __quarantine ORDER BY file_index, line")
     finally:
         for i in range(len(paths)):
             for suffix in ("", "_rejects"):
@@ -270,6 +261,27 @@ def _apply(con, table: Table, cols: str) -> None:
             WHERE {_key_match(table, 's', 't')}""")
     con.execute(f"""INSERT INTO {_q(table.name)} ({cols})
         SELECT {cols} FROM __final WHERE __state = 'inserted' ORDER BY __file, __line""")
+
+
+def _write_load(con, opened: Callable[[], None], load_id: int, kind: str,
+                files: list[FileResult], started: dt.datetime, status: str, strict: bool,
+                table: Table, cols: str, quarantine_select: str) -> None:
+    """One transaction: the ``load_log`` rows, the load's quarantined records
+    (``quarantine_select`` reads ``__quarantine``; its parameters are the load id,
+    the kind and the files' sources) and, when ``status`` is ``applied``, the rows
+    of ``__final``. ``opened()`` runs once the transaction is open (progress)."""
+    con.execute("BEGIN TRANSACTION")
+    opened()
+    try:
+        _log(con, load_id, kind, files, started, status, strict)
+        con.execute("INSERT INTO quarantine " + quarantine_select,
+                    [load_id, kind, [f.source for f in files]])
+        if status == "applied":
+            _apply(con, table, cols)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _log(con, load_id: int, kind: str, files: list[FileResult], started: dt.datetime,
