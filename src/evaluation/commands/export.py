@@ -19,15 +19,12 @@ _positive = positive_int()
 PTO_TABLES = ("outages", "intervention_targets")
 
 
-def _pseudonym_key(path: str) -> bytes:
+def database_pseudonym_key(path: str) -> bytes:
     """The database's pseudonym key; created (one short write) if the database has none yet."""
-    con = db.connect(path, read_only=True)
-    try:
-        value = db.get_setting(con, "pseudonym_key")
-    finally:
-        con.close()
-    if value:
-        return bytes.fromhex(value)
+    from ..auth.scope import read_pseudonym_key
+    stored = read_pseudonym_key(path)
+    if stored:
+        return stored
     from ..store import privacy
     con = db.connect(path, create=False)
     try:
@@ -66,7 +63,7 @@ def run(args) -> int:
     column_sql = None
     if args.pseudonymise:
         from ..auth.scope import PTO_PREFIX, pseudonym_sql, register_pseudonym
-        key = _pseudonym_key(args.db)
+        key = database_pseudonym_key(args.db)
         column_sql = {t: {"pto": pseudonym_sql('"pto"', PTO_PREFIX)} for t in PTO_TABLES}
     con = db.connect(args.db, read_only=True)
     try:

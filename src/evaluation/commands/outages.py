@@ -35,7 +35,6 @@ def period_args(args) -> tuple:
 def pseudonym_key(args) -> bytes:
     """The database's pseudonym key (created on first use), or $OPEVAL_PSEUDONYM_KEY (hex)."""
     from ..analyses.outages.pseudonym import KEY_ENV
-    from ..store import db, privacy
     env = os.environ.get(KEY_ENV)
     if env:
         try:
@@ -44,18 +43,8 @@ def pseudonym_key(args) -> bytes:
             raise OpevalError(f"${KEY_ENV} must be hexadecimal") from None
     if getattr(args, "lake", None) or getattr(args, "engine", "duckdb") != "duckdb":
         raise OpevalError(f"--anonymise-do on a lake or Spark needs the key in ${KEY_ENV}")
-    con = db.connect(args.db, read_only=True)
-    try:
-        stored = db.get_setting(con, "pseudonym_key")
-    finally:
-        con.close()
-    if stored:
-        return bytes.fromhex(stored)
-    con = db.connect(args.db)
-    try:
-        return privacy.pseudonym_key(con)
-    finally:
-        con.close()
+    from .export import database_pseudonym_key
+    return database_pseudonym_key(args.db)
 
 
 def register(sub, common) -> None:
