@@ -63,7 +63,9 @@ def test_data_page_counts_filter_and_download(open_page, server):
     page.locator(".opeval-pager[data-page='quarantine_page']",
                  has_text="(2 rows)").wait_for(timeout=15_000)
     assert cell_texts(page, "opeval-table-quarantine", "columns") == ["risk_level", "system_id"]
-    assert parse_qs(urlparse(page.url).query).get("kind") == ["systems"]
+    # The URL is updated by a separate round trip after the table: wait for it.
+    page.wait_for_url(lambda url: parse_qs(urlparse(url).query).get("kind") == ["systems"],
+                      timeout=15_000)
 
     with page.expect_download(timeout=30_000) as info:
         page.locator(".opeval-quarantine button", has_text="Download CSV").click()
