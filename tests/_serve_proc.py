@@ -102,8 +102,16 @@ def pull_document(base: str, path: str, html: str, cookie: str = "") -> str:
 
     ``html`` is the page as served (it holds the session token); ``cookie`` the
     login cookies (the websocket of an authenticated server refuses a connection
-    without them).
+    without them). Bokeh's client runs its own event loop, so it runs in a thread
+    of its own: the test process may already run one (Playwright's sync API does).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_pull_document, base, path, html, cookie).result()
+
+
+def _pull_document(base: str, path: str, html: str, cookie: str) -> str:
     import json
     import re
 
