@@ -4,11 +4,7 @@ The notebook is generated from this script so that its text and code are
 reviewed as ordinary source; tests/test_notebooks.py executes it on a small
 demo database (``OPEVAL_DB``).
 """
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+from _nbgen import code, md, write
 
 cells = [
     md("""# Getting started with opeval
@@ -207,9 +203,4 @@ assert res.returncode == 0 and "quarantined 2" in (res.stdout + res.stderr)"""),
     code("""shutil.rmtree(scratch)"""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).with_name("01-getting-started.ipynb")
-nbf.write(nb, out)
-print("wrote", out)
+write(cells, "01-getting-started.ipynb")

@@ -3,11 +3,7 @@
 The notebook is generated from this script so that its text and code are
 reviewed as ordinary source; tests/test_evaluation_azure.py executes it.
 """
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+from _nbgen import code, md, write
 
 cells = [
     md("""# Chapter 6 evaluation on data nobody here shaped: the Azure predictive-maintenance sample
@@ -168,9 +164,4 @@ These are the limits of the data, and the audit states them line by line instead
 shutil.rmtree(tmp)"""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).with_name("02-chapter6-evaluation-azure-pdm.ipynb")
-nbf.write(nb, out)
-print("wrote", out)
+write(cells, "02-chapter6-evaluation-azure-pdm.ipynb")

@@ -3,11 +3,7 @@
 The demo-database companion of notebook 02 (which evaluates the azure-pdm
 sample); tests/test_notebooks.py executes it on a small demo database (``OPEVAL_DB``).
 """
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+from _nbgen import code, md, write
 
 cells = [
     md("""# Chapter 6 operation evaluation on the demo database
@@ -136,9 +132,4 @@ print("\\n".join(out.stdout.splitlines()[:15]))"""),
 shutil.rmtree(out_dir)"""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).with_name("02b-chapter6-evaluation-demo.ipynb")
-nbf.write(nb, out)
-print("wrote", out)
+write(cells, "02b-chapter6-evaluation-demo.ipynb")

@@ -3,11 +3,7 @@
 The notebook is generated from this script so that its text and code are
 reviewed as ordinary source; tests/test_notebooks.py executes it.
 """
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+from _nbgen import code, md, write
 
 cells = [
     md("""# Alarm analysis on the Tennessee Eastman alarm logs
@@ -164,9 +160,4 @@ print({k: r["kpis"][k] for k in ("alarms", "avg_per_10min", "chattering_alarms",
   3-in-60-seconds rule as the absolute test."""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["opeval"] = {"datasets": ["tep-alarms"]}
-out = Path(__file__).with_name("03-alarm-analysis-tep.ipynb")
-nbf.write(nb, out)
-print("wrote", out)
+write(cells, "03-alarm-analysis-tep.ipynb", opeval={"datasets": ["tep-alarms"]})

@@ -3,11 +3,7 @@
 The demo-database companion of notebook 03 (the TEP alarm logs);
 tests/test_notebooks.py executes it on a small demo database (``OPEVAL_DB``).
 """
-from pathlib import Path
-
-import nbformat as nbf
-
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+from _nbgen import code, md, write
 
 cells = [
     md("""# Alarm analysis on the demo database
@@ -137,9 +133,4 @@ assert out.returncode == 0, out.stderr
 print("\\n".join(out.stdout.splitlines()[:20]))"""),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).with_name("03b-alarm-analysis-demo.ipynb")
-nbf.write(nb, out)
-print("wrote", out)
+write(cells, "03b-alarm-analysis-demo.ipynb")
