@@ -271,6 +271,21 @@ def window_hours(windows: ir.Table, period: Period) -> ir.Table:
     return w.group_by("pm_id").aggregate(window_hours=w.added.sum() / 3600.0)
 
 
+
+def _incident_counts(pi: ir.Table) -> dict:
+    """The counts that per-PM and per-DO tables share, over per-intervention rows:
+    interventions, covered / impacted ones (contract §3), counted cuts of covered
+    interventions, missing HF and the 5-minute timestamp-quality counts (spec §4)."""
+    return dict(
+        interventions=pi.count(),
+        covered_interventions=_n(pi.covered),
+        impacted_interventions=_n(pi.impacted),
+        clients_hs=ibis.ifelse(pi.covered, pi.cuts, 0).sum(),
+        missing_hf=_n(~pi.has_window),
+        cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
+        interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
+        interventions_cut_after_hf=_n(pi.cuts_after_hf > 0))
+
 def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
            windows: ir.Table, pms: ir.Table, period: Period) -> ir.Table:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
@@ -280,15 +295,7 @@ def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
     inside any of its windows; ``cuts_out_of_windows`` the others; the hours
     give the exposure of each (``period_hours − window_hours`` outside).
     """
-    a = pi.group_by("pm_id").aggregate(
-        interventions=pi.count(),
-        covered_interventions=_n(pi.covered),
-        impacted_interventions=_n(pi.impacted),
-        clients_hs=ibis.ifelse(pi.covered, pi.cuts, 0).sum(),
-        missing_hf=_n(~pi.has_window),
-        cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
-        interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
-        interventions_cut_after_hf=_n(pi.cuts_after_hf > 0))
+    a = pi.group_by("pm_id").aggregate(**_incident_counts(pi))
     inside = pairs.filter(pairs.position == "in")
     inside = inside.select(*CUT_ID,
                            short=rules.short_cut(inside.cut_at, inside.restored_at)).distinct()
@@ -335,14 +342,7 @@ def per_do(pi: ir.Table, config: OutageConfig = OutageConfig()) -> ir.Table:
     """
     d = pi.m1_delay_s
     g = pi.group_by("code_do").aggregate(
-        interventions=pi.count(),
-        covered_interventions=_n(pi.covered),
-        impacted_interventions=_n(pi.impacted),
-        clients_hs=ibis.ifelse(pi.covered, pi.cuts, 0).sum(),
-        missing_hf=_n(~pi.has_window),
-        cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
-        interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
-        interventions_cut_after_hf=_n(pi.cuts_after_hf > 0),
+        **_incident_counts(pi),
         no_m1=_n(pi.m1_received_at.isnull()),
         m3_before_m1=_n(pi.m3_before_m1),
         m1_delay_median_s=d.quantile(0.5), m1_delay_p90_s=d.quantile(0.9),
