@@ -31,22 +31,12 @@ def counts_by(alarms: ibis.Table, column: str) -> ibis.Table:
             .order_by(column))
 
 
-def interval_definition_counts(alarms: ibis.Table, by: str = "system_id",
-                               rules: AlarmRules = AlarmRules()) -> ibis.Table:
-    """Alarms per operator position, fixed clock-aligned 10-minute interval and
-    definition: ``position``, ``interval_no`` (intervals since the epoch),
-    ``definition``, ``alarms``. Rates, floods, their contributors and the
-    Pareto of definitions are sums over it, so the alarms are scanned once."""
-    secs = rules.interval_s
-    return (alarms.mutate(position=_[by],
-                          interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
-            .group_by("position", "interval_no", "definition").agg(alarms=_.count()))
-
-
-def _counts(t: ibis.Table, by: str, rules: AlarmRules) -> ibis.Table:
-    if "interval_no" in t.columns:
-        return t
-    return interval_definition_counts(t, by, rules)
+def _interval_numbers(alarms: ibis.Table, by: str, rules: AlarmRules) -> ibis.Table:
+    """Each alarm with its operator ``position`` and the number of its fixed,
+    clock-aligned interval since the epoch (``interval_no``)."""
+    return alarms.mutate(position=_[by],
+                         interval_no=(_.raised_at.epoch_seconds() // rules.interval_s)
+                         .cast("int64"))
 
 
 def interval_counts(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules = AlarmRules()
@@ -55,12 +45,14 @@ def interval_counts(alarms: ibis.Table, by: str = "system_id", rules: AlarmRules
 
     Columns ``position``, ``interval_start``, ``interval_no`` (index of the
     interval since the epoch), ``alarms``, ``flood`` (more than
-    ``rules.flood_threshold`` alarms: ISA-18.2 flood). Takes alarms or
-    :func:`interval_definition_counts`.
+    ``rules.flood_threshold`` alarms: ISA-18.2 flood). Takes alarms, or these
+    counts already made (returned as they are).
     """
+    if "interval_no" in alarms.columns:
+        return alarms
     secs = rules.interval_s
-    return (_counts(alarms, by, rules).group_by("position", "interval_no")
-            .agg(alarms=_.alarms.sum())
+    return (_interval_numbers(alarms, by, rules).group_by("position", "interval_no")
+            .agg(alarms=_.count())
             .mutate(interval_start=(_.interval_no * secs).as_timestamp("s"),
                     flood=_.alarms > rules.flood_threshold))
 
@@ -125,20 +117,13 @@ def flood_contributors(alarms: ibis.Table, by: str = "system_id", top: int = 3,
     """The definitions raising most alarms in each flood episode (``top`` per
     episode): ``position``, ``flood_id``, ``definition``, ``alarms``, ``rank``.
     ``counts`` may pass :func:`interval_counts` already computed."""
-    secs = rules.interval_s
     ic = (counts if counts is not None else interval_counts(alarms, by, rules)).filter(_.flood)
     w = ibis.window(group_by="position", order_by="interval_no")
     isl = ic.mutate(island=_.interval_no - ibis.row_number().over(w))
     isl = isl.mutate(first_no=_.interval_no.min().over(
         ibis.window(group_by=["position", "island"]))).select("position", "interval_no", "first_no")
-    if "interval_no" in alarms.columns:
-        j = alarms.join(isl, ["position", "interval_no"])
-        c = j.group_by("position", "first_no", "definition").agg(alarms=_.alarms.sum())
-    else:
-        t = alarms.mutate(position=_[by],
-                          interval_no=(_.raised_at.epoch_seconds() // secs).cast("int64"))
-        j = t.join(isl, ["position", "interval_no"])
-        c = j.group_by("position", "first_no", "definition").agg(alarms=_.count())
+    j = _interval_numbers(alarms, by, rules).join(isl, ["position", "interval_no"])
+    c = j.group_by("position", "first_no", "definition").agg(alarms=_.count())
     rank = ibis.row_number().over(ibis.window(group_by=["position", "first_no"],
                                               order_by=[ibis.desc("alarms"), "definition"]))
     return (c.mutate(rank=rank).filter(_.rank < top).mutate(rank=_.rank + 1)

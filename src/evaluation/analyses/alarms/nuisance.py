@@ -59,9 +59,12 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     """Per alarm key (system, definition, resource): additive facts.
 
     Everything per definition, per resource or overall is a sum (or min/max)
-    of these rows. Two passes joined on the key: one window over the narrow
-    raise table (:func:`evaluation.analyses.alarms.prep.runs`), one plain
-    group-by over the alarms. Columns: ``alarms``, ``priority`` (highest =
+    of these rows. Each distinct key first gets a number (``key_id``), so the
+    one window of the analysis — the gaps between raises of the same alarm,
+    :func:`evaluation.analyses.alarms.prep.runs` — sorts (number, time) pairs
+    rather than three strings; then two group-bys on that number (the window
+    pass and the plain per-alarm facts) meet the key strings again.
+    Columns: ``alarms``, ``priority`` (highest =
     lowest number), ``chatter_raises``, ``repeat_alarms``, ``runs`` (raises with
     a previous raise of the same alarm), ``inv_run_sum`` (Σ 1/r, for ψ),
     ``short_gap_max_s`` (largest re-raise gap within the chatter window),
@@ -70,8 +73,14 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     ``escalated_or_expired``, ``first_raised``, ``last_raised``.
     """
     window = rules.chatter_window_s
-    flagged = flag_nuisance(runs(alarms, rules.chatter_raises), rules)
-    a = (flagged.group_by(list(KEY))
+    keys = alarms.select(*KEY).distinct().mutate(
+        key_id=ibis.row_number().over(ibis.window(order_by=list(KEY))))
+    named = keys.rename({f"_{k}": k for k in KEY})
+    f = facts(alarms)
+    f = (f.join(named, [f[k].identical_to(named[f"_{k}"]) for k in KEY])
+         .drop(*KEY, *[f"_{k}" for k in KEY]))
+    flagged = flag_nuisance(runs(f, rules.chatter_raises, key=("key_id",)), rules)
+    a = (flagged.group_by("key_id")
          .agg(alarms=_.count(),
               chatter_raises=_.chatter.cast("int64").sum(),
               repeat_alarms=_.repeat.cast("int64").sum(), runs=_.gap_s.count(),
@@ -79,8 +88,7 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
               short_gap_max_s=ibis.ifelse(_.gap_s <= window, _.gap_s,
                                           ibis.null("float64")).max(),
               first_raised=_.raised_at.min(), last_raised=_.raised_at.max()))
-    f = facts(alarms)
-    b = (f.group_by(list(KEY))
+    b = (f.group_by("key_id")
          .agg(priority=_.priority.min(),
               closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
               handled=_.handle_s.count(), handle_sum_s=_.handle_s.sum(),
@@ -89,9 +97,7 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
               escalated_or_expired=((_.escalated_at.notnull()
                                      | _.status.isin(("escalated", "expired")))
                                     .fill_null(False).cast("int64").sum())))
-    b = b.rename({f"_{k}": k for k in KEY})
-    j = a.join(b, [a[k].identical_to(b[f"_{k}"]) for k in KEY])
-    return j.drop(*[f"_{k}" for k in KEY])
+    return keys.join(a, "key_id").join(b, "key_id").drop("key_id")
 
 
 def per_alarm(facts: ibis.Table, by=("definition", "resource_id")) -> ibis.Table:

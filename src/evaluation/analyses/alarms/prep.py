@@ -71,12 +71,12 @@ def facts(alarms: ibis.Table) -> ibis.Table:
     )
 
 
-def runs(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
-    """The raises only (key, ``alarm_id``, ``raised_at``) with ``gap_s`` and ``span_s``
-    as in :func:`instances` — a narrow table, so the sort behind the window
-    carries little payload."""
-    w = ibis.window(group_by=[_[k] for k in KEY], order_by=_.raised_at)
-    t = alarms.select(*KEY, "raised_at").mutate(
+def runs(alarms: ibis.Table, chatter_raises: int = 3, key=KEY) -> ibis.Table:
+    """The raises only (``key``, ``raised_at``) with ``gap_s`` and ``span_s`` as in
+    :func:`instances` — a narrow table, so the sort behind the window carries
+    little payload. ``key`` names the columns that identify one alarm."""
+    w = ibis.window(group_by=[_[k] for k in key], order_by=_.raised_at)
+    t = alarms.select(*key, "raised_at").mutate(
         prev_raised=_.raised_at.lag().over(w),
         back_raised=_.raised_at.lag(chatter_raises - 1).over(w))
     return t.mutate(
