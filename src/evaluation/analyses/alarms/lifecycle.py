@@ -18,7 +18,7 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from .prep import seconds
+from .prep import quantile_s, seconds
 from .rules import CLOSE_REASONS, ESCALATE_MIN_S
 
 
@@ -50,10 +50,10 @@ def summary(inst: ibis.Table) -> ibis.Table:
         closed_without_handling=(closed & _.handled_at.isnull()).cast("int64").sum(),
         escalated_too_early=(seconds(_.escalated_at, _.raised_at) <= ESCALATE_MIN_S)
         .fill_null(False).cast("int64").sum(),
-        median_handle_s=_.handle_s.median(), mean_handle_s=_.handle_s.mean(),
-        p90_handle_s=_.handle_s.quantile(0.9),
-        median_close_s=_.close_s.median(), mean_close_s=_.close_s.mean(),
-        median_clear_s=_.clear_s.median(),
+        median_handle_s=quantile_s(_.handled_at, _.raised_at), mean_handle_s=_.handle_s.mean(),
+        p90_handle_s=quantile_s(_.handled_at, _.raised_at, 0.9),
+        median_close_s=quantile_s(_.closed_at, _.raised_at), mean_close_s=_.close_s.mean(),
+        median_clear_s=quantile_s(_.cleared_at, _.raised_at),
     ).mutate(
         escalated_share=_share(_.escalated, _.alarms),
         expired_share=_share(_.expired, _.alarms),
@@ -86,8 +86,8 @@ def per_operator(inst: ibis.Table) -> ibis.Table:
                  closed=_closed_state(t).cast("int64").sum(),
                  false_alarms=_.false_alarm.cast("int64").sum(),
                  escalated=_escalated(t).cast("int64").sum(),
-                 median_handle_s=_.handle_s.median(),
-                 median_close_s=_.close_s.median())
+                 median_handle_s=quantile_s(_.handled_at, _.raised_at),
+                 median_close_s=quantile_s(_.closed_at, _.raised_at))
             .mutate(escalated_share=_share(_.escalated, _.alarms))
             .order_by(ibis.desc("alarms"), "assigned_to"))
 
