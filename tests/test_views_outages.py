@@ -361,6 +361,7 @@ def test_page_follows_the_state(network_db, monkeypatch):
     # A click far from every point selects nothing new.
     page._tapped(x=9, y=0.05)
     assert s.pm_id == "PA"
+    assert sorted(page._dos.value["code_do"]) == ["AAAA", "BBBB"]
     # OC view: pseudonyms in the DO table, no DO codes offered, DO filter cleared.
     page._zone.value = ALL
     s.code_do = "AAAA"

@@ -2,7 +2,8 @@
 
 A thin Viewer over :class:`~evaluation.views.outages_state.OutagesState`:
 widgets write the state's parameters, watchers push the new (small, cached)
-frames into HoloViews pipes and tables in place. Three tabs:
+frames into HoloViews pipes and tables in place. Three tabs, only the shown one
+rendered in the browser:
 
 * **PMs and blacklist** — funnel plot of the incident rate (impacted / covered
   interventions) against covered interventions with the control limits, the
@@ -124,7 +125,8 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
 FUNNEL_OPTS = dict(height=360, padding=0.06,
                    title="Funnel plot: incident rate against covered interventions", xlabel="covered interventions (with at least one M5), log scale",
                    ylabel="incident rate (impacted / covered)", logx=True,
-                   legend_position="right", framewise=True, **PLOT_OPTS)
+                   legend_position="top_right", legend_opts={"background_fill_alpha": 0.7},
+                   framewise=True, **PLOT_OPTS)
 
 
 def _funnel_points_empty() -> pd.DataFrame:
@@ -293,6 +295,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._timeline_pipe = hv.streams.Pipe(data=_empty_timeline())
         self._do_pipe = hv.streams.Pipe(data=None)
         self._marker_pipe = hv.streams.Pipe(data=_funnel_points_empty())
+        self._marker_shown = False
         self._funnel = (hv.DynamicMap(lambda data: funnel_plot(*data),
                                       streams=[self._funnel_pipe])
                         * hv.DynamicMap(lambda data: funnel_marker(data),
@@ -358,7 +361,7 @@ class OutagesPage(pn.viewable.Viewer):
                          download("excluded_cuts.csv", frame_csv(self.state.exclusions)),
                          anchor="exclusions"),
                 sizing_mode="stretch_width")),
-            sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"])
+            sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"], dynamic=True)
         s.param.watch(self._update, ["since", "as_of", "oi_code", "zone", "code_do",
                                      "min_covered", "oc_view"])
         s.param.watch(self._select_pm, ["pm_id"])
@@ -460,12 +463,7 @@ class OutagesPage(pn.viewable.Viewer):
             self._no_candidates.visible = len(black) == 0
             self._pms.value = shown(pts)
             self._pm.options = pts["pm_id"].sort_values().tolist()
-        if self._changed("dos", *period, "oi_code", "zone", "code_do", "oc_view"):
-            dos, hist = s.do_table(), s.m1_delay_histogram()
-            self._do_pipe.send((dos, hist, s.network_rate()))
-            self._dos.value = shown(dos)
-        if self._changed("exclusions", *period):
-            self._exclusions.value = s.exclusions()
+        self._update_dos()
         sm = s.summary()
         self._headline.object = '<div class="opeval-outages-headline">' + (
             f"<b>{sm['start']:%Y-%m-%d %H:%M}</b> → <b>{sm['end']:%Y-%m-%d %H:%M}</b> UTC · "
@@ -474,6 +472,19 @@ class OutagesPage(pn.viewable.Viewer):
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
+
+    @_guarded
+    def _update_dos(self) -> None:
+        """The DO charts and tables (kept current on the server; the browser gets them
+        when their tab is shown — the tabs render only the active one)."""
+        s = self.state
+        period = ("since", "as_of")
+        if self._changed("dos", *period, "oi_code", "zone", "code_do", "oc_view"):
+            dos, hist = s.do_table(), s.m1_delay_histogram()
+            self._do_pipe.send((dos, hist, s.network_rate()))
+            self._dos.value = shown(dos)
+        if self._changed("exclusions", *period):
+            self._exclusions.value = s.exclusions()
 
     def _select_pm(self, *_events) -> None:
         with self._pm_box.param.update(loading=True):
@@ -486,8 +497,10 @@ class OutagesPage(pn.viewable.Viewer):
         if self._changed("marker", *period, "oi_code", "zone", "code_do", "min_covered",
                          "pm_id"):
             table = s.pm_table()
-            self._marker_pipe.send(table[table["pm_id"] == s.pm_id])
             row = table[table["pm_id"] == s.pm_id]
+            if len(row) or self._marker_shown:   # an empty marker is not redrawn empty
+                self._marker_pipe.send(row)
+            self._marker_shown = len(row) > 0
             facts = ""
             if len(row):
                 r = row.iloc[0]
