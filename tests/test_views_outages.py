@@ -339,7 +339,7 @@ def test_blacklist_is_the_analysis_blacklist(tmp_path):
 
 # ------------------------------------------------------------ the Viewer, without a browser
 def test_page_follows_the_state(network_db, monkeypatch):
-    from evaluation.views.outages_page import ALL, OutagesPage
+    from evaluation.views.outages_page import ALL, DO_TAB, OutagesPage
 
     monkeypatch.setenv(ps.KEY_ENV, "cd" * 32)
     page = OutagesPage(state=OutagesState(network_db, since=SINCE, as_of=AS_OF, min_covered=1))
@@ -361,8 +361,13 @@ def test_page_follows_the_state(network_db, monkeypatch):
     # A click far from every point selects nothing new.
     page._tapped(x=9, y=0.05)
     assert s.pm_id == "PA"
+    # The DO tab is brought up to date when it is opened (hidden, it keeps the first data).
+    assert len(page._dos.value) == 2
+    page._tabs.active = DO_TAB
     assert sorted(page._dos.value["code_do"]) == ["AAAA", "BBBB"]
-    # OC view: pseudonyms in the DO table, no DO codes offered, DO filter cleared.
+    # OC view: pseudonyms in the DO table (even hidden: it must never show a real code
+    # when opened), no DO codes offered, DO filter cleared.
+    page._tabs.active = 0
     page._zone.value = ALL
     s.code_do = "AAAA"
     s.oc_view = True

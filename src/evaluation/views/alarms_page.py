@@ -28,11 +28,11 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.alarms.rules import AlarmRules
 from .alarms_state import PARETO_TOP, AlarmsState
-from .layout import PAGE_SIZE, Pager, download, frame_csv, table
+from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, table
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded, link_text, shown
 
-hv.extension("bokeh", logo=False)
+bokeh_plots()
 
 RULES = AlarmRules()
 NO_ALARMS = ("<b>No alarms in this database yet.</b> Load alarms or an alarm_log — "

@@ -31,12 +31,12 @@ import param
 from bokeh.models import HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 
-from .layout import download, empty, error, frame_csv, table
+from .layout import bokeh_plots, download, empty, error, frame_csv, table
 from .outages_state import CUT_CATEGORIES, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded, link_text, shown
 
-hv.extension("bokeh", logo=False)
+bokeh_plots()
 
 NO_DATA = ("**No interventions or cuts in this database yet.** Load `pms`, `interventions`, "
            "`intervention_targets`, `outage_reports` and `outages` "
@@ -56,6 +56,8 @@ NUM2 = NumberFormatter(format="0.00")
 NUM3 = NumberFormatter(format="0.000")
 CATEGORY_COLORS = dict(zip(CUT_CATEGORIES, ("#d62728", "#ff7f0e", "#1f77b4", "#9467bd",
                                             "#7f7f7f", "#bcbd22")))
+DO_TAB = 2
+"""Index of the "DOs and timestamp quality" tab."""
 PLOT_OPTS = {"responsive": True, "show_grid": True, "toolbar": "above", "active_tools": []}
 
 
@@ -362,6 +364,7 @@ class OutagesPage(pn.viewable.Viewer):
                          anchor="exclusions"),
                 sizing_mode="stretch_width")),
             sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"], dynamic=True)
+        self._tabs.param.watch(self._tab_opened, "active")
         s.param.watch(self._update, ["since", "as_of", "oi_code", "zone", "code_do",
                                      "min_covered", "oc_view"])
         s.param.watch(self._select_pm, ["pm_id"])
@@ -463,7 +466,10 @@ class OutagesPage(pn.viewable.Viewer):
             self._no_candidates.visible = len(black) == 0
             self._pms.value = shown(pts)
             self._pm.options = pts["pm_id"].sort_values().tolist()
-        self._update_dos()
+        # Hidden DO charts wait for their tab, except that DO codes must follow the OC view.
+        if (self._tabs.active == DO_TAB or self._drawn.get("dos") is None
+                or any(e.name == "oc_view" for e in events)):
+            self._update_dos()
         sm = s.summary()
         self._headline.object = '<div class="opeval-outages-headline">' + (
             f"<b>{sm['start']:%Y-%m-%d %H:%M}</b> → <b>{sm['end']:%Y-%m-%d %H:%M}</b> UTC · "
@@ -473,10 +479,16 @@ class OutagesPage(pn.viewable.Viewer):
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
 
+    def _tab_opened(self, event) -> None:
+        if event.new == DO_TAB:
+            with self._tabs.param.update(loading=True):
+                self._update_dos()
+
     @_guarded
     def _update_dos(self) -> None:
-        """The DO charts and tables (kept current on the server; the browser gets them
-        when their tab is shown — the tabs render only the active one)."""
+        """The DO charts and tables: drawn once with the page, then brought up to date
+        only while their tab is shown (a filter change does not pay for them when
+        hidden; opening the tab shows the last data, then updates it in place)."""
         s = self.state
         period = ("since", "as_of")
         if self._changed("dos", *period, "oi_code", "zone", "code_do", "oc_view"):
