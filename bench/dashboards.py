@@ -11,9 +11,12 @@ What is measured, in Debian's Chromium driven by Playwright against one
   and no Panel loading spinner (``.pn-loading``) is shown anywhere. "Main
   content" is given per page by a :class:`PageSpec` (e.g. the evaluation's
   "N systems evaluated" status, the alarm load plot's canvas). The first visit
-  after the server starts is *cold* (nothing cached in the server, a new
-  browser profile); the next visits are *warm* (results cached in the server
-  on the database stamp, Bokeh's and Panel's scripts in the browser's cache).
+  of a page is *cold*: a new browser profile (every script fetched) and the
+  page's first session in the server, once the server has finished its start-up
+  warm-up (``/health`` says ``ready``; the warm-up imports each page and
+  computes what it shows first, and its duration is printed); the next visits
+  are *warm* (a new session, results cached in the server on the database
+  stamp, Bokeh's and Panel's scripts in the browser's cache).
 * **filter response** — from the moment a widget is changed (a ``<select>``
   option picked, as a user would) to the moment the dependent view shows the
   new content (the text of a watched element changed) with no spinner left,
@@ -228,19 +231,25 @@ class Server:
              str(self.port), "--address", "127.0.0.1", "--no-show"],
             stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait(self, timeout_s: float = 300) -> float:
+    def wait(self, timeout_s: float = 300) -> tuple[float, float, dict]:
+        """(seconds until the server answers, seconds until its warm-up is done, the
+        warm-up's report from ``/health``)."""
         t0 = time.perf_counter()
+        up = None
         while True:
             if self.proc.poll() is not None:
                 raise SystemExit(f"opeval serve exited:\n{self.log.read_text()}")
             try:
-                # the server's start, not a page: a static file answers without building a page
-                with urllib.request.urlopen(self.url + "/static/js/bokeh.min.js", timeout=5):
-                    return time.perf_counter() - t0
+                # not a page: /health answers without building one
+                with urllib.request.urlopen(self.url + "/health", timeout=5) as r:
+                    warm = json.loads(r.read()).get("warm_up", {"state": "ready"})
+                up = up if up is not None else time.perf_counter() - t0
+                if warm["state"] == "ready":
+                    return up, time.perf_counter() - t0, warm
             except OSError:
                 pass
             if time.perf_counter() - t0 > timeout_s:
-                raise SystemExit(f"opeval serve did not answer in {timeout_s:.0f} s")
+                raise SystemExit(f"opeval serve was not ready in {timeout_s:.0f} s")
             time.sleep(0.3)
 
     def stop(self) -> None:
@@ -489,7 +498,8 @@ def _cpu(pairs: list[tuple[float, float]] | tuple[float, float] | None) -> str:
 
 
 def report(results: list[PageResult], pandas_ref: tuple | None) -> str:
-    lines = [("first render (s): cold = first visit after the server started, warm = median of "
+    lines = [("first render (s): cold = first visit (new browser profile, first session after the "
+              "server's warm-up), warm = median of "
               f"{WARM_VISITS} later visits; target < {FIRST_RENDER_TARGET_S:g} s; CPU = CPU "
               "seconds used meanwhile by the server + the browser"),
              (f"{'page':<13} {'cold':>7} {'warm':>7} {'server build (ref)':>19}  "
@@ -551,7 +561,9 @@ def main(scale: str = "full") -> None:
         global METER
         METER = CpuMeter(server.proc.pid)
         try:
-            print(f"server up in {server.wait():.1f} s at {server.url}", flush=True)
+            up, ready, warm = server.wait()
+            print(f"server up in {up:.1f} s at {server.url}; start-up warm-up done after "
+                  f"{ready:.1f} s ({warm.get('pages')})", flush=True)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for r in results:

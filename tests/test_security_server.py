@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -116,6 +117,13 @@ def test_health_answers_without_login(server):
     assert data["status"] == "ok" and data["database_readable"] is True
     assert data["schema_version"] == data["expected_schema_version"] == 1
     assert data["rows"]["alarms"] == 3 and data["rows"]["outages"] == 3
+    # The start-up warm-up of every page is reported, and ends with each page warmed.
+    deadline = time.monotonic() + 120
+    while data["warm_up"]["state"] == "warming" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        data = json.loads(Client(server.url).request("/health")[2])
+    assert data["warm_up"]["state"] == "ready"
+    assert data["warm_up"]["pages"] == {path: "ok" for path in PAGES}
 
 
 def test_logs_are_json_lines_with_requests_sessions_and_refusals(server):

@@ -157,13 +157,22 @@ def test_data_page_says_so_when_the_database_is_busy(tmp_path):
 
 def test_server_start_warms_pages_and_survives_a_failing_warm(monkeypatch):
     from evaluation import serve
-    from evaluation.views import evaluation_state
+    from evaluation.views import alarms_state, evaluation_state, outages_state
     calls = []
     monkeypatch.setattr(evaluation_state, "warm", lambda path: calls.append(path))
-    serve.warm_pages("/tmp/x.duckdb")
-    assert calls == ["/tmp/x.duckdb"]
+    monkeypatch.setattr(alarms_state, "warm", lambda path: calls.append("alarms"))
+    monkeypatch.setattr(outages_state, "warm", lambda path: calls.append("outages"))
+    status = serve.warm_pages("/tmp/x.duckdb")
+    assert status.wait(120)
+    assert calls == ["/tmp/x.duckdb", "alarms", "outages"]   # in the registry's order
+    report = status.as_dict()
+    assert report["state"] == "ready" and set(report["pages"].values()) == {"ok"}
 
     def boom(path):
         raise RuntimeError("database locked")
     monkeypatch.setattr(evaluation_state, "warm", boom)
-    serve.warm_pages("/tmp/x.duckdb")  # logged, not raised
+    status = serve.warm_pages("/tmp/x.duckdb")  # logged, not raised
+    assert status.wait(120)
+    report = status.as_dict()
+    assert report["pages"]["/evaluation"] == "failed: database locked"
+    assert report["pages"]["/outages"] == "ok" and report["state"] == "ready"

@@ -10,6 +10,9 @@ import html
 import logging
 import os
 import sys
+import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from .config import default_db
@@ -78,16 +81,55 @@ def make_apps(db_path: str | Path, access=None) -> dict[str, object]:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def warm_pages(db_path: str | Path) -> None:
-    """Start each page's expensive first computation in the background, so that the
-    first visitor finds it ready; a failure only costs that head start."""
-    for entry in PAGES.values():
-        try:
-            warm = entry.load_warm()
-            if warm is not None:
-                warm(os.fspath(db_path))
-        except Exception as exc:  # noqa: BLE001 - warming is best effort, the page still works
-            log.warning("could not warm %s: %s", entry.path, exc)
+class WarmUp:
+    """The server's start-up warm-up: each page's module imported (its plotting
+    libraries) and its ``warm`` function run, one page after the other, in a
+    background thread. ``/health`` reports it (:meth:`as_dict`)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.finished: float | None = None
+        self.pages: dict[str, str] = {}
+        self._thread: threading.Thread | None = None
+
+    def run(self, db_path: str) -> None:
+        for entry in PAGES.values():
+            self.pages[entry.path] = "running"
+            try:
+                entry.load_factory()
+                warm = entry.load_warm()
+                result = warm(db_path) if warm is not None else None
+                if isinstance(result, Future):
+                    result.result()
+                self.pages[entry.path] = "ok"
+            except Exception as exc:  # noqa: BLE001 - warming is best effort, the page still works
+                self.pages[entry.path] = f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                log.warning("could not warm %s: %s", entry.path, exc)
+        self.finished = time.monotonic()
+
+    def start(self, db_path: str) -> WarmUp:
+        self._thread = threading.Thread(target=self.run, args=(db_path,), name="opeval-warm-up",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the warm-up has finished (True) or ``timeout`` seconds (False)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished is not None
+
+    def as_dict(self) -> dict:
+        end = self.finished if self.finished is not None else time.monotonic()
+        return {"state": "ready" if self.finished is not None else "warming",
+                "seconds": round(end - self.started, 2), "pages": dict(self.pages)}
+
+
+def warm_pages(db_path: str | Path) -> WarmUp:
+    """Start the warm-up of every page in the background, so that the first visitor of
+    a page finds its expensive first computation (and its imports) done; a failure
+    only costs that head start. Returns the warm-up's status."""
+    return WarmUp().start(os.fspath(db_path))
 
 
 def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
@@ -131,7 +173,7 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
         pn.config.authorize_callback = access.authorize
         pn.config.auth_template = auth_server.TEMPLATES["error_template"]
     auth_server.log_sessions()
-    warm_pages(db_path)
+    warm_up = warm_pages(db_path)
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}
     print(f"opeval: serving {db_path} at http://{address}:{port}/ — pages: "
@@ -144,7 +186,8 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
                  title={p.path: f"opeval · {p.title}" for p in PAGES.values()},
                  websocket_origin=sorted(origins), print=False,
                  extra_patterns=[(r"/health", auth_server.HealthHandler,
-                                  {"db_path": os.fspath(db_path)})],
+                                  {"db_path": os.fspath(db_path),
+                                   "warm_up": warm_up.as_dict})],
                  unused_session_lifetime_milliseconds=session_lifetime_ms,
                  check_unused_sessions_milliseconds=check_sessions_ms,
                  **options)

@@ -192,11 +192,17 @@ def health(db_path: str) -> tuple[int, dict]:
 
 
 class HealthHandler(tornado.web.RequestHandler):
-    def initialize(self, db_path: str):
+    """``/health``: :func:`health`, plus the start-up warm-up's state when the server
+    gives one (``warm_up``: ``warming`` or ``ready``, seconds, per page)."""
+
+    def initialize(self, db_path: str, warm_up=None):
         self.db_path = db_path
+        self.warm_up = warm_up
 
     def get(self):
         status, body = health(self.db_path)
+        if self.warm_up is not None:
+            body["warm_up"] = self.warm_up()
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")

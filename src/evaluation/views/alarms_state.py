@@ -494,6 +494,16 @@ def _scores(path: str, file_stamp: tuple, model_id: int) -> pd.DataFrame:
 NO_FILTER = ""
 
 
+def warm(path: str) -> None:
+    """Compute what the page shows first — the snapshot, the filter choices, every
+    view for the default filters — so the first visitor finds it cached (called in
+    the background when the server starts)."""
+    state = AlarmsState(path)
+    if state.has_alarms():
+        state.options()
+        state.views()
+
+
 class AlarmsState(param.Parameterized):
     """Filters and views of the ``/alarms`` page."""
 

@@ -234,6 +234,17 @@ def funnel_curve(p0: float, n_max: int, levels=FUNNEL_LEVELS, points: int = 200)
     return out
 
 
+def warm(path: str) -> None:
+    """Compute what the page shows first — the snapshot, the correlation of the
+    default period and the frames of the default filters — so the first visitor
+    finds them cached (called in the background when the server starts)."""
+    state = OutagesState(path)
+    if state.has_data():
+        state.oi_choices(), state.zone_choices(), state.do_choices()
+        state.funnel(), state.blacklist(), state.summary()
+        state.do_table(), state.m1_delay_histogram(), state.exclusions()
+
+
 # ------------------------------------------------------------------ state
 class OutagesState(param.Parameterized):
     """Filters, the selected PM and the queries behind the ``/outages`` page."""

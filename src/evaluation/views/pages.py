@@ -46,10 +46,10 @@ PAGES: dict[str, Page] = {p.path: p for p in (
          warm="evaluation.views.evaluation_state:warm"),
     Page("/alarms", "Alarms", "Alarm operator / supervisor: load and floods, bad actors, "
          "chattering and repeats, false alarms, handling times, open alarms ranked, history.",
-         "evaluation.views.alarms_page:create"),
+         "evaluation.views.alarms_page:create", warm="evaluation.views.alarms_state:warm"),
     Page("/outages", "Outages", "Network operator: do interventions at a PM cut other "
          "customers? Funnel plot, PM blacklist with evidence, PM timeline, DO comparison.",
-         "evaluation.views.outages_page:create"),
+         "evaluation.views.outages_page:create", warm="evaluation.views.outages_state:warm"),
 )}
 
 
