@@ -290,6 +290,64 @@ def test_page_rendered_before_the_evaluation_arrives(fx_db, monkeypatch):
     assert exposure.set_index(["zone", "subsystem"]).loc[("Z1", "video_surveillance"), "exposure_h"] == 48
 
 
+def test_sections_in_tabs_are_drawn_when_opened_with_the_current_system(fx_db):
+    """Only the overview, the detail and the Findings tab become Bokeh models at first; a tab
+    opened later (or opened, left and reopened) shows the system chosen meanwhile."""
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource, Plot
+    from panel.models.tabulator import DataTabulator
+
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    doc = Document()
+    root = view.__panel__().get_root(doc)
+    doc.add_root(root)
+    tabs = view._tabs
+    assert tabs.dynamic and tabs.active == 0 and tabs._names == [
+        "Findings", "Faults & MTTR by month", "Devices & service life", "Exposure by zone",
+        "Expected failures"]
+    assert tabs in view._content.objects and view._verdict in view._content.objects[1].objects
+
+    def tables() -> dict[str, list]:
+        """css class of each Tabulator in the document -> its first column's values shown"""
+        out = {}
+        for t in root.select({"type": DataTabulator}):
+            name = next(c for c in t.css_classes if c.startswith("opeval-table-"))
+            out[name] = list(t.source.data[t.columns[0].field])
+        return out
+
+    def bars(device: str) -> bool:
+        return any(device in list(src.data.get("device_id", []))
+                   for src in root.select({"type": ColumnDataSource}))
+
+    # first render: the overview and the findings only, no plot at all
+    assert set(tables()) == {"opeval-table-overview", "opeval-table-findings"}
+    assert not list(root.select({"type": Plot}))
+    # S3 chosen while the devices tab was never opened; opening it shows S3's devices
+    view.state.system = "S3"
+    tabs.active = 2
+    assert tables()["opeval-table-devices"] == ["H1", "H2", "H3"] and bars("H1")
+    assert "opeval-table-monthly" not in tables()
+    # back to Findings, S1 chosen while the devices tab is hidden, reopened: S1's devices
+    tabs.active = 0
+    s3_findings = view._findings.value
+    assert "opeval-table-devices" not in tables()
+    view.state.system = "S1"
+    # the open tab (Findings) follows at once
+    assert 'data-system="S1"' in view._verdict.object and not view._findings.value.equals(s3_findings)
+    assert view._findings.value.equals(view.state.findings(view._res))
+    # the note of a drawn tab, hidden now, waits for the tab to open (Panel would re-point the
+    # page's style sheets to the CDN); its table and chart follow at once
+    assert view._life_note.object.startswith('<span class="opeval-life-note">3 active devices')
+    assert view._devices.value["device_id"].tolist()[:2] == ["D1", "D2"]
+    tabs.active = 2
+    assert tables()["opeval-table-devices"] == ["D1", "D2", "D4", "D5", "D3", "D6"]
+    # S1: D1 past (EOL = as-of), D2 and D4 due within the 182-day cycle
+    assert view._life_note.object.startswith(
+        '<span class="opeval-life-note">6 active devices: <b>1</b> past their service life, '
+        "<b>2</b> reaching it")
+    assert bars("D1") and not bars("H1")
+
+
 def test_warm_starts_the_first_evaluation_of_the_page(fx_db, tmp_path):
     job = es.warm(str(fx_db))
     assert job is EvaluationState(ReadOnlyStore(fx_db)).job()   # the page finds the same job

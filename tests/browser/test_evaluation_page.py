@@ -2,8 +2,9 @@
 
 Its own `opeval serve` (the shared server's database holds no faults): the page
 shows the six systems' verdicts, follows a change of the system in detail (table,
-verdict and URL), reads its filters from the URL, and downloads a CSV and the
-HTML report — with no request leaving the server, no console error, no traceback.
+verdict and URL) in the open tab and in tabs opened later or reopened, reads its
+filters from the URL, and downloads a CSV and the HTML report — with no request
+leaving the server, no console error, no traceback.
 """
 from __future__ import annotations
 
@@ -55,6 +56,37 @@ def cells(page, table: str, field: str) -> list[str]:
     return table_cells(page, f"opeval-table-{table}", field)
 
 
+TWELVE = tuple([f"2024-{m:02d}" for m in range(7, 13)] + [f"2025-{m:02d}" for m in range(1, 7)])
+# the months drawn in the browser: the "label" column of every Bokeh data source of the page
+MONTHS_JS = """() => { const out = [];
+  for (const doc of Bokeh.documents) for (const m of doc.all_models)
+    if (m.constructor.__name__ === "ColumnDataSource" && m.data && "label" in m.data)
+      out.push(Array.from(m.data.label));
+  return out; }"""
+
+
+def months(page) -> set[tuple[str, ...]]:
+    """The month axes of the faults and MTTR charts as BokehJS holds them (one per source)."""
+    return {tuple(m) for m in page.evaluate(MONTHS_JS)}
+
+
+def tab(page, title: str) -> None:
+    """Open a tab of the page (only the open one is drawn: dynamic tabs)."""
+    page.locator(".opeval-evaluation-tabs .bk-tab", has_text=title).first.click()
+
+
+def focus(page, label: str, disposition: str) -> None:
+    """Choose the system in detail and wait for its verdict."""
+    page.locator(".opeval-detail select").first.select_option(label=label)
+    page.locator(".opeval-verdict [data-key='disposition']",
+                 has_text=disposition).wait_for(timeout=60_000)
+
+
+def device_cell(page, device: str):
+    return page.locator(".opeval-table-devices .tabulator-cell[tabulator-field='device_id']",
+                        has_text=device)
+
+
 def test_overview_detail_and_a_change_of_system(open_eval):
     page, watch = open_eval()
     assert "6 systems evaluated as of 2025-06-30" in page.locator(".opeval-done").inner_text()
@@ -63,19 +95,50 @@ def test_overview_detail_and_a_change_of_system(open_eval):
         "impaired", "impaired", "unfit", "impaired", "fit", "fit_with_remarks"]
     verdict = page.locator(".opeval-verdict [data-key='disposition']")
     assert "Partial replacement" in verdict.inner_text()
+    # Findings is the open tab; the other tabs' tables and charts are not drawn yet
+    assert page.locator(".opeval-evaluation-tabs .bk-tab.bk-active").inner_text().strip() == "Findings"
+    assert page.locator(".opeval-table-devices").count() == 0
+    assert page.locator(".opeval-plot-faults").count() == 0
+    # every chart is drawn once its tab is opened (Bokeh canvases inside the plot panes)
+    tab(page, "Devices & service life")
+    device_cell(page, "D6").wait_for(timeout=60_000)
     assert cells(page, "devices", "device_id") == ["D1", "D2", "D4", "D5", "D3", "D6"]
-    # every chart is drawn (Bokeh canvases inside the plot panes)
-    for plot in ("faults", "mttr", "life", "exposure"):
+    page.locator(".opeval-plot-life canvas").first.wait_for(timeout=60_000)
+    tab(page, "Faults & MTTR by month")
+    for plot in ("faults", "mttr"):
         page.locator(f".opeval-plot-{plot} canvas").first.wait_for(timeout=60_000)
-    # another system in detail: verdict, devices table and URL follow
-    page.locator(".opeval-detail select").first.select_option(label="S3 · Depot")
-    page.locator(".opeval-verdict [data-key='disposition']",
-                 has_text="Overall renewal").wait_for(timeout=60_000)
-    page.locator(".opeval-table-devices .tabulator-cell[tabulator-field='device_id']",
-                 has_text="H3").wait_for(timeout=60_000)
+    assert months(page) == {TWELVE}
+    # another system in detail while the devices tab is open: verdict, devices table and URL follow
+    tab(page, "Devices & service life")
+    focus(page, "S3 · Depot", "Overall renewal")
+    device_cell(page, "H3").wait_for(timeout=60_000)
     assert cells(page, "devices", "device_id") == ["H1", "H2", "H3"]
     assert cells(page, "devices", "life_status") == ["past", "past", "ok"]
+    page.locator(".opeval-life-note", has_text="3 active devices: 2 past").wait_for(timeout=60_000)
     assert parse_qs(urlparse(page.url).query).get("system") == ["S3"]
+    # a tab opened for the first time shows the system now in detail (S3: zone Y1, never exposed)
+    tab(page, "Exposure by zone")
+    page.locator(".opeval-never-exposed").wait_for(timeout=60_000)
+    assert cells(page, "exposure", "zone") == ["Y1"]
+    # back to S1 while the devices and exposure tabs are hidden: reopened, they show S1
+    tab(page, "Findings")
+    focus(page, "S1 · Warehouse", "Partial replacement")
+    tab(page, "Devices & service life")
+    device_cell(page, "D6").wait_for(timeout=60_000)
+    assert cells(page, "devices", "device_id") == ["D1", "D2", "D4", "D5", "D3", "D6"]
+    page.locator(".opeval-life-note", has_text="6 active devices: 1 past").wait_for(timeout=60_000)
+    page.locator(".opeval-plot-life canvas").first.wait_for(timeout=60_000)
+    tab(page, "Exposure by zone")
+    page.locator(".opeval-table-exposure .tabulator-cell[tabulator-field='zone']",
+                 has_text="CR").wait_for(timeout=60_000)
+    page.locator(".opeval-plot-exposure canvas").first.wait_for(timeout=60_000)
+    assert cells(page, "exposure", "zone") == ["Z1", "Z1", "CR"]
+    assert not page.locator(".opeval-never-exposed").is_visible()
+    tab(page, "Expected failures")
+    page.locator(".opeval-table-expected .tabulator-row").first.wait_for(timeout=60_000)
+    assert sorted(cells(page, "expected", "device_type")) == [
+        "ccd_camera", "door_reader", "dvr", "intrusion_detector"]
+    page.wait_for_timeout(500)
     watch.assert_clean(page)
 
 
@@ -99,12 +162,28 @@ def test_filters_from_the_url_and_downloads(open_eval):
         report = f.read()
     assert 'id="system-S3"' in report and "Overall renewal" in report and "<script" not in report
 
-    # another window: evaluated again in the background, then every chart redrawn
+    # another window: evaluated again in the background, then the charts redrawn, both in the
+    # open tab and in one drawn before and hidden meanwhile (12 months -> 1: new plots)
+    tab(page, "Faults & MTTR by month")
+    page.locator(".opeval-plot-faults canvas").first.wait_for(timeout=60_000)
+    assert months(page) == {TWELVE}
+    tab(page, "Findings")
     window = page.locator(".opeval-window input").first
     window.fill("30")
     window.press("Enter")
     page.locator(".opeval-done", has_text="(30 days)").wait_for(timeout=EVALUATED)
     assert parse_qs(urlparse(page.url).query).get("window") == ["30"]
+    tab(page, "Faults & MTTR by month")
     page.locator(".opeval-plot-faults canvas").first.wait_for(timeout=60_000)
+    page.locator(".opeval-plot-mttr canvas").first.wait_for(timeout=60_000)
+    # the charts drawn before (12 months) are brought to the new window once their tab is open
+    page.wait_for_function(f"() => ({MONTHS_JS})().every(m => m.length === 1)", timeout=60_000)
+    assert months(page) == {("2025-06",)}        # window 2025-06-01 .. 06-30
+    window.fill("60")
+    window.press("Enter")
+    page.locator(".opeval-done", has_text="(60 days)").wait_for(timeout=EVALUATED)
+    page.locator(".opeval-plot-faults canvas").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => ({MONTHS_JS})().every(m => m.length === 2)", timeout=60_000)
+    assert months(page) == {("2025-05", "2025-06")}   # window 2025-05-02 .. 06-30, open tab
     page.wait_for_timeout(1000)
     watch.assert_clean(page)

@@ -5,6 +5,14 @@ The whole-database evaluation runs in a background worker (it takes seconds on
 a large database) while the page shows its loading indicator; once it is
 there, choosing systems only slices it. The filters live in the URL
 (``?systems=SYS-0001,SYS-0004&system=SYS-0004&as_of=2025-06-30&window=365``).
+
+Layout: the filters, the systems overview and the system in detail (verdict
+and indicator cards) are always shown; the rest is in tabs — Findings (the
+default), Faults & MTTR by month, Devices & service life, Exposure by zone,
+Expected failures — rendered only when opened (``pn.Tabs(dynamic=True)``), so
+the browser builds one table's Bokeh models at first instead of five tables
+and four plots. Each change still updates every view on the server, so a tab
+opened later shows the current system.
 """
 from __future__ import annotations
 
@@ -116,7 +124,8 @@ def _guarded(update):
 
 
 class EvaluationPage(pn.viewable.Viewer):
-    """Systems overview, then one system's verdict, indicators, findings, trend, devices and threats."""
+    """Systems overview and one system's verdict and indicators, then tabs with its findings,
+    monthly trend, devices, exposure and expected failures."""
 
     state = param.ClassSelector(class_=EvaluationState)
 
@@ -171,6 +180,8 @@ class EvaluationPage(pn.viewable.Viewer):
         self._elements: dict = {}
         self._panes: dict[str, pn.pane.HoloViews] = {}
         self._shapes: dict[str, tuple] = {}       # rows and columns each chart was drawn with
+        self._drawn_tabs = {0}    # tabs the browser has drawn (the first is open at start)
+        self._notes: dict[int, tuple] = {}   # tab -> (HTML pane, text) kept while the tab is hidden
         self._faults_plot = self._plot("faults", self._faults_element, height=260)
         self._mttr_plot = self._plot("mttr", self._mttr_element, height=260)
         self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
@@ -203,6 +214,7 @@ class EvaluationPage(pn.viewable.Viewer):
         s.param.watch(lambda _e: self.request(), ["as_of", "window_days"])
         s.param.watch(lambda _e: self.show(), ["systems", "system"])
         self._body = self._layout()
+        self._tabs.param.watch(self._tab_opened, "active")
         self.request()
 
     # ------------------------------------------------------------------ wiring
@@ -349,23 +361,34 @@ class EvaluationPage(pn.viewable.Viewer):
         self._report.filename = s.report_filename()
         self._verdict.object = self._verdict_html(ind)
         self._cards.object = self._cards_html(ind)
-        self._findings.value = s.findings(res)
-        monthly = s.monthly(res)
+        for update in self._tab_updates:      # every tab, shown or not (see _note)
+            update(res, ind)
+
+    def _show_findings(self, res: Result, ind: dict) -> None:
+        self._findings.value = self.state.findings(res)
+
+    def _show_monthly(self, res: Result, ind: dict) -> None:
+        monthly = self.state.monthly(res)
         self._monthly.value = monthly
         self._send("faults", monthly, len(monthly))
         self._send("mttr", (monthly, ind["sla_limits_h"]["repair"]), len(monthly))
-        devices = s.devices(res)
+
+    def _show_devices(self, res: Result, ind: dict) -> None:
+        devices = self.state.devices(res)
         self._devices.value = devices
         self._send("life", devices, min(len(devices), DEVICE_BARS), empty=devices.empty)
         height = max(200, 60 + 18 * min(len(devices), DEVICE_BARS))
         if self._life_plot.height != height:
             self._life_plot.height = height
         past, due = (devices["life_status"] == "past").sum(), (devices["life_status"] == "due").sum()
-        self._life_note.object = (
+        self._note(self._life_note, (
             f'<span class="opeval-life-note">{len(devices)} active devices: <b>{past}</b> past their '
             f'service life, <b>{due}</b> reaching it within the next cycle ({ind["cycle_days"]} days)'
             + (f"; the chart shows the {DEVICE_BARS} most worn" if len(devices) > DEVICE_BARS else "")
-            + ".</span>")
+            + ".</span>"))
+
+    def _show_exposure(self, res: Result, ind: dict) -> None:
+        s = self.state
         exposure = s.exposure(res)
         self._exposure.value = exposure
         exposed = int((exposure["exposure_h"] > 0).sum())
@@ -376,11 +399,13 @@ class EvaluationPage(pn.viewable.Viewer):
         height = max(160, 80 + 22 * min(len(exposure), EXPOSURE_BARS))
         if self._exposure_plot.height != height:
             self._exposure_plot.height = height
-        self._expected.value = s.expected(res)
-        self._expected_note.object = (
+
+    def _show_expected(self, res: Result, ind: dict) -> None:
+        self._expected.value = self.state.expected(res)
+        self._note(self._expected_note, (
             f'<span class="opeval-expected-note">About <b>{ind["expected_failures_next_cycle"]:.1f}</b> '
             f'devices expected to fail at least once in the next cycle of {ind["cycle_days"]} days '
-            "(survival model per device type, fitted on every system).</span>")
+            "(survival model per device type, fitted on every system).</span>"))
 
     # ------------------------------------------------------------------ pieces
     @staticmethod
@@ -449,6 +474,28 @@ class EvaluationPage(pn.viewable.Viewer):
         else:
             self._pipes[key].send(data)
         self._shapes[key] = shape
+
+    def _note(self, pane: pn.pane.HTML, text: str) -> None:
+        """Set the text of an HTML pane of a tab, or keep it until the tab is opened if the tab
+        was drawn and is hidden now: its Bokeh models are then out of the document, and Panel
+        1.9 updating an HTML pane there re-points the page's shared style sheets (loading.css,
+        the theme) to the CDN. Tables and charts of a hidden tab are updated at once (their
+        models are sent again, current, when the tab is opened)."""
+        tab = next(i for i, section in enumerate(self._tabs)
+                   if any(o is pane for o in section.select(pn.pane.HTML)))
+        if tab in self._drawn_tabs and tab != self._tabs.active:
+            self._notes[tab] = (pane, text)
+        else:
+            self._notes.pop(tab, None)
+            pane.object = text
+
+    def _tab_opened(self, event) -> None:
+        """A tab shown (Tabs' own watcher, which runs first, has put it back into the
+        document): set the note it missed while hidden."""
+        self._drawn_tabs.add(event.new)
+        if event.new in self._notes:
+            pane, text = self._notes.pop(event.new)
+            pane.object = text
 
     @staticmethod
     def _months(monthly) -> pd.DataFrame:
@@ -541,6 +588,38 @@ class EvaluationPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ layout
     def _layout(self) -> pn.Column:
         s = self.state
+        # the rest in tabs built only when opened (dynamic): BokehJS then makes the models of
+        # one table (Findings) at the first render instead of five tables and four plots.
+        # Every view is still updated on each change, hidden or not (Python-side only: a tab
+        # never opened has no Bokeh model yet, one opened before keeps its models and shows
+        # them again with their current data), so a tab opened later shows the current system.
+        self._tabs = pn.Tabs(
+            ("Findings", _section("Findings (audit checklist)", self._findings,
+                                  download("evaluation_findings.csv", self._csv(s.findings)),
+                                  anchor="findings")),
+            ("Faults & MTTR by month", _section(
+                "Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
+                                                   sizing_mode="stretch_width"),
+                download("evaluation_monthly.csv", self._csv(s.monthly)), anchor="monthly")),
+            ("Devices & service life", _section(
+                "Devices and service life (5.1.2)", self._life_note, pn.Row(
+                    pn.Column(self._life_plot, sizing_mode="stretch_width"),
+                    pn.Column(self._devices, download("evaluation_devices.csv", self._csv(s.devices)),
+                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                anchor="devices")),
+            ("Exposure by zone", _section(
+                "Exposure by zone", self._no_zones, pn.Row(
+                    pn.Column(self._exposure_plot, self._never_exposed, sizing_mode="stretch_width"),
+                    pn.Column(self._exposure, download("evaluation_exposure.csv", self._csv(s.exposure)),
+                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                anchor="exposure")),
+            ("Expected failures", _section(
+                "Expected failures in the next cycle", self._expected_note, self._expected,
+                download("evaluation_expected.csv", self._csv(s.expected)), anchor="expected")),
+            dynamic=True, sizing_mode="stretch_width", css_classes=["opeval-evaluation-tabs"],
+            margin=(10, 0, 0, 0))
+        self._tab_updates = (self._show_findings, self._show_monthly, self._show_devices,
+                             self._show_exposure, self._show_expected)     # one per tab, in order
         self._content = pn.Column(
             _section("Systems", pn.pane.HTML(
                 "<small>One row per selected system; click a row to see it in detail.</small>"),
@@ -549,24 +628,7 @@ class EvaluationPage(pn.viewable.Viewer):
             _section("System in detail", pn.Row(self._focus, self._report,
                                                  styles={"align-items": "flex-end"}),
                      self._verdict, self._cards, anchor="detail"),
-            _section("Findings (audit checklist)", self._findings,
-                     download("evaluation_findings.csv", self._csv(s.findings)), anchor="findings"),
-            _section("Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
-                                                         sizing_mode="stretch_width"),
-                     download("evaluation_monthly.csv", self._csv(s.monthly)), anchor="monthly"),
-            _section("Devices and service life (5.1.2)", self._life_note, pn.Row(
-                pn.Column(self._life_plot, sizing_mode="stretch_width"),
-                pn.Column(self._devices, download("evaluation_devices.csv", self._csv(s.devices)),
-                          sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-                anchor="devices"),
-            _section("Exposure by zone", self._no_zones, pn.Row(
-                pn.Column(self._exposure_plot, self._never_exposed, sizing_mode="stretch_width"),
-                pn.Column(self._exposure, download("evaluation_exposure.csv", self._csv(s.exposure)),
-                          sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-                anchor="exposure"),
-            _section("Expected failures in the next cycle", self._expected_note, self._expected,
-                     download("evaluation_expected.csv", self._csv(s.expected)), anchor="expected"),
-            sizing_mode="stretch_width", visible=False)
+            self._tabs, sizing_mode="stretch_width", visible=False)
         return pn.Column(
             pn.pane.Markdown(
                 "Chapter 6 operation evaluation (DB33/T 830-2011) of each security system as of a "
