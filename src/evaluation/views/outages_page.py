@@ -289,6 +289,9 @@ class OutagesPage(pn.viewable.Viewer):
         self._link(self._min, "min_covered")
         self._link(self._oc, "oc_view")
         self._link(self._pm, "pm_id")
+        self._busy = pn.indicators.LoadingSpinner(value=False, size=28,
+                                                  margin=(28, 5, 5, 5), color="primary",
+                                                  css_classes=["opeval-outages-busy"])
         # Views.
         self._headline = pn.pane.HTML("", sizing_mode="stretch_width")
         self._pts: pd.DataFrame | None = None
@@ -445,7 +448,10 @@ class OutagesPage(pn.viewable.Viewer):
         return True
 
     def _update(self, *events) -> None:
-        with self._tabs.param.update(loading=True):
+        # The spinner beside the filters says the views are being recomputed. (Panel's
+        # loading overlay on the tabs would restyle everything in them twice: a third
+        # of the browser's work on a zone change.)
+        with self._busy.param.update(value=True):
             self._update_views(*events)
             self._update_pm()
 
@@ -543,7 +549,7 @@ class OutagesPage(pn.viewable.Viewer):
                 "(e-Intervention lot 1, flow 3); blacklist = funnel limit and shrinkage "
                 "(see docs/outages.md).", margin=(5, 5), sizing_mode="stretch_width"),
             pn.FlexBox(self._since, self._as_of, self._oi, self._zone, self._do, self._min,
-                       self._pm, self._oc, sizing_mode="stretch_width",
+                       self._pm, self._oc, self._busy, sizing_mode="stretch_width",
                        css_classes=["opeval-outages-filters"]),
             self._error, self._headline, self._tabs,
             sizing_mode="stretch_width")
