@@ -10,9 +10,10 @@ Layout: the filters, the systems overview and the system in detail (verdict
 and indicator cards) are always shown; the rest is in tabs — Findings (the
 default), Faults & MTTR by month, Devices & service life, Exposure by zone,
 Expected failures — rendered only when opened (``pn.Tabs(dynamic=True)``), so
-the browser builds one table's Bokeh models at first instead of five tables
-and four plots. Each change still updates every view on the server, so a tab
-opened later shows the current system.
+at the first render the browser builds two tables (overview, findings) instead
+of five tables and four plots. Each change still updates every view on the
+server, so a tab opened later shows the current system (see :meth:`_note` for
+the one exception).
 """
 from __future__ import annotations
 
@@ -588,11 +589,12 @@ class EvaluationPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ layout
     def _layout(self) -> pn.Column:
         s = self.state
-        # the rest in tabs built only when opened (dynamic): BokehJS then makes the models of
-        # one table (Findings) at the first render instead of five tables and four plots.
-        # Every view is still updated on each change, hidden or not (Python-side only: a tab
-        # never opened has no Bokeh model yet, one opened before keeps its models and shows
-        # them again with their current data), so a tab opened later shows the current system.
+        # the rest in tabs built only when opened (dynamic): of these, BokehJS makes only the
+        # Findings table at the first render, not three more tables and four plots. Every view
+        # is still updated on each change, hidden or not (on the server only: a tab never
+        # opened has no Bokeh model yet, one opened before keeps its models and they are sent
+        # again, current, when it is reopened; notes: see _note), so a tab opened later shows
+        # the current system.
         self._tabs = pn.Tabs(
             ("Findings", _section("Findings (audit checklist)", self._findings,
                                   download("evaluation_findings.csv", self._csv(s.findings)),
