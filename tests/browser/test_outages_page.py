@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from ._browser import cells, downloaded, new_page, page_text, serving
 
@@ -93,6 +94,15 @@ def test_funnel_filter_selection_and_download(browser, network_server):
         _wait_cells(page, "opeval-table-pm-cuts", "pto", ["PTO-1"])
         _wait_query(page, "pm", "PA")
         assert page.locator(".opeval-timeline-plot canvas").count() >= 1
+        # Back on the funnel, a DO filter updates the now hidden PM tab's title: the page
+        # must still load nothing from outside (Panel would point loading.css at its CDN).
+        page.locator(".bk-tab", has_text="PMs and blacklist").click()
+        before = page.locator(".opeval-outages-headline").inner_text()
+        do = page.locator("select", has=page.locator("option", has_text="every DO"))
+        do.select_option(label="AAAA")
+        _wait_query(page, "do", "AAAA")
+        expect(page.locator(".opeval-outages-headline")).not_to_have_text(before, timeout=30_000)
+        page.wait_for_timeout(1000)
         watch.assert_clean(page)
     finally:
         context.close()

@@ -51,6 +51,22 @@ def configure_offline() -> None:
     pn.config.inline = False
     pn.extension("tabulator", raw_css=[_CSS], notifications=False,
                  loading_indicator=True)
+    _local_fallback_for_detached_models()
+
+
+def _local_fallback_for_detached_models() -> None:
+    """Keep style sheets on this server when Panel updates a model out of the page.
+
+    Panel 1.9 takes the address of its style sheets from the page a model is in;
+    a model out of the page (a pane of a hidden dynamic tab, updated by a filter
+    change) has none, and Panel then points the style sheets it shares with the
+    whole page (``loading.css``) at its CDN (``panel.reactive``, fallback of
+    ``Reactive._update_model``): the browser fetches it from the internet, or
+    fails on a closed network. The fallback is made this server's own path.
+    """
+    import panel.reactive
+    from panel.io.resources import LOCAL_DIST
+    panel.reactive.CDN_DIST = LOCAL_DIST
 
 
 def bokeh_plots() -> None:
