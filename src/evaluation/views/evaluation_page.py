@@ -33,7 +33,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from ..errors import OpevalError
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
-from .layout import ACCENT, download, empty, error, table
+from .layout import ACCENT, bokeh_plots, download, empty, error, table
 from .queries import ReadOnlyStore
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,6 @@ def _class_colour(value) -> str:
     return f"color: {colour}; font-weight: 600" if colour else ""
 
 
-@functools.cache
-def _bokeh_backend() -> None:
-    """Load HoloViews' Bokeh backend once per process (a quarter of a second each time)."""
-    hv.extension("bokeh", logo=False)
-
-
 def _guarded(update):
     """Run a page update; a database that cannot be read now is said on the page."""
     @functools.wraps(update)
@@ -132,7 +126,7 @@ class EvaluationPage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        _bokeh_backend()
+        bokeh_plots()
         s = self.state
         self._res: Result | None = None
         self._token = None

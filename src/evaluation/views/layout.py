@@ -19,6 +19,7 @@ on any that leaves the server.
 """
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections.abc import Callable
@@ -69,8 +70,10 @@ def _local_fallback_for_detached_models() -> None:
     panel.reactive.CDN_DIST = LOCAL_DIST
 
 
+@functools.cache
 def bokeh_plots() -> None:
-    """HoloViews on Bokeh, drawn on a plain canvas rather than WebGL (HoloViews' default).
+    """HoloViews on Bokeh (loaded once per process: a quarter of a second each time),
+    drawn on a plain canvas rather than WebGL (HoloViews' default).
 
     The pages draw at most a few thousand glyphs (big sets are aggregated in
     the engine), where WebGL gains nothing, and a browser without a GPU (a
