@@ -387,3 +387,17 @@ def test_page_empty_state(tmp_path):
     shown = page.__panel__()
     assert shown.objects == [page._empty]
     assert page._empty.object == NO_DATA and "opeval demo" in NO_DATA
+
+
+def test_warm_caches_the_default_views_and_each_oi_and_zone(network_db):
+    """The server's start-up warm-up: the default period's frames for no filter, each
+    OI (OI01, OI02) and each zone (Z1, Z2) are cached before any visitor asks."""
+    from evaluation.views.outages_state import warm
+
+    warm(network_db)
+    frames = OutagesState(network_db).analysis.frames
+    min_covered = OutagesState(network_db).config().min_covered
+    expected = {("assessed", oi, zone, "", min_covered)
+                for oi, zone in (("", ""), ("OI01", ""), ("OI02", ""), ("", "Z1"), ("", "Z2"))}
+    assert expected <= set(frames)
+    assert ("per_do", "", "", "") in frames and ("exclusions",) in frames

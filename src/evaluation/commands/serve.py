@@ -11,7 +11,9 @@ def register(sub, common) -> None:
         description="Serve every dashboard page on one Panel server. Every script, style "
                     "and font comes from this server, so pages work on a closed network. "
                     "The database is opened read-only for each query, so loads can run "
-                    "while the server is up (reload a page to see them).")
+                    "while the server is up (reload a page to see them). At start, a "
+                    "background warm-up computes what each page shows first; GET /health "
+                    "says when it is ready.")
     p.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
     p.add_argument("--address", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")

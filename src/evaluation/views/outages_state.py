@@ -237,12 +237,19 @@ def funnel_curve(p0: float, n_max: int, levels=FUNNEL_LEVELS, points: int = 200)
 def warm(path: str) -> None:
     """Compute what the page shows first — the snapshot, the correlation of the
     default period and the frames of the default filters — so the first visitor
-    finds them cached (called in the background when the server starts)."""
+    finds them cached (called in the background when the server starts). Then the
+    funnel and blacklist of each OI and each zone of that period (a few small
+    pandas frames each), the filters a network operator changes most."""
     state = OutagesState(path)
-    if state.has_data():
-        state.oi_choices(), state.zone_choices(), state.do_choices()
+    if not state.has_data():
+        return
+    state.do_choices()
+    state.do_table(), state.m1_delay_histogram(), state.exclusions()
+    scopes = [{}] + [{"oi_code": v} for v in state.oi_choices()] + [
+        {"zone": v} for v in state.zone_choices()]
+    for scope in scopes:
+        state.param.update({"oi_code": "", "zone": "", **scope})
         state.funnel(), state.blacklist(), state.summary()
-        state.do_table(), state.m1_delay_histogram(), state.exclusions()
 
 
 # ------------------------------------------------------------------ state
