@@ -12,8 +12,7 @@ default), Faults & MTTR by month, Devices & service life, Exposure by zone,
 Expected failures — rendered only when opened (``pn.Tabs(dynamic=True)``), so
 at the first render the browser builds two tables (overview, findings) instead
 of five tables and four plots. Each change still updates every view on the
-server, so a tab opened later shows the current system (see :meth:`_note` for
-the one exception).
+server, so a tab opened later shows the current system.
 """
 from __future__ import annotations
 
@@ -175,8 +174,6 @@ class EvaluationPage(pn.viewable.Viewer):
         self._elements: dict = {}
         self._panes: dict[str, pn.pane.HoloViews] = {}
         self._shapes: dict[str, tuple] = {}       # rows and columns each chart was drawn with
-        self._drawn_tabs = {0}    # tabs the browser has drawn (the first is open at start)
-        self._notes: dict[int, tuple] = {}   # tab -> (HTML pane, text) kept while the tab is hidden
         self._faults_plot = self._plot("faults", self._faults_element, height=260)
         self._mttr_plot = self._plot("mttr", self._mttr_element, height=260)
         self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
@@ -209,7 +206,6 @@ class EvaluationPage(pn.viewable.Viewer):
         s.param.watch(lambda _e: self.request(), ["as_of", "window_days"])
         s.param.watch(lambda _e: self.show(), ["systems", "system"])
         self._body = self._layout()
-        self._tabs.param.watch(self._tab_opened, "active")
         self.request()
 
     # ------------------------------------------------------------------ wiring
@@ -356,7 +352,7 @@ class EvaluationPage(pn.viewable.Viewer):
         self._report.filename = s.report_filename()
         self._verdict.object = self._verdict_html(ind)
         self._cards.object = self._cards_html(ind)
-        for update in self._tab_updates:      # every tab, shown or not (see _note)
+        for update in self._tab_updates:      # every tab, shown or not
             update(res, ind)
 
     def _show_findings(self, res: Result, ind: dict) -> None:
@@ -376,11 +372,11 @@ class EvaluationPage(pn.viewable.Viewer):
         if self._life_plot.height != height:
             self._life_plot.height = height
         past, due = (devices["life_status"] == "past").sum(), (devices["life_status"] == "due").sum()
-        self._note(self._life_note, (
+        self._life_note.object = (
             f'<span class="opeval-life-note">{len(devices)} active devices: <b>{past}</b> past their '
             f'service life, <b>{due}</b> reaching it within the next cycle ({ind["cycle_days"]} days)'
             + (f"; the chart shows the {DEVICE_BARS} most worn" if len(devices) > DEVICE_BARS else "")
-            + ".</span>"))
+            + ".</span>")
 
     def _show_exposure(self, res: Result, ind: dict) -> None:
         s = self.state
@@ -397,10 +393,10 @@ class EvaluationPage(pn.viewable.Viewer):
 
     def _show_expected(self, res: Result, ind: dict) -> None:
         self._expected.value = self.state.expected(res)
-        self._note(self._expected_note, (
+        self._expected_note.object = (
             f'<span class="opeval-expected-note">About <b>{ind["expected_failures_next_cycle"]:.1f}</b> '
             f'devices expected to fail at least once in the next cycle of {ind["cycle_days"]} days '
-            "(survival model per device type, fitted on every system).</span>"))
+            "(survival model per device type, fitted on every system).</span>")
 
     # ------------------------------------------------------------------ pieces
     @staticmethod
@@ -469,28 +465,6 @@ class EvaluationPage(pn.viewable.Viewer):
         else:
             self._pipes[key].send(data)
         self._shapes[key] = shape
-
-    def _note(self, pane: pn.pane.HTML, text: str) -> None:
-        """Set the text of an HTML pane of a tab, or keep it until the tab is opened if the tab
-        was drawn and is hidden now: its Bokeh models are then out of the document, and Panel
-        1.9 updating an HTML pane there re-points the page's shared style sheets (loading.css,
-        the theme) to the CDN. Tables and charts of a hidden tab are updated at once (their
-        models are sent again, current, when the tab is opened)."""
-        tab = next(i for i, section in enumerate(self._tabs)
-                   if any(o is pane for o in section.select(pn.pane.HTML)))
-        if tab in self._drawn_tabs and tab != self._tabs.active:
-            self._notes[tab] = (pane, text)
-        else:
-            self._notes.pop(tab, None)
-            pane.object = text
-
-    def _tab_opened(self, event) -> None:
-        """A tab shown (Tabs' own watcher, which runs first, has put it back into the
-        document): set the note it missed while hidden."""
-        self._drawn_tabs.add(event.new)
-        if event.new in self._notes:
-            pane, text = self._notes.pop(event.new)
-            pane.object = text
 
     @staticmethod
     def _months(monthly) -> pd.DataFrame:
@@ -587,8 +561,7 @@ class EvaluationPage(pn.viewable.Viewer):
         # Findings table at the first render, not three more tables and four plots. Every view
         # is still updated on each change, hidden or not (on the server only: a tab never
         # opened has no Bokeh model yet, one opened before keeps its models and they are sent
-        # again, current, when it is reopened; notes: see _note), so a tab opened later shows
-        # the current system.
+        # again, current, when it is reopened), so a tab opened later shows the current system.
         self._tabs = pn.Tabs(
             ("Findings", _section("Findings (audit checklist)", self._findings,
                                   download("evaluation_findings.csv", self._csv(s.findings)),
