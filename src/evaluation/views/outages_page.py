@@ -267,17 +267,17 @@ class OutagesPage(pn.viewable.Viewer):
         if not self._has_data:
             return
         # Filters.
-        self._since = pn.widgets.DatePicker(name="Since", width=120)
-        self._as_of = pn.widgets.DatePicker(name="As of", width=120)
-        self._oi = pn.widgets.Select(name="OI", width=100,
+        self._since = pn.widgets.DatePicker(label="Since", width=120)
+        self._as_of = pn.widgets.DatePicker(label="As of", width=120)
+        self._oi = pn.widgets.Select(label="OI", width=100,
                                      options={"every OI": ALL, **{v: v for v in s.oi_choices()}})
-        self._zone = pn.widgets.Select(name="Zone", width=120, options={
+        self._zone = pn.widgets.Select(label="Zone", width=120, options={
             "every zone": ALL, **{v: v for v in s.zone_choices()}})
-        self._do = pn.widgets.Select(name="DO", width=110)
-        self._min = pn.widgets.IntInput(name="Min. covered", start=1, step=1, width=100)
-        self._oc = pn.widgets.Checkbox(name="OC view (DO pseudonyms)", margin=(30, 10, 5, 10),
+        self._do = pn.widgets.Select(label="DO", width=110)
+        self._min = pn.widgets.IntInput(label="Min. covered", start=1, step=1, width=100)
+        self._oc = pn.widgets.Checkbox(label="OC view (DO pseudonyms)", margin=(30, 10, 5, 10),
                                        width=230)
-        self._pm = pn.widgets.AutocompleteInput(name="Selected PM", width=190,
+        self._pm = pn.widgets.AutocompleteInput(label="Selected PM", width=190,
                                                 min_characters=1, case_sensitive=False,
                                                 restrict=False, search_strategy="includes")
         self._link(self._since, "since")
