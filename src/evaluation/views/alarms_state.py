@@ -36,7 +36,7 @@ import json
 import math
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -51,6 +51,7 @@ from ..analyses.alarms.report import data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class
 from ..store.schema import TABLES
 from .queries import stamp
+from . import snapshot as snapshots
 from .snapshot import SnapshotCache, attached
 
 RULES = AlarmRules()
@@ -69,17 +70,12 @@ first training stays within a minute or two on a small server."""
 
 # ------------------------------------------------------------------ snapshot
 @dataclass
-class Snapshot:
+class Snapshot(snapshots.Snapshot):
     """The flagged alarms of one database at one stamp, in an in-memory DuckDB."""
 
-    path: str
-    stamp: tuple
-    con: duckdb.DuckDBPyConnection
-    backend: object
     alarms: int
     first: dt.datetime | None
     last: dt.datetime | None
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def flagged(self) -> ibis.Table:
@@ -88,12 +84,6 @@ class Snapshot:
     def raw(self, backend=None) -> ibis.Table:
         """The alarms as in the store (the contract's columns)."""
         return (backend or self.backend).table("flagged").select(*ALARM_COLUMNS)
-
-    def close(self) -> None:
-        try:
-            self.con.close()
-        except duckdb.Error:
-            pass
 
 
 

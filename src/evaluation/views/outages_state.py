@@ -43,11 +43,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
-import duckdb
 import ibis
 import numpy as np
 import pandas as pd
@@ -60,6 +58,7 @@ from ..analyses.outages import pseudonym as ps
 from ..analyses.outages import rules, stats
 from ..analyses.outages.report import Correlation, add_rate_ratio, correlate
 from .queries import stamp
+from . import snapshot as snapshots
 from .snapshot import SnapshotCache, attached
 
 KEY_SETTING = "pseudonym_key"
@@ -105,17 +104,12 @@ def _count(cond) -> ibis.Expr:
 
 # ------------------------------------------------------------------ snapshot
 @dataclass
-class Snapshot:
+class Snapshot(snapshots.Snapshot):
     """The network tables of one database at one stamp, in an in-memory DuckDB."""
 
-    path: str
-    stamp: tuple
-    con: duckdb.DuckDBPyConnection
-    backend: object
     settings: dict
     rows: dict
     messages: int
-    lock: threading.RLock = field(default_factory=threading.RLock)
     analyses: OrderedDict = field(default_factory=OrderedDict)
 
     @property
@@ -126,10 +120,7 @@ class Snapshot:
         for a in self.analyses.values():
             a.release()
         self.analyses.clear()
-        try:
-            self.con.close()
-        except duckdb.Error:
-            pass
+        super().close()
 
 
 _MAX_PERIODS = 4

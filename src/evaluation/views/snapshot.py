@@ -14,12 +14,32 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 import duckdb
 
 from ..store import db
 from .queries import stamp
+
+
+@dataclass
+class Snapshot:
+    """What a page copied from one database at one stamp: the in-memory DuckDB
+    (``con``), the Ibis backend on it, and a lock for the queries on it. Pages
+    subclass it with what else they keep (row counts, cached analyses…)."""
+
+    path: str
+    stamp: tuple
+    con: duckdb.DuckDBPyConnection
+    backend: object
+    lock: threading.RLock = field(default_factory=threading.RLock, kw_only=True)
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except duckdb.Error:
+            pass
 
 
 class _Closable(Protocol):
