@@ -467,7 +467,8 @@ class OutagesPage(pn.viewable.Viewer):
             levels = (0.95, s.config().funnel_level)
             self._funnel_pipe.send((pts, limits, p0, levels))
             black = s.blacklist()
-            self._blacklist.value = shown(black)
+            if len(black):   # an empty list is not sent: the table hides, the message shows
+                self._blacklist.value = shown(black)
             self._blacklist.visible = len(black) > 0
             self._no_candidates.visible = len(black) == 0
             self._pms.value = shown(pts)
