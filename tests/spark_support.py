@@ -33,6 +33,13 @@ def java_available() -> bool:
     return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
 
 
+def missing(reason: str):
+    """Skip for want of ``reason``, except in CI, where Spark's tests must run: fail."""
+    if os.environ.get("OPEVAL_REQUIRE_SPARK") or os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must provide it (.ci/run installs Java, make test pyspark)")
+    pytest.skip(reason)
+
+
 def local_spark(tmp: Path):
     """A ``local[2]`` SparkSession with opeval's settings, or skip/fail when Spark cannot run.
 
@@ -40,11 +47,6 @@ def local_spark(tmp: Path):
     (``$OPEVAL_REQUIRE_SPARK`` or ``$CI`` set; .ci/run sets the first), where they
     fail: ``make test`` installs Java and the spark extra.
     """
-    def missing(reason: str):
-        if os.environ.get("OPEVAL_REQUIRE_SPARK") or os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must provide it (.ci/run installs Java, make test pyspark)")
-        pytest.skip(reason)
-
     if not java_available():
         missing("no Java runtime (java not on PATH, JAVA_HOME unset): Spark cannot start")
     try:

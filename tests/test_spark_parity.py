@@ -16,7 +16,8 @@ import pytest
 from evaluation.store import db, lake
 from evaluation.store.engine import open_engine
 from evaluation.store.schema import LOAD_ORDER, TABLES
-from spark_support import assert_frames_same, assert_same
+from conftest import opeval_subprocess
+from spark_support import assert_frames_same, assert_same, missing
 from test_lake import make_store, types
 
 pytestmark = pytest.mark.slow
@@ -176,4 +177,25 @@ def test_cli_runs_on_spark_with_the_same_output(hand, spark, capsys):
         outs[engine] = json.loads(out)
     # Both PMs of the hand-made store have one intervention in 2024 (I1, I2).
     assert {p["pm_id"] for p in outs["duckdb"]["pms"]} == {"FI-00001-0001", "0042"}
+    assert_same(outs["duckdb"], outs["spark"])
+
+
+def test_cli_runs_on_spark_connect_with_the_same_output(hand, spark):
+    """``--spark-remote local[2]``: pyspark starts a local Spark Connect server and
+    the CLI works through the Connect client (needs ``opeval[spark-connect]``,
+    which ``make install`` installs); same JSON as DuckDB over the lake.
+    ``opeval alarms`` caches intermediate tables, which Ibis could not do on a
+    Connect session before :func:`evaluation.store.engine._spark_cache_on_any_session`."""
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        missing("Spark Connect's client (grpcio) is not installed: pip install -e '.[spark-connect]'")
+    _, lake_dir = hand
+    outs = {}
+    for engine, extra in (("duckdb", ()), ("spark", ("--spark-remote", "local[2]"))):
+        run = opeval_subprocess("alarms", "--engine", engine, "--lake", lake_dir, *extra,
+                                "--as-of", "2024-12-31", "--format", "json", timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outs[engine] = json.loads(run.stdout)
+    assert outs["duckdb"]["kpis"]["alarms"] > 0
     assert_same(outs["duckdb"], outs["spark"])

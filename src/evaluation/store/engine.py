@@ -19,7 +19,8 @@ differences"); the analyses are plain Ibis and do not know which engine runs the
   schema, so both engines hand Ibis the same naive UTC timestamps;
 * two fixes to Ibis' PySpark compiler: float literals as DOUBLE
   (:func:`_spark_double_literals`) and ordered ``collect``
-  (:func:`_spark_ordered_collect`);
+  (:func:`_spark_ordered_collect`), and one to its backend: ``cache()`` on a
+  Spark Connect session (:func:`_spark_cache_on_any_session`);
 * Spark never downloads anything at run time (no ``spark.jars.packages``, no
   Ivy): Parquet support is built in.
 """
@@ -229,6 +230,31 @@ def _spark_ordered_collect() -> None:
     PySparkCompiler._opeval_ordered_collect = True
 
 
+def _spark_cache_on_any_session() -> None:
+    """Let ``Table.cache()`` work on a Spark Connect session (engine difference 3).
+
+    Ibis 12's PySpark backend persists the query's DataFrame and then asserts
+    ``is_cached``; with Spark Connect (pyspark 4.0) the storage level of a
+    DataFrame made by ``session.sql`` reads as NONE even after ``persist``, so
+    the assertion failed and every analysis that caches an intermediate table
+    (alarms, outages) stopped with an AssertionError. The same steps without
+    that check; classic sessions are unaffected.
+    """
+    from ibis.backends.pyspark import Backend
+
+    if getattr(Backend, "_opeval_cache_any_session", False):
+        return
+
+    def _create_cached_table(self, name, expr):
+        t = self._session.sql(self.compile(expr)).cache()
+        t.createTempView(name)
+        self._cached_dataframes[name] = t
+        return self.table(name)
+
+    Backend._create_cached_table = _create_cached_table
+    Backend._opeval_cache_any_session = True
+
+
 def spark_tables(session, location: str | Path, prefix: str | None = None) -> Tables:
     """Tables over the lake at ``location`` on ``session`` (temporary views, prefixed)."""
     frames = lake.spark_dataframes(session, location)
@@ -239,6 +265,7 @@ def spark_tables(session, location: str | Path, prefix: str | None = None) -> Ta
         views[name] = prefix + name
     _spark_double_literals()
     _spark_ordered_collect()
+    _spark_cache_on_any_session()
     backend = ibis.pyspark.connect(session)
     return Tables(backend, views, engine="spark")
 
