@@ -69,7 +69,8 @@ def rates(alarms: ibis.Table, start: dt.datetime, end: dt.datetime, by: str = "s
     """Per operator position over ``[start, end]``: ``alarms``, ``avg_per_10min``,
     ``avg_per_hour``, ``avg_per_day``, ``peak_per_10min``, ``flood_intervals`` and
     ``flood_interval_share`` (the ISA-18.2 share of 10-minute periods with more
-    than 10 alarms). Empty intervals count in the averages.
+    than 10 alarms). Empty intervals count in the averages. Busiest first; positions
+    with the same average in position order, so every engine lists them alike.
     """
     n = n_intervals(start, end, rules.interval_s)
     per_10 = 600 / rules.interval_s
@@ -82,7 +83,7 @@ def rates(alarms: ibis.Table, start: dt.datetime, end: dt.datetime, by: str = "s
                     avg_per_hour=_.alarms.cast("float64") / n * per_10 * 6,
                     avg_per_day=_.alarms.cast("float64") / n * per_10 * 144,
                     flood_interval_share=_.flood_intervals.cast("float64") / n)
-            .order_by(ibis.desc("avg_per_10min")))
+            .order_by(ibis.desc("avg_per_10min"), "position"))
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
