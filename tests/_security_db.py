@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from conftest import load_csv_texts
 from evaluation.store import db
 from evaluation.store.ingest import ingest
 
@@ -82,14 +83,9 @@ FORBIDDEN = {
 
 
 def build(path: Path, workdir: Path) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
     con = db.connect(path)
     try:
-        for kind, text in CSV.items():
-            f = workdir / f"{kind}.csv"
-            f.write_text(text)
-            result = ingest(con, kind, [f], strict=True)
-            assert result is not None
+        load_csv_texts(con, workdir, CSV)
         bad = workdir / "bad_pms.csv"
         bad.write_text("pm_id,oi_code,lines\nPM9,FI-QUAR-SECRET,1\n")
         ingest(con, "pms", [bad])

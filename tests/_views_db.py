@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from conftest import load_csv_texts
 from evaluation.store import db
-from evaluation.store.ingest import ingest
 
 SYSTEMS_CSV = """system_id,name,risk_level
 S1,North gate,1
@@ -60,14 +60,10 @@ EXPECTED = {
 
 def build(path: Path, workdir: Path) -> dict:
     """Create the database at ``path`` (CSV files are written in ``workdir``)."""
-    workdir.mkdir(parents=True, exist_ok=True)
     con = db.connect(path)
     try:
-        for kind, text in (("systems", SYSTEMS_CSV), ("devices", DEVICES_CSV),
-                           ("pms", PMS_CSV)):
-            f = workdir / f"{kind}.csv"
-            f.write_text(text)
-            ingest(con, kind, [f])
+        load_csv_texts(con, workdir, {"systems": SYSTEMS_CSV, "devices": DEVICES_CSV,
+                                      "pms": PMS_CSV}, strict=False)  # some rows quarantine
         add_messages(con, MESSAGES)
     finally:
         con.close()

@@ -47,6 +47,19 @@ def opeval_subprocess(*args: str, **kw) -> subprocess.CompletedProcess:
                           **kw)
 
 
+def load_csv_texts(con, workdir: Path, files: dict[str, str], strict: bool = True) -> None:
+    """Write each ``kind -> CSV text`` of a hand-made fixture into ``workdir`` and
+    ingest it: strictly (a quarantined row raises) unless the fixture means to
+    quarantine rows (``strict=False``)."""
+    from evaluation.store.ingest import ingest
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    for kind, text in files.items():
+        f = workdir / f"{kind}.csv"
+        f.write_text(text)
+        ingest(con, kind, [f], strict=strict)
+
+
 def shared_dataset(*parts: str) -> Path:
     """A file under ../shared/datasets, or skip the test saying it is absent."""
     path = DATASETS.joinpath(*parts)

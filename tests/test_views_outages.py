@@ -30,16 +30,17 @@ Funnel p-values P(X >= impacted | covered, 2/3): PA 1 − (1/3)² = 8/9; PB 2/3.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import load_csv_texts
 from evaluation.analyses.blacklist import BlacklistConfig, blacklist
 from evaluation.analyses.outages import pseudonym as ps
 from evaluation.store import db
 from evaluation.store.engine import open_tables
-from evaluation.store.ingest import ingest
 from evaluation.views import outages_state as st
 from evaluation.views.outages_state import (
     CUT_IN,
@@ -86,27 +87,23 @@ OC01,PA,PTO-7,PT9,2025-03-05T10:30:00,2025-03-05T12:00:00,,true,
 SINCE, AS_OF = dt.date(2025, 3, 1), dt.date(2025, 3, 31)
 
 
-def _build(path, workdir, files: dict[str, str]) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
+def build_network(root: Path, files: dict[str, str] | None = None) -> Path:
+    """A network in ``root/net.duckdb``: ``files`` (kind -> CSV text), by default the
+    hand-made one above (also served by the browser test)."""
+    path = root / "net.duckdb"
     con = db.connect(path)
     try:
-        for kind, text in files.items():
-            f = workdir / f"{kind}.csv"
-            f.write_text(text)
-            result = ingest(con, kind, [f])
-            assert result.total("quarantined") == 0, result.summary()
+        load_csv_texts(con, root / "in", files or {
+            "pms": PMS, "interventions": INTERVENTIONS, "intervention_targets": TARGETS,
+            "outage_reports": REPORTS, "outages": OUTAGES})
     finally:
         con.close()
+    return path
 
 
 @pytest.fixture(scope="module")
 def network_db(tmp_path_factory):
-    root = tmp_path_factory.mktemp("outages_view")
-    path = root / "net.duckdb"
-    _build(path, root / "in", {"pms": PMS, "interventions": INTERVENTIONS,
-                               "intervention_targets": TARGETS, "outage_reports": REPORTS,
-                               "outages": OUTAGES})
-    return path
+    return build_network(tmp_path_factory.mktemp("outages_view"))
 
 
 @pytest.fixture
@@ -317,8 +314,7 @@ def _blacklist_network() -> dict[str, str]:
 
 
 def test_blacklist_is_the_analysis_blacklist(tmp_path):
-    path = tmp_path / "bl.duckdb"
-    _build(path, tmp_path / "in", _blacklist_network())
+    path = build_network(tmp_path, _blacklist_network())
     s = OutagesState(path, since=SINCE, as_of=AS_OF)
     mine = s.blacklist()
     assert mine["pm_id"].tolist() == ["BAD"]

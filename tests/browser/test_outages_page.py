@@ -23,14 +23,9 @@ QUERY = "?since=2025-03-01&as_of=2025-03-31&min=1"
 
 @pytest.fixture(scope="module")
 def network_server(tmp_path_factory):
-    from test_views_outages import INTERVENTIONS, OUTAGES, PMS, REPORTS, TARGETS, _build
+    from test_views_outages import build_network
 
-    root = tmp_path_factory.mktemp("outages_browser")
-    db = root / "net.duckdb"
-    _build(db, root / "in", {"pms": PMS, "interventions": INTERVENTIONS,
-                             "intervention_targets": TARGETS, "outage_reports": REPORTS,
-                             "outages": OUTAGES})
-    with serving(db) as served:
+    with serving(build_network(tmp_path_factory.mktemp("outages_browser"))) as served:
         yield served.url
 
 
