@@ -101,6 +101,26 @@ def new_page(browser, width: int, height: int):
     return context, page, watched(page)
 
 
+def page_opener(browser, url: str, height: int, ready) -> Iterator:
+    """For a fixture to ``yield from``: ``open(query="") -> (page, watch)`` loads ``url``
+    plus ``query`` in a fresh 1366-wide context and waits for ``ready(page)``; every
+    context it opened is closed when the test ends."""
+    contexts = []
+
+    def _open(query: str = ""):
+        context, page, watch = new_page(browser, 1366, height)
+        contexts.append(context)
+        page.goto(url + query, wait_until="networkidle")
+        ready(page)
+        return page, watch
+
+    try:
+        yield _open
+    finally:
+        for context in contexts:
+            context.close()
+
+
 def downloaded(page, button, timeout: float = 30_000):
     """The download started by a click on ``button`` (a locator)."""
     with page.expect_download(timeout=timeout) as info:

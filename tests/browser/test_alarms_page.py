@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 import _alarms_views_db as fx
 
-from ._browser import cells, downloaded, new_page, page_text, serving
+from ._browser import cells, downloaded, page_opener, page_text, serving
 from .conftest import Server
 
 pytestmark = pytest.mark.browser
@@ -32,18 +32,8 @@ def alarms_server(tmp_path_factory):
 
 @pytest.fixture
 def open_alarms(browser, alarms_server):
-    contexts = []
-
-    def _open(query: str = ""):
-        context, page, watch = new_page(browser, 1366, 1400)
-        contexts.append(context)
-        page.goto(alarms_server.url + "/alarms" + query, wait_until="networkidle")
-        page.locator(".opeval-kpi[data-kpi='alarms'] .v").wait_for(timeout=60_000)
-        return page, watch
-
-    yield _open
-    for context in contexts:
-        context.close()
+    yield from page_opener(browser, alarms_server.url + "/alarms", 1400, lambda page: page.locator(
+        ".opeval-kpi[data-kpi='alarms'] .v").wait_for(timeout=60_000))
 
 
 def kpi(page, name: str) -> str:

@@ -17,7 +17,7 @@ import evaluation_fixture as fx
 from evaluation.store import db
 
 from ._browser import cells as table_cells
-from ._browser import downloaded, new_page, serving
+from ._browser import downloaded, page_opener, serving
 
 pytestmark = pytest.mark.browser
 
@@ -37,19 +37,11 @@ def eval_server(tmp_path_factory):
 
 @pytest.fixture
 def open_eval(browser, eval_server):
-    contexts = []
-
-    def _open(query: str = ""):
-        context, page, watch = new_page(browser, 1366, 2400)
-        contexts.append(context)
-        page.goto(eval_server + "/evaluation" + query, wait_until="networkidle")
+    def evaluated(page):
         page.locator(".opeval-done").wait_for(timeout=EVALUATED)
         page.locator(".opeval-table-findings .tabulator-row").first.wait_for(timeout=EVALUATED)
-        return page, watch
 
-    yield _open
-    for context in contexts:
-        context.close()
+    yield from page_opener(browser, eval_server + "/evaluation", 2400, evaluated)
 
 
 def cells(page, table: str, field: str) -> list[str]:
