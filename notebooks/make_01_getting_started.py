@@ -32,19 +32,18 @@ repository root with
 ```sh
 .venv/bin/opeval demo --scale small      # about 10 s; --scale medium for ~1M rows
 ```"""),
-    code("""import os, shutil, subprocess, sys, tempfile
+    code("""import shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 import ibis
 import pandas as pd
 
+from evaluation.demo import demo_database
 from evaluation.store import db
 from evaluation.store.engine import open_tables
 from evaluation.store.schema import LOAD_ORDER, TABLES
 
-DB = Path(os.environ.get("OPEVAL_DB", "../data/opeval.duckdb")).resolve()
-if not DB.exists():
-    raise FileNotFoundError(f"{DB} does not exist: run `opeval demo` from the repository root or set OPEVAL_DB")
+DB, _ = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb
 print("database:", DB)"""),
     md("""## 1. What the database holds
 

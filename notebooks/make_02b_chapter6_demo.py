@@ -20,25 +20,21 @@ place to see what each finding means on a case where the answer is known.
 
 Every threshold is in `evaluation.analyses.efficiency.EvaluationConfig`; every rule in the
 `efficiency` package with its clause. The notebook only calls `evaluate` and reads its result."""),
-    code("""import os, subprocess, sys, tempfile
+    code("""import subprocess, sys, tempfile
 from pathlib import Path
 
 import holoviews as hv
 import pandas as pd
 
 from evaluation.analyses.efficiency import DEFAULT, evaluate
+from evaluation.demo import demo_database
 from evaluation.reports.evaluation import write_reports
-from evaluation.store import db
 from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB = Path(os.environ.get("OPEVAL_DB", "../data/opeval.duckdb")).resolve()
-if not DB.exists():
-    raise FileNotFoundError(f"{DB} does not exist: run `opeval demo` from the repository root or set OPEVAL_DB")
-con = db.connect(DB, read_only=True)
-AS_OF = pd.Timestamp(db.get_setting(con, "demo_as_of") or "2025-07-01").date()
-con.close()
+DB, as_of = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
+AS_OF = as_of.date()
 print("database:", DB, "- as of", AS_OF, "- window", DEFAULT.window_days, "days")"""),
     md("""## Every system at once
 

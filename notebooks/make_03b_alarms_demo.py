@@ -20,8 +20,7 @@ Notebook `03` runs the analysis on the Tennessee Eastman process alarm logs (an 
 this one runs it on the demo database, whose planted patterns (`docs/demo.md`) give known answers:
 a chattering door contact, false motion alarms on a wrong schedule, a flood during a car-park
 incident, standing alarms, and a slow operator."""),
-    code("""import datetime as dt, os, subprocess, sys
-from pathlib import Path
+    code("""import subprocess, sys
 
 import holoviews as hv
 import pandas as pd
@@ -30,17 +29,13 @@ from ibis import _
 from evaluation.analyses.alarms import AlarmRules, alarm_report, instances, select
 from evaluation.analyses.alarms import model as fa_model
 from evaluation.analyses.alarms.nuisance import flag_nuisance, history
-from evaluation.store import db
+from evaluation.demo import demo_database
 from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB = Path(os.environ.get("OPEVAL_DB", "../data/opeval.duckdb")).resolve()
-if not DB.exists():
-    raise FileNotFoundError(f"{DB} does not exist: run `opeval demo` from the repository root or set OPEVAL_DB")
-con = db.connect(DB, read_only=True)
-AS_OF = pd.Timestamp(db.get_setting(con, "demo_as_of") or "2025-07-01").to_pydatetime()
-con.close()
+DB, as_of = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
+AS_OF = as_of.to_pydatetime()
 alarms = open_tables(DB).alarms
 print("database:", DB, "- as of", AS_OF)"""),
     md("""## The whole report

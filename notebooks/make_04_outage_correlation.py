@@ -25,8 +25,7 @@ This notebook follows the network operator's questions on the demo database:
 Every rule (what counts as a cut, what a covered intervention is, the 5-minute tolerance) lives in
 `evaluation.analyses.outages.rules` with the clause it implements; this notebook only calls the
 analysis and looks at its small results. See also `docs/outages.md`."""),
-    code("""import os, subprocess, sys
-from pathlib import Path
+    code("""import subprocess, sys
 
 import holoviews as hv
 import numpy as np
@@ -35,17 +34,12 @@ import pandas as pd
 from evaluation.analyses.blacklist import BlacklistConfig, blacklist
 from evaluation.analyses.outages import analyse
 from evaluation.analyses.outages.stats import funnel
-from evaluation.store import db
+from evaluation.demo import demo_database
 from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB = Path(os.environ.get("OPEVAL_DB", "../data/opeval.duckdb")).resolve()
-if not DB.exists():
-    raise FileNotFoundError(f"{DB} does not exist: run `opeval demo` from the repository root or set OPEVAL_DB")
-con = db.connect(DB, read_only=True)
-AS_OF = pd.Timestamp(db.get_setting(con, "demo_as_of") or "2025-07-01")
-con.close()
+DB, AS_OF = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
 t = open_tables(DB)
 print("database:", DB, "- as of", AS_OF.date())"""),
     md("""## 1. Correlation per PM

@@ -462,3 +462,25 @@ def test_sharded_scale_loads_cleanly_and_matches_its_messages(tmp_path, monkeypa
             SELECT * FROM via.{table}) UNION ALL (SELECT * FROM via.{table} EXCEPT ALL
             SELECT * FROM {table}))""") == 0, table
     con.close()
+
+
+def test_demo_database_locates_the_notebooks_database(tmp_path, monkeypatch):
+    """$OPEVAL_DB and its demo_as_of setting; else the demo world's end; a missing file says
+    how to make one."""
+    import pandas as pd
+
+    from evaluation.demo import AS_OF, demo_database
+    from evaluation.store import db
+
+    path = tmp_path / "nb.duckdb"
+    con = db.connect(path)
+    con.close()
+    monkeypatch.setenv("OPEVAL_DB", str(path))
+    assert demo_database() == (path.resolve(), AS_OF)
+    con = db.connect(path)
+    db.set_setting(con, "demo_as_of", "2024-01-02T00:00:00")
+    con.close()
+    assert demo_database()[1] == pd.Timestamp("2024-01-02")
+    monkeypatch.setenv("OPEVAL_DB", str(tmp_path / "absent.duckdb"))
+    with pytest.raises(FileNotFoundError, match="run `opeval demo`"):
+        demo_database()

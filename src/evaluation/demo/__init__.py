@@ -7,6 +7,7 @@ planted on fixed ids; ``docs/demo.md`` and the written ``patterns.json`` list th
 """
 from .build import FILES, MESSAGES_FILE, PATTERNS_FILE, Built, Generated, build, generate
 from .common import AS_OF, SCALES
+from .locate import demo_database
 
 __all__ = ["AS_OF", "FILES", "MESSAGES_FILE", "PATTERNS_FILE", "SCALES", "Built", "Generated",
-           "build", "generate"]
+           "build", "demo_database", "generate"]
