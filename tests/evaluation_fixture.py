@@ -4,7 +4,9 @@ As-of 2025-06-30, window 365 days: T = 2025-07-01 00:00, window start 2024-07-01
 
 S1 the busy system (partial_replacement), S2 under warranty with a stricter
 repair limit (maintain), S3 old devices (overall_renewal, unfit), S4 nothing
-recorded (overdue), S5 clean (none), S6 an open fault (repair).
+recorded (overdue; insufficient evidence), S5 clean (none), S6 an open fault
+(repair). S2 and S3 have exactly 90 days of records (the 6.1 minimum); S5 and
+S6 have records since 2024-12-01.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ DEVICES = [
     ("D1", "S1", "video_surveillance", "ccd_camera", "Z1", "2019-06-30", None),   # EOL 2025-06-30 = as-of: past
     ("D2", "S1", "video_surveillance", "ccd_camera", "Z1", "2019-07-01", None),   # EOL 2025-07-01: due
     ("D3", "S1", "intrusion_alarm", "intrusion_detector", "Z1", "2024-01-01", None),
-    ("D4", "S1", "video_surveillance", "dvr", "CR", "2020-12-29", None),          # EOL 2025-12-29 = as-of+182: due
-    ("D5", "S1", "video_surveillance", "dvr", "CR", "2020-12-30", None),          # EOL 2025-12-30: ok
+    ("D4", "S1", "video_surveillance", "dvr", "CR", "2020-12-30", None),          # EOL 2025-12-30 = as-of + 6 months: due
+    ("D5", "S1", "video_surveillance", "dvr", "CR", "2020-12-31", None),          # EOL 2025-12-31: ok
     ("D6", "S1", "access_control", "door_reader", "Z1", "2015-01-01", None),      # no life rule
     ("D7", "S1", "intrusion_alarm", "intrusion_detector", "Z1", "2018-01-01", "2024-12-31"),
     ("E1", "S2", "video_surveillance", "ccd_camera", "Z9", "2025-03-01", None),
@@ -67,7 +69,9 @@ MAINTENANCE = [
     ("M4", "S1", "video_surveillance", "per_call", "2025-03-05 09:00", "2025-03-05 10:00", None),
     ("M5", "S1", None, "periodic", "2025-06-30 08:00", None, False),                  # 183 days after M3
     ("N1", "S3", None, "periodic", "2025-04-01 09:00", "2025-04-01 11:00", True),
+    ("P0", "S5", None, "periodic", "2024-12-01 09:00", "2024-12-01 11:00", True),     # history since 2024-12
     ("P1", "S5", None, "periodic", "2025-06-01 09:00", "2025-06-01 11:00", True),
+    ("Q0", "S6", None, "periodic", "2024-12-01 09:00", "2024-12-01 11:00", True),     # history since 2024-12
     ("Q1", "S6", None, "periodic", "2025-06-01 00:00", None, True),
 ]
 

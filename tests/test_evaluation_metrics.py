@@ -74,9 +74,11 @@ def test_per_subsystem_and_device(by_id):
 
 def test_monthly_trend(by_id):
     months = {m["month"]: m for m in by_id["S1"]["monthly"]}
-    # March 2025: F1 (8 h), F2 (9 h), F8 (8 h) -> 3 faults, MTTR 25/3; repair limits: all within
+    # March 2025: F1 (8 h), F2 (9 h), F8 (8 h) -> 3 faults, MTTR 25/3; repair limit counted from the
+    # occurrence (5.1.1): F1 and F8 within, F2 9 h beyond 8 h -> 2/3
     mar = months["2025-03-01"]
-    assert mar["faults"] == 3 and mar["mttr_h"] == pytest.approx(25 / 3) and mar["repair_share"] == 1.0
+    assert mar["faults"] == 3 and mar["mttr_h"] == pytest.approx(25 / 3)
+    assert mar["repair_share"] == pytest.approx(2 / 3)
     # May 2025: F4 (open, breach) and F9 (48 h, breach)
     assert months["2025-05-01"]["repair_share"] == 0.0
 
@@ -85,19 +87,25 @@ def test_monthly_trend(by_id):
 
 def test_timeliness_shares_and_boundaries(by_id):
     c = by_id["S1"]["sla_counts"]
-    # response: F1 exactly 0.5 h within; F3 10 min within; F2 31 min after the report breach;
-    # F4 open with no response, 61 days elapsed: breach; F5 15 min old: pending;
-    # F7, F8, F9 restored without a response time: unrecorded
+    # clock from the occurrence (5.1.1). response: F1 exactly 0.5 h within; F3 10 min within;
+    # F2 1 h 31 min breach; F4 open with no response, 61 days elapsed: breach; F5 15 min old:
+    # pending; F7, F8, F9 restored without a response time: unrecorded
     assert (c["response"]["within"], c["response"]["breach"], c["response"]["pending"],
             c["response"]["unrecorded"]) == (2, 2, 1, 3)
     assert c["response"]["breach_ids"] == ["F2", "F4"]
+    assert c["response"]["unrecorded_ids"] == ["F7", "F8", "F9"]
     # arrival, on-site only: F1 exactly 4 h within; F3 4 h 1 min breach; F4 open on-site breach;
     # F2/F9 remote, F7 phone, F5/F8 unknown mode without arrival: not applicable (5)
     assert (c["arrival"]["within"], c["arrival"]["breach"], c["arrival"]["not_applicable"]) == (1, 2, 5)
-    # repair: F1 exactly 8 h within; F2 9 h after occurrence but 8 h after the report: within;
-    # F7 2 h, F8 8 h within; F3 8 h 1 min, F4 open, F9 48 h breach; F5 pending
-    assert (c["repair"]["within"], c["repair"]["breach"], c["repair"]["pending"]) == (4, 3, 1)
-    assert by_id["S1"]["sla"] == pytest.approx({"response": 2 / 4, "arrival": 1 / 3, "repair": 4 / 7})
+    # repair: F1 exactly 8 h within; F2 9 h after occurrence: breach; F7 2 h, F8 8 h within;
+    # F3 8 h 1 min, F4 open, F9 48 h breach; F5 pending
+    assert (c["repair"]["within"], c["repair"]["breach"], c["repair"]["pending"]) == (3, 4, 1)
+    assert by_id["S1"]["sla"] == pytest.approx({"response": 2 / 4, "arrival": 1 / 3, "repair": 3 / 7})
+    # from the report, only F2 differs (reported 01:00): response 31 min still beyond 0.5 h,
+    # repair exactly 8 h within -> repair 4 of 7
+    assert by_id["S1"]["sla_clock"] == "occurrence"
+    assert by_id["S1"]["sla_from_report"] == pytest.approx({"response": 2 / 4, "arrival": 1 / 3,
+                                                            "repair": 4 / 7})
 
 
 def test_system_limits_only_stricter(by_id):
@@ -121,12 +129,19 @@ def test_open_fault_not_yet_due_is_pending(by_id):
 
 def test_gaps_exact_cycle_conforms_one_day_more_does_not(by_id):
     s = by_id["S1"]
-    gaps = [(g["from"], g["to"], g["gap_days"], g["breach"]) for g in s["maintenance_gaps"]]
-    # M2 2024-06-30 -> M3 2024-12-29 = 182 days (= cycle, conforms); M3 -> M5 2025-06-30 = 183 days.
-    # The per-call M4 does not count; the gap warranty end -> M2 ends before the window.
-    assert gaps == [("M2", "M3", 182, False), ("M3", "M5", 183, True)]
+    gaps = {(g["subsystem"], g["from"], g["to"], g["gap_days"], g["due"], g["breach"])
+            for g in s["maintenance_gaps"]}
+    # whole-system visits cover each of S1's three subsystems (5.1.5). M2 2024-06-30 + 6 months
+    # = due 2024-12-30: M3 on 2024-12-29 (182 days) conforms; M3 + 6 months = due 2025-06-29: M5 on
+    # 2025-06-30 (183 days) is a day late. The per-call M4 does not count; the interval warranty
+    # end -> M2 ends before the window.
+    assert gaps == {(sub, "M2", "M3", 182, "2024-12-30", False) for sub in SUBS_S1} | {
+        (sub, "M3", "M5", 183, "2025-06-29", True) for sub in SUBS_S1}
     assert finding(s, "maintenance_gaps")["status"] == "nonconforming"
     assert s["days_since_maintenance"] == 0 and s["maintenance_overdue"] is False
+
+
+SUBS_S1 = ("access_control", "intrusion_alarm", "video_surveillance")
 
 
 def test_reports_missing(by_id):
@@ -142,7 +157,8 @@ def test_warranty_and_cycle_setting(by_id):
     assert s2["warranty_end"] == "2025-09-01" and s2["in_warranty"]
     assert finding(s2, "warranty")["status"] == "nonconforming"          # 6 < 12 months
     assert finding(s2, "cycle_setting")["status"] == "nonconforming"     # 200 > 182 days
-    assert s2["cycle_days"] == 182                                      # evaluated against 182
+    # evaluated against six calendar months: as-of 2025-06-30 -> next cycle end 2025-12-30 (183 days)
+    assert (s2["cycle"], s2["next_cycle_end"], s2["cycle_days"]) == ("6 months", "2025-12-30", 183)
     assert finding(s2, "maintenance_overdue")["status"] == "not_applicable"
     assert s2["maintenance_overdue"] is False
     assert finding(by_id["S1"], "warranty")["status"] == "conforming"
@@ -164,8 +180,9 @@ def test_service_life_edges(by_id):
     s = by_id["S1"]
     # D1 ccd_camera 2019-06-30 + 6 y = 2025-06-30 = as-of: past (reached)
     assert s["devices_past_service_life"] == ["D1"]
-    # D2 ends 2025-07-01 (due); D4 dvr 2020-12-29 + 5 y = 2025-12-29 = as-of + 182: due (inclusive);
-    # D5 ends 2025-12-30: ok; D6 door_reader: no rule; D7 decommissioned: not assessed
+    # D2 ends 2025-07-01 (due); D4 dvr 2020-12-30 + 5 y = 2025-12-30 = as-of + 6 months, the end of
+    # the next cycle: due (inclusive); D5 ends 2025-12-31: ok; D6 door_reader: no rule;
+    # D7 decommissioned: not assessed
     assert s["devices_due_service_life"] == ["D2", "D4"]
     assert s["active_devices"] == 6
 
@@ -232,7 +249,7 @@ def test_classification_and_disposition_rules(by_id):
         "S1": ("impaired", "partial_replacement"),   # D1 past life and repeat faults
         "S2": ("impaired", "maintain"),              # repair-limit breach (major), nothing to repair now
         "S3": ("unfit", "overall_renewal"),          # H1, H2 of 3 devices past life: 66.7% >= 50%
-        "S4": ("impaired", "maintain"),              # overdue: no maintenance recorded
+        "S4": ("insufficient_evidence", "maintain"),  # no record at all; overdue: no maintenance
         "S5": ("fit", "none"),
         "S6": ("fit_with_remarks", "repair"),        # J1 open; Q1 followed by J1 within 30 days (minor)
     }
@@ -240,8 +257,8 @@ def test_classification_and_disposition_rules(by_id):
 
 
 def test_valid_until(by_id):
-    # cycle 182 days: 2025-06-30 + 182 = 2025-12-29; S3 unfit: 30 days -> 2025-07-30
-    assert by_id["S1"]["valid_until"] == "2025-12-29"
+    # cycle six months: 2025-06-30 + 6 months = 2025-12-30; S3 unfit: 30 days -> 2025-07-30
+    assert by_id["S1"]["valid_until"] == "2025-12-30"
     assert by_id["S3"]["valid_until"] == "2025-07-30"
 
 

@@ -8,12 +8,15 @@ assembled by :mod:`.evaluate` (plain Python values).
 
 Classification (documented levels, worst nonconforming severity decides):
 
-=====================  ===================================================
-``fit``                no nonconformity
-``fit_with_remarks``   only minor nonconformities (records, response, alarms)
-``impaired``           at least one major nonconformity
-``unfit``              at least one critical nonconformity
-=====================  ===================================================
+=========================  ===================================================
+``insufficient_evidence``  too little history to classify (6.1): no fault and
+                           no maintenance record in the window, or fewer than
+                           ``min_observation_days`` of records
+``fit``                    no nonconformity
+``fit_with_remarks``       only minor nonconformities (records, response, alarms)
+``impaired``               at least one major nonconformity
+``unfit``                  at least one critical nonconformity
+=========================  ===================================================
 
 Disposition (6.3), the first rule that applies:
 
@@ -27,9 +30,11 @@ Disposition (6.3), the first rule that applies:
    missing reports, late response, alarm handling, ...);
 5. ``none`` — everything conforms.
 
-Validity (6.1): ``valid_until`` = as-of + ``validity_days`` (default: the
-system's maintenance cycle, at most 182 days); for an ``unfit`` system at most
-``unfit_validity_days`` (re-evaluate after the corrective action).
+Validity (6.1): ``valid_until`` = the end of the system's next maintenance
+cycle from the as-of date (six calendar months, or its stricter cycle in days),
+or as-of + ``validity_days`` when set; for an ``unfit`` system at most
+``unfit_validity_days`` (re-evaluate after the corrective action); none
+(null) for ``insufficient_evidence``.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from .config import EvaluationConfig
 
 SEVERITY_ORDER = ("minor", "major", "critical")
 CLASSIFICATION = {None: "fit", "minor": "fit_with_remarks", "major": "impaired", "critical": "unfit"}
+INSUFFICIENT = "insufficient_evidence"
 DISPOSITIONS = ("none", "maintain", "repair", "partial_replacement", "overall_renewal")
 
 
@@ -63,6 +69,19 @@ def ids_text(ids: list, total: int | None = None) -> str:
     total = len(ids) if total is None else total
     text = ", ".join(ids)
     return text + (f" and {total - len(ids)} more" if total > len(ids) else "")
+
+
+def scope_name(subsystem: str | None) -> str:
+    """A cycle scope's name: its subsystem, or the system as a whole (no device recorded)."""
+    return subsystem or "whole system"
+
+
+def _cycle_text(c: dict) -> str:
+    last = (f"last periodic maintenance {c['last_maintenance']} ({c['days_since_maintenance']} days ago)"
+            if c["last_maintenance"] else "no periodic or resident maintenance recorded")
+    due = f", due {c['due']}" if c["due"] else (", and no acceptance date to start the cycle"
+                                               if not c["last_maintenance"] else "")
+    return f"{scope_name(c['subsystem'])}: {last}{due}"
 
 
 def _pct(x: float | None) -> str:
@@ -92,21 +111,31 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
     for step, (verb, sev, action) in labels.items():
         c = s["sla_counts"][step]
         lim = c["limit_h"]
-        applicable = c["within"] + c["breach"]
+        judged = c["within"] + c["breach"]
+        subject = judged + c["unrecorded"]
         share = s["sla"][step]
-        ev = (f"{c['within']} of {applicable} applicable faults within {lim:g} h ({_pct(share)})")
+        ev = (f"from the fault's occurrence: {c['within']} of {judged} faults with a recorded {step} "
+              f"time within {lim:g} h ({_pct(share)})" if subject or c["pending"]
+              else "no fault subject to this limit occurred in the window")
         if c["breach"]:
             ev += f"; beyond the limit: {ids_text(c['breach_ids'], c['breach'])}"
+        if c["unrecorded"]:
+            ev += (f"; {step} time not recorded for {c['unrecorded']} of {subject} faults: "
+                   f"{ids_text(c['unrecorded_ids'], c['unrecorded'])}")
         if c["pending"]:
             ev += f"; {c['pending']} open and not yet due"
-        if c["unrecorded"]:
-            ev += f"; {c['unrecorded']} restored without a recorded {step} time"
         if step == "arrival" and c.get("not_applicable"):
-            ev += f"; {c['not_applicable']} remote/phone/mail-in repairs not subject to arrival"
-        ok = None if applicable == 0 else share >= cfg.sla_target - 1e-12
+            ev += f"; {c['not_applicable']} not on site (remote, phone, mail-in or unknown) not subject to arrival"
+        r = s["sla_counts_from_report"][step]
+        ev += (f"; from the report (what the maintainer controls): {r['within']} of "
+               f"{r['within'] + r['breach']} within ({_pct(s['sla_from_report'][step])})")
+        # missing evidence is a nonconformity in an audit, whatever the share of the recorded ones
+        ok = None if subject == 0 else (not c["unrecorded"] and share >= cfg.sla_target - 1e-12)
+        fix = action if not c["unrecorded"] else (
+            f"Have the maintainer record the {step} time of every fault (B.2, B.4). " + action)
         out.append(_f(f"sla_{step}", "5.1.1",
-                      f"The maintainer must {verb} within {lim:g} h of the report "
-                      f"(occurrence when not reported).", ok, ev, action, sev))
+                      f"The maintainer must {verb} within {lim:g} h after the fault occurs.",
+                      ok, ev, fix, sev))
 
     # 5.1.2 warranty and cycle
     wm = s["warranty_months"]
@@ -119,10 +148,11 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
                   "minor"))
     cset = s["cycle_days_set"]
     out.append(_f("cycle_setting", "5.1.2",
-                  f"Maintenance cycle after the warranty of at most {cfg.max_cycle_days} days.",
+                  f"Maintenance cycle after the warranty of at most half a year ({cfg.max_cycle_months} "
+                  f"calendar months; {cfg.max_cycle_days} days in the contract's terms).",
                   cset <= cfg.max_cycle_days,
-                  f"cycle set to {cset} days" + ("" if cset <= cfg.max_cycle_days
-                                                 else f"; evaluated against {cfg.max_cycle_days} days"),
+                  f"cycle set to {cset} days; in force: {s['cycle']}"
+                  + ("" if cset <= cfg.max_cycle_days else " (the standard's ceiling)"),
                   "Shorten the contractual maintenance cycle to half a year or less "
                   "(shorter for higher risk levels).", "minor"))
 
@@ -135,26 +165,39 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
     else:
         ok = not bad
         longest = max(gaps, key=lambda g: g["gap_days"])
-        ev = (f"{len(gaps)} intervals in the window, longest {longest['gap_days']} days "
-              f"(cycle {s['cycle_days']} days)")
+        ev = (f"{len(gaps)} intervals in the window over {len({g['subsystem'] for g in gaps})} "
+              f"subsystem(s), longest {longest['gap_days']} days (cycle {s['cycle']})")
         if bad:
-            ev += "; too long: " + ", ".join(
-                f"{g['from'] or 'warranty end'} -> {g['to']} ({g['gap_days']} d)" for g in bad[:k])
-    out.append(_f("maintenance_gaps", "5.1.2",
-                  f"Periodic maintenance at least every {s['cycle_days']} days after the warranty.",
-                  ok, ev, "Schedule periodic maintenance against the cycle and monitor the plan.",
+            late: dict[tuple, list[str]] = {}
+            for g in bad:
+                key = (g["from"] or f"cycle start {g['from_date']}", g["to"], g["gap_days"], g["due"])
+                late.setdefault(key, []).append(scope_name(g["subsystem"]))
+            ev += "; too long: " + "; ".join(
+                f"{a} -> {b} ({days} d, due {due}): {', '.join(subs)}"
+                for (a, b, days, due), subs in list(late.items())[:k])
+    bad_subs = sorted({scope_name(g["subsystem"]) for g in bad})
+    out.append(_f("maintenance_gaps", "5.1.2 / 5.1.5",
+                  f"Periodic maintenance of every subsystem at least every {s['cycle']} after the warranty.",
+                  ok, ev, f"Schedule periodic maintenance of {', '.join(bad_subs)} against the cycle "
+                  "(table 2 lists what each subsystem's maintenance covers) and monitor the plan.",
                   "major"))
 
+    judged = [c for c in s["maintenance_cycle"] if c["judged"]]
+    late = [c for c in judged if c["overdue"]]
     if s["in_warranty"]:
         ok, ev = None, f"under warranty until {s['warranty_end']}"
     else:
-        d = s["days_since_maintenance"]
-        ok = not s["maintenance_overdue"]
-        ev = (f"last periodic maintenance {s['last_maintenance']}, {d} days before the as-of date "
-              f"(cycle {s['cycle_days']} days)" if d is not None
-              else "no periodic or resident maintenance recorded")
-    out.append(_f("maintenance_overdue", "5.1.2", "Periodic maintenance not overdue at the as-of date.",
-                  ok, ev, "Carry out the overdue periodic maintenance now.", "major"))
+        ok = not late
+        shown = late or judged
+        ev = (f"{len(late)} of {len(judged)} subsystem(s) overdue at the as-of date" if late
+              else f"every one of {len(judged)} subsystem(s) within its cycle ({s['cycle']})")
+        ev += ": " + "; ".join(_cycle_text(c) for c in shown[:k])
+        if len(shown) > k:
+            ev += f" and {len(shown) - k} more"
+    out.append(_f("maintenance_overdue", "5.1.2 / 5.1.5",
+                  "Periodic maintenance of every subsystem in service not overdue at the as-of date.",
+                  ok, ev, f"Carry out the overdue periodic maintenance of "
+                  f"{', '.join(scope_name(c['subsystem']) for c in late)} now (table 2).", "major"))
 
     # 5.2.2 d) reports
     n = s["maintenances_in_window"]
@@ -211,7 +254,9 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
     else:
         ok = av >= cfg.availability_target
         sev = "critical" if av < cfg.availability_critical else "major"
-    ev = (f"availability {_pct(av)} over {s['device_hours']:.0f} device-hours, "
+    ev = ("" if has_records(s) else "no fault and no maintenance record in the window: no evidence "
+          "that the system's faults are recorded, availability not computed; ")
+    ev += (f"availability {_pct(av)} over {s['device_hours']:.0f} device-hours, "
           f"{s['down_hours']:.1f} h down; {s['faults']} faults, MTBF "
           + ("n/a" if s["mtbf_h"] is None else f"{s['mtbf_h']:.0f} h")
           + ", MTTR " + ("n/a" if s["mttr_h"] is None else f"{s['mttr_h']:.1f} h")
@@ -264,7 +309,37 @@ def findings(s: dict, cfg: EvaluationConfig) -> list[Finding]:
     return out
 
 
-def classify(fs: list[Finding]) -> str:
+def has_records(s: dict) -> bool:
+    """Whether the system has any fault or maintenance record in the window.
+
+    Without one, nothing shows that its faults are recorded at all: an
+    availability of 100 % would be a default, not a result, so none is given.
+    """
+    ob = s["observation"]
+    return ob["faults_in_window"] + ob["maintenances_in_window"] > 0
+
+
+def observation_verdict(s: dict, cfg: EvaluationConfig) -> tuple[bool, str | None]:
+    """6.1: is there enough history to classify the system? (sufficient, reason when not).
+
+    Not enough: no fault and no maintenance record in the window, or fewer than
+    ``cfg.min_observation_days`` days from the later of the acceptance date and
+    the system's first fault or maintenance record to the as-of date.
+    """
+    ob = s["observation"]
+    if not has_records(s):
+        return False, "no fault and no maintenance record in the window"
+    if ob["observed_days"] < cfg.min_observation_days:
+        return False, (f"{ob['observed_days']} days of records from {ob['observed_from']} (the later of "
+                       f"acceptance and the first fault or maintenance record) to the as-of date, fewer "
+                       f"than {cfg.min_observation_days}")
+    return True, None
+
+
+def classify(fs: list[Finding], sufficient: bool = True) -> str:
+    """The worst nonconforming severity decides; ``insufficient_evidence`` without enough history (6.1)."""
+    if not sufficient:
+        return INSUFFICIENT
     worst = None
     for f in fs:
         if f.status == "nonconforming" and (
@@ -302,8 +377,13 @@ def disposition(s: dict, fs: list[Finding], cfg: EvaluationConfig) -> tuple[str,
     return "none", []
 
 
-def valid_until(as_of: dt.date, cycle_days: int, classification: str, cfg: EvaluationConfig) -> dt.date:
-    days = cfg.validity_days if cfg.validity_days is not None else cycle_days
+def valid_until(as_of: dt.date, next_cycle_end: dt.date, classification: str,
+                cfg: EvaluationConfig) -> dt.date | None:
+    """6.1: the end of the system's next maintenance cycle (or ``validity_days``), at most
+    ``unfit_validity_days`` for an unfit system; none without enough evidence to classify."""
+    if classification == INSUFFICIENT:
+        return None
+    end = as_of + dt.timedelta(days=cfg.validity_days) if cfg.validity_days is not None else next_cycle_end
     if classification == "unfit":
-        days = min(days, cfg.unfit_validity_days)
-    return as_of + dt.timedelta(days=int(days))
+        end = min(end, as_of + dt.timedelta(days=cfg.unfit_validity_days))
+    return end

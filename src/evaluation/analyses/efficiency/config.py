@@ -25,8 +25,17 @@ class EvaluationConfig:
 
     # --- 5.1.2 periodicity (standard)
     min_warranty_months: int = 12
+    """5.1.2: a warranty of at least one year after acceptance (calendar months)."""
+    max_cycle_months: int = 6
+    """5.1.2: after the warranty the maintenance cycle is "at most half a year",
+    judged in calendar months (visits on 1 March and 1 September conform; a
+    month end is clamped: 31 August + 6 months = 28/29 February)."""
     max_cycle_days: int = 182
-    """Half a year, the longest cycle the standard allows after the warranty."""
+    """The contract's value of ``systems.maintenance_cycle_days`` for half a year
+    (its default). A system declaring this many days or more is held to the
+    standard's ceiling of ``max_cycle_months`` calendar months (and more than
+    this is a ``cycle_setting`` finding, 5.1.2); fewer days is a stricter cycle
+    chosen by risk level and judged in days."""
     cycle_kinds: tuple[str, ...] = ("periodic", "resident")
     """Maintenance kinds (5.3.2) that keep the periodic cycle; per-call visits do not."""
 
@@ -57,7 +66,13 @@ class EvaluationConfig:
     min_events_weibull: int = 10
     """Fewer first faults than this in a group: Kaplan-Meier instead of Weibull."""
 
-    # --- 6.1 validity of the evaluation (project choices)
+    # --- 6.1 timing and validity of the evaluation (project choices)
+    min_observation_days: int = 90
+    """6.1: the first evaluation comes "after the system has run for some time".
+    Fewer days than this from the later of acceptance and the system's first
+    fault or maintenance record up to the as-of date (or no fault and no
+    maintenance record in the window) gives ``insufficient_evidence``, with no
+    validity date."""
     validity_days: int | None = None
     """Days the evaluation stays valid; None = the system's maintenance cycle
     (the next periodic maintenance is the next occasion to re-evaluate)."""
@@ -68,11 +83,26 @@ class EvaluationConfig:
     evidence_ids: int = 5
     """How many record ids an evidence line names before "and N more"."""
 
+    def __post_init__(self) -> None:
+        """Refuse settings no evaluation can use, with a one-line reason."""
+        for name in _AT_LEAST_ONE:
+            value = getattr(self, name)
+            if value is None and name == "validity_days":
+                continue
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.max_cycle_months > 6:
+            raise ValueError(f"max_cycle_months must be at most 6 (5.1.2: half a year), "
+                             f"not {self.max_cycle_months}")
+
     def limits(self) -> dict[str, float]:
         return {"response": self.response_h, "arrival": self.arrival_h, "repair": self.repair_h}
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+
+_AT_LEAST_ONE = ("window_days", "min_warranty_months", "max_cycle_months", "max_cycle_days",
+                 "min_observation_days", "validity_days", "unfit_validity_days")
 
 DEFAULT = EvaluationConfig()

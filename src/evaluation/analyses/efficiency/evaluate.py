@@ -114,8 +114,6 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     """
     say = progress or (lambda _msg: None)
     cfg = config if window_days is None else replace(config, window_days=int(window_days))
-    if cfg.window_days < 1:
-        raise ValueError("the window must be at least one day")
     t = _scoped(tables, system_ids)
     if as_of is None:
         as_of = metrics.latest_event_date(tables)  # of the whole data, whatever the system filter
@@ -126,17 +124,18 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
 
     survival.preload()
     say("preparing systems, devices and faults")
-    settings = metrics.system_settings(t["systems"], cfg).cache()
+    settings = metrics.system_settings(t["systems"], cfg, p).cache()
     sdf = settings.execute()
     if sdf.empty:
         raise ValueError("no system to evaluate" + (f" among {', '.join(system_ids)}" if system_ids else ""))
     dsvc = metrics.device_service(t["devices"], p).cache()
-    # one materialised fault table carries the 5.1.1 statuses too (computed once for every use)
+    # one materialised fault table carries the 5.1.1 statuses of both clocks too (computed once)
     fb = metrics.timeliness_status(metrics.fault_base(t["faults"], dsvc, p), settings, p)
-    fb = fb.select("fault_id", "system_id", "device_id", "dev_key", "subsystem", "occurred_at", "t0",
-                   "restored", "is_open", "in_window", "clock_in_window", *metrics.STEPS).cache()
+    statuses = [f"{step}{suffix}" for suffix in metrics.CLOCKS.values() for step in metrics.STEPS]
+    fb = fb.select("fault_id", "system_id", "device_id", "dev_key", "subsystem", "occurred_at",
+                   "restored", "is_open", "in_window", "report_in_window", *statuses).cache()
     islands = metrics.down_islands(fb, dsvc, p).cache()
-    sla = fb.filter(fb.clock_in_window)
+    scopes = metrics.cycle_scopes(dsvc, settings).cache()
 
     say("performance and timeliness")
     q = {}
@@ -146,14 +145,17 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     dev = metrics.performance(fb, dsvc, islands, by=("system_id", "device_id"))
     dev = dev.filter((dev.down_h > 0) | (dev.faults > 0))
     q["worst_devices"] = metrics.first_rows(dev, [ibis.desc("down_h"), ibis.desc("faults"), "device_id"], k)
-    q["sla"] = metrics.timeliness_summary(sla)
-    q["breaches"] = metrics.breach_samples(sla, k).order_by(["system_id", "step", "t0", "fault_id"])
-    q["month"] = metrics.monthly(fb, sla).order_by(["system_id", "month"])
+    q["sla"] = metrics.timeliness_summary(fb, "occurrence")
+    q["sla_report"] = metrics.timeliness_summary(fb, "report")
+    q["samples"] = metrics.status_samples(fb, k).order_by(["system_id", "step", "occurred_at", "fault_id"])
+    q["month"] = metrics.monthly(fb).order_by(["system_id", "month"])
     opened = fb.filter(fb.is_open)
     q["open"] = metrics.first_rows(opened, ["occurred_at", "fault_id"], k).select(
         "system_id", "fault_id", "occurred_at").order_by(["system_id", "occurred_at", "fault_id"])
-    q["gaps"] = metrics.maintenance_gaps(t["maintenance"], settings, p, cfg).order_by(["system_id", "d"])
-    q["per"] = metrics.periodicity(t["maintenance"], settings, p, cfg)
+    q["gaps"] = metrics.maintenance_gaps(t["maintenance"], scopes, p, cfg).order_by(
+        ["system_id", "d", "subsystem"])
+    q["cycle"] = metrics.periodicity(t["maintenance"], scopes, p, cfg).order_by(["system_id", "subsystem"])
+    q["observation"] = metrics.observation(fb, t["maintenance"], settings, p)
     q["reports"] = metrics.maintenance_reports(t["maintenance"], p).select(
         "system_id", "maintenance_id", "started_at", "report_missing").order_by(["system_id", "started_at"])
     life = metrics.service_life(dsvc, settings, p)
@@ -199,28 +201,54 @@ def _one(rows: list[dict]) -> dict:
     return rows[0] if rows else {}
 
 
+def _sla_counts(row: dict, sl: dict, samples: list[dict] | None = None) -> dict:
+    """Counts by status of each 5.1.1 limit on one clock (with evidence ids on the findings' clock)."""
+    out = {}
+    for step in metrics.STEPS:
+        out[step] = {"limit_h": float(row[f"lim_{step}"]),
+                     **{st: _int(sl.get(f"{step}_{st}"))
+                        for st in ("within", "breach", "pending", "unrecorded", "not_applicable")}}
+        if samples is not None:
+            for st in ("breach", "unrecorded"):
+                out[step][f"{st}_ids"] = [b["fault_id"] for b in samples
+                                          if b["step"] == step and b["status"] == st]
+    return out
+
+
+def _cycle_row(c: dict) -> dict:
+    return {"subsystem": c["subsystem"], "devices": _int(c["devices"]),
+            "active_devices": _int(c["active_devices"]), "cycle_start": _date(c["cycle_start"]),
+            "last_maintenance": _date(c["last_maintenance"]),
+            "days_since_maintenance": None if pd.isna(c["days_since_maintenance"])
+            else int(c["days_since_maintenance"]),
+            "due": _date(c["due"]), "overdue": bool(c["maintenance_overdue"]), "judged": bool(c["judged"])}
+
+
 def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> dict:
     """Assemble one system's JSON-ready result, then its findings, classification, disposition."""
-    pf, sl, pr = _one(r["perf"]), _one(r["sla"]), _one(r["per"])
-    sla_counts = {}
-    for step in metrics.STEPS:
-        sla_counts[step] = {
-            "limit_h": float(row[f"lim_{step}"]),
-            **{st: _int(sl.get(f"{step}_{st}"))
-               for st in ("within", "breach", "pending", "unrecorded", "not_applicable")},
-            "breach_ids": [b["fault_id"] for b in r["breaches"] if b["step"] == step],
-        }
+    pf, sl, ob = _one(r["perf"]), _one(r["sla"]), _one(r["observation"])
     lc = {c["life_status"]: int(c["n"]) for c in r["life_counts"]}
     past = [d["device_id"] for d in r["life_rows"] if d["life_status"] == "past"]
     due = [d["device_id"] for d in r["life_rows"] if d["life_status"] == "due"]
     reports = r["reports"]
-    days_since = pr.get("days_since_maintenance")
+    cycle = [_cycle_row(c) for c in r["cycle"]]
+    judged = [c for c in cycle if c["judged"]]
+    never = any(c["last_maintenance"] is None for c in judged)
+    strict = row["cycle_strict_days"]
     s = {
         "system_id": row["system_id"], "name": row["name"], "site": row["site"],
         "risk_level": None if pd.isna(row["risk_level"]) else int(row["risk_level"]),
         "accepted_on": _date(row["accepted_on"]), "warranty_months": int(row["warranty_months"]),
         "warranty_end": _date(row["warranty_end"]), "cycle_days_set": int(row["cycle_days_set"]),
-        "cycle_days": int(row["cycle_days"]),
+        "cycle": (f"{cfg.max_cycle_months} months" if pd.isna(strict) else f"{int(strict)} days"),
+        "cycle_days": int(row["cycle_days"]), "next_cycle_end": _date(row["next_cycle_end"]),
+        "observation": {
+            "first_record": _date(ob.get("first_record")), "observed_from": _date(ob.get("observed_from")),
+            "observed_days": None if ob.get("observed_days") is None or pd.isna(ob.get("observed_days"))
+            else int(ob["observed_days"]),
+            "min_days": cfg.min_observation_days,
+            "faults_in_window": _int(ob.get("faults_in_window")),
+            "maintenances_in_window": _int(ob.get("maintenances_in_window"))},
         "devices": _int(pf.get("devices")), "active_devices": _int(pf.get("active_devices")),
         "device_hours": _num(pf.get("service_h")) or 0.0, "down_hours": _num(pf.get("down_h")) or 0.0,
         "availability": _num(pf.get("availability")), "mtbf_h": _num(pf.get("mtbf_h")),
@@ -231,16 +259,22 @@ def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> di
         "subsystems": [_perf(x, "subsystem") for x in r["by_subsystem"]],
         "worst_devices": [_perf(x, "device_id") for x in
                           sorted(r["worst_devices"], key=lambda x: (-x["down_h"], -x["faults"], x["device_id"]))],
+        "sla_clock": "occurrence",
         "sla": {step: _num(sl.get(f"sla_{step}")) for step in metrics.STEPS},
         "sla_limits_h": {step: float(row[f"lim_{step}"]) for step in metrics.STEPS},
-        "sla_counts": sla_counts,
-        "in_warranty": bool(pr.get("in_warranty", False)),
-        "last_maintenance": _date(pr.get("last_maintenance")),
-        "days_since_maintenance": None if days_since is None or pd.isna(days_since) else int(days_since),
-        "maintenance_overdue": bool(pr.get("maintenance_overdue", True)),
+        "sla_counts": _sla_counts(row, sl, r["samples"]),
+        "sla_from_report": {step: _num(_one(r["sla_report"]).get(f"sla_{step}")) for step in metrics.STEPS},
+        "sla_counts_from_report": _sla_counts(row, _one(r["sla_report"])),
+        "in_warranty": bool(r["cycle"][0]["in_warranty"]) if r["cycle"] else False,
+        "maintenance_cycle": cycle,
+        "last_maintenance": None if never or not judged else min(c["last_maintenance"] for c in judged),
+        "days_since_maintenance": None if never or not judged
+        else max(c["days_since_maintenance"] for c in judged),
+        "maintenance_overdue": any(c["overdue"] for c in judged),
         "maintenance_gaps": [
-            {"from": g["prev_id"], "from_date": _date(g["prev_d"]), "to": g["maintenance_id"],
-             "to_date": _date(g["d"]), "gap_days": int(g["gap_days"]), "breach": bool(g["breach"])}
+            {"subsystem": g["subsystem"], "from": g["prev_id"], "from_date": _date(g["prev_d"]),
+             "to": g["maintenance_id"], "to_date": _date(g["d"]), "due": _date(g["due"]),
+             "gap_days": int(g["gap_days"]), "breach": bool(g["breach"])}
             for g in r["gaps"]],
         "maintenances_in_window": len(reports),
         "maintenances_without_report": [m["maintenance_id"] for m in reports if m["report_missing"]],
@@ -269,9 +303,13 @@ def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> di
              "repair_share": _num(m["repair_share"])} for m in r["month"]],
     }
     s["expected_failures_next_cycle"] = float(sum(e["expected_failures"] or 0.0 for e in s["expected_failures"]))
+    if not audit.has_records(s):      # no evidence that faults are recorded: no availability figure
+        for x in (s, *s["subsystems"]):
+            x["availability"] = x["fault_rate_per_device_year"] = None
     fs = audit.findings(s, cfg)
-    s["classification"] = audit.classify(fs)
+    s["observation"]["sufficient"], s["observation"]["reason"] = audit.observation_verdict(s, cfg)
+    s["classification"] = audit.classify(fs, s["observation"]["sufficient"])
     s["disposition"], s["disposition_reasons"] = audit.disposition(s, fs, cfg)
     s["findings"] = [f.as_dict() for f in fs]
-    s["valid_until"] = audit.valid_until(p.as_of, s["cycle_days"], s["classification"], cfg)
+    s["valid_until"] = audit.valid_until(p.as_of, s["next_cycle_end"], s["classification"], cfg)
     return s

@@ -27,6 +27,10 @@ from .config import EvaluationConfig
 H = 3600.0
 EXPOSURE_SUBSYSTEMS = ("intrusion_alarm", "video_surveillance")
 STEPS = ("response", "arrival", "repair")
+CLOCKS = {"occurrence": "", "report": "_report"}
+"""The two 5.1.1 clocks and the suffix of their status columns: from the fault's
+occurrence (the standard's: "after the fault occurs", used by the findings) and
+from the report (B.2 report time, else the occurrence: what the maintainer controls)."""
 
 
 @dataclass(frozen=True)
@@ -65,28 +69,49 @@ def _known_by(col, p: Period):
 
 # ------------------------------------------------------------------ settings
 
-def system_settings(systems: ir.Table, cfg: EvaluationConfig) -> ir.Table:
+def add_cycle(day, strict_days, cfg: EvaluationConfig):
+    """The date one 5.1.2 maintenance cycle after ``day`` (a date expression).
+
+    ``max_cycle_months`` calendar months (half a year: 1 March -> 1 September;
+    a day missing in the target month is clamped to its last day, 31 August ->
+    28/29 February), or ``strict_days`` days when the system declares a
+    stricter cycle (the column is null otherwise, see :func:`system_settings`).
+    """
+    return ibis.ifelse(strict_days.isnull(), day + ibis.interval(months=cfg.max_cycle_months),
+                       day + strict_days.as_interval("D")).cast("date")
+
+
+def system_settings(systems: ir.Table, cfg: EvaluationConfig, p: Period) -> ir.Table:
     """Per-system limits and cycle actually applied.
 
     5.1.1: the response/arrival/repair limits are 0.5/4/8 h "unless the risk
     level or the contract asks for stricter": a system's own ``sla_*`` value
     applies when it is stricter, a laxer one cannot relax the standard.
-    5.1.2: the cycle after the warranty is at most half a year, so a longer
-    ``maintenance_cycle_days`` is capped at ``cfg.max_cycle_days`` (and reported).
+    5.1.2: warranty end = acceptance + ``warranty_months`` calendar months. The
+    cycle after the warranty is at most half a year, judged in calendar months;
+    a declared ``maintenance_cycle_days`` shorter than ``cfg.max_cycle_days``
+    (the contract's value for half a year) is a stricter cycle chosen by risk
+    level and applies in days (``cycle_strict_days``); the declared value itself
+    is reported, a longer one as a finding. ``next_cycle_end`` is the as-of date
+    plus one cycle and ``cycle_days`` its distance in days: the horizon of the
+    service-life "due" status, of the expected failures and of the validity.
     """
     s = systems
-    cycle_set = s.maintenance_cycle_days.fill_null(cfg.max_cycle_days)
+    cycle_set = s.maintenance_cycle_days.fill_null(cfg.max_cycle_days).cast("int64")
     warranty = s.warranty_months.fill_null(12)
-    return s.select(
+    t = s.select(
         "system_id", "name", "site", "risk_level", "accepted_on",
         warranty_months=warranty,
         warranty_end=(s.accepted_on + warranty.as_interval("M")).cast("date"),
         cycle_days_set=cycle_set,
-        cycle_days=ibis.least(cycle_set, cfg.max_cycle_days),
+        cycle_strict_days=ibis.ifelse(cycle_set < cfg.max_cycle_days, cycle_set, ibis.null("int64")),
         lim_response=ibis.least(s.sla_response_h.fill_null(cfg.response_h), cfg.response_h),
         lim_arrival=ibis.least(s.sla_arrival_h.fill_null(cfg.arrival_h), cfg.arrival_h),
         lim_repair=ibis.least(s.sla_repair_h.fill_null(cfg.repair_h), cfg.repair_h),
     )
+    as_of = ibis.literal(p.as_of)
+    t = t.mutate(next_cycle_end=add_cycle(as_of, t.cycle_strict_days, cfg))
+    return t.mutate(cycle_days=t.next_cycle_end.delta(as_of, unit="day"))
 
 
 # ------------------------------------------------------------------ base tables
@@ -113,10 +138,11 @@ def device_service(devices: ir.Table, p: Period) -> ir.Table:
 def fault_base(faults: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
     """Faults known at ``T`` with the fields every metric uses (``dsvc`` from :func:`device_service`).
 
-    ``subsystem`` falls back on the device's; ``t0`` is the start of the 5.1.1
-    clocks: the report time (B.2), else the fault time (B.3); ``restored``,
-    ``responded``, ``arrived`` are null when stamped after ``T``; ``is_open``
-    means not restored by ``T``; ``in_window`` means it occurred in the window.
+    ``subsystem`` falls back on the device's; ``reported`` is the start of the
+    5.1.1 clock "from the report": the report time (B.2), else the fault time
+    (B.3); ``restored``, ``responded``, ``arrived`` are null when stamped after
+    ``T``; ``is_open`` means not restored by ``T``; ``in_window`` means it
+    occurred in the window, ``report_in_window`` that its report time lies in it.
     """
     f = faults.filter(faults.occurred_at < _ts(p.end))
     dev = dsvc.select(_dev_id=dsvc.device_id, _dev_subsystem=dsvc.subsystem, dev_key=dsvc.dev_key)
@@ -124,13 +150,14 @@ def fault_base(faults: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
     f = f.select(
         "fault_id", "system_id", "device_id", "dev_key", "occurred_at", "repair_mode",
         subsystem=f.subsystem.fill_null(f._dev_subsystem),
-        t0=f.reported_at.fill_null(f.occurred_at),
+        reported=f.reported_at.fill_null(f.occurred_at),
         restored=_known_by(f.restored_at, p),
         responded=_known_by(f.responded_at, p),
         arrived=_known_by(f.arrived_at, p),
         in_window=f.occurred_at >= _ts(p.start),
     )
-    return f.mutate(is_open=f.restored.isnull())
+    return f.mutate(is_open=f.restored.isnull(),
+                    report_in_window=(f.reported >= _ts(p.start)) & (f.reported < _ts(p.end)))
 
 
 def down_islands(fb: ir.Table, dsvc: ir.Table, p: Period) -> ir.Table:
@@ -198,9 +225,11 @@ def performance(fb: ir.Table, dsvc: ir.Table, islands: ir.Table,
     )
 
 
-def monthly(fb: ir.Table, sla: ir.Table) -> ir.Table:
-    """Per system and calendar month of occurrence: faults, MTTR, repair-limit share."""
-    w = sla.mutate(month=sla.occurred_at.truncate("M").cast("date"))
+def monthly(fb: ir.Table) -> ir.Table:
+    """Per system and calendar month of occurrence of the window's faults: faults, MTTR, and the
+    share within the repair limit counted from the occurrence (the findings' 5.1.1 clock)."""
+    w = fb.filter(fb.in_window)
+    w = w.mutate(month=w.occurred_at.truncate("M").cast("date"))
     rep_h = _secs(w.restored, w.occurred_at) / H
     g = w.group_by(["system_id", "month"]).agg(
         faults=w.count(), mttr_h=rep_h.mean(),
@@ -213,59 +242,60 @@ def monthly(fb: ir.Table, sla: ir.Table) -> ir.Table:
 
 # ------------------------------------------------------------------ 5.1.1 timeliness
 
-def timeliness(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
-    """The faults whose 5.1.1 clock starts in the window, with their statuses (see :func:`timeliness_status`)."""
-    x = timeliness_status(fb, settings, p)
-    return x.filter(x.clock_in_window)
-
-
 def timeliness_status(fb: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
-    """Every fault of ``fb`` with the status of each 5.1.1 limit and ``clock_in_window``.
+    """Every fault of ``fb`` with the status of each 5.1.1 limit on both clocks.
 
+    5.1.1 counts "after the fault occurs": columns ``response``, ``arrival``,
+    ``repair`` run from ``occurred_at`` (the standard's clock, used by the
+    findings); ``response_report``, ``arrival_report``, ``repair_report`` run
+    from the report time, else the occurrence (what the maintainer controls).
     Status per limit: ``within`` (elapsed <= limit), ``breach`` (elapsed > limit,
     or still not done at ``T`` with more than the limit elapsed), ``pending``
     (not done yet, limit not yet passed), ``not_applicable`` (arrival for a
     repair that is not on site), ``unrecorded`` (the fault was restored but the
-    step has no time stamp). Clocks start at the report time, else the fault
-    time. Arrival applies to on-site repairs only (or an unknown mode with an
-    arrival stamp): remote, phone and mail-in repairs have no arrival.
+    step has no time stamp: missing evidence). Arrival applies to on-site
+    repairs only (or an unknown mode with an arrival stamp): remote, phone and
+    mail-in repairs have no arrival.
     """
     s = settings.select(_sid=settings.system_id, _lr=settings.lim_response,
                         _la=settings.lim_arrival, _lp=settings.lim_repair)
     x = fb.join(s, fb.system_id == s._sid)
-    so_far = _secs(_ts(p.end), x.t0)
 
-    def status(event, limit_h, applicable):
-        elapsed = _secs(event, x.t0)
+    def status(t0, event, limit_h, applicable):
+        elapsed = _secs(event, t0)
         return ibis.cases(
             (~applicable, "not_applicable"),
             (event.notnull() & (elapsed <= limit_h * H), "within"),
             (event.notnull(), "breach"),
-            (x.is_open & (so_far > limit_h * H), "breach"),
+            (x.is_open & (_secs(_ts(p.end), t0) > limit_h * H), "breach"),
             (x.is_open, "pending"),
             else_="unrecorded",
         )
 
     onsite = (x.repair_mode == "onsite").fill_null(False) | (x.repair_mode.isnull() & x.arrived.notnull())
     yes = ibis.literal(True)
-    x = x.mutate(
-        response=status(x.responded, x._lr, yes),
-        arrival=status(x.arrived, x._la, onsite),
-        repair=status(x.restored, x._lp, yes),
-        response_h=_secs(x.responded, x.t0) / H,
-        arrival_h=_secs(x.arrived, x.t0) / H,
-        repair_h=_secs(x.restored, x.t0) / H,
-        limit_response_h=x._lr, limit_arrival_h=x._la, limit_repair_h=x._lp,
-    )
-    x = x.mutate(clock_in_window=(x.t0 >= _ts(p.start)) & (x.t0 < _ts(p.end)))
-    return x.drop("_sid", "_lr", "_la", "_lp")
+    cols = {}
+    for clock, suffix in CLOCKS.items():
+        t0 = x.occurred_at if clock == "occurrence" else x.reported
+        cols[f"response{suffix}"] = status(t0, x.responded, x._lr, yes)
+        cols[f"arrival{suffix}"] = status(t0, x.arrived, x._la, onsite)
+        cols[f"repair{suffix}"] = status(t0, x.restored, x._lp, yes)
+    return x.mutate(**cols).drop("_sid", "_lr", "_la", "_lp")
 
 
-def timeliness_summary(sla: ir.Table) -> ir.Table:
-    """Per system and limit: counts by status and the share within (within / (within + breach))."""
+def timeliness_summary(fb: ir.Table, clock: str) -> ir.Table:
+    """Per system and limit on one clock: counts by status and the share within.
+
+    The faults judged are those whose clock starts in the window (occurred in
+    it, or reported in it). Share = within / (within + breach): the faults
+    whose time is recorded; restored faults without a time are counted apart
+    (``unrecorded``) and make the finding nonconforming whatever the share.
+    """
+    suffix = CLOCKS[clock]
+    sla = fb.filter(fb.in_window if clock == "occurrence" else fb.report_in_window)
     aggs = {}
     for step in STEPS:
-        col = sla[step]
+        col = sla[f"{step}{suffix}"]
         for st in ("within", "breach", "pending", "unrecorded", "not_applicable"):
             aggs[f"{step}_{st}"] = (col == st).sum()
     g = sla.group_by("system_id").agg(**aggs)
@@ -279,63 +309,115 @@ def timeliness_summary(sla: ir.Table) -> ir.Table:
 
 # ------------------------------------------------------------------ 5.1.2 periodicity
 
-def maintenance_gaps(maintenance: ir.Table, settings: ir.Table, p: Period,
+def cycle_scopes(dsvc: ir.Table, settings: ir.Table) -> ir.Table:
+    """What the 5.1.2 cycle is tracked for: each subsystem of a system with devices in service.
+
+    5.1.5 (comprehensiveness) and table 2 ask maintenance of every subsystem:
+    one scope per (system, subsystem) with a device in service in the window;
+    a system without any device is tracked as a whole (``subsystem`` null).
+    ``judged`` (the overdue check at the as-of date) needs a device active at
+    the as-of date, or the whole-system scope. The cycle starts at the
+    warranty end, or at the subsystem's first installation when that is later
+    (a subsystem added after the warranty is not overdue from before it
+    existed); an installation date unknown for one of its devices keeps the
+    warranty end. No acceptance date: no start (nothing shows a warranty).
+    """
+    d = dsvc.filter(dsvc.service_h > 0)
+    g = d.group_by(["system_id", "subsystem"]).agg(
+        devices=d.count(), active_devices=d.active.sum(),
+        first_installed=d.installed_on.min(), unknown_install=d.installed_on.isnull().any())
+    g = g.select("system_id", "subsystem", "devices", "active_devices",
+                 since=ibis.ifelse(g.unknown_install, ibis.null("date"), g.first_installed))
+    bare = settings.select("system_id").anti_join(g, "system_id")
+    bare = bare.select("system_id", subsystem=ibis.null("string"), devices=ibis.literal(0, "int64"),
+                       active_devices=ibis.literal(0, "int64"), since=ibis.null("date"))
+    sc = g.select(system_id=g.system_id.cast("string"), subsystem=g.subsystem.cast("string"),
+                  devices=g.devices.cast("int64"), active_devices=g.active_devices.cast("int64"),
+                  since=g.since.cast("date")).union(bare)
+    st = settings.select("system_id", "warranty_end", "cycle_strict_days")
+    sc = sc.join(st, "system_id")
+    start = ibis.cases((sc.warranty_end.isnull(), ibis.null("date")),
+                       (sc.since > sc.warranty_end, sc.since), else_=sc.warranty_end)
+    return sc.mutate(
+        cycle_start=start.cast("date"), judged=(sc.active_devices > 0) | sc.subsystem.isnull(),
+        scope_key=ibis.row_number().over(ibis.window(order_by=["system_id", "subsystem"])))
+
+
+def _cycle_visits(maintenance: ir.Table, scopes: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.Table:
+    """(scope, periodic/resident maintenance started before ``T`` that covers it), by calendar date.
+
+    A maintenance with an empty subsystem covers the whole system, hence every
+    scope; one with a subsystem covers that subsystem only.
+    """
+    m = maintenance.filter(maintenance.kind.isin(cfg.cycle_kinds) & (maintenance.started_at < _ts(p.end)))
+    m = m.select(_msys=m.system_id, _msub=m.subsystem, maintenance_id=m.maintenance_id,
+                 d=m.started_at.cast("date"))
+    sc = scopes.select("scope_key", "system_id", "cycle_start", "cycle_strict_days", _sub=scopes.subsystem)
+    j = sc.join(m, (sc.system_id == m._msys) & (m._msub.isnull() | sc._sub.isnull() | (m._msub == sc._sub)))
+    return j.drop("_msys", "_msub", "_sub")
+
+
+def maintenance_gaps(maintenance: ir.Table, scopes: ir.Table, p: Period,
                      cfg: EvaluationConfig) -> ir.Table:
-    """Gaps (in days) between successive cycle maintenances after the warranty.
+    """Intervals between successive cycle maintenances of each scope after the warranty.
 
     5.1.2: after the warranty, maintenance is periodic with a cycle of at most
-    half a year. The chain starts at the warranty end (when it has passed) and
-    links each periodic/resident maintenance started after it, by calendar
-    date. Only gaps ending in the window are returned; ``breach`` when the gap
-    exceeds the cycle (a gap of exactly the cycle conforms).
+    half a year; per 5.1.5 every subsystem (scope of :func:`cycle_scopes`). The
+    chain starts at the scope's ``cycle_start`` (when it has passed) and links
+    each periodic/resident maintenance covering the scope started on or after
+    it, by calendar date. Only intervals ending in the window are returned;
+    ``breach`` when the next visit comes after ``due`` = previous + one cycle
+    (:func:`add_cycle`; a visit on the due date conforms).
     """
-    st = settings.select("system_id", "warranty_end", "cycle_days")
-    m = maintenance.filter(maintenance.kind.isin(cfg.cycle_kinds) & (maintenance.started_at < _ts(p.end)))
-    m = m.select(_sid=m.system_id, maintenance_id=m.maintenance_id, d=m.started_at.cast("date"))
-    m = m.join(st, m._sid == st.system_id).drop("_sid")
-    after = m.filter(m.warranty_end.isnull() | (m.d >= m.warranty_end))
-    anchors = st.filter(st.warranty_end.notnull() & (st.warranty_end <= ibis.literal(p.as_of)))
-    anchors = anchors.select(system_id=anchors.system_id.cast("string"),
-                             maintenance_id=ibis.null("string"), d=anchors.warranty_end.cast("date"),
-                             warranty_end=anchors.warranty_end.cast("date"),
-                             cycle_days=anchors.cycle_days.cast("int64"))
-    pts = after.select(system_id=after.system_id.cast("string"),
-                       maintenance_id=after.maintenance_id.cast("string"), d=after.d.cast("date"),
-                       warranty_end=after.warranty_end.cast("date"),
-                       cycle_days=after.cycle_days.cast("int64")).union(anchors)
-    w = ibis.window(group_by="system_id", order_by=["d", "maintenance_id"])
+    v = _cycle_visits(maintenance, scopes, p, cfg)
+    v = v.filter(v.cycle_start.isnull() | (v.d >= v.cycle_start))
+    a = scopes.filter(scopes.cycle_start.notnull() & (scopes.cycle_start <= ibis.literal(p.as_of)))
+    cols = {"scope_key": "int64", "maintenance_id": "string", "d": "date", "cycle_strict_days": "int64",
+            "anchor": "int8"}
+    pts = v.select(scope_key=v.scope_key, maintenance_id=v.maintenance_id, d=v.d,
+                   cycle_strict_days=v.cycle_strict_days, anchor=ibis.literal(1))
+    anchors = a.select(scope_key=a.scope_key, maintenance_id=ibis.null("string"), d=a.cycle_start,
+                       cycle_strict_days=a.cycle_strict_days, anchor=ibis.literal(0))
+    pts = pts.select(**{c: pts[c].cast(t) for c, t in cols.items()}).union(
+        anchors.select(**{c: anchors[c].cast(t) for c, t in cols.items()}))
+    # the cycle start sorts before a visit on the same day (explicitly: engines order nulls differently)
+    w = ibis.window(group_by="scope_key", order_by=["d", "anchor", "maintenance_id"])
     pts = pts.mutate(prev_d=pts.d.lag().over(w), prev_id=pts.maintenance_id.lag().over(w))
     gaps = pts.filter(pts.prev_d.notnull() & (pts.d >= ibis.literal(p.start_date)))
-    gaps = gaps.mutate(gap_days=gaps.d.delta(gaps.prev_d, unit="day"))
-    return gaps.mutate(breach=gaps.gap_days > gaps.cycle_days)
+    gaps = gaps.mutate(gap_days=gaps.d.delta(gaps.prev_d, unit="day"),
+                       due=add_cycle(gaps.prev_d, gaps.cycle_strict_days, cfg))
+    gaps = gaps.mutate(breach=gaps.d > gaps.due)
+    sc = scopes.select("scope_key", "system_id", "subsystem")
+    return gaps.join(sc, "scope_key").drop("anchor", "cycle_strict_days")
 
 
-def periodicity(maintenance: ir.Table, settings: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.Table:
-    """Per system: warranty end, in-warranty flag, days since the last cycle maintenance, overdue.
+def periodicity(maintenance: ir.Table, scopes: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.Table:
+    """Per scope (:func:`cycle_scopes`): last cycle maintenance covering it, next due date, overdue.
 
-    5.1.2: overdue when, after the warranty, more days than the cycle have
-    passed at the as-of date since the later of the warranty end and the last
-    periodic/resident maintenance (exactly the cycle is not yet overdue). A
-    system with neither a known warranty end nor any maintenance is overdue:
-    nothing shows it was ever maintained.
+    5.1.2: overdue when, after the warranty, the as-of date is past ``due`` =
+    one cycle after the later of the scope's cycle start and its last
+    periodic/resident maintenance (on the due date itself it is not yet
+    overdue). A judged scope with neither a cycle start nor any maintenance is
+    overdue: nothing shows it was ever maintained. Under warranty: not overdue.
     """
     as_of = ibis.literal(p.as_of)
-    m = maintenance.filter(maintenance.kind.isin(cfg.cycle_kinds) & (maintenance.started_at < _ts(p.end)))
-    last = m.group_by("system_id").agg(last_maintenance=m.started_at.max().cast("date"))
-    t = settings.left_join(last, "system_id").drop("system_id_right")
+    v = _cycle_visits(maintenance, scopes, p, cfg)
+    last = v.group_by("scope_key").agg(last_maintenance=v.d.max())
+    t = scopes.left_join(last, "scope_key").drop("scope_key_right")
     in_warranty = (t.warranty_end > as_of).fill_null(False)
-    after_w = ibis.ifelse(t.last_maintenance >= t.warranty_end, t.last_maintenance, t.warranty_end)
     anchor = ibis.cases(
-        (t.warranty_end.isnull(), t.last_maintenance),
-        (t.last_maintenance.isnull(), t.warranty_end),
-        else_=after_w,
+        (t.cycle_start.isnull(), t.last_maintenance),
+        (t.last_maintenance.isnull(), t.cycle_start),
+        (t.last_maintenance >= t.cycle_start, t.last_maintenance),
+        else_=t.cycle_start,
     )
-    t = t.mutate(in_warranty=in_warranty, cycle_anchor=anchor,
+    t = t.mutate(in_warranty=in_warranty, cycle_anchor=anchor.cast("date"),
                  days_since_maintenance=as_of.delta(t.last_maintenance, unit="day"))
+    t = t.mutate(due=add_cycle(t.cycle_anchor, t.cycle_strict_days, cfg))
     overdue = ibis.cases(
-        (t.in_warranty, False),
+        (t.in_warranty | ~t.judged, False),
         (t.cycle_anchor.isnull(), True),
-        else_=as_of.delta(t.cycle_anchor, unit="day") > t.cycle_days,
+        else_=as_of > t.due,
     )
     return t.mutate(maintenance_overdue=overdue)
 
@@ -346,6 +428,38 @@ def maintenance_reports(maintenance: ir.Table, p: Period) -> ir.Table:
     return m.mutate(report_missing=~m.report_issued.fill_null(False))
 
 
+# ------------------------------------------------------------------ 6.1 observation
+
+def observation(fb: ir.Table, maintenance: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
+    """Per system: how long its records cover before the as-of date (6.1: evaluate "after the
+    system has run for some time").
+
+    ``first_record`` is the date of its first fault or maintenance known at
+    ``T``; ``observed_from`` the later of the acceptance date and the first
+    record (none without any record); ``observed_days`` = as-of date -
+    ``observed_from``; ``faults_in_window`` and ``maintenances_in_window`` count
+    its records in the window.
+    """
+    f = fb.group_by("system_id").agg(_ff=fb.occurred_at.min(), faults_in_window=fb.in_window.sum())
+    m = maintenance.filter(maintenance.started_at < _ts(p.end))
+    m = m.group_by("system_id").agg(_fm=m.started_at.min(),
+                                    maintenances_in_window=(m.started_at >= _ts(p.start)).sum())
+    t = settings.select("system_id", "accepted_on")
+    t = t.left_join(f, "system_id").drop("system_id_right")
+    t = t.left_join(m, "system_id").drop("system_id_right")
+    first = ibis.cases((t._ff.isnull(), t._fm), (t._fm.isnull() | (t._ff <= t._fm), t._ff),
+                       else_=t._fm).cast("date")
+    t = t.mutate(first_record=first)
+    since = ibis.cases((t.first_record.isnull(), ibis.null("date")),
+                       (t.accepted_on > t.first_record, t.accepted_on), else_=t.first_record)
+    t = t.mutate(observed_from=since.cast("date"))
+    return t.select(
+        "system_id", "first_record", "observed_from",
+        observed_days=ibis.literal(p.as_of).delta(t.observed_from, unit="day"),
+        faults_in_window=t.faults_in_window.fill_null(0),
+        maintenances_in_window=t.maintenances_in_window.fill_null(0))
+
+
 # ------------------------------------------------------------------ 5.1.2 service life
 
 def service_life(dsvc: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
@@ -353,7 +467,7 @@ def service_life(dsvc: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
 
     ``end_of_life`` = ``installed_on`` + life years. ``past`` when the end of
     life is on or before the as-of date; ``due`` when it falls after it but
-    within the system's next cycle (as-of + cycle days, inclusive); ``ok``
+    within the system's next cycle (up to ``next_cycle_end`` inclusive); ``ok``
     otherwise; ``no_rule`` for a device type without a life in the table;
     ``unknown_age`` without an installation date.
     """
@@ -361,7 +475,7 @@ def service_life(dsvc: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
                           "life_years": [int(v) for v in SERVICE_LIFE_YEARS.values()]})
     d = dsvc.filter(dsvc.active)
     d = d.left_join(life, d.device_type == life._lt).drop("_lt")
-    s = settings.select(_sid=settings.system_id, _cycle=settings.cycle_days)
+    s = settings.select(_sid=settings.system_id, _cycle_end=settings.next_cycle_end)
     d = d.join(s, d.system_id == s._sid)
     eol = (d.installed_on + d.life_years.as_interval("Y")).cast("date")
     as_of = ibis.literal(p.as_of)
@@ -370,10 +484,10 @@ def service_life(dsvc: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
         (d.life_years.isnull(), "no_rule"),
         (d.installed_on.isnull(), "unknown_age"),
         (d.end_of_life <= as_of, "past"),
-        (d.end_of_life <= as_of + d._cycle.as_interval("D"), "due"),
+        (d.end_of_life <= d._cycle_end, "due"),
         else_="ok",
     )
-    return d.mutate(life_status=status).drop("_sid", "_cycle")
+    return d.mutate(life_status=status).drop("_sid", "_cycle_end")
 
 
 # ------------------------------------------------------------------ device effectiveness
@@ -511,16 +625,19 @@ def device_history(dsvc: ir.Table, fb: ir.Table) -> ir.Table:
 
 # ------------------------------------------------------------------ helpers
 
-def breach_samples(sla: ir.Table, k: int) -> ir.Table:
-    """The first ``k`` faults (by clock start) beyond each 5.1.1 limit, per system: (system_id, step, fault_id)."""
+def status_samples(fb: ir.Table, k: int) -> ir.Table:
+    """Evidence ids: the first ``k`` faults (by occurrence) of the window beyond each 5.1.1 limit
+    and the first ``k`` without a recorded time, per system, on the findings' clock (occurrence):
+    (system_id, step, status, fault_id)."""
+    sla = fb.filter(fb.in_window)
     parts = []
     for step in STEPS:
-        b = sla.filter(sla[step] == "breach").select("system_id", "fault_id", "t0", step=ibis.literal(step))
-        parts.append(b)
+        b = sla.filter(sla[step].isin(("breach", "unrecorded")))
+        parts.append(b.select("system_id", "fault_id", "occurred_at", step=ibis.literal(step), status=b[step]))
     u = ibis.union(*parts)
-    w = ibis.window(group_by=["system_id", "step"], order_by=["t0", "fault_id"])
+    w = ibis.window(group_by=["system_id", "step", "status"], order_by=["occurred_at", "fault_id"])
     u = u.mutate(_rn=ibis.row_number().over(w))
-    return u.filter(u._rn < k).select("system_id", "step", "fault_id", "t0")
+    return u.filter(u._rn < k).select("system_id", "step", "status", "fault_id", "occurred_at")
 
 
 def first_rows(t: ir.Table, order_by: list, k: int, group: str = "system_id") -> ir.Table:
