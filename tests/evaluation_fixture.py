@@ -101,25 +101,33 @@ def _d(v):
 
 def load(con) -> None:
     """Insert the fixture into an opeval store (a ``db.connect`` connection)."""
-    con.executemany(
+    load_rows(con, SYSTEMS, DEVICES, FAULTS, MAINTENANCE, ALARMS)
+
+
+def load_rows(con, systems=(), devices=(), faults=(), maintenance=(), alarms=()) -> None:
+    """Insert hand-made rows, each in the tuple layout of the lists above (empty lists are skipped)."""
+    def insert(sql, rows):
+        if rows:
+            con.executemany(sql, rows)
+    insert(
         "INSERT INTO systems (system_id, name, site, risk_level, accepted_on, warranty_months, "
         "maintenance_cycle_days, sla_response_h, sla_arrival_h, sla_repair_h) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(s, n, site, r, _d(a), w, c, rs, ar, rp) for s, n, site, r, a, w, c, rs, ar, rp in SYSTEMS])
-    con.executemany(
+        [(s, n, site, r, _d(a), w, c, rs, ar, rp) for s, n, site, r, a, w, c, rs, ar, rp in systems])
+    insert(
         "INSERT INTO devices (device_id, system_id, subsystem, device_type, zone, installed_on, "
         "decommissioned_on) VALUES (?,?,?,?,?,?,?)",
-        [(d, s, sub, t, z, _d(i), _d(x)) for d, s, sub, t, z, i, x in DEVICES])
-    con.executemany(
+        [(d, s, sub, t, z, _d(i), _d(x)) for d, s, sub, t, z, i, x in devices])
+    insert(
         "INSERT INTO faults (fault_id, system_id, device_id, subsystem, occurred_at, reported_at, "
         "responded_at, arrived_at, restored_at, repair_mode) VALUES (?,?,?,?,?,?,?,?,?,?)",
         [(f, s, d, sub, _ts(o), _ts(r), _ts(rs), _ts(a), _ts(x), m)
-         for f, s, d, sub, o, r, rs, a, x, m in FAULTS])
-    con.executemany(
+         for f, s, d, sub, o, r, rs, a, x, m in faults])
+    insert(
         "INSERT INTO maintenance (maintenance_id, system_id, subsystem, kind, started_at, ended_at, "
         "report_issued) VALUES (?,?,?,?,?,?,?)",
-        [(m, s, sub, k, _ts(a), _ts(b), r) for m, s, sub, k, a, b, r in MAINTENANCE])
-    con.executemany(
+        [(m, s, sub, k, _ts(a), _ts(b), r) for m, s, sub, k, a, b, r in maintenance])
+    insert(
         "INSERT INTO alarms (alarm_id, system_id, definition, resource_id, raised_at, handled_at, status, "
         "close_reason, closed_at) VALUES (?,?,?,?,?,?,?,?,?)",
         [(a, s, "intrusion", "D3", _ts(r), _ts(h), st, cr, _ts(h) if st == "closed" else None)
-         for a, s, r, h, st, cr in ALARMS])
+         for a, s, r, h, st, cr in alarms])
