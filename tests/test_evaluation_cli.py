@@ -36,7 +36,12 @@ def test_json_contract_keys(loaded, run_cli):
             assert {"clause", "requirement", "status", "evidence", "corrective_action"} <= set(f)
     s1 = data["systems"][0]
     assert s1["disposition"] == "partial_replacement" and s1["devices_past_service_life"] == ["D1"]
-    assert s1["sla"]["repair"] == pytest.approx(4 / 7)
+    # the contract's sla is the findings' clock, from the occurrence (5.1.1); the report clock beside it
+    assert s1["sla_clock"] == "occurrence"
+    assert s1["sla"]["repair"] == pytest.approx(3 / 7) and s1["sla_from_report"]["repair"] == pytest.approx(4 / 7)
+    # S4 (no record at all): no classification, no validity, no availability (6.1)
+    s4 = data["systems"][3]
+    assert (s4["classification"], s4["valid_until"], s4["availability"]) == ("insufficient_evidence", None, None)
 
 
 def test_system_window_and_default_as_of(loaded, run_cli):
@@ -51,7 +56,12 @@ def test_text_output(loaded, run_cli):
     code, out, _ = run_cli("evaluate", "--as-of", "2025-06-30")
     assert code == 0
     assert re.search(r"^S3\s+unfit\s+overall_renewal", out, re.MULTILINE)
-    assert "M3 -> M5 (183 d)" in out
+    assert "M3 -> M5 (183 d, due 2025-06-29): access_control, intrusion_alarm, video_surveillance" in out
+    # S1 response/arrival/repair shares, occurrence/report: 50/50, 33/33, 43/57
+    assert re.search(r"^S1\s+impaired\s+partial_replacement .* 50/50\s+33/33\s+43/57 ", out, re.MULTILINE)
+    assert re.search(r"^S4\s+insufficient_evidence\s+maintain .* none$", out, re.MULTILINE)
+    assert ("insufficient evidence to classify (6.1): no fault and no maintenance record in the window; "
+            "no validity date") in out
 
 
 def test_html_single_file_and_directory(loaded, run_cli, tmp_path):
@@ -64,6 +74,11 @@ def test_html_single_file_and_directory(loaded, run_cli, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<script" not in page and "@import" not in page and "url(" not in page
     assert "Partial replacement" in page and "M4, M5" in page
+    s4 = page[page.index('id="system-S4"'):page.index('id="system-S5"')]
+    assert "Insufficient evidence" in s4 and "no fault and no maintenance record in the window" in s4
+    assert "no evidence" in s4 and ">none<" in s4
+    assert "From the fault's occurrence" in page and "From the report" in page
+    assert "Maintenance cycle per subsystem" in page and "access_control" in page
     code, out, _ = run_cli("evaluate", "--as-of", "2025-06-30", "--format", "html", "--out", str(tmp_path / "dir") + "/")
     assert code == 0 and "6 report(s)" in out
     assert (tmp_path / "dir" / "evaluation-S3.html").read_text().count('class="page"') == 1

@@ -95,28 +95,43 @@ def _pct(v) -> str:
     return "   n/a" if v is None else f"{100 * v:5.1f}%"
 
 
+def _share(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.0f}"
+
+
+def _clocks(s: dict, step: str) -> str:
+    """'occurrence/report' shares of one 5.1.1 limit, in whole percent."""
+    return f"{_share(s['sla'][step])}/{_share(s['sla_from_report'][step])}"
+
+
 def render_text(data: dict) -> str:
     """A terminal summary: one line per system, then its nonconforming findings."""
     lines = [(f"Operation evaluation (DB33/T 830-2011 ch. 6) as of {data['as_of']}, window "
-              f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)"), ""]
-    head = (f"{'system':<12} {'class':<17} {'disposition':<20} {'avail':>6} {'MTBF h':>8} {'MTTR h':>7} "
-            f"{'resp':>6} {'arr':>6} {'rep':>6} {'overdue':>7} {'past life':>9} {'repeat':>6} valid until")
+              f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)"),
+             ("5.1.1 resp/arr/rep: % within the limit from the fault's occurrence (the standard's clock, "
+              "used by the findings) / from the report"), ""]
+    head = (f"{'system':<12} {'class':<21} {'disposition':<20} {'avail':>6} {'MTBF h':>8} {'MTTR h':>7} "
+            f"{'resp %':>9} {'arr %':>9} {'rep %':>9} {'overdue':>7} {'past life':>9} {'repeat':>6} valid until")
     lines += [head, "-" * len(head)]
     for s in data["systems"]:
         mtbf = "n/a" if s["mtbf_h"] is None else f"{s['mtbf_h']:.0f}"
         mttr = "n/a" if s["mttr_h"] is None else f"{s['mttr_h']:.1f}"
         lines.append(
-            f"{s['system_id']:<12} {s['classification']:<17} {s['disposition']:<20} {_pct(s['availability'])} "
-            f"{mtbf:>8} {mttr:>7} {_pct(s['sla']['response'])} {_pct(s['sla']['arrival'])} "
-            f"{_pct(s['sla']['repair'])} {('yes' if s['maintenance_overdue'] else 'no'):>7} "
-            f"{len(s['devices_past_service_life']):>9} {len(s['repeat_fault_devices']):>6} {s['valid_until']}")
+            f"{s['system_id']:<12} {s['classification']:<21} {s['disposition']:<20} {_pct(s['availability'])} "
+            f"{mtbf:>8} {mttr:>7} {_clocks(s, 'response'):>9} {_clocks(s, 'arrival'):>9} "
+            f"{_clocks(s, 'repair'):>9} {('yes' if s['maintenance_overdue'] else 'no'):>7} "
+            f"{len(s['devices_past_service_life']):>9} {len(s['repeat_fault_devices']):>6} "
+            f"{s['valid_until'] or 'none'}")
     for s in data["systems"]:
         bad = [f for f in s["findings"] if f["status"] == "nonconforming"]
-        if not bad:
+        reason = s["observation"]["reason"]
+        if not bad and not reason:
             continue
         lines += ["", f"{s['system_id']} ({s['name'] or '-'}): {len(bad)} nonconforming"
                   + (f"; disposition {s['disposition']}: {'; '.join(s['disposition_reasons'])}"
                      if s["disposition_reasons"] else "")]
+        if reason:
+            lines.append(f"  insufficient evidence to classify (6.1): {reason}; no validity date")
         for f in bad:
             lines.append(f"  [{f['severity']:<8}] {f['clause']:<9} {f['requirement']}")
             lines.append(f"             evidence: {f['evidence']}")

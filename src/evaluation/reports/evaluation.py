@@ -25,7 +25,7 @@ _ENV = jinja2.Environment(
 STATUS_LABEL = {"conforming": "Conforming", "nonconforming": "Nonconforming",
                 "not_applicable": "Not applicable"}
 CLASS_LABEL = {"fit": "Fit", "fit_with_remarks": "Fit with remarks", "impaired": "Impaired",
-               "unfit": "Unfit"}
+               "unfit": "Unfit", "insufficient_evidence": "Insufficient evidence"}
 DISPOSITION_LABEL = {"none": "No action", "maintain": "Maintain", "repair": "Repair",
                      "partial_replacement": "Partial replacement", "overall_renewal": "Overall renewal"}
 

@@ -73,7 +73,7 @@ def ids_text(ids: list, total: int | None = None) -> str:
 
 def scope_name(subsystem: str | None) -> str:
     """A cycle scope's name: its subsystem, or the system as a whole (no device recorded)."""
-    return subsystem or "whole system"
+    return subsystem or "the whole system"
 
 
 def _cycle_text(c: dict) -> str:

@@ -303,7 +303,8 @@ def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> di
              "repair_share": _num(m["repair_share"])} for m in r["month"]],
     }
     s["expected_failures_next_cycle"] = float(sum(e["expected_failures"] or 0.0 for e in s["expected_failures"]))
-    if not audit.has_records(s):      # no evidence that faults are recorded: no availability figure
+    s["observation"]["records_in_window"] = audit.has_records(s)
+    if not s["observation"]["records_in_window"]:   # nothing shows faults are recorded: no availability
         for x in (s, *s["subsystems"]):
             x["availability"] = x["fault_rate_per_device_year"] = None
     fs = audit.findings(s, cfg)
