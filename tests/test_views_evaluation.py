@@ -60,20 +60,24 @@ def test_overview_one_row_per_system_with_verdict_and_indicators(state, res):
         "S1": {"classification": "impaired", "disposition": "partial_replacement"},
         "S2": {"classification": "impaired", "disposition": "maintain"},
         "S3": {"classification": "unfit", "disposition": "overall_renewal"},
-        "S4": {"classification": "impaired", "disposition": "maintain"},
+        "S4": {"classification": "insufficient_evidence", "disposition": "maintain"},
         "S5": {"classification": "fit", "disposition": "none"},
         "S6": {"classification": "fit_with_remarks", "disposition": "repair"},
     }
     s1 = ov.loc["S1"]
     assert s1["availability"] == pytest.approx(1 - S1_DOWN / 56952)
     assert s1["mttr_h"] == pytest.approx((8 + 9 + 8 + 1 / 60 + 2 + 8 + 48) / 6)
-    # response 2 within of 4 applicable, arrival 1 of 3, repair 4 of 7
-    assert (s1["sla_response"], s1["sla_arrival"], s1["sla_repair"]) == pytest.approx((2 / 4, 1 / 3, 4 / 7))
+    # from the occurrence: response 2 within of 4 recorded, arrival 1 of 3, repair 3 of 7;
+    # from the report F2's repair (8 h) is within: 4 of 7
+    assert (s1["sla_response"], s1["sla_arrival"], s1["sla_repair"]) == pytest.approx((2 / 4, 1 / 3, 3 / 7))
+    assert (s1["sla_response_report"], s1["sla_arrival_report"], s1["sla_repair_report"]) == pytest.approx(
+        (2 / 4, 1 / 3, 4 / 7))
     # D1 past its life (EOL 2025-06-30 = as-of) and D1 the repeat-fault device; F4 and F5 open
     assert (s1["devices_past_life"], s1["repeat_fault_devices"], s1["open_faults"]) == (1, 1, 2)
     assert s1["disposition_reasons"] == "1 devices past their service life; 1 repeat-fault devices"
     assert ov.loc["S5", "nonconforming"] == 0 and ov.loc["S5", "disposition_reasons"] == ""
     assert ov.loc["S3", "valid_until"] == "2025-07-30"        # unfit: as-of + 30 days
+    assert ov.loc["S4", "valid_until"] is None                 # insufficient evidence: no validity
     assert bool(ov.loc["S4", "maintenance_overdue"]) is True   # nothing recorded
 
 
@@ -97,7 +101,7 @@ def test_indicators_and_findings_of_the_focused_system(state, res):
     assert ind["sla"] == {"response": 0.0, "arrival": None, "repair": 0.0}
     assert ind["sla_limits_h"] == {"response": 0.5, "arrival": 4.0, "repair": 4.0}
     assert (ind["classification"], ind["disposition"], ind["valid_until"]) == ("impaired", "maintain",
-                                                                              "2025-12-29")
+                                                                              "2025-12-30")
     f = state.findings(res)
     assert list(f.columns) == list(es.FINDING_COLUMNS)
     assert f["clause"].tolist()[:3] == ["5.1.1", "5.1.1", "5.1.1"]
@@ -208,16 +212,30 @@ def test_a_new_load_is_seen_without_restart(tmp_path):
     assert second is not first and state.overview(second)["system_id"].tolist()[-1] == "S7"
 
 
-def test_systems_without_any_event_are_evaluated_as_of_today(tmp_path):
+def test_systems_and_devices_only_give_no_verdict(tmp_path):
+    """6.1 and "no verdict without evidence": with only systems and devices loaded (no fault, no
+    maintenance record) the page shows no availability figure (not 100 %), the classification
+    insufficient_evidence and no validity date. (The as-of date defaults to today: nothing
+    else dates the evaluation.)"""
     path = tmp_path / "bare.duckdb"
     con = db.connect(path)
-    con.execute("INSERT INTO systems (system_id, name) VALUES ('A', 'Alone')")
+    con.execute("INSERT INTO systems (system_id, name, accepted_on) VALUES ('A', 'Alone', DATE '2020-01-01')")
+    con.execute("INSERT INTO devices (device_id, system_id, subsystem, device_type, zone, installed_on) "
+                "VALUES ('A1', 'A', 'video_surveillance', 'ccd_camera', 'Z', DATE '2020-01-01')")
     con.close()
     state = EvaluationState(ReadOnlyStore(path))
     assert state.default_as_of() == dt.datetime.now(dt.UTC).date()
     r = state.result()
     assert r.ok and state.overview(r)["system_id"].tolist() == ["A"]
-    assert state.indicators(r)["classification"] in ("fit", "fit_with_remarks", "impaired", "unfit")
+    ind = state.indicators(r)
+    assert (ind["classification"], ind["valid_until"], ind["availability"]) == ("insufficient_evidence", None, None)
+    view = EvaluationPage(state=state)
+    view.__panel__()
+    assert "Insufficient evidence" in view._verdict.object
+    assert "6.1: no fault and no maintenance record in the window" in view._verdict.object
+    assert '<div class="value">none</div><div class="sub">no validity without enough evidence' in view._verdict.object
+    assert '<div class="value">no evidence</div>' in view._cards.object
+    assert "100" not in view._cards.object and "Conforming" not in view._verdict.object
 
 
 def test_url_values_of_identifiers():
@@ -353,6 +371,23 @@ def test_warm_starts_the_first_evaluation_of_the_page(fx_db, tmp_path):
     empty = tmp_path / "none.duckdb"
     db.connect(empty).close()
     assert es.warm(str(empty)) is None
+
+
+def test_cards_show_both_clocks_and_the_cycle_per_subsystem(state, res):
+    """5.1.1 counts from the occurrence (the card's figure, the findings' clock); the report clock
+    is beside it. S1 repair: 3 of 7 from the occurrence, 4 of 7 from the report (F2 reported an
+    hour late, restored 8 h after the report). S1 response: 2 of 4 recorded within; F7, F8, F9
+    restored without a response time. The cycle table lists S1's three subsystems (5.1.5)."""
+    from evaluation.views.evaluation_page import EvaluationPage as Page
+    ind = state.indicators(res)
+    cards = Page._cards_html(ind)
+    assert "from the fault (5.1.1); from the report 57.1%" in cards
+    assert "from the report 50.0%; 3 not recorded" in cards
+    cycle = state.cycle(res)
+    assert cycle["subsystem"].tolist() == ["access_control", "intrusion_alarm", "video_surveillance"]
+    assert set(cycle["status"]) == {"within the cycle"} and set(cycle["due"]) == {"2025-12-30"}
+    page_html = Page._cycle_html(cycle, ind["cycle"])
+    assert "cycle 6 months" in page_html and 'data-subsystem="intrusion_alarm"' in page_html
 
 
 def test_indicator_colours_follow_the_analysis_targets(state, res):

@@ -84,7 +84,7 @@ def test_overview_detail_and_a_change_of_system(open_eval):
     assert "6 systems evaluated as of 2025-06-30" in page.locator(".opeval-done").inner_text()
     assert cells(page, "overview", "system_id") == ["S1", "S2", "S3", "S4", "S5", "S6"]
     assert cells(page, "overview", "classification") == [
-        "impaired", "impaired", "unfit", "impaired", "fit", "fit_with_remarks"]
+        "impaired", "impaired", "unfit", "insufficient_evidence", "fit", "fit_with_remarks"]
     verdict = page.locator(".opeval-verdict [data-key='disposition']")
     assert "Partial replacement" in verdict.inner_text()
     # Findings is the open tab; the other tabs' tables and charts are not drawn yet

@@ -26,6 +26,8 @@ STATUS_LABEL = {"conforming": "Conforming", "nonconforming": "Nonconforming",
                 "not_applicable": "Not applicable"}
 CLASS_LABEL = {"fit": "Fit", "fit_with_remarks": "Fit with remarks", "impaired": "Impaired",
                "unfit": "Unfit", "insufficient_evidence": "Insufficient evidence"}
+CYCLE_LABEL = {"overdue": "overdue", "under_warranty": "under warranty", "within_cycle": "within the cycle",
+               "not_in_service": "no device in service now"}
 DISPOSITION_LABEL = {"none": "No action", "maintain": "Maintain", "repair": "Repair",
                      "partial_replacement": "Partial replacement", "overall_renewal": "Overall renewal"}
 
@@ -46,6 +48,7 @@ def render(evaluation: dict, system_ids: list[str] | None = None) -> str:
     systems = [s for s in evaluation["systems"] if system_ids is None or s["system_id"] in system_ids]
     return _ENV.get_template("evaluation.html.j2").render(
         ev=evaluation, systems=systems, status_label=STATUS_LABEL, class_label=CLASS_LABEL,
+        cycle_label=CYCLE_LABEL,
         disposition_label=DISPOSITION_LABEL, version=__version__,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 

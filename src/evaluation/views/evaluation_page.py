@@ -31,6 +31,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from ..errors import OpevalError
+from ..reports import evaluation as report
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
 from .layout import ACCENT, bokeh_plots, download, empty, error, table
 from .queries import ReadOnlyStore
@@ -46,14 +47,12 @@ EXPOSURE_BARS = 8  # zone/subsystem pairs drawn in the exposure chart, longest f
 
 STATUS_COLOURS = {"conforming": "#e6f4ea", "nonconforming": "#fdecea", "not_applicable": "#f1f3f5"}
 CLASS_COLOURS = {"fit": "#1e6b3a", "fit_with_remarks": "#8a6d00", "impaired": "#b35900",
-                 "unfit": "#a12622"}
+                 "unfit": "#a12622", "insufficient_evidence": "#6b7280"}
 LIFE_COLOURS = {"past": "#c0392b", "due": "#e67e22", "ok": "#2e8b57", "no_rule": "#9aa5b1",
                 "unknown_age": "#9aa5b1"}
 EXPOSURE_COLOURS = {"intrusion_alarm": "#1f4e79", "video_surveillance": "#6c8ebf"}
 SUBSYSTEM_SHORT = {"intrusion_alarm": "intrusion", "video_surveillance": "video"}
-LABELS = {"fit": "Fit", "fit_with_remarks": "Fit with remarks", "impaired": "Impaired",
-          "unfit": "Unfit", "none": "No action", "maintain": "Maintain", "repair": "Repair",
-          "partial_replacement": "Partial replacement", "overall_renewal": "Overall renewal"}
+LABELS = {**report.CLASS_LABEL, **report.DISPOSITION_LABEL}     # the printed report's words
 
 _CSS = """
 .cards { display: flex; flex-wrap: wrap; gap: 8px; }
@@ -66,8 +65,12 @@ _CSS = """
 .card.good .value { color: #1e6b3a; }
 .verdict .value { font-size: 18px; }
 .reasons { font-size: 12px; color: #333; }
+table.cycle { border-collapse: collapse; font-size: 13px; margin: 4px 0; }
+table.cycle th, table.cycle td { border: 1px solid #d5dbe1; padding: 2px 8px; text-align: left; }
+table.cycle td.overdue { color: #a12622; font-weight: 600; }
 """
 
+FINDING_TONE = {"conforming": "good", "nonconforming": "bad"}
 PCT = NumberFormatter(format="0.0%")
 PCT2 = NumberFormatter(format="0.00%")
 HOURS = NumberFormatter(format="0.0")
@@ -149,7 +152,8 @@ class EvaluationPage(pn.viewable.Viewer):
             s.overview(Result(dt.date.today(), 1)), pagination="remote", page_size=10,
             css_classes=["opeval-table-overview"], frozen_columns=["system_id"],
             formatters={"availability": PCT2, "sla_response": PCT, "sla_arrival": PCT,
-                        "sla_repair": PCT, "mtbf_h": HOURS, "mttr_h": HOURS,
+                        "sla_repair": PCT, "sla_response_report": PCT, "sla_arrival_report": PCT,
+                        "sla_repair_report": PCT, "mtbf_h": HOURS, "mttr_h": HOURS,
                         "expected_failures_next_cycle": TWO, "days_since_maintenance": {"type": "plaintext"},
                         "risk_level": {"type": "plaintext"}})
         self._overview.style.map(_class_colour, subset=["classification"])
@@ -168,6 +172,8 @@ class EvaluationPage(pn.viewable.Viewer):
                                formatters={c: {"type": "textarea"} for c in
                                            ("requirement", "evidence", "corrective_action")})
         self._findings.style.apply(_row_colour, axis=1)
+        self._cycle = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
+                                   css_classes=["opeval-cycle"])
         # charts: one DynamicMap per pane fed by a Pipe, so a change of system updates the
         # plot's data and axes in place instead of building a new Bokeh figure
         self._pipes = {k: hv.streams.Pipe(data=None) for k in ("faults", "mttr", "life", "exposure")}
@@ -357,6 +363,21 @@ class EvaluationPage(pn.viewable.Viewer):
 
     def _show_findings(self, res: Result, ind: dict) -> None:
         self._findings.value = self.state.findings(res)
+        self._cycle.object = self._cycle_html(self.state.cycle(res), ind["cycle"])
+
+    @staticmethod
+    def _cycle_html(cycle: pd.DataFrame, length: str) -> str:
+        """The 5.1.2 cycle of each subsystem in service (5.1.5): last visit, next due date, status."""
+        head = "".join(f"<th>{h}</th>" for h in ("Subsystem", "Devices", "Cycle from",
+                                                 "Last periodic maintenance", "Next due", "Status"))
+        rows = "".join(
+            f'<tr data-subsystem="{html.escape(str(r.subsystem))}"><td>{html.escape(str(r.subsystem))}</td>'
+            f"<td>{r.devices}</td><td>{r.cycle_start or '-'}</td>"
+            f"<td>{r.last_maintenance or 'none recorded'}</td><td>{r.due or '-'}</td>"
+            f'<td class="{"overdue" if r.status == "overdue" else ""}">{html.escape(r.status)}</td></tr>'
+            for r in cycle.itertuples())
+        return (f"<div><b>Maintenance cycle per subsystem</b> (5.1.2, 5.1.5; cycle {html.escape(length)})"
+                f'<table class="cycle"><tr>{head}</tr>{rows}</table></div>')
 
     def _show_monthly(self, res: Result, ind: dict) -> None:
         monthly = self.state.monthly(res)
@@ -403,6 +424,9 @@ class EvaluationPage(pn.viewable.Viewer):
     def _verdict_html(ind: dict) -> str:
         cls, disp = ind["classification"], ind["disposition"]
         reasons = "; ".join(ind["disposition_reasons"]) or "every requirement conforms"
+        why = ("6.1: " + ind["evidence_reason"]) if ind["evidence_reason"] else "worst nonconformity decides"
+        valid = (ind["valid_until"], f'as of {ind["as_of"]}') if ind["valid_until"] else (
+            "none", "no validity without enough evidence")
         name = html.escape(f'{ind["system_id"]}' + (f' · {ind["name"]}' if ind["name"] else ""))
         return (
             f'<div class="verdict cards" data-system="{html.escape(ind["system_id"])}">'
@@ -411,12 +435,12 @@ class EvaluationPage(pn.viewable.Viewer):
             f'risk level {ind["risk_level"] if ind["risk_level"] is not None else "-"}</div></div>'
             f'<div class="card" data-key="classification"><div class="label">Classification</div>'
             f'<div class="value" style="color:{CLASS_COLOURS.get(cls, "#1d232a")}">{LABELS.get(cls, cls)}</div>'
-            f'<div class="sub">worst nonconformity decides</div></div>'
+            f'<div class="sub">{html.escape(why)}</div></div>'
             f'<div class="card" data-key="disposition" style="flex: 2 1 240px"><div class="label">'
             f'Disposition (6.3)</div><div class="value">{LABELS.get(disp, disp)}</div>'
             f'<div class="reasons">{html.escape(reasons)}</div></div>'
             f'<div class="card" data-key="valid_until"><div class="label">Valid until (6.1)</div>'
-            f'<div class="value">{ind["valid_until"]}</div><div class="sub">as of {ind["as_of"]}</div></div>'
+            f'<div class="value">{valid[0]}</div><div class="sub">{valid[1]}</div></div>'
             "</div>")
 
     @staticmethod
@@ -426,17 +450,24 @@ class EvaluationPage(pn.viewable.Viewer):
         def tone(v, target):
             return "" if v is None else ("good" if v >= target - 1e-12 else "bad")
         av = ind["availability"]
+        if ind["records_in_window"]:
+            availability = _card("availability", "Availability", _pct(av, 2),
+                                 f'{ind["faults"]} faults in the window; target {_pct(ind["availability_target"])}',
+                                 tone(av, ind["availability_target"]))
+        else:       # nothing shows the system's faults are recorded: no figure (the analysis gives none)
+            availability = _card("availability", "Availability", "no evidence",
+                                 "no fault and no maintenance record in the window")
         cards = [
-            _card("availability", "Availability", _pct(av, 2),
-                  f'{ind["faults"]} faults in the window; target {_pct(ind["availability_target"])}',
-                  tone(av, ind["availability_target"])),
+            availability,
             _card("mtbf", "MTBF", _hours(ind["mtbf_h"], 0), "up hours per fault"),
             _card("mttr", "MTTR", _hours(ind["mttr_h"]), f'{ind["open_faults"]} open at the as-of date'),
         ]
         for step, label in (("response", "Response"), ("arrival", "Arrival"), ("repair", "Repair")):
-            v = ind["sla"][step]
-            cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", _pct(v),
-                               "share of applicable faults (5.1.1)", tone(v, ind["sla_target"])))
+            missing = ind["sla_unrecorded"][step]
+            sub = (f'from the fault (5.1.1); from the report {_pct(ind["sla_from_report"][step])}'
+                   + (f"; {missing} not recorded" if missing else ""))
+            cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", _pct(ind["sla"][step]), sub,
+                               FINDING_TONE.get(ind["sla_status"][step], "")))
         return '<div class="cards">' + "".join(cards) + "</div>"
 
     def _plot(self, key: str, element, height: int) -> pn.Column:
@@ -565,7 +596,7 @@ class EvaluationPage(pn.viewable.Viewer):
         self._tabs = pn.Tabs(
             ("Findings", _section("Findings (audit checklist)", self._findings,
                                   download("evaluation_findings.csv", self._csv(s.findings)),
-                                  anchor="findings")),
+                                  self._cycle, anchor="findings")),
             ("Faults & MTTR by month", _section(
                 "Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
                                                    sizing_mode="stretch_width"),

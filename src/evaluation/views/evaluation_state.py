@@ -45,10 +45,12 @@ LIFE_STATUSES = ("past", "due", "ok", "no_rule", "unknown_age")
 
 OVERVIEW_COLUMNS = (
     "system_id", "name", "classification", "disposition", "availability", "mtbf_h", "mttr_h",
-    "sla_response", "sla_arrival", "sla_repair", "maintenance_overdue", "days_since_maintenance",
+    "sla_response", "sla_arrival", "sla_repair", "sla_response_report", "sla_arrival_report",
+    "sla_repair_report", "maintenance_overdue", "days_since_maintenance",
     "devices_past_life", "repeat_fault_devices", "open_faults", "nonconforming",
     "expected_failures_next_cycle", "valid_until", "disposition_reasons", "site", "risk_level")
 FINDING_COLUMNS = ("clause", "requirement", "status", "severity", "evidence", "corrective_action")
+CYCLE_COLUMNS = ("subsystem", "devices", "cycle_start", "last_maintenance", "due", "status")
 MONTHLY_COLUMNS = ("month", "faults", "mttr_h", "repair_share")
 DEVICE_COLUMNS = ("device_id", "subsystem", "device_type", "zone", "installed_on", "life_years",
                   "end_of_life", "age_years", "life_used", "life_status")
@@ -156,7 +158,7 @@ def _devices_life(tables, as_of: dt.date, window_days: int) -> pd.DataFrame:
     """
     cfg = replace(DEFAULT, window_days=window_days)
     p = metrics.Period(as_of, window_days)
-    settings = metrics.system_settings(tables["systems"], cfg)
+    settings = metrics.system_settings(tables["systems"], cfg, p)
     life = metrics.service_life(metrics.device_service(tables["devices"], p), settings, p)
     age_days = ibis.literal(as_of).delta(life.installed_on, unit="day")
     age = age_days / 365.25
@@ -322,7 +324,9 @@ class EvaluationState(param.Parameterized):
                 "disposition_reasons": _fmt_list(s["disposition_reasons"]),
                 "availability": s["availability"], "mtbf_h": s["mtbf_h"], "mttr_h": s["mttr_h"],
                 "sla_response": s["sla"]["response"], "sla_arrival": s["sla"]["arrival"],
-                "sla_repair": s["sla"]["repair"], "maintenance_overdue": s["maintenance_overdue"],
+                "sla_repair": s["sla"]["repair"],
+                **{f"sla_{step}_report": v for step, v in s["sla_from_report"].items()},
+                "maintenance_overdue": s["maintenance_overdue"],
                 "days_since_maintenance": s["days_since_maintenance"],
                 "devices_past_life": len(s["devices_past_service_life"]),
                 "repeat_fault_devices": len(s["repeat_fault_devices"]),
@@ -344,11 +348,18 @@ class EvaluationState(param.Parameterized):
             "availability": s["availability"], "mtbf_h": s["mtbf_h"], "mttr_h": s["mttr_h"],
             "faults": s["faults"], "open_faults": s["open_faults_count"],
             "sla": dict(s["sla"]), "sla_limits_h": dict(s["sla_limits_h"]),
+            "sla_from_report": dict(s["sla_from_report"]),
+            "sla_unrecorded": {step: c["unrecorded"] for step, c in s["sla_counts"].items()},
+            # the findings decide conformity (missing times make a limit nonconforming at any share)
+            "sla_status": {step: next(f["status"] for f in s["findings"] if f["key"] == f"sla_{step}")
+                           for step in s["sla"]},
             "classification": s["classification"], "disposition": s["disposition"],
             "disposition_reasons": list(s["disposition_reasons"]), "valid_until": s["valid_until"],
+            "evidence_reason": s["observation"]["reason"],
+            "records_in_window": s["observation"]["records_in_window"],
             "as_of": res.evaluation["as_of"], "window": dict(res.evaluation["window"]),
             "expected_failures_next_cycle": s["expected_failures_next_cycle"],
-            "cycle_days": s["cycle_days"],
+            "cycle_days": s["cycle_days"], "cycle": s["cycle"],
             # the analysis' targets, for colouring (its findings decide conformity)
             "availability_target": res.evaluation["config"]["availability_target"],
             "sla_target": res.evaluation["config"]["sla_target"],
@@ -359,6 +370,16 @@ class EvaluationState(param.Parameterized):
         s = self._system(res)
         rows = [] if s is None else [{c: f[c] for c in FINDING_COLUMNS} for f in s["findings"]]
         return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+
+    def cycle(self, res: Result) -> pd.DataFrame:
+        """The focused system's 5.1.2 cycle per subsystem in service (5.1.5): last visit, due date, status."""
+        s = self._system(res)
+        if s is None:
+            return pd.DataFrame(columns=list(CYCLE_COLUMNS))
+        rows = [{"subsystem": c["subsystem"] or "whole system", "devices": c["devices"],
+                 "cycle_start": c["cycle_start"], "last_maintenance": c["last_maintenance"], "due": c["due"],
+                 "status": report.CYCLE_LABEL[c["status"]]} for c in s["maintenance_cycle"]]
+        return pd.DataFrame(rows, columns=list(CYCLE_COLUMNS))
 
     def monthly(self, res: Result) -> pd.DataFrame:
         """Faults and MTTR per calendar month of the window; months without a fault show 0 faults."""

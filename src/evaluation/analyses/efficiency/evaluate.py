@@ -216,12 +216,17 @@ def _sla_counts(row: dict, sl: dict, samples: list[dict] | None = None) -> dict:
 
 
 def _cycle_row(c: dict) -> dict:
+    """One scope of the 5.1.2 cycle; ``status``: overdue, under_warranty, within_cycle, or
+    not_in_service (its devices left service during the window: only its intervals are judged)."""
+    overdue, judged = bool(c["maintenance_overdue"]), bool(c["judged"])
+    status = ("overdue" if overdue else "under_warranty" if c["in_warranty"]
+              else "within_cycle" if judged else "not_in_service")
     return {"subsystem": c["subsystem"], "devices": _int(c["devices"]),
             "active_devices": _int(c["active_devices"]), "cycle_start": _date(c["cycle_start"]),
             "last_maintenance": _date(c["last_maintenance"]),
             "days_since_maintenance": None if pd.isna(c["days_since_maintenance"])
             else int(c["days_since_maintenance"]),
-            "due": _date(c["due"]), "overdue": bool(c["maintenance_overdue"]), "judged": bool(c["judged"])}
+            "due": _date(c["due"]), "overdue": overdue, "judged": judged, "status": status}
 
 
 def _system(row: dict, p, cfg: EvaluationConfig, r: dict[str, list[dict]]) -> dict:
