@@ -146,9 +146,8 @@ def _reference(path: str) -> pd.DataFrame:
     out["mttr_h"] = ((w.restored_at - w.occurred_at).dt.total_seconds() / 3600).groupby(w.system_id).mean()
     # 5.1.1
     lim = systems.set_index("system_id")
-    t0 = faults.reported_at.fillna(faults.occurred_at)
-    x = faults[(t0 >= W0) & (t0 < T)].copy()
-    x["t0"] = t0
+    x = faults[(faults.occurred_at >= W0) & (faults.occurred_at < T)].copy()
+    x["t0"] = x.occurred_at                     # 5.1.1: "after the fault occurs"
     for step, col, std in (("response", "responded_at", 0.5), ("arrival", "arrived_at", 4.0),
                            ("repair", "restored_at", 8.0)):
         limit = x.system_id.map(lim[f"sla_{step}_h"].fillna(std).clip(upper=std)) * 3600
@@ -162,23 +161,40 @@ def _reference(path: str) -> pd.DataFrame:
         wi = within.groupby(x.system_id).sum()
         br = breach.groupby(x.system_id).sum()
         out[f"sla_{step}"] = (wi / (wi + br)).where((wi + br) > 0)
-    # 5.1.2 overdue and days since the last periodic/resident maintenance
-    m = maint[maint.kind.isin(["periodic", "resident"]) & (maint.started_at < T)]
-    last = m.groupby("system_id").started_at.max().dt.date
-    out["days_since"] = [(AS_OF - last[s]).days if s in last.index else None for s in out.index]
+    # 5.1.2 overdue per subsystem in service (5.1.5), in calendar months (or a stricter cycle in
+    # days); days since the last periodic/resident maintenance of the least recently maintained one
+    m = maint[maint.kind.isin(["periodic", "resident"]) & (maint.started_at < T)].copy()
+    m["d"] = m.started_at.dt.date
     acc = pd.to_datetime(lim.accepted_on)
     wend = pd.Series([(a + pd.DateOffset(months=int(mo))).date() if pd.notna(a) else None
                       for a, mo in zip(acc, lim.warranty_months.fillna(12))], index=lim.index)
-    cyc = lim.maintenance_cycle_days.fillna(182).clip(upper=182)
-    overdue = []
-    for s in out.index:
-        we, lm = wend[s], last.get(s)
-        if we is not None and we > AS_OF:
-            overdue.append(False)
+    declared = lim.maintenance_cycle_days.fillna(182)
+
+    def due(day, s):
+        if declared[s] < 182:
+            return day + dt.timedelta(days=int(declared[s]))
+        return (pd.Timestamp(day) + pd.DateOffset(months=6)).date()
+    svc = devices[devices.svc > 0]
+    active = (pd.to_datetime(svc.installed_on) <= pd.Timestamp(AS_OF)) & svc.decommissioned_on.isna()
+    scopes = svc.assign(active=active).groupby(["system_id", "subsystem"]).agg(
+        active=("active", "any"), since=("installed_on", "min"), unknown=("installed_on", lambda x: x.isna().any()))
+    overdue, days_since = {}, {}
+    for (s, sub), sc in scopes.iterrows():
+        if not sc.active:
             continue
-        anchor = max([d for d in (we, lm) if d is not None], default=None)
-        overdue.append(True if anchor is None else (AS_OF - anchor).days > cyc[s])
-    out["overdue"] = overdue
+        we = wend[s]
+        since = None if sc.unknown else pd.Timestamp(sc.since).date()
+        start = None if we is None else (since if since is not None and since > we else we)
+        mine = m[(m.system_id == s) & (m.subsystem.isna() | (m.subsystem == sub))]
+        lm = mine.d.max() if len(mine) else None
+        anchor = max([d for d in (start, lm) if d is not None], default=None)
+        late = False if we is not None and we > AS_OF else (anchor is None or AS_OF > due(anchor, s))
+        overdue[s] = overdue.get(s, False) or late
+        days = None if lm is None else (AS_OF - lm).days
+        days_since[s] = None if days is None or s in days_since and days_since[s] is None else max(
+            days, days_since.get(s, days))
+    out["overdue"] = [overdue.get(s) for s in out.index]
+    out["days_since"] = [days_since.get(s) for s in out.index]
     # service life
     act = devices[(pd.to_datetime(devices.installed_on) <= pd.Timestamp(AS_OF))
                   & devices.decommissioned_on.isna()].copy()

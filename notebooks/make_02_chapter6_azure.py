@@ -34,9 +34,9 @@ replacement of the failed component, so their repair time is 0 h. The other 18 a
 one comes weeks later while the machine keeps reporting errors), so they are taken as restored
 within the hour too, and the fault's `action` says so. Consequences, stated before looking at any
 figure: availability is 100 % and MTTR about 0 h *by construction*; the repair limit of 5.1.1
-(8 h) is met by construction; response and arrival cannot be judged (*not applicable*, with the
-count of faults lacking the time); maintenance reports are absent from the source and are reported
-as missing; service life and exposure have no rule or zone here (*not applicable*). What the data
+(8 h) is met by construction; response and arrival times are not recorded, and in an audit
+missing evidence is a nonconformity (minor, with the count of faults lacking the time); maintenance
+reports are absent from the source and are reported as missing; service life and exposure have no rule or zone here (*not applicable*). What the data
 *can* support: MTBF and fault rates, repeat faults, maintenance regularity, whether a maintenance
 holds, before/after fault rates, and the survival model."""),
     code("""import json, os, tempfile
@@ -91,7 +91,8 @@ nonconforming for every model and the disposition is *partial replacement*: the 
 that repairs (component replacements) do not stop these machines from failing again. That is a
 fair summary of a data set built to train failure predictors. Each model is classified
 *impaired*: major nonconformities (repeat faults), plus minor ones from what the source does not
-record (maintenance reports) and from maintenance that does not hold (next section)."""),
+record (response and arrival times, maintenance reports) and from maintenance that does not hold
+(next section)."""),
     code("""f = {s["system_id"]: {x["key"]: x["status"] for x in s["findings"]} for s in fleet["systems"]}
 pd.DataFrame(f)"""),
     md("""## Machine view: one system per machine
@@ -112,17 +113,17 @@ m.groupby("disposition")[["faults", "mtbf_h"]].mean().round(1)"""),
     code("""# partial replacement goes to the machines with repeat faults, and they fail more often
 assert (m[m.disposition == "partial_replacement"].repeat).all()
 assert m[m.repeat].faults.mean() > m[~m.repeat].faults.mean()
-# the scheduled replacements keep every machine within the 182-day cycle
+# the scheduled replacements keep every machine within the six-month cycle
 assert not m.overdue.any()"""),
     code("""eff = pd.DataFrame([x for s in per["systems"] for x in s["maintenance_effect"] if x["hold_complete"]])
 held = eff.groupby("kind").agg(maintenances=("maintenance_id", "size"), not_held=("held", lambda h: (~h).mean()),
                                rate_before=("rate_before_per_30d", "mean"), rate_after=("rate_after_per_30d", "mean"))
 held.round(3)"""),
-    md("""**Reading the machine view.** Every machine is maintained far more often than every 182 days
+    md("""**Reading the machine view.** Every machine is maintained far more often than every six months
 (the scheduled component replacements come every few weeks), so periodicity conforms and nothing is
 overdue. The machines with repeat faults get *partial replacement* and fail more often than the
-others; those without get *maintain* (the missing reports, and scheduled maintenances followed by a
-failure within 30 days). The before/after comparison is the informative part: for scheduled
+others; those without get *maintain* (the missing reports and response times, and scheduled
+maintenances followed by a failure within 30 days). The before/after comparison is the informative part: for scheduled
 (`periodic`) replacements the failure rate in the 90 days after is about the same as in the 90 days
 before, and a comparable share of scheduled and corrective (`per_call`) replacements is followed by a
 failure within 30 days. In this data, scheduled replacement of one component does not visibly protect
@@ -154,7 +155,8 @@ last repair (no wear-out within a cycle), which is consistent with the flat befo
 ## What this evaluation cannot say
 
 * Availability, MTTR and the 5.1.1 limits need report, response, arrival and repair-end times; the
-  source has none, so these lines are either fixed by the mapping or *not applicable*.
+  source has none, so these lines are either fixed by the mapping or nonconforming for lack of
+  records (a time that is not recorded is no evidence that the limit was kept).
 * The machines' zones, the protected areas, are unknown: no exposure analysis.
 * Service life: the 5.1.2 table covers security devices; the machine models have no rule.
 * The missing maintenance reports are a property of the extract, not necessarily of the operator.
