@@ -311,7 +311,7 @@ def test_too_little_history_is_insufficient_evidence(tmp_path):
     assert (n["classification"], n["valid_until"]) == ("insufficient_evidence", None)
     assert n["observation"] == {"first_record": "2025-06-10", "observed_from": "2025-06-10",
                                 "observed_days": 20, "min_days": 90, "faults_in_window": 1,
-                                "maintenances_in_window": 0, "sufficient": False,
+                                "maintenances_in_window": 0, "records_in_window": True, "sufficient": False,
                                 "reason": n["observation"]["reason"]}
     assert n["observation"]["reason"].startswith("20 days of records from 2025-06-10")
     b = by["B"]

@@ -151,6 +151,7 @@ class EvaluationPage(pn.viewable.Viewer):
         self._overview = table(
             s.overview(Result(dt.date.today(), 1)), pagination="remote", page_size=10,
             css_classes=["opeval-table-overview"], frozen_columns=["system_id"],
+            widths={"classification": 180},
             formatters={"availability": PCT2, "sla_response": PCT, "sla_arrival": PCT,
                         "sla_repair": PCT, "sla_response_report": PCT, "sla_arrival_report": PCT,
                         "sla_repair_report": PCT, "mtbf_h": HOURS, "mttr_h": HOURS,
