@@ -1,8 +1,9 @@
 """Hand-made fibre-network stores for the outage and blacklist tests.
 
 ``store(**rows)`` creates an in-memory opeval store (the real schema) and
-inserts the given rows (dicts; missing columns are NULL), returning the Ibis
-tables the analyses take. ``D(...)`` builds a timestamp on 2025-03-03.
+inserts the given rows (dicts; missing columns are NULL; line references
+normalised as the loaders store them), returning the Ibis tables the analyses
+take. ``D(...)`` builds a timestamp on 2025-03-03.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from evaluation.store import db
 from evaluation.store.engine import Tables
-from evaluation.store.schema import TABLES
+from evaluation.store.schema import TABLES, normalise_reference
 
 DAY = dt.date(2025, 3, 3)
 
@@ -30,14 +31,18 @@ def store(**rows: list[dict]) -> Tables:
         data = rows.get(name, [])
         if not data:
             continue
-        cols = TABLES[name].column_names
-        df = pd.DataFrame([{c: r.get(c) for c in cols} for r in data], columns=list(cols))
+        table = TABLES[name]
+        cols = table.column_names
+        refs = {c.name for c in table.columns if c.reference}
+        df = pd.DataFrame([{c: normalise_reference(r.get(c)) if c in refs else r.get(c)
+                            for c in cols} for r in data], columns=list(cols))
         df = df.astype(object).where(df.notna(), None)
         con.register("__rows", df)
         col_list = ", ".join(f'"{c}"' for c in cols)
         con.execute(f'INSERT INTO "{name}" ({col_list}) SELECT {col_list} FROM __rows')
         con.unregister("__rows")
-    return Tables(ibis.duckdb.from_connection(con))
+    return Tables(ibis.duckdb.from_connection(con),
+                  settings=dict(con.execute("SELECT key, value FROM meta").fetchall()))
 
 
 def interv(ref: str, pm: str, hd: dt.datetime, hf: dt.datetime | None, do: str = "DOAA",

@@ -79,7 +79,9 @@ def _pms_frame(rows):
     df = pd.DataFrame(rows, columns=["pm_id", "covered_interventions", "impacted_interventions"])
     return df.assign(interventions=df.covered_interventions, clients_hs=df.impacted_interventions,
                      cuts_in_windows=df.impacted_interventions, cuts_out_of_windows=0,
-                     window_hours=10.0, out_of_window_hours=1000.0)
+                     supervised=False, baseline_cuts_in_windows=0,
+                     baseline_cuts_out_of_windows=0, window_hours=10.0,
+                     out_of_window_hours=1000.0)
 
 
 def _no_trend(pms):
@@ -98,8 +100,9 @@ def _network(seed: int = 11):
     """5,000 PMs: ordinary ones, 15 bad ones, and three kinds of noise.
 
     - ordinary: Poisson(24) interventions a year, 80 % covered by an M5, each impacted with
-      probability 0.05 (1–2 cuts in its window, sent in the M5); Poisson(5) supervision cuts
-      a year spread over the year (the baseline);
+      probability 0.05 (1–2 cuts in its window, sent in the M5 and seen by OC01's line
+      supervision too: two rows of one cut); Poisson(5) supervision cuts a year spread
+      over the year (the baseline);
     - BAD00..BAD14: 40 interventions, impacted with probability 0.45; BAD00 worsens: 0.15
       before the last 90 days, 0.9 in them (60 interventions);
     - SMALL*: 300 PMs with 1–3 interventions, every one covered and impacted (no volume);
@@ -159,11 +162,12 @@ def _network(seed: int = 11):
     # supervision cuts: baseline everywhere, dense at the FRAGILE PMs
     n_sup = np.where(kind == "FRAGILE", 4000, r.poisson(5, len(kind)))
     sp = np.repeat(np.arange(len(kind)), n_sup)
-    sup = pd.DataFrame({"code_oc": "OC02", "pm_id": pm_ids[sp],
+    sup = pd.DataFrame({"code_oc": "OC01", "pm_id": pm_ids[sp],
                         "pto": [f"FI-S{i:07d}" for i in range(len(sp))],
                         "cut_at": T0 + r.integers(0, YEAR, len(sp)).astype("timedelta64[s]"),
                         "cause": None, "churned": False, "ref_interv_oi": None})
-    outages = pd.concat([m5, power, sup], ignore_index=True)
+    seen = m5.assign(ref_interv_oi=None)      # supervision sees the M5's cuts too
+    outages = pd.concat([m5, seen, power, sup], ignore_index=True)
     pms = pd.DataFrame({"pm_id": pm_ids, "oi_code": "OI01", "lines": 300})
     return kind, pm_ids, {"pms": pms, "interventions": inter, "outage_reports": reports,
                           "outages": outages}
@@ -237,7 +241,9 @@ def test_evidence_lists_the_impacted_interventions_and_their_cuts(planted):
     assert got == want and len(got) == first["impacted_interventions"]
     cut_refs = {c["ref_interv_oi"] for c in first["evidence"]["cuts"]}
     assert cut_refs == want
-    assert all(c["source"] in ("m5", "supervision") for c in first["evidence"]["cuts"])
+    # the M5's cuts, seen by supervision too (one event each), and maybe a background one
+    sources = [c["source"] for c in first["evidence"]["cuts"]]
+    assert "m5+supervision" in sources and set(sources) <= {"m5+supervision", "supervision"}
 
 
 def test_min_covered_threshold_is_configurable(planted):

@@ -397,7 +397,7 @@ def test_messages_reproduce_the_tabular_files(demo, tmp_path):
         effects = dict(con.execute("SELECT effect, count(*) FROM via.messages GROUP BY 1").fetchall())
     finally:
         con.execute("DETACH via")
-    assert {"CHAMPS_NON_RENSEIGNE", "MAUVAIS_FORMAT", "CODE_OI_INCONNU", "PM_INCONNU",
+    assert {"CHAMPS_NON_RENSEIGNE", "MAUVAIS_FORMAT", "CODE_OI_INCONNU", "MAUVAIS_OI", "PM_INCONNU",
             "REF_INTERV_OI_INCONNUE"} <= set(codes)
     ko = sum(v for k, v in codes.items() if k != "OK")
     assert via.loads["messages"].total("quarantined") == ko == effects["rejected"]

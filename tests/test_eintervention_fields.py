@@ -151,8 +151,19 @@ def test_m1_limits_are_inclusive():
               Nature_PBO_PTO=[{"nature": 4, "PBO": "x" * 100, "PTO": "y" * 50}, {"nature": 4}])
     p = parse_line(1, ok)
     assert p.faults == []
-    # the target without PBO/PTO is kept with NULLs, and sorts first
-    assert p.targets == (("non_fournie", None, None), ("non_fournie", "x" * 100, "y" * 50))
+    # the target without PBO/PTO is kept with NULLs, and sorts first; the PTO reference is
+    # stored in upper case (a line reference: fi-… and FI-… name one line)
+    assert p.targets == (("non_fournie", None, None), ("non_fournie", "x" * 100, "Y" * 50))
+
+
+def test_target_pto_is_normalised_and_unknown_markers_are_empty():
+    """Spec 2.1.3: the PTO of Nature_PBO_PTO is sent "if available". A DO that writes
+    ``fi-5555-0001 `` names the line an OC calls ``FI-5555-0001``; ``inconnu`` or
+    ``N/A`` is no line at all (stored empty, so it can exclude no cut)."""
+    p = parse_line(1, line("M1", Nature_PBO_PTO=[
+        {"nature": 1, "PTO": " fi-5555-0001 "}, {"nature": 2, "PTO": "N/A", "PBO": "inconnu"}]))
+    assert p.faults == []
+    assert p.targets == (("racc", None, "FI-5555-0001"), ("sav", None, None))
 
 
 def test_m3_rules_for_hf_and_nature_3():
@@ -202,16 +213,41 @@ def test_m5_inconnu_becomes_none_and_duplicates_collapse():
     (m5(Ref_Interv_OI=""), [(1, "Ref_Interv_OI")]),
     (m5(Ref_Interv_OI="R" * 51), [(2, "Ref_Interv_OI")]),
     (m5({"PTO": "x"}), [(2, "Liste_Clients_HS")]),
-    (m5([client(Tube=...)]), [(1, "Liste_Clients_HS[0].Tube")]),
-    (m5([client(), client(HMS_Coupure=...)]), [(1, "Liste_Clients_HS[1].HMS_Coupure")]),
-    (m5([client(HMS_Coupure="10:05:00")]), [(2, "Liste_Clients_HS[0].HMS_Coupure")]),
-    (m5([client(PTO="inconnu")]), [(2, "Liste_Clients_HS[0].PTO")]),
-    (m5([client(Position_PM_Module_OI="p" * 101)]), [(2, "Liste_Clients_HS[0].Position_PM_Module_OI")]),
-    (m5([client(Fibre=7)]), [(2, "Liste_Clients_HS[0].Fibre")]),
-    (m5(["x"]), [(2, "Liste_Clients_HS[0]")]),
 ])
 def test_m5_field_faults(text, expected):
     assert faults(text) == expected
+
+
+@pytest.mark.parametrize("clients, kept, aside", [
+    # Spec 2.1.5: a client counts only if its PTO and its cut time are known. Without
+    # either (or with either unreadable) it is set aside, the others are kept.
+    ([client(), client(HMS_Coupure=...)], 1, [("Liste_Clients_HS[1].HMS_Coupure",
+                                              "HMS_Coupure unknown")]),
+    ([client(HMS_Coupure="10:05:00")], 0, [("Liste_Clients_HS[0].HMS_Coupure",
+                                            "HMS_Coupure '10:05:00' not an ISO 8601 date-time")]),
+    ([client(PTO="inconnu"), client(PTO="FI-2")], 1, [("Liste_Clients_HS[0].PTO",
+                                                      "PTO unknown ('inconnu')")]),
+    ([client(PTO="", HMS_Coupure=...)], 0, [(
+        "Liste_Clients_HS[0].PTO, Liste_Clients_HS[0].HMS_Coupure",
+        "PTO unknown; HMS_Coupure unknown")]),
+    (["x", client()], 1, [("Liste_Clients_HS[0]", "not an object")]),
+    # PBO, Tube, Fibre and Position are not needed to count a client: absent or
+    # unusable, they are stored empty and the client is kept.
+    ([client(Tube=...)], 1, []),
+    ([client(Position_PM_Module_OI="p" * 101)], 1, []),
+    ([client(Fibre=7)], 1, []),
+])
+def test_m5_clients_that_cannot_count_are_set_aside(clients, kept, aside):
+    p = parse_line(1, m5(clients))
+    assert p.faults == []
+    assert len(p.clients) == kept
+    assert [(a.field, a.reason) for a in p.set_aside] == aside
+
+
+def test_m5_unusable_optional_fields_are_noted():
+    p = parse_line(1, m5([client(Fibre=7, Tube="t" * 51)]))
+    assert p.clients == (("FI-1111-0001", "PT0000009", None, None, "M12", UTC(2024, 1, 31, 10, 5)),)
+    assert p.notes == ["Liste_Clients_HS[0]: 2 unusable field(s) stored as unknown"]
 
 
 # ---------------------------------------------------------------- description

@@ -111,7 +111,10 @@ def test_m1_ok_creates_the_intervention_with_a_deterministic_reference(store, tm
     (M1(Fin_Inter="2024-01-31T11:00:00Z"), 2, "Fin_Inter: must be null in M1"),
     (M3(Fin_Inter="2024-01-31T09:00:00Z"), 2, "Fin_Inter: before Debut_Inter"),
     (M1(Code_OI="OI02", PM=PM_OTHER), 3, "Code_OI: 'OI02' is not an OI of this database"),
-    (M3(Code_OI="ZZ99"), 3, "Code_OI: 'ZZ99' is not an OI of this database"),
+    (M1(Code_OI="ZZ99", PM="FI-99999-9999"), 3, "Code_OI: 'ZZ99' is not an OI of this database"),
+    # spec §6 MAUVAIS_OI: the message is about this network (its PM is ours) but names
+    # another OI — the DO reached the wrong OI, or wrote the wrong code
+    (M3(Code_OI="ZZ99"), 5, f"Code_OI: 'ZZ99' is not this OI; PM {PM1} belongs to OI01"),
     (M1(PM="FI-99999-9999"), 4, "PM: 'FI-99999-9999' unknown for Code_OI OI01"),
     # a PM of another OI is unknown to this one
     (M1(PM=PM_OTHER), 4, f"PM: '{PM_OTHER}' unknown for Code_OI OI01"),
@@ -200,7 +203,11 @@ def test_m1_then_m3_in_one_log_ends_the_intervention(store, tmp_path):
     assert interventions(store) == [(REF1, "DO01", "INT-1", "OI01", PM1, T(2024, 1, 31, 10),
                                      T(2024, 1, 31, 11), T(2024, 1, 31, 10, 0, 30),
                                      T(2024, 1, 31, 11, 0, 30))]
-    assert targets(store) == [("aucune_action", "PT0000001", None)]
+    # the M3 omits the PTO (optional, "si disponible"): the line its M1 declared stays a target
+    assert targets(store) == [("aucune_action", "PT0000001", None),
+                              ("racc", "PT0000001", "FI-1111-2222")]
+    assert store.execute("SELECT DISTINCT declared_in FROM intervention_targets ORDER BY 1"
+                         ).fetchall() == [("m1",), ("m3",)]
 
 
 def test_m3_without_m1_creates_and_a_late_m1_keeps_what_m3_brought(store, tmp_path):
@@ -216,7 +223,8 @@ def test_m3_without_m1_creates_and_a_late_m1_keeps_what_m3_brought(store, tmp_pa
     assert interventions(store) == [(REF1, "DO01", "INT-1", "OI01", PM1, T(2024, 1, 31, 10),
                                      T(2024, 1, 31, 11), T(2024, 1, 31, 11, 10),
                                      T(2024, 1, 31, 11, 0, 30))]
-    assert targets(store) == [("aucune_action", None, None)]
+    # M3's line stays; the late M1 adds the line it declared (it erases nothing)
+    assert targets(store) == [("aucune_action", None, None), ("racc", "PT0000001", "FI-1111-2222")]
 
 
 def test_modified_m3_updates_hf_and_final_targets(store, tmp_path):
@@ -227,7 +235,8 @@ def test_modified_m3_updates_hf_and_final_targets(store, tmp_path):
     assert [a["effect"] for a in answers] == ["unchanged", "updated"]
     row = interventions(store)[0]
     assert (row[6], row[8]) == (T(2024, 1, 31, 11, 30), T(2024, 1, 31, 12, 1))
-    assert targets(store) == [("sav", None, None)]
+    # the modified M3 replaces M3's lines only; the M1's line stays
+    assert targets(store) == [("racc", "PT0000001", "FI-1111-2222"), ("sav", None, None)]
 
 
 def test_ko_message_is_not_stored_but_kept_in_messages(store, tmp_path):
@@ -267,15 +276,37 @@ def test_m5_unknown_reference_is_code_3(store, tmp_path):
     assert store.execute("SELECT count(*) FROM outage_reports").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("clients, code, description", [
-    ([client(Tube=None)], 1, "Liste_Clients_HS[0].Tube: missing"),
-    ([client(PTO="inconnu")], 2, "Liste_Clients_HS[0].PTO: must be known ('inconnu' not allowed)"),
-    ([client(cut="10h20")], 2, "Liste_Clients_HS[0].HMS_Coupure: '10h20' not an ISO 8601 date-time"),
-])
-def test_m5_field_ko(store, tmp_path, clients, code, description):
-    _, answers = receive(store, tmp_path, M1(), M5(REF1, clients))
-    assert answers[1]["Code_Reponse"] == code and answers[1]["Libelle_Reponse"] == LIBELLES_M5[code]
-    assert answers[1]["Description_Reponse"] == description
+def test_m5_keeps_usable_clients_and_sets_the_others_aside(store, tmp_path):
+    """Spec 2.1.5: a client counts as out of service only if its PTO and its cut time are
+    known. One client with PTO ``inconnu`` among valid ones must not lose them all.
+
+    M5 with four clients: FI-3333-0001 (valid), PTO "inconnu", HMS "10h20", and
+    fi-3333-0004 with Tube missing (not needed to count it). Answer: OK, 2 clients kept
+    (FI-3333-0001, FI-3333-0004 upper-cased), 2 set aside — each in the quarantine with its
+    reason; the report says 2 clients and 2 set aside.
+    """
+    clients = [client(), client(pto="inconnu"), client(pto="FI-3333-0003", cut="10h20"),
+               client(pto="fi-3333-0004", Tube=None)]
+    result, answers = receive(store, tmp_path, M1(), M3(), M5(REF1, clients))
+    a = answers[2]
+    assert (a["Code_Reponse"], a["effect"]) == (0, "inserted")
+    assert a["Description_Reponse"] == ("report recorded: 2 client(s) out of service, 2 set aside "
+                                        "([1] PTO unknown ('inconnu'))")
+    assert store.execute("SELECT pto, tube FROM outages ORDER BY 1").fetchall() == [
+        ("FI-3333-0001", "2"), ("FI-3333-0004", None)]
+    assert store.execute("SELECT clients_hs, clients_set_aside FROM outage_reports").fetchall() \
+        == [(2, 2)]
+    q = store.execute("SELECT line, columns, reason FROM quarantine ORDER BY columns").fetchall()
+    assert q == [(3, "Liste_Clients_HS[1].PTO",
+                  "client set aside (the M5 was accepted): PTO unknown ('inconnu')"),
+                 (3, "Liste_Clients_HS[2].HMS_Coupure",
+                  "client set aside (the M5 was accepted): HMS_Coupure '10h20' not an ISO 8601 "
+                  "date-time")]
+    # lines: 3 read, 3 accepted; the clients set aside are said in the load log
+    assert (result.total("rows_read"), result.total("accepted"), result.total("quarantined")) \
+        == (3, 3, 0)
+    assert store.execute("SELECT message FROM load_log").fetchone()[0] == \
+        "2 client(s) of accepted M5s set aside"
 
 
 def test_m5_ok_stores_report_and_outages(store, tmp_path):
@@ -285,7 +316,7 @@ def test_m5_ok_stores_report_and_outages(store, tmp_path):
     assert answers[2]["Code_Reponse"] == 0 and answers[2]["effect"] == "inserted"
     assert answers[2]["Description_Reponse"] == "report recorded: 2 client(s) out of service"
     assert store.execute("SELECT * FROM outage_reports").fetchall() == [
-        (REF1, "OC01", T(2024, 1, 31, 11, 30), 2)]
+        (REF1, "OC01", T(2024, 1, 31, 11, 30), 2, 0)]
     rows = store.execute("""SELECT code_oc, pm_id, pto, pbo, tube, fibre, position_pm, cut_at,
         restored_at, cause, churned, ref_interv_oi FROM outages ORDER BY pto""").fetchall()
     # "inconnu" is stored as NULL; 11:20+01:00 is 10:20 UTC
@@ -307,7 +338,8 @@ def test_cuts_of_an_m5_follow_their_intervention_to_another_pm(store, tmp_path):
 def test_m5_empty_or_absent_list_records_coverage_with_zero_clients(store, tmp_path):
     _, answers = receive(store, tmp_path, M1(), M5(REF1, []), M5(REF1, None, oc="OC02"))
     assert codes(answers) == [0, 0, 0]
-    assert answers[1]["Description_Reponse"] == "report recorded: no client out of service"
+    # accepted, flagged: the OC answered before the M3 (so before any M4) of the intervention
+    assert answers[1]["Description_Reponse"] == "report recorded: no client out of service; no M3 yet"
     assert store.execute("SELECT code_oc, clients_hs FROM outage_reports ORDER BY 1").fetchall() == [
         ("OC01", 0), ("OC02", 0)]
     assert store.execute("SELECT count(*) FROM outages").fetchone()[0] == 0
@@ -320,7 +352,8 @@ def test_m5_resent_replaces_that_oc_list_only(store, tmp_path):
                          M5(REF1, [client("FI-C")], at="2024-01-31T12:00:00Z"),
                          name="again.ndjson")
     assert [a["effect"] for a in answers] == ["unchanged", "updated"]
-    assert answers[1]["Description_Reponse"] == "list replaced: 1 client(s) out of service"
+    assert answers[1]["Description_Reponse"] == ("list replaced: 1 client(s) out of service; "
+                                                 "no M3 yet")
     assert store.execute("SELECT code_oc, pto FROM outages ORDER BY ALL").fetchall() == [
         ("OC01", "FI-C"), ("OC02", "FI-Z")]
     assert store.execute("SELECT code_oc, received_at, clients_hs FROM outage_reports ORDER BY 1"

@@ -2,8 +2,10 @@
 
 Random small networks (two PMs, a handful of interventions, cuts placed on and around
 the window bounds, power cuts, churned lines, unknown PTOs, target lines, M5 and
-supervision cuts) — the per-intervention and per-PM counts must equal a plain Python
-loop over every (cut, intervention) pair. Plus round trips of the date parser.
+supervision cuts, the same cut reported more than once) — the per-intervention and
+per-PM counts must equal a plain Python loop over every (cut, intervention) pair,
+and must not change however the same cuts are split between M5s and supervision
+rows. Plus round trips of the date parser.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from hypothesis import strategies as st
 
 from evaluation.analyses.outages import correlate
 from evaluation.analyses.outages.pseudonym import pseudonymise
-from evaluation.analyses.outages.rules import UNKNOWN_WORDS
 from evaluation.commands.outages import parse_when
+from evaluation.store.schema import normalise_reference
 from outages_fixtures import cut, interv, pm, report, store
 
 T0 = dt.datetime(2025, 3, 3, 8, 0, 0)
@@ -35,18 +37,15 @@ def networks(draw):
                      "hf": hd + dt.timedelta(seconds=dur) if has_hf else None,
                      "m5": draw(st.booleans()), "target": draw(st.sampled_from(
                          [None, "FI-T0", "FI-T1", "inconnu"]))})
-    cuts, seen = [], set()
+    cuts = []
     for k in range(draw(st.integers(0, 14))):
         base = draw(st.sampled_from(ints))
         anchor = base["hf"] if (base["hf"] is not None and draw(st.booleans())) else base["hd"]
         at = anchor + dt.timedelta(seconds=draw(st.sampled_from(OFFSETS)))
-        pto = draw(st.sampled_from([f"FI-U{k}", f"FI-U{k}", "FI-T0", "FI-T1", "inconnu", None]))
+        pto = draw(st.sampled_from([f"FI-U{k}", f"fi-u{k % 3} ", "FI-T0", "fi-t1", "inconnu",
+                                    "N/A", None]))
         pm_id = base["pm"] if draw(st.integers(0, 4)) else draw(st.sampled_from(PMS))
         oc = draw(st.sampled_from(["OC01", "OC02"]))
-        ident = (oc, pm_id, pto, at)
-        if ident in seen:
-            continue
-        seen.add(ident)
         cuts.append({"oc": oc, "pm": pm_id, "pto": pto, "at": at,
                      "ref": base["ref"] if draw(st.booleans()) else None,
                      "cause": draw(st.sampled_from([None, None, "power", "other"])),
@@ -54,21 +53,35 @@ def networks(draw):
     return ints, cuts
 
 
-def _brute(ints, cuts):
-    def intrinsic(c):
-        return (c["cause"] != "power" and not c["churned"] and c["pto"] is not None
-                and c["pto"].strip().lower() not in UNKNOWN_WORDS)
+def _events(cuts):
+    """The cuts as events: rows of one (OC, PM, PTO, time) merged (spec: one cut, one event)."""
+    out = {}
+    for c in cuts:
+        pto = normalise_reference(c["pto"])
+        if pto is None:
+            continue
+        e = out.setdefault((c["oc"], c["pm"], pto, c["at"]),
+                           {"pm": c["pm"], "pto": pto, "at": c["at"], "excluded": False,
+                            "refs": set()})
+        e["excluded"] |= c["cause"] == "power" or c["churned"]
+        if c["ref"] is not None:
+            e["refs"].add(c["ref"])
+    return list(out.values())
 
-    def target(i, c):
-        return i["target"] not in (None, "inconnu") and i["target"] == c["pto"]
+
+def _brute(ints, cuts):
+    events = [e for e in _events(cuts) if not e["excluded"]]
+
+    def target(i, e):
+        return normalise_reference(i["target"]) == e["pto"]
 
     per_i = {}
     for i in ints:
         n = 0
         if i["hf"] is not None:
-            for c in cuts:
-                if (intrinsic(c) and c["pm"] == i["pm"] and i["hd"] <= c["at"] <= i["hf"]
-                        and (c["ref"] is None or c["ref"] == i["ref"]) and not target(i, c)):
+            for e in events:
+                if (e["pm"] == i["pm"] and i["hd"] <= e["at"] <= i["hf"]
+                        and (not e["refs"] or i["ref"] in e["refs"]) and not target(i, e)):
                     n += 1
         per_i[i["ref"]] = n
     per_pm = {}
@@ -76,11 +89,11 @@ def _brute(ints, cuts):
         mine = [i for i in ints if i["pm"] == p]
         covered = [i for i in mine if i["hf"] is not None and i["m5"]]
         in_win, target_only, counted = 0, 0, 0
-        for c in cuts:
-            if c["pm"] != p or not intrinsic(c):
+        for e in events:
+            if e["pm"] != p:
                 continue
-            windows = [i for i in mine if i["hf"] is not None and i["hd"] <= c["at"] <= i["hf"]]
-            as_customer = [i for i in windows if not target(i, c)]
+            windows = [i for i in mine if i["hf"] is not None and i["hd"] <= e["at"] <= i["hf"]]
+            as_customer = [i for i in windows if not target(i, e)]
             if as_customer:
                 in_win += 1
             elif windows:          # only ever the DO's own line: counted nowhere

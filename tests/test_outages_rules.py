@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from evaluation.analyses.outages import analyse, correlate
@@ -206,7 +207,8 @@ def test_overlapping_windows_attribution_and_targets():
     both windows → each. FI-T6 at 10:40 is I6's target line: dropped for I6, but it
     is a customer cut for I7 (supervision, inside I7's window).
     I6: FI-30, FI-31 = 2; I7: FI-31, FI-T6 = 2; distinct cuts in windows: 3;
-    clients_hs = 2 + 2 = 4; union of windows 10:00–12:00 = 2 h.
+    clients_hs = 2 + 2 = 4; union of windows 10:00–12:00 = 2 h. FI-T6 counts (for
+    I7), so no cut is left out as a target line; FI-31 counts for both: shared.
     """
     t = store(pms=[pm("FI-C")],
               interventions=[interv("I6", "FI-C", D("10:00:00"), D("11:00:00")),
@@ -224,7 +226,9 @@ def test_overlapping_windows_attribution_and_targets():
     p = r.pms.set_index("pm_id").loc["FI-C"]
     assert (p["cuts_in_windows"], p["clients_hs"], p["counted_cuts"]) == (3, 4, 3)
     assert p["window_hours"] == pytest.approx(2.0)
-    assert r.network["excluded_cuts"]["target_line"] == 1
+    assert r.network["excluded_cuts"]["target_line"] == 0
+    assert (pi.loc["I6", "shared_cuts"], pi.loc["I7", "shared_cuts"]) == (1, 1)
+    assert bool(pi.loc["I6", "multi"]) and bool(pi.loc["I7", "multi"])
 
 
 def test_bucket_size_does_not_change_results(scenario):
@@ -232,8 +236,9 @@ def test_bucket_size_does_not_change_results(scenario):
     out = []
     for b in (60, 3600, 6 * 3600, 7 * 86400):
         r = analyse(scenario, since=SINCE, as_of=AS_OF, config=c.OutageConfig(bucket_s=b))
-        out.append(r.pms.drop(columns=["rate_ratio_p"]).to_dict("records"))
-    assert all(o == out[0] for o in out[1:])
+        out.append(r.pms)
+    for o in out[1:]:
+        pd.testing.assert_frame_equal(o, out[0])
 
 
 def test_since_and_as_of_select_interventions_by_hd(scenario):

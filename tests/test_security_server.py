@@ -17,6 +17,7 @@ import pytest
 import _security_db
 from _serve_proc import Client, pull_document, start
 from evaluation.auth.roles import PAGE_ACCESS
+from evaluation.store.schema import SCHEMA_VERSION
 from evaluation.views.pages import PAGES
 
 USERS = {  # name: (role, extra args)
@@ -115,7 +116,7 @@ def test_health_answers_without_login(server):
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     data = json.loads(body)
     assert data["status"] == "ok" and data["database_readable"] is True
-    assert data["schema_version"] == data["expected_schema_version"] == 1
+    assert data["schema_version"] == data["expected_schema_version"] == SCHEMA_VERSION
     assert data["rows"]["alarms"] == 3 and data["rows"]["outages"] == 3
     # The start-up warm-up of every page is reported, and ends with each page warmed.
     deadline = time.monotonic() + 120

@@ -219,7 +219,7 @@ def test_selected_pm_evidence(state):
     assert iv["impacted"].tolist() == [True, False, False]
     assert iv["m1_delay_s"].tolist() == [120, 7200, 60]
     cuts = state.pm_counted_cuts()
-    assert cuts[["pto", "ref_interv_oi", "source"]].values.tolist() == [["PTO-1", "I1", "M5"]]
+    assert cuts[["pto", "ref_interv_oi", "source"]].values.tolist() == [["PTO-1", "I1", "m5"]]
     assert state.pm_windows()["ref_interv_oi"].tolist() == ["I1", "I2"]   # I3 has no HF
     state.pm_id = "PB"                           # C6 in I5 (covered); C7 in I4 (not covered)
     assert state.pm_counted_cuts()[["pto", "source"]].values.tolist() == [

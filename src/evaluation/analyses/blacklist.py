@@ -16,10 +16,13 @@ many covered interventions it had:
    exceeds the network rate must reach ``min_posterior``. The funnel alone
    assumes every PM shares one true rate; the prior measures how much PMs
    really differ, so a PM needs evidence beyond the ordinary spread.
-4. **Attribution** — where out-of-window cuts are known (supervision), the
-   in/out-of-window cut-rate ratio tells a PM that interventions break from one
-   that is fragile anyway. With ``exclude_fragile`` a PM whose ratio is not
+4. **Attribution**, decided per PM — where the PM has a baseline (cuts outside
+   windows known from line supervision, :func:`.outages.correlation.per_pm`),
+   the in/out-of-window cut-rate ratio tells a PM that interventions break from
+   one that is fragile anyway. With ``exclude_fragile`` a PM whose ratio is not
    credibly above 1 (interval's lower bound ≤ 1) goes to ``fragile`` instead.
+   Without a baseline, or without a baseline cut in its windows, the attribution
+   is ``unknown`` and says why (``attribution_reason``).
 
 ``score`` ranks candidates most urgent first: the expected number of excess
 incidents over the period, ``(shrunken rate − network rate) × interventions``,
@@ -35,8 +38,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .. import jsontext, localtime
 from .outages import correlation as c
-from .outages.report import Correlation, _clean, add_rate_ratio, correlate, records
+from .outages.report import Correlation, add_rate_ratio, correlate, period_dict, records
 from .outages.stats import fit_beta_binomial, funnel, posterior, two_proportion_p
 
 
@@ -80,26 +84,34 @@ class Blacklist:
     fragile: pd.DataFrame
     evidence: dict
 
-    def to_dict(self) -> dict:
+    def to_json(self) -> str:
+        """The contract's ``blacklist`` JSON, times in the period's zone with their offset."""
+        zone = self.period.zone
+
         def rows(df):
             out = []
-            for r in records(df):
+            for r in records(df, zone):
                 r["evidence"] = self.evidence.get(r["pm_id"], {"interventions": [], "cuts": []})
                 r["trend"] = {k: r.pop(f"trend_{k}") for k in _TREND}
                 out.append(r)
             return out
-        return {
-            "as_of": _clean(self.period.end),
-            "period": {"start": _clean(self.period.start), "end": _clean(self.period.end)},
+        return jsontext.document({
+            "as_of": self.period.end,
+            "period": period_dict(self.period),
             "method": "exact binomial funnel limits + beta-binomial empirical-Bayes shrinkage",
             "config": asdict(self.config),
-            "network_rate": _clean(self.network_rate),
-            "prior": _clean(self.prior),
+            "network_rate": self.network_rate,
+            "prior": self.prior,
             "baseline_available": self.baseline_available,
             "pms_assessed": len(self.table),
             "candidates": rows(self.candidates),
             "fragile": rows(self.fragile),
-        }
+        }, zone)
+
+    def to_dict(self) -> dict:
+        """:meth:`to_json` as Python objects."""
+        import json
+        return json.loads(self.to_json())
 
 
 _TREND = ("recent_covered", "recent_impacted", "recent_rate", "before_covered",
@@ -108,7 +120,10 @@ _TREND = ("recent_covered", "recent_impacted", "recent_rate", "before_covered",
 COLUMNS = ["rank", "pm_id", "incident_rate", "interventions", "covered_interventions",
            "impacted_interventions", "score", "shrunken_rate", "posterior_prob_above",
            "funnel_upper", "funnel_p_value", "clients_hs", "cuts_in_windows",
-           "cuts_out_of_windows", "rate_ratio", "rate_ratio_lo", "rate_ratio_hi", "attribution",
+           "cuts_out_of_windows", "supervised", "baseline_cuts_in_windows",
+           "baseline_cuts_out_of_windows", "rate_ratio", "rate_ratio_lo", "rate_ratio_hi",
+           "attribution", "attribution_reason", "multi_interventions", "shared_cuts",
+           "impacted_shared_only", "late_m1_interventions", "impacted_late_m1",
            *[f"trend_{k}" for k in _TREND]]
 
 
@@ -154,11 +169,8 @@ def assess(pms: pd.DataFrame, trend: pd.DataFrame, cfg: BlacklistConfig) -> tupl
                      funnel_p_value=pval)
     if "rate_ratio" not in t:
         t = add_rate_ratio(t, cfg.rate_ratio_level)
-    baseline = bool(t["cuts_out_of_windows"].sum() > 0) if len(t) else False
-    lo = t["rate_ratio_lo"].to_numpy(float)
-    t["attribution"] = np.where(
-        (not baseline) | (t["cuts_in_windows"].to_numpy() == 0), "unknown",
-        np.where(np.nan_to_num(lo, nan=0.0) > 1.0, "interventions", "fragile"))
+    t = attribute(t)
+    baseline = bool(t["supervised"].any()) if len(t) else False
     t["trend_recent_rate"] = t.trend_recent_impacted / t.trend_recent_covered.replace(0, np.nan)
     t["trend_before_rate"] = t.trend_before_impacted / t.trend_before_covered.replace(0, np.nan)
     dirs = [_direction(r, cfg) for r in t.itertuples()] if len(t) else []
@@ -177,11 +189,30 @@ def assess(pms: pd.DataFrame, trend: pd.DataFrame, cfg: BlacklistConfig) -> tupl
     return t, p0, prior_d, baseline
 
 
+def attribute(t: pd.DataFrame) -> pd.DataFrame:
+    """``attribution`` of each PM, decided on its own evidence, and why (module doc, step 4):
+    ``interventions`` when the rate-ratio interval lies above 1, ``fragile`` when it
+    does not, ``unknown`` without a baseline or without a baseline cut in its windows."""
+    supervised = t["supervised"].to_numpy(bool)
+    inside = t["baseline_cuts_in_windows"].to_numpy() > 0
+    above = np.nan_to_num(t["rate_ratio_lo"].to_numpy(float), nan=0.0) > 1.0
+    attribution = np.where(~supervised | ~inside, "unknown",
+                           np.where(above, "interventions", "fragile"))
+    reason = np.select(
+        [~supervised, ~inside, above],
+        ["no line-supervision record at this PM: cuts outside windows are unknown",
+         "no cut of a supervised OC in its windows: nothing to compare",
+         "its windows catch the supervised OCs' cuts more often than the rest of the time"],
+        "its windows catch cuts no more often than the rest of the time")
+    return t.assign(attribution=attribution, attribution_reason=reason)
+
+
 def blacklist(tables, since=None, as_of=None, config: BlacklistConfig | None = None,
-              outage_config: c.OutageConfig | None = None) -> Blacklist:
+              outage_config: c.OutageConfig | None = None,
+              zone: str = localtime.UTC) -> Blacklist:
     """Rank the PMs whose incident rate is credibly above the network's (see module doc)."""
     config = config or BlacklistConfig()
-    corr = correlate(tables, since=since, as_of=as_of, config=outage_config)
+    corr = correlate(tables, since=since, as_of=as_of, config=outage_config, zone=zone)
     try:
         pms = add_rate_ratio(corr.per_pm().to_pandas(), config.rate_ratio_level)
         t, p0, prior, baseline = assess(pms, _trend(corr, config), config)
@@ -202,26 +233,27 @@ def blacklist(tables, since=None, as_of=None, config: BlacklistConfig | None = N
 
 
 def _evidence(corr: Correlation, pm_ids: list[str], cap: int | None) -> dict:
-    """For each PM: its impacted interventions and the counted cuts inside their windows."""
+    """For each PM: its impacted interventions (with whether their M1 came late and whether
+    they overlap another presence) and the counted cuts inside their windows (with their
+    source and whether they count for another window too)."""
     if not pm_ids:
         return {}
+    zone = corr.period.zone
     pi = corr.interventions
     imp = pi.filter(pi.pm_id.isin(pm_ids) & pi.impacted).select(
-        "pm_id", "ref_interv_oi", "code_do", "hd", "hf", "cuts").order_by(
-        ["pm_id", "hd", "ref_interv_oi"])
+        "pm_id", "ref_interv_oi", "code_do", "hd", "hf", "cuts", "shared_cuts", "late_m1",
+        "multi").order_by(["pm_id", "hd", "ref_interv_oi"])
     p = corr.pairs
     cuts = p.filter(p.pm_id.isin(pm_ids) & (p.position == "in") & p.attributed).select(
-        "pm_id", "ref_interv_oi", "code_oc", "pto", "cut_at", "m5_ref").order_by(
+        "pm_id", "ref_interv_oi", "code_oc", "pto", "cut_at", "shared",
+        source=c.source(p.m5_rows, p.supervision_rows)).order_by(
         ["pm_id", "cut_at", "code_oc", "pto", "ref_interv_oi"])  # a total order: stable evidence
     imp_df, cut_df = imp.to_pandas(), cuts.to_pandas()
     impacted_refs = set(imp_df["ref_interv_oi"])
     cut_df = cut_df[cut_df["ref_interv_oi"].isin(impacted_refs)]
     out: dict = {pm: {"interventions": [], "cuts": []} for pm in pm_ids}
-    for pm, g in imp_df.groupby("pm_id", sort=False):
-        out[pm]["interventions"] = records(g.drop(columns="pm_id").head(cap) if cap else
-                                           g.drop(columns="pm_id"))
-    for pm, g in cut_df.groupby("pm_id", sort=False):
-        g = g.drop(columns="pm_id").assign(source=np.where(g["m5_ref"].notna(), "m5",
-                                                           "supervision")).drop(columns="m5_ref")
-        out[pm]["cuts"] = records(g.head(cap) if cap else g)
+    for key, frame in (("interventions", imp_df), ("cuts", cut_df)):
+        for pm, g in frame.groupby("pm_id", sort=False):
+            g = g.drop(columns="pm_id")
+            out[pm][key] = records(g.head(cap) if cap else g, zone)
     return out

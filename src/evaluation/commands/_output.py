@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from .. import localtime
 from ..errors import OpevalError
 
 
@@ -28,8 +29,9 @@ def positive_int(what: str = "number"):
     return parse
 
 
-def parse_when(text: str | None) -> dt.date | dt.datetime | None:
-    """``YYYY-MM-DD`` as a date (a whole day), or an ISO 8601 time as naive UTC."""
+def parse_when(text: str | None, zone: str = localtime.UTC) -> dt.date | dt.datetime | None:
+    """``YYYY-MM-DD`` as a date (a whole day), or an ISO 8601 time as naive UTC (a time
+    without offset is a wall time of ``zone``)."""
     if text is None:
         return None
     text = text.strip()
@@ -40,8 +42,8 @@ def parse_when(text: str | None) -> dt.date | dt.datetime | None:
     except ValueError:
         raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
     if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
-    return t
+        return t.astimezone(dt.UTC).replace(tzinfo=None)
+    return localtime.to_utc(t, zone)
 
 
 def emit(args, text: str) -> int:

@@ -8,8 +8,6 @@
 """
 from __future__ import annotations
 
-import json
-
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
@@ -48,7 +46,6 @@ def register(sub, common) -> None:
 
 def run(args) -> int:
     from ..analyses.blacklist import BlacklistConfig, blacklist
-    since, as_of = period_args(args)
     if args.min_covered < 1:
         raise OpevalError("--min-covered must be at least 1")
     for name in ("funnel_level", "min_posterior"):
@@ -65,10 +62,11 @@ def run(args) -> int:
     step = step_printer(args.progress)
     step("opening the tables")
     tables = tables_from_args(args)
+    since, as_of = period_args(args, tables.zone)
     step("assessing the PMs")
-    result = blacklist(tables, since=since, as_of=as_of, config=cfg)
+    result = blacklist(tables, since=since, as_of=as_of, config=cfg, zone=tables.zone)
     if args.format == "json":
-        return emit(args, json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return emit(args, result.to_json())
     if args.format == "csv":
         return emit(args, result.candidates.to_csv(index=False).rstrip("\n"))
     return emit(args, render_text(result.to_dict()))
@@ -80,7 +78,9 @@ def render_text(d: dict) -> str:
            (f"  network incident rate {pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
            f"rule: ≥ {c['min_covered']} covered interventions, above the "
            f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}"),
-           f"  baseline (out-of-window cuts) known: {'yes' if d['baseline_available'] else 'no'}",
+           ("  baseline (cuts outside windows, from line supervision) known: "
+            + ("at some PMs; attribution decided per PM" if d["baseline_available"]
+               else "nowhere; attribution unknown")),
            ""]
     if not d["candidates"]:
         out.append("No candidate.")

@@ -8,24 +8,25 @@ the per-PM table.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 
+from .. import localtime
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
 from ._output import add_progress_option, emit, parse_when, pct
 
 
-def period_args(args) -> tuple:
-    """(since, as_of) from the options, checked against each other."""
-    since, as_of = parse_when(getattr(args, "since", None)), parse_when(args.as_of)
+def period_args(args, zone: str) -> tuple:
+    """(since, as_of) from the options, read in ``zone``, checked against each other."""
+    since = parse_when(getattr(args, "since", None), zone)
+    as_of = parse_when(args.as_of, zone)
 
     def start(v):
-        return dt.datetime.combine(v, dt.time()) if type(v) is dt.date else v
+        return localtime.day_start(v, zone) if type(v) is dt.date else v
 
     def end(v):
-        return start(v) + dt.timedelta(days=1) if type(v) is dt.date else v
+        return localtime.day_end(v, zone) if type(v) is dt.date else v
 
     if since is not None and as_of is not None and start(since) >= end(as_of):
         raise OpevalError("--since is not before --as-of")
@@ -54,9 +55,10 @@ def register(sub, common) -> None:
         description="Correlate intervention windows [HD, HF] with customer cuts by the "
                     "e-Intervention rules (not power cuts, not the DO's own lines, PTO and time "
                     "known, churned lines dropped; no M5 = unknown). See docs/outages.md.")
-    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: its end; "
-                   "default: the end of the data)")
-    p.add_argument("--since", metavar="DATE", help="start of the period (default: the data's)")
+    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: the end of that "
+                   "day in the database's time zone; default: the end of the data)")
+    p.add_argument("--since", metavar="DATE", help="start of the period (a date: its local "
+                   "midnight; default: the data's)")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text",
                    help="text (default), json (contract keys) or csv (the per-PM table)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
@@ -72,21 +74,21 @@ def register(sub, common) -> None:
 
 def run(args) -> int:
     from ..analyses.outages import analyse
-    since, as_of = period_args(args)
     if args.limit < 0:
         raise OpevalError("--limit must be 0 or more")
     step = step_printer(args.progress)
     key = pseudonym_key(args) if args.anonymise_do else None
     step("opening the tables")
     tables = tables_from_args(args)
+    since, as_of = period_args(args, tables.zone)
     step("correlating interventions and cuts")
     report = analyse(tables, since=since, as_of=as_of, pseudonym_key=key,
-                     list_limit=args.limit or None)
+                     list_limit=args.limit or None, zone=tables.zone)
     step("writing the result")
     if args.format == "json":
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+        text = report.to_json()
     elif args.format == "csv":
-        text = report.pms.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S").rstrip("\n")
+        text = report.pms.to_csv(index=False).rstrip("\n")
     else:
         text = render_text(report.to_dict())
     return emit(args, text)

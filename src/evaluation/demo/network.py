@@ -544,7 +544,13 @@ def messages(seed: int | str, iv: pd.DataFrame, tg: pd.DataFrame, rep: pd.DataFr
         elif kind == "unknown_pm":
             sel = sel.str.replace(r'"PM":"FI-\d{5}-', '"PM":"FI-00000-', regex=True)
         else:
+            # Every other one names its (our) PM: the DO wrote another OI's code, MAUVAIS_OI;
+            # the others name no PM of ours either: CODE_OI_INCONNU.
             sel = sel.str.replace(r'"Code_OI":"\w{4}"', '"Code_OI":"ZZOI"', regex=True)
+            odd = np.arange(len(sel)) % 2 == 1
+            sel[odd] = sel[odd].str.replace(r'"PM":"FI-\d{5}-', '"PM":"FI-00000-', regex=True)
+            planted["ko"]["wrong_oi"] = iv["ref_do"].values[mask][~odd].tolist()[:5]
+            planted["ko"][kind] = iv["ref_do"].values[mask][odd].tolist()[:5]
         bad[mask] = sel.values
         emit(mask, np.nan_to_num(iv["m1_ko"].values), "M1", bad)
     miss = ~np.isnan(iv["m3_ko"].values)
@@ -642,14 +648,24 @@ def _tables(pm_df, iv, tg, rep, c) -> dict[str, pd.DataFrame]:
         "started_at": to_dt(iv["hd"].values.astype(float)), "ended_at": to_dt(ended),
         "m1_received_at": to_dt(iv["m1"].values), "m3_received_at": to_dt(m3),
     })
+    # The lines each message declared (M1 says "non fournie" where M3 says "aucune action").
+    declared = []
+    for part, sent in (("m1", ~np.isnan(iv["m1"].values)), ("m3", ~np.isnan(iv["m3"].values))):
+        t = tg[sent[tg["i"].values]]
+        nature = t["nature"].where((part == "m3") | (t["nature"] != "aucune_action"), "non_fournie")
+        declared.append(pd.DataFrame({"ref_interv_oi": t["ref_interv_oi"].values,
+                                      "nature": nature.values, "pbo": t["pbo"].values,
+                                      "pto": t["pto"].values, "declared_in": part}))
+    targets = pd.concat(declared, ignore_index=True).drop_duplicates(ignore_index=True)
     return {
         "pms": pm_df[["pm_id", "oi_code", "lines", "zone"]].copy(),
         "interventions": interventions,
-        "intervention_targets": tg[["ref_interv_oi", "nature", "pbo", "pto"]].copy(),
+        "intervention_targets": targets,
         "outage_reports": pd.DataFrame({
             "ref_interv_oi": iv["ref_oi"].values[rep["i"].values], "code_oc": rep["code_oc"].values,
             "received_at": to_dt(rep["received_at_s"].values.astype(float)),
-            "clients_hs": rep["clients_hs"].values.astype("int64")}),
+            "clients_hs": rep["clients_hs"].values.astype("int64"),
+            "clients_set_aside": 0}),
         "outages": pd.DataFrame({
             "code_oc": c["oc"].values, "pm_id": pm_df["pm_id"].values[c["p"].values],
             "pto": c["pto"].values, "pbo": c["pbo"].values, "tube": c["tube"].values,

@@ -19,16 +19,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..localtime import UTC, to_utc
+from ..store.schema import UNKNOWN_MARKERS, normalise_reference
+
 # ------------------------------------------------------------------ answer codes
 # R M1 / R M3 (spec 2.1.3, OpenAPI reponse_Intervention_DO) and R M5 (spec 2.1.5,
 # OpenAPI reponse_Client_HS_OC_Par_Inter). Codes 0-2 are common to both.
 OK, MISSING, BAD_FORMAT = 0, 1, 2
+# Codes after those of the lot 1 tables are the rejections its §6 lists as evolutions
+# (MAUVAIS_OI, CODE_DO_INCONNU, CODE_OC_INCONNU), numbered after the existing ones.
 LIBELLES_DO = {0: "OK", 1: "CHAMPS_NON_RENSEIGNE", 2: "MAUVAIS_FORMAT",
-               3: "CODE_OI_INCONNU", 4: "PM_INCONNU"}
+               3: "CODE_OI_INCONNU", 4: "PM_INCONNU", 5: "MAUVAIS_OI", 6: "CODE_DO_INCONNU"}
 LIBELLES_M5 = {0: "OK", 1: "CHAMPS_NON_RENSEIGNE", 2: "MAUVAIS_FORMAT",
-               3: "REF_INTERV_OI_INCONNUE"}
-CODE_OI_UNKNOWN, PM_UNKNOWN = 3, 4          # M1/M3
-REF_OI_UNKNOWN = 3                          # M5
+               3: "REF_INTERV_OI_INCONNUE", 4: "CODE_OC_INCONNU"}
+CODE_OI_UNKNOWN, PM_UNKNOWN, WRONG_OI, CODE_DO_UNKNOWN = 3, 4, 5, 6      # M1/M3
+REF_OI_UNKNOWN, CODE_OC_UNKNOWN = 3, 4                                     # M5
 DESCRIPTION_MAX = 100                       # OpenAPI Description_Reponse maxLength
 
 MESSAGE_KINDS = ("M1", "M3", "M5")
@@ -43,25 +48,27 @@ IDENTIFIERS = ("Code_DO", "Ref_Interv_DO", "Code_OC_impacte", "Ref_Interv_OI")
 OPERATOR_CODE = re.compile(r"[0-9A-Z]{4}", re.ASCII)          # Code_DO, Code_OI, Code_OC_impacte
 REFERENCE = re.compile(r"[0-9A-Z_-]{1,50}", re.ASCII)          # Ref_Interv_DO, PM, Ref_Interv_OI
 MAX_LEN = {"PBO": 100, "PTO": 50, "Tube": 50, "Fibre": 50, "Position_PM_Module_OI": 100}
-# "inconnu" stands for an unknown PBO / Tube / Fibre / Position (spec 2.1.5, last paragraph).
-UNKNOWN_WORD = "inconnu"
-M5_UNKNOWN_ALLOWED = ("PBO", "Tube", "Fibre", "Position_PM_Module_OI")
+# Fields of a client out of service that the count does not need (spec 2.1.5: an OC
+# that cannot get one sends "inconnu"); unknown or unusable values are stored empty.
+M5_OPTIONAL = ("PBO", "Tube", "Fibre", "Position_PM_Module_OI")
 
 # ISO 8601 date-time: extended (2024-01-31T10:15:00) or basic (20240131T101500)
 # date and time, T or space between, optional seconds and fraction, optional
-# offset (Z, +01:00, +0100, +01). Without offset the time is UTC.
+# offset (Z, +01:00, +0100, +01). Without offset the time is a wall time of the
+# database's zone (evaluation.localtime).
 _TIMESTAMP = re.compile(
     r"([0-9]{4})(-?)([0-9]{2})\2([0-9]{2})[Tt ]"
     r"([0-9]{2})(:?)([0-9]{2})(?:\6([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
     r"(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?", re.ASCII)
 
 
-def parse_timestamp(text: str) -> dt.datetime | None:
-    """An ISO 8601 date-time as a naive UTC datetime, or None when it is not one."""
+def parse_timestamp(text: str, zone: str = UTC) -> dt.datetime | None:
+    """An ISO 8601 date-time as a naive UTC datetime, or None when it is not one; a time
+    without offset is a wall time of ``zone`` (:func:`evaluation.localtime.to_utc`)."""
     m = _TIMESTAMP.fullmatch(text)
     if m is None:
         return None
-    y, _, mo, d, h, _, mi, s, frac, _z, sign, oh, om = m.groups()
+    y, _, mo, d, h, _, mi, s, frac, zulu, sign, oh, om = m.groups()
     try:
         value = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0),
                             int((frac or "0")[:6].ljust(6, "0")))
@@ -71,6 +78,8 @@ def parse_timestamp(text: str) -> dt.datetime | None:
                 return None
             delta = dt.timedelta(hours=hours, minutes=minutes)
             value = value - delta if sign == "+" else value + delta
+        elif not zulu:
+            value = to_utc(value, zone)
     except (ValueError, OverflowError):
         return None
     return value
@@ -96,11 +105,14 @@ class Parsed:
 
     ``kind`` is M1/M3/M5 when the envelope names one; ``faults`` is empty when the
     line may go on to the OI rules. Targets are (nature word, PBO, PTO); clients
-    are (PTO, PBO, Tube, Fibre, Position, cut time) with None for "inconnu".
+    are (PTO, PBO, Tube, Fibre, Position, cut time) with None for an unknown value.
+    An M5 client that cannot be counted is set aside (``set_aside``) without
+    rejecting the message; ``notes`` say what else was read as unknown.
     """
 
     line: int
     raw: str
+    zone: str = UTC
     message: str | None = None
     kind: str | None = None
     received_at: dt.datetime | None = None
@@ -116,7 +128,21 @@ class Parsed:
     ref_oi: str | None = None
     clients: tuple = ()
     clients_listed: int = 0
+    set_aside: list[SetAside] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     ids: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A client of an M5 that cannot be counted: its fields at fault, why, what was sent."""
+
+    field: str
+    reason: str
+    raw: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
 
 
 def _shown(value: Any, limit: int = 20) -> str:
@@ -188,14 +214,14 @@ def _reference(body: dict, name: str, faults: list[Fault]) -> str | None:
     return None
 
 
-def _time(obj: dict, name: str, label: str, faults: list[Fault],
+def _time(obj: dict, name: str, label: str, faults: list[Fault], zone: str,
           required: bool = True) -> dt.datetime | None:
     value = obj.get(name)
     if _absent(value):
         if required:
             faults.append(Fault(MISSING, label, "missing"))
         return None
-    parsed = parse_timestamp(value) if isinstance(value, str) else None
+    parsed = parse_timestamp(value, zone) if isinstance(value, str) else None
     if parsed is None:
         faults.append(Fault(BAD_FORMAT, label, f"{_shown(value)} not an ISO 8601 date-time"))
     return parsed
@@ -235,9 +261,9 @@ def _check_intervention(p: Parsed, body: dict) -> None:
     p.code_oi = _code(body, "Code_OI", faults)
     p.ref_do = _reference(body, "Ref_Interv_DO", faults)
     p.pm = _reference(body, "PM", faults)
-    p.started_at = _time(body, "Debut_Inter", "Debut_Inter", faults)
+    p.started_at = _time(body, "Debut_Inter", "Debut_Inter", faults, p.zone)
     if p.kind == "M3":
-        p.ended_at = _time(body, "Fin_Inter", "Fin_Inter", faults)
+        p.ended_at = _time(body, "Fin_Inter", "Fin_Inter", faults, p.zone)
         if p.started_at and p.ended_at and p.ended_at < p.started_at:
             faults.append(Fault(BAD_FORMAT, "Fin_Inter", "before Debut_Inter"))
     elif not _absent(body.get("Fin_Inter")):
@@ -266,10 +292,55 @@ def _check_intervention(p: Parsed, body: dict) -> None:
             faults.append(Fault(BAD_FORMAT, label + ".nature", "3 AUCUNE ACTION only in M3"))
         else:
             word = NATURES[nature]
-        pbo = _text(item, "PBO", label + ".PBO", faults, required=False)
-        pto = _text(item, "PTO", label + ".PTO", faults, required=False)
+        pbo = _unknown_as_none(_text(item, "PBO", label + ".PBO", faults, required=False))
+        pto = normalise_reference(_text(item, "PTO", label + ".PTO", faults, required=False))
         targets.add((word, pbo, pto))
     p.targets = canonical(targets)
+
+
+def _unknown_as_none(value: str | None) -> str | None:
+    """An optional text as stored: None for an unknown marker (spec 2.1.5 "inconnu")."""
+    if value is None or value.strip().lower() in UNKNOWN_MARKERS or not value.strip():
+        return None
+    return value
+
+
+def _client(p: Parsed, item: Any, label: str) -> tuple | None:
+    """One client out of service (spec 2.1.5), or None when it is set aside.
+
+    A client counts only if its PTO and its cut time (HMS_Coupure) are known
+    (criteria of 2.1.5): without either, or with either unreadable, it is set
+    aside with the reason, and the other clients of the M5 are kept. PBO, Tube,
+    Fibre and Position are not needed to count it: unknown or unusable, they are
+    stored empty and noted.
+    """
+    raw = json.dumps(item, ensure_ascii=False, default=str)[:1000]
+    if not isinstance(item, dict):
+        p.set_aside.append(SetAside(label, "not an object", raw))
+        return None
+    faults: list[Fault] = []
+    pto = _text(item, "PTO", label + ".PTO", faults, required=True)
+    cut = _time(item, "HMS_Coupure", label + ".HMS_Coupure", faults, p.zone)
+    if pto is not None and normalise_reference(pto) is None:
+        faults.append(Fault(MISSING, label + ".PTO", f"unknown ({_shown(pto)})"))
+    if faults:
+        p.set_aside.append(SetAside(
+            ", ".join(f.field for f in faults),
+            "; ".join(f"{f.field.rsplit('.', 1)[1]} "
+                      + ("unknown" if f.text == "missing" else f.text) for f in faults), raw))
+    values = [normalise_reference(pto)]
+    unusable = 0
+    for name in M5_OPTIONAL:
+        kept: list[Fault] = []
+        v = _text(item, name, f"{label}.{name}", kept, required=False)
+        unusable += bool(kept)
+        values.append(_unknown_as_none(v))
+    if faults:
+        return None
+    if unusable:
+        p.notes.append(f"{label}: {unusable} unusable field(s) stored as unknown")
+    values.append(cut)
+    return tuple(values)
 
 
 def _check_outage_report(p: Parsed, body: dict) -> None:
@@ -283,22 +354,8 @@ def _check_outage_report(p: Parsed, body: dict) -> None:
     if not isinstance(items, list):
         faults.append(Fault(BAD_FORMAT, "Liste_Clients_HS", "not a list"))
         return
-    clients = set()
-    for i, item in enumerate(items):
-        label = f"Liste_Clients_HS[{i}]"
-        if not isinstance(item, dict):
-            faults.append(Fault(BAD_FORMAT, label, "not an object"))
-            continue
-        pto = _text(item, "PTO", label + ".PTO", faults, required=True)
-        if pto is not None and pto.lower() == UNKNOWN_WORD:
-            faults.append(Fault(BAD_FORMAT, label + ".PTO", "must be known ('inconnu' not allowed)"))
-        values = [pto]
-        for name in M5_UNKNOWN_ALLOWED:
-            v = _text(item, name, f"{label}.{name}", faults, required=True)
-            values.append(None if v is not None and v.lower() == UNKNOWN_WORD else v)
-        values.append(_time(item, "HMS_Coupure", label + ".HMS_Coupure", faults))
-        clients.add(tuple(values))
-    p.clients = canonical(clients)
+    clients = [_client(p, item, f"Liste_Clients_HS[{i}]") for i, item in enumerate(items)]
+    p.clients = canonical(c for c in clients if c is not None)
     p.clients_listed = len(items)
 
 
@@ -314,9 +371,10 @@ def canonical(rows) -> tuple:
 
 # ------------------------------------------------------------------ a whole line
 
-def parse_line(line: int, raw: str) -> Parsed:
-    """Check one log line; the returned :class:`Parsed` lists every fault found."""
-    p = Parsed(line, raw)
+def parse_line(line: int, raw: str, zone: str = UTC) -> Parsed:
+    """Check one log line; the returned :class:`Parsed` lists every fault found. Times
+    without offset are wall times of ``zone``."""
+    p = Parsed(line, raw, zone)
     faults = p.faults
     if not raw.strip():
         faults.append(Fault(MISSING, "line", "empty, no message"))
@@ -341,7 +399,7 @@ def parse_line(line: int, raw: str) -> Parsed:
         faults.append(Fault(BAD_FORMAT, "message", f"{_shown(message, 10)} not M1, M3 or M5"))
     else:
         p.kind = message
-    p.received_at = _time(obj, "received_at", "received_at", faults)
+    p.received_at = _time(obj, "received_at", "received_at", faults, p.zone)
     body = obj.get("body")
     if body is None:
         faults.append(Fault(MISSING, "body", "missing"))

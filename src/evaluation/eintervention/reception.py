@@ -37,7 +37,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from ..errors import InputError, LoadRejected, OpevalError
-from ..store import db
+from ..store import db, settings
 from ..store.ingest import FileResult, LoadResult
 from .fields import BAD_FORMAT, OPERATOR_CODE, Fault, Parsed, canonical, clean, parse_line
 from .rules import (
@@ -85,8 +85,9 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
-def read_lines(path: Path, bar: tqdm | None = None) -> Iterator[Parsed]:
-    """Every line of ``path`` checked, numbered from 1 (a final newline ends the last line)."""
+def read_lines(path: Path, bar: tqdm | None = None, zone: str = "UTC") -> Iterator[Parsed]:
+    """Every line of ``path`` checked, numbered from 1 (a final newline ends the last line);
+    times without offset are wall times of ``zone``."""
     with _open(path) as fh:
         pending = 0
         for number, data in enumerate(fh, start=1):
@@ -107,7 +108,7 @@ def read_lines(path: Path, bar: tqdm | None = None) -> Iterator[Parsed]:
                 p.faults.append(Fault(BAD_FORMAT, "line", "not UTF-8 text"))
                 yield p
                 continue
-            yield parse_line(number, text)
+            yield parse_line(number, text, zone)
         if bar is not None:
             bar.update(pending)
 
@@ -126,7 +127,8 @@ def _keys(con, name: str, columns: dict[str, list]) -> None:
 
 def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
                parsed: Sequence[Parsed]) -> Reception:
-    """A :class:`Reception` holding the stored records that the checked lines refer to."""
+    """A :class:`Reception` holding the stored records that the checked lines refer to,
+    and the partner lists of the database (settings ``do_codes``, ``oc_codes``)."""
     do_keys, refs, m5_refs, pm_ids = set(), set(), set(), set()
     for p in parsed:
         if p.faults:
@@ -155,29 +157,33 @@ def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
             UNION
             SELECT {cols} FROM interventions i SEMI JOIN __k_ref k ON k.ref = i.ref_interv_oi
             """).fetchall()
-        targets: dict[str, set] = {}
-        for ref, nature, pbo, pto in con.execute("""
-                SELECT ref_interv_oi, nature, pbo, pto FROM intervention_targets
+        targets: dict[str, dict[str | None, set]] = {}
+        for ref, source, nature, pbo, pto in con.execute("""
+                SELECT ref_interv_oi, declared_in, nature, pbo, pto FROM intervention_targets
                 WHERE ref_interv_oi IN (
                     SELECT ref_interv_oi FROM interventions i SEMI JOIN __k_do k
                         ON k.code_do = i.code_do AND k.ref_do = i.ref_interv_do
                     UNION SELECT ref FROM __k_ref)""").fetchall():
-            targets.setdefault(ref, set()).add((nature, pbo, pto))
-        interventions = [Intervention(*r, targets=canonical(targets.get(r[0], ())), stored=True)
+            targets.setdefault(ref, {}).setdefault(source, set()).add((nature, pbo, pto))
+        interventions = [Intervention(*r, targets={k: canonical(v) for k, v in
+                                                   targets.get(r[0], {}).items()}, stored=True)
                          for r in rows]
         clients: dict[tuple, set] = {}
         for ref, oc, *client in con.execute("""
                 SELECT ref_interv_oi, code_oc, pto, pbo, tube, fibre, position_pm, cut_at
                 FROM outages SEMI JOIN __k_m5 k ON k.ref = outages.ref_interv_oi""").fetchall():
             clients.setdefault((ref, oc), set()).add(tuple(client))
-        reports = [Report(ref, oc, received, canonical(clients.get((ref, oc), ())), stored=True)
-                   for ref, oc, received in con.execute("""
-                SELECT ref_interv_oi, code_oc, received_at FROM outage_reports
+        reports = [Report(ref, oc, received, canonical(clients.get((ref, oc), ())), aside or 0,
+                          stored=True)
+                   for ref, oc, received, aside in con.execute("""
+                SELECT ref_interv_oi, code_oc, received_at, clients_set_aside FROM outage_reports
                 SEMI JOIN __k_m5 k ON k.ref = outage_reports.ref_interv_oi""").fetchall()]
     finally:
         for name in names:
             con.unregister(name)
-    return Reception(oi_codes, pm_owner, interventions, reports)
+    return Reception(oi_codes, pm_owner, interventions, reports,
+                     do_codes=settings.codes(con, "do_codes"),
+                     oc_codes=settings.codes(con, "oc_codes"))
 
 
 # ------------------------------------------------------------------ pass 4: write
@@ -200,16 +206,17 @@ def _write_records(con: duckdb.DuckDBPyConnection, reception: Reception) -> None
         "m1_received_at": _ts([i.m1_received_at for i in ivs]),
         "m3_received_at": _ts([i.m3_received_at for i in ivs]),
     }))
-    t_rows = [(i.ref_interv_oi, *t) for i in ivs for t in i.targets]
+    t_rows = [(i.ref_interv_oi, *t) for i in ivs for t in i.target_rows()]
     con.register("__w_t", pa.table({
         name: pa.array([r[k] for r in t_rows], STR)
-        for k, name in enumerate(("ref_interv_oi", "nature", "pbo", "pto"))}))
+        for k, name in enumerate(("ref_interv_oi", "declared_in", "nature", "pbo", "pto"))}))
     reports = reception.changed_reports()
     con.register("__w_rep", pa.table({
         "ref_interv_oi": pa.array([r.ref_interv_oi for r in reports], STR),
         "code_oc": pa.array([r.code_oc for r in reports], STR),
         "received_at": _ts([r.received_at for r in reports]),
         "clients_hs": pa.array([len(r.clients) for r in reports], pa.int32()),
+        "clients_set_aside": pa.array([r.set_aside for r in reports], pa.int32()),
     }))
     o_rows = [(r.code_oc, reception.by_ref[r.ref_interv_oi].pm_id, *c, r.ref_interv_oi)
               for r in reports for c in r.clients]
@@ -225,10 +232,11 @@ def _write_records(con: duckdb.DuckDBPyConnection, reception: Reception) -> None
             SELECT * FROM __w_iv""")
         con.execute("""DELETE FROM intervention_targets
             WHERE ref_interv_oi IN (SELECT ref_interv_oi FROM __w_iv)""")
-        con.execute("""INSERT INTO intervention_targets (ref_interv_oi, nature, pbo, pto)
-            SELECT * FROM __w_t""")
+        con.execute("""INSERT INTO intervention_targets
+            (ref_interv_oi, declared_in, nature, pbo, pto) SELECT * FROM __w_t""")
         con.execute("""INSERT OR REPLACE INTO outage_reports
-            (ref_interv_oi, code_oc, received_at, clients_hs) SELECT * FROM __w_rep""")
+            (ref_interv_oi, code_oc, received_at, clients_hs, clients_set_aside)
+            SELECT * FROM __w_rep""")
         con.execute("""DELETE FROM outages USING __w_rep r
             WHERE outages.ref_interv_oi = r.ref_interv_oi AND outages.code_oc = r.code_oc""")
         con.execute(f"""INSERT INTO outages ({', '.join(names)}) SELECT * FROM __w_out""")
@@ -272,10 +280,13 @@ def _write_messages(con, load_id: int, parsed: list[Parsed], answers: list[Answe
 
 def _write_quarantine(con, load_id: int, sources: list[str], file_of: list[int],
                       parsed: list[Parsed], answers: list[Answer]) -> None:
-    """KO lines into ``quarantine`` (file, line, fields at fault, every reason, raw line)."""
+    """KO lines into ``quarantine`` (file, line, fields at fault, every reason, raw line),
+    and each client set aside from an accepted M5 (its field, why, the client as sent)."""
     rows = []
     for p, a, f in zip(parsed, answers, file_of):
         if a.code == 0:
+            rows.extend((sources[f], p.line, s.field, f"client set aside (the M5 was accepted): "
+                         f"{s.reason}", s.raw) for s in p.set_aside)
             continue
         if p.faults:
             at_fault = [x for x in p.faults if x.code == a.code]
@@ -300,18 +311,22 @@ def _write_quarantine(con, load_id: int, sources: list[str], file_of: list[int],
 
 
 def _log(con, load_id: int, files: list[FileResult], started: dt.datetime, status: str,
-         strict: bool) -> None:
-    """One ``load_log`` row per file (a rejected load applied nothing: zero accepted)."""
+         strict: bool, set_aside: list[int]) -> None:
+    """One ``load_log`` row per file (a rejected load applied nothing: zero accepted);
+    ``set_aside`` counts, per file, the clients of accepted M5s set aside."""
     finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     applied = status == "applied"
     for i, f in enumerate(files):
+        notes = [f"{f.quarantined} message(s) answered KO"] if f.quarantined else []
+        if set_aside[i]:
+            notes.append(f"{set_aside[i]} client(s) of accepted M5s set aside")
         con.execute("""INSERT INTO load_log (load_id, file_index, kind, source, started_at,
             finished_at, status, strict, rows_read, accepted, quarantined, inserted, updated,
             unchanged, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [load_id, i, KIND, f.source, started, finished, status, strict, f.rows_read,
                      f.accepted if applied else 0, f.quarantined, f.inserted if applied else 0,
                      f.updated if applied else 0, f.unchanged if applied else 0,
-                     f"{f.quarantined} message(s) answered KO" if f.quarantined else None])
+                     "; ".join(notes) or None])
 
 
 def _answers_text(answers: list[Answer], file_of: list[int], sources: list[str]) -> Iterator[str]:
@@ -345,6 +360,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
         if not os.access(path, os.R_OK):
             raise InputError(f"{path}: not readable")
     codes = resolve_oi_codes(con, oi_codes)
+    zone = settings.timezone(con)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     shown = _progress_enabled(progress)
     sources = [str(p.resolve()) for p in paths]
@@ -358,7 +374,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
         for i, path in enumerate(paths):
             offset = len(parsed)
             try:
-                parsed.extend(read_lines(path, bar))
+                parsed.extend(read_lines(path, bar, zone))
             except (OSError, EOFError) as exc:
                 raise InputError(f"{path}: cannot read ({exc})") from None
             n = len(parsed) - offset
@@ -381,6 +397,10 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
             fr.unchanged += 1
     rejected = sum(f.quarantined for f in files)
     status = "rejected" if strict and rejected else "applied"
+    set_aside = [0] * len(files)
+    for p, a, f in zip(parsed, answers, file_of):
+        if a.code == 0:
+            set_aside[f] += len(p.set_aside)
     load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
 
     tmp = None
@@ -390,7 +410,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
     _finish_pending(con)
     con.execute("BEGIN TRANSACTION")
     try:
-        _log(con, load_id, files, started, status, strict)
+        _log(con, load_id, files, started, status, strict, set_aside)
         _write_quarantine(con, load_id, sources, file_of, parsed, answers)
         if status == "applied":
             _write_records(con, reception)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import localtime
 from ..errors import InputError, LoadRejected
 from .ingest import (
     FileResult,
@@ -51,6 +52,7 @@ from .ingest import (
 )
 from .readers import _lit, _q, stage
 from .schema import TABLES, Column, Table
+from .settings import timezone
 
 KIND = "alarm_log"
 RETURN_MARKERS = ("NR", "RTN", "RECOVERED", "CLEARED", "NORMAL")
@@ -92,11 +94,13 @@ class AlarmLogFileResult(FileResult):
                 f"{self.returns_paired} return(s) to normal paired")
 
 
-def _events_sql(staged: str, file_index: int, present: set[str]) -> str:
-    """Typed events of one staged log file, with the reason a record is unusable."""
+def _events_sql(staged: str, file_index: int, present: set[str], zone: str) -> str:
+    """Typed events of one staged log file, with the reason a record is unusable; times
+    without offset are read in ``zone``."""
     system = [f"NULLIF(trim({_q(c)}), '')" for c in SYSTEM_COLUMNS if c in present]
     system_sql = f"coalesce({', '.join(system)})" if system else "NULL"
     typ = "coalesce(NULLIF(trim(type), ''), NULLIF(trim(condition), ''))"
+    ts_sql = localtime.timestamp_sql("""NULLIF(trim("timestamp"), '')""", zone)
     return f"""
     SELECT {file_index} AS __file, e.__line, e.ts, e.tag, e.typ, e.description, e.priority,
            e.system_id, e.is_return, e.cond,
@@ -113,7 +117,7 @@ def _events_sql(staged: str, file_index: int, present: set[str]) -> str:
                  trim(CASE WHEN __marker <> '' THEN regexp_extract(typ, {_lit(_MARKER_RE)}, 1)
                            ELSE typ END) AS cond
           FROM (SELECT *, regexp_extract(typ, {_lit(_MARKER_RE)}, 2) AS __marker FROM (SELECT __line, NULLIF(trim("timestamp"), '') AS __ts_raw,
-                       CAST(TRY_CAST(NULLIF(trim("timestamp"), '') AS TIMESTAMPTZ) AS TIMESTAMP) AS ts,
+                       {ts_sql} AS ts,
                        NULLIF(trim(tag), '') AS tag, {typ} AS typ,
                        NULLIF(trim(description), '') AS description,
                        NULLIF(trim(priority), '') AS priority,
@@ -154,7 +158,7 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
                                             ignored_columns=st.ignored_columns))
             con.execute(f"""INSERT INTO __quarantine
                 SELECT {i}, line, NULL, reason, raw FROM {st.table}_rejects""")
-            parts.append(_events_sql(st.table, i, present))
+            parts.append(_events_sql(st.table, i, present, timezone(con)))
         step("pairing raises with their returns to normal")
         con.execute("CREATE OR REPLACE TEMP TABLE __ev AS " + " UNION ALL ".join(parts))
         con.execute("""INSERT INTO __quarantine
@@ -180,13 +184,14 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
             FROM __seq WHERE __src = 'load' AND is_return AND NOT coalesce(prev_is_raise, false)""")
         step("validating the paired alarms")
         _typed_empty = _typed_sql(ALARMS, "(SELECT NULL::BIGINT AS __line, " + ", ".join(
-            f"NULL::VARCHAR AS {_q(c)}" for c in alarm_cols) + " WHERE false)", 0)
+            f"NULL::VARCHAR AS {_q(c)}" for c in alarm_cols) + " WHERE false)", 0, localtime.UTC)
         con.execute(f"CREATE OR REPLACE TEMP TABLE __typed AS SELECT * FROM ({_typed_empty})")
         for i in range(len(files)):
             con.execute(f"""CREATE OR REPLACE TEMP TABLE __a{i} AS
                 SELECT __line, {cols} FROM __rows WHERE __file = {i}""")
             temps.append(f"__a{i}")
-            con.execute(f"INSERT INTO __typed {_typed_sql(ALARMS, f'__a{i}', i)}")
+            # the paired rows carry the times read above, already in UTC
+            con.execute(f"INSERT INTO __typed {_typed_sql(ALARMS, f'__a{i}', i, localtime.UTC)}")
             con.execute(f"""INSERT INTO __quarantine
                 SELECT {i}, t.__line, t.__cols, t.__errors, r.__raw
                 FROM __typed t JOIN __rows r ON r.__file = {i} AND r.__line = t.__line

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import OpevalError
-from .schema import SCHEMA_VERSION, TABLES, Table
+from .schema import SCHEMA_VERSION, TABLES, Table, reference_sql
 
 
 class StoreError(OpevalError):
@@ -56,9 +56,18 @@ def table_ddl(table: Table) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
 
 
-# Version -> statements that bring a database from version-1 to version.
-# Version 1 is the whole initial schema (created by ``_create``).
-MIGRATIONS: dict[int, list[str]] = {}
+# Version -> statements that bring a database from version-1 to version. A new
+# database is created at the current version directly (``_create``).
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: the targets remember the message that declared them (M1 and M3 both count), the
+    # M5 reports count the clients set aside, and PTO references are stored normalised.
+    2: ["ALTER TABLE intervention_targets ADD COLUMN declared_in VARCHAR",
+        "ALTER TABLE outage_reports ADD COLUMN clients_set_aside INTEGER",
+        f"UPDATE outages SET pto = {reference_sql('pto')} "
+        f"WHERE pto IS DISTINCT FROM {reference_sql('pto')}",
+        f"UPDATE intervention_targets SET pto = {reference_sql('pto')} "
+        f"WHERE pto IS DISTINCT FROM {reference_sql('pto')}"],
+}
 
 
 def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -104,7 +113,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
     try:
         if current is None:
             _create(con)
-            start = 1
+            start = target
         else:
             start = current
         for version in range(start + 1, target + 1):

@@ -37,6 +37,7 @@ import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
+from .. import localtime
 from ..errors import OpevalError
 from . import db, lake
 from .schema import TABLES
@@ -72,6 +73,13 @@ class Tables:
     backend: BaseBackend
     views: Mapping[str, str] = field(default_factory=dict)
     engine: str = "duckdb"
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """The store's settings (``meta``), or those a lake's manifest carries."""
+
+    @property
+    def zone(self) -> str:
+        """The time zone of the data (:mod:`evaluation.localtime`)."""
+        return localtime.database_zone(self.settings.get)
 
     def __getitem__(self, name: str) -> ibis.Table:
         if self.views and name in TABLES and name not in self.views:
@@ -92,17 +100,19 @@ def duckdb_backend(path: str | Path, read_only: bool = True) -> BaseBackend:
 
 
 def open_tables(path: str | Path, read_only: bool = True) -> Tables:
-    return Tables(duckdb_backend(path, read_only=read_only))
+    backend = duckdb_backend(path, read_only=read_only)
+    settings = dict(backend.con.execute("SELECT key, value FROM meta").fetchall())
+    return Tables(backend, settings=settings)
 
 
-def duckdb_lake_backend(location: str | Path) -> tuple[BaseBackend, dict[str, str]]:
+def duckdb_lake_backend(location: str | Path) -> tuple[BaseBackend, dict[str, str], dict]:
     """An in-memory DuckDB whose views (named as the contract's tables) read the lake,
-    and the tables it has."""
+    the tables it has and the settings its manifest carries."""
     if lake.is_uri(location):
         raise OpevalError(f"{location}: DuckDB reads a local lake directory; use --engine spark for a URI")
     con = db.configure(duckdb.connect())
     manifest = lake.attach_duckdb(con, location)
-    return ibis.duckdb.from_connection(con), {n: n for n in manifest.tables}
+    return ibis.duckdb.from_connection(con), {n: n for n in manifest.tables}, manifest.settings
 
 
 # ------------------------------------------------------------------ Spark
@@ -257,7 +267,8 @@ def _spark_cache_on_any_session() -> None:
 
 def spark_tables(session, location: str | Path, prefix: str | None = None) -> Tables:
     """Tables over the lake at ``location`` on ``session`` (temporary views, prefixed)."""
-    frames = lake.spark_dataframes(session, location)
+    manifest = lake.spark_manifest(session, location)
+    frames = lake.spark_dataframes(session, location, manifest)
     prefix = prefix or f"opeval{next(_view_ids)}_"
     views = {}
     for name, frame in frames.items():
@@ -267,7 +278,7 @@ def spark_tables(session, location: str | Path, prefix: str | None = None) -> Ta
     _spark_ordered_collect()
     _spark_cache_on_any_session()
     backend = ibis.pyspark.connect(session)
-    return Tables(backend, views, engine="spark")
+    return Tables(backend, views, engine="spark", settings=manifest.settings)
 
 
 def open_engine(engine: str = "duckdb", db: str | Path | None = None, lake: str | Path | None = None,
@@ -284,7 +295,8 @@ def open_engine(engine: str = "duckdb", db: str | Path | None = None, lake: str 
         if spark_master or spark_remote or spark_conf:
             raise OpevalError("--spark-master/--spark-remote/--spark-conf need --engine spark")
         if lake is not None:
-            return Tables(*duckdb_lake_backend(lake))
+            backend, views, settings = duckdb_lake_backend(lake)
+            return Tables(backend, views, settings=settings)
         if db is None:
             raise OpevalError("no database given")
         return open_tables(db)

@@ -22,9 +22,11 @@ from typing import Callable, Sequence
 
 import duckdb
 
+from .. import localtime
 from ..errors import InputError, LoadRejected
 from .readers import _lit, _q, stage
-from .schema import TABLES, Column, Table
+from .schema import TABLES, Column, Table, reference_sql
+from .settings import timezone
 
 ProgressFn = Callable[[str], None]
 
@@ -68,8 +70,11 @@ class LoadResult:
 
 # ---------------------------------------------------------------- SQL pieces
 
-def _parse(c: Column, r: str) -> str:
-    """SQL turning trimmed text ``r`` into the column's value, NULL when it does not parse."""
+def _parse(c: Column, r: str, zone: str) -> str:
+    """SQL turning trimmed text ``r`` into the column's value, NULL when it does not parse
+    (or, for a line reference, when it is an unknown marker)."""
+    if c.reference:
+        return reference_sql(r)
     if c.enum:
         return f"CASE WHEN lower({r}) IN ({', '.join(map(_lit, c.enum))}) THEN lower({r}) END"
     if c.pattern:
@@ -87,9 +92,8 @@ def _parse(c: Column, r: str) -> str:
     if c.type == "DATE":
         return f"TRY_CAST({r} AS DATE)"
     if c.type == "TIMESTAMP":
-        # Session time zone is UTC: a time without offset is UTC, one with an
-        # offset is converted to UTC (contract: times are ISO 8601).
-        return f"CAST(TRY_CAST({r} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        # A time with an offset keeps it; one without is read in the database's zone.
+        return localtime.timestamp_sql(r, zone)
     return r
 
 
@@ -108,8 +112,9 @@ def _column_error(table: Table, c: Column) -> str:
     cases = []
     if c.required and c.default is None:
         cases.append(f"WHEN {raw} IS NULL THEN {_lit(c.name + ': missing')}")
-    cases.append(f"WHEN {raw} IS NOT NULL AND {val} IS NULL THEN "
-                 f"{_lit(c.name + ': not ' + _what(c) + ': ')} || {shown}")
+    if not c.reference:    # any text is a reference; an unknown marker is stored empty
+        cases.append(f"WHEN {raw} IS NOT NULL AND {val} IS NULL THEN "
+                     f"{_lit(c.name + ': not ' + _what(c) + ': ')} || {shown}")
     if c.min is not None:
         cases.append(f"WHEN {val} < {c.min} OR {val} > {c.max} THEN "
                      f"{_lit(c.name + ': ')} || {raw} || {_lit(f' outside [{c.min:g}, {c.max:g}]')}")
@@ -124,15 +129,16 @@ def _column_error(table: Table, c: Column) -> str:
             cases.append(f"WHEN {val} IS NOT NULL AND {owner} IS DISTINCT FROM v.{_q(agree)} THEN "
                          f"{_lit(c.name + ': ')} || {shown} || {_lit(' belongs to ' + agree + ' ')} "
                          f"|| coalesce({owner}, '?')")
-    return "CASE " + " ".join(cases) + " END"
+    return ("CASE " + " ".join(cases) + " END") if cases else "NULL"
 
 
-def _typed_sql(table: Table, staged: str, file_index: int) -> str:
-    """SELECT producing typed columns, ``__errors`` and ``__cols`` from a staging table."""
+def _typed_sql(table: Table, staged: str, file_index: int, zone: str) -> str:
+    """SELECT producing typed columns, ``__errors`` and ``__cols`` from a staging table;
+    times without offset are read in ``zone``."""
     cols = table.columns
     level1 = ", ".join(f"NULLIF(trim({_q(c.name)}), '') AS {_q('__r_' + c.name)}" for c in cols)
     level2 = ", ".join([_q("__r_" + c.name) for c in cols]
-                       + [f"{_parse(c, _q('__r_' + c.name))} AS {_q(c.name)}" for c in cols])
+                       + [f"{_parse(c, _q('__r_' + c.name), zone)} AS {_q(c.name)}" for c in cols])
     errors = [_column_error(table, c) for c in cols]
     names = [f"CASE WHEN ({e}) IS NOT NULL THEN {_lit(c.name)} END" for c, e in zip(cols, errors)]
     for chk in table.checks:
@@ -172,11 +178,12 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
     load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     files: list[FileResult] = []
     cols = ", ".join(_q(c) for c in table.column_names)
+    zone = timezone(con)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE __typed AS SELECT * FROM ("
                     + _typed_sql(table, "(SELECT NULL::BIGINT AS __line, "
                                  + ", ".join(f"NULL::VARCHAR AS {_q(c)}" for c in table.column_names)
-                                 + " WHERE false)", 0) + ")")
+                                 + " WHERE false)", 0, zone) + ")")
         con.execute("""CREATE OR REPLACE TEMP TABLE __quarantine (file_index INTEGER,
             line BIGINT, columns VARCHAR, reason VARCHAR, raw VARCHAR)""")
         for i, path in enumerate(map(Path, paths)):
@@ -185,7 +192,7 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
             files.append(FileResult(str(path.resolve()), rows_read=st.rows + st.rejects,
                                     ignored_columns=st.ignored_columns))
             step(f"validating {path.name} ({st.rows} rows)")
-            con.execute(f"INSERT INTO __typed {_typed_sql(table, st.table, i)}")
+            con.execute(f"INSERT INTO __typed {_typed_sql(table, st.table, i, zone)}")
             con.execute(f"""INSERT INTO __quarantine
                 SELECT {i}, line, NULL, reason, raw FROM {st.table}_rejects""")
             con.execute(f"""INSERT INTO __quarantine

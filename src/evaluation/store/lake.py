@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import localtime
 from ..errors import OpevalError
 from .schema import LOAD_ORDER, SCHEMA_VERSION, TABLES
 
@@ -96,11 +97,13 @@ class Manifest:
     exported_at: str
     tables: dict[str, LakeTable]
     source: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    """The store's settings the analyses need (its time zone)."""
 
     def as_dict(self) -> dict:
         return {"format": LAKE_FORMAT, "format_version": LAKE_FORMAT_VERSION,
                 "schema_version": self.schema_version, "exported_at": self.exported_at,
-                "source": self.source,
+                "source": self.source, "settings": self.settings,
                 "tables": {n: {"rows": t.rows, "partition_by": t.partition_by,
                                "sorted_by": t.sorted_by, "files": t.files}
                            for n, t in self.tables.items()}}
@@ -124,8 +127,11 @@ class Manifest:
                 raise LakeError(f"{where}: unexpected partition columns {parts} for {name}")
             tables[name] = LakeTable(name, int(t["rows"]), parts,
                                      [str(c) for c in t.get("sorted_by", [])], int(t.get("files", 0)))
+        settings = d.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise LakeError(f"{where}: settings of the manifest are not an object")
         return cls(int(d["schema_version"]), str(d.get("exported_at", "")), tables,
-                   str(d.get("source", "")))
+                   str(d.get("source", "")), {str(k): str(v) for k, v in settings.items()})
 
 
 # ------------------------------------------------------------------ export
@@ -246,8 +252,10 @@ def export_lake(con: duckdb.DuckDBPyConnection, dest: str | Path, tables: Sequen
                 trash = staging / f".old-{name}"
                 final.rename(trash)
             (staging / name).rename(final)
+        zone = con.execute("SELECT value FROM meta WHERE key = ?", [localtime.SETTING]).fetchall()
         manifest = Manifest(SCHEMA_VERSION, _now(), {n: out[n] for n in LOAD_ORDER if n in out},
-                            source=source)
+                            source=source,
+                            settings={localtime.SETTING: zone[0][0]} if zone else {})
         tmp = dest / f".{MANIFEST}.tmp"
         tmp.write_text(json.dumps(manifest.as_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, dest / MANIFEST)
@@ -334,22 +342,27 @@ def spark_schema(name: str, partition_by: Sequence[str] = ()):
     return T.StructType(fields)
 
 
+def spark_manifest(session, location: str | Path) -> Manifest:
+    """The manifest of the lake at ``location``, read through Spark's file systems."""
+    def text_reader(path: str) -> str:
+        rows = session.read.text(path, wholetext=True).collect()
+        if not rows:
+            raise FileNotFoundError(path)
+        return rows[0][0]
+    try:
+        return read_manifest(location, text_reader)
+    except LakeError:
+        raise
+    except Exception as exc:  # Spark's own "path does not exist" and friends
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise LakeError(f"{location}: not an opeval lake ({MANIFEST} is missing)") from None
+        raise
+
+
 def spark_dataframes(session, location: str | Path, manifest: Manifest | None = None) -> dict:
     """Spark DataFrames of every lake table: the contract's columns and types only."""
     if manifest is None:
-        def text_reader(path: str) -> str:
-            rows = session.read.text(path, wholetext=True).collect()
-            if not rows:
-                raise FileNotFoundError(path)
-            return rows[0][0]
-        try:
-            manifest = read_manifest(location, text_reader)
-        except LakeError:
-            raise
-        except Exception as exc:  # Spark's own "path does not exist" and friends
-            if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-                raise LakeError(f"{location}: not an opeval lake ({MANIFEST} is missing)") from None
-            raise
+        manifest = spark_manifest(session, location)
     out = {}
     for name, info in manifest.tables.items():
         reader = session.read.schema(spark_schema(name, info.partition_by))
@@ -370,6 +383,7 @@ __all__ = [
     "export_lake",
     "parse_table_list",
     "read_manifest",
+    "spark_manifest",
     "spark_dataframes",
     "spark_schema",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SUBSYSTEMS = (
     "intrusion_alarm", "video_surveillance", "access_control", "patrol", "parking",
@@ -29,7 +29,15 @@ MAINTENANCE_KINDS = ("periodic", "per_call", "resident")         # 5.3.2
 ALARM_STATUSES = ("new", "in_progress", "escalated", "closed", "expired")
 CLOSE_REASONS = ("handled", "false_alarm", "other")
 NATURES = ("racc", "sav", "aucune_action", "non_fournie")         # Nature_PBO_PTO 1..4
-CUT_CAUSES = ("power", "other")
+# outages.cause: "power" (a dying gasp, spec 2.1.5) and the wider exclusions listed in
+# the spec's §6 evolutions (DERCO, a line overwritten, an ONT being swapped, a customer
+# moving) exclude a cut from the count; "other" is a cause that does not.
+EXCLUDING_CAUSES = ("power", "derco", "line_overwrite", "ont_swap", "customer_move")
+CUT_CAUSES = (*EXCLUDING_CAUSES, "other")
+TARGET_SOURCES = ("m1", "m3")                                      # message that declared a line
+# What an OC or a DO writes for a value it does not have (spec 2.1.5: "inconnu"), compared
+# after trimming, in any letter case. An empty text is unknown too.
+UNKNOWN_MARKERS = ("inconnu", "inconnue", "unknown", "n/a", "na", "null", "none", "-", "?")
 
 OPERATOR_CODE = r"^[0-9A-Z]{4}$"          # Code_OI / Code_DO / Code_OC: 4 chars [0-9A-Z]
 
@@ -41,7 +49,8 @@ class Column:
     ``type`` is the DuckDB type; ``required`` rejects empty values; ``enum`` the
     allowed lower-case words; ``min``/``max`` an inclusive numeric range;
     ``pattern`` a regular expression the text must match; ``ref`` a
-    ``table.column`` the value must exist in; ``default`` fills empty values.
+    ``table.column`` the value must exist in; ``default`` fills empty values;
+    ``reference`` normalises a line reference (:func:`normalise_reference`).
     """
 
     name: str
@@ -54,6 +63,10 @@ class Column:
     ref: str | None = None
     default: object | None = None
     doc: str = ""
+    reference: bool = False
+    """A line reference (PTO): stored trimmed and upper-cased, an unknown marker
+    (:data:`UNKNOWN_MARKERS`) stored as empty, so that references sent by different
+    operators compare equal (:func:`normalise_reference`)."""
 
     def __post_init__(self) -> None:
         if (self.min is None) != (self.max is None):
@@ -194,23 +207,31 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("intervention_targets", (
         C("ref_interv_oi", required=True, ref="interventions.ref_interv_oi"),
         C("nature", enum=NATURES, doc="1 racc, 2 sav, 3 aucune_action, 4 non_fournie."),
-        C("pbo"), C("pto"),
-    ), key=("ref_interv_oi", "nature", "pbo", "pto"),
-        doc="Lines the DO works on (Nature_PBO_PTO)."),
+        C("pbo"), C("pto", reference=True, doc="PTO reference (trimmed, upper case)."),
+        C("declared_in", enum=TARGET_SOURCES,
+          doc="The message that declared the line (m1, m3); empty when loaded as a table."),
+    ), key=("ref_interv_oi", "declared_in", "nature", "pbo", "pto"),
+        doc="Lines the DO works on (Nature_PBO_PTO): every line declared in M1 and in M3."),
     Table("outage_reports", (
         C("ref_interv_oi", required=True, ref="interventions.ref_interv_oi"),
         C("code_oc", required=True, pattern=OPERATOR_CODE),
         C("received_at", TS),
-        C("clients_hs", "INTEGER", min=0, max=1_000_000, doc="Clients listed in the M5 (0 for an empty list)."),
+        C("clients_hs", "INTEGER", min=0, max=1_000_000,
+          doc="Clients of the M5 kept as cuts (0 for an empty list)."),
+        C("clients_set_aside", "INTEGER", min=0, max=1_000_000,
+          doc="Clients of the M5 set aside (unknown PTO or cut time, malformed); see quarantine."),
     ), key=("ref_interv_oi", "code_oc"),
         doc="One row per M5 received (flow 3), also when its list is empty."),
     Table("outages", (
         C("code_oc", required=True, pattern=OPERATOR_CODE),
         C("pm_id", required=True, ref="pms.pm_id"),
-        C("pto"), C("pbo"), C("tube"), C("fibre"), C("position_pm"),
+        C("pto", reference=True, doc="PTO reference (trimmed, upper case; empty if unknown)."),
+        C("pbo"), C("tube"), C("fibre"), C("position_pm"),
         C("cut_at", TS, required=True, doc="HMS_Coupure."),
         C("restored_at", TS),
-        C("cause", enum=CUT_CAUSES, doc="power for a power cut (dying gasp); empty if unknown."),
+        C("cause", enum=CUT_CAUSES,
+          doc="power (dying gasp), derco, line_overwrite, ont_swap, customer_move: not a "
+              "customer cut; other or empty: counted."),
         C("churned", "BOOLEAN", doc="The line was churned (resiliated)."),
         C("ref_interv_oi", ref="interventions.ref_interv_oi",
           doc="Set when the cut came in an M5; empty for cuts known from elsewhere."),
@@ -219,8 +240,36 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         checks=(Check(("restored_at",), "restored_at < cut_at", "restored before the cut"),),
         doc="One row per customer line cut and source: a cut reported in an M5 and the "
             "same cut known from line supervision are two rows (the analyses count the "
-            "cut once); loading one never overwrites the other."),
+            "cut once: same OC, PM, PTO and cut time); loading one never overwrites the other."),
 )}
+
+_BLANK = " \t\r\n"
+_LOWER, _UPPER = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TO_UPPER = str.maketrans(_LOWER, _UPPER)
+_MARKERS_UPPER = tuple(m.upper() for m in UNKNOWN_MARKERS)
+
+
+def normalise_reference(text: str | None) -> str | None:
+    """A line reference as stored: blanks around it removed, ASCII letters upper-cased;
+    None when empty or an unknown marker (:data:`UNKNOWN_MARKERS`).
+
+    The store's loaders and the e-Intervention reception both apply it (the SQL form
+    is :func:`reference_sql`, kept equal by a property test), so ``fi-5555-0001`` and
+    ``FI-5555-0001 `` name one line. Only ASCII letters change case, so the rule is the
+    same in every engine and locale.
+    """
+    if text is None:
+        return None
+    value = text.strip(_BLANK).translate(_TO_UPPER)
+    return None if not value or value in _MARKERS_UPPER else value
+
+
+def reference_sql(expr: str) -> str:
+    """:func:`normalise_reference` in DuckDB SQL over the text expression ``expr``."""
+    markers = ", ".join("'" + m.replace("'", "''") + "'" for m in _MARKERS_UPPER)
+    up = f"translate(trim({expr}, ' ' || chr(9) || chr(13) || chr(10)), '{_LOWER}', '{_UPPER}')"
+    return f"CASE WHEN {up} = '' OR {up} IN ({markers}) THEN NULL ELSE {up} END"
+
 
 # Ingest order that satisfies the references.
 LOAD_ORDER = ("systems", "devices", "faults", "maintenance", "alarms", "pms",

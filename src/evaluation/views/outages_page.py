@@ -169,12 +169,12 @@ def timeline_plot(windows: pd.DataFrame, cuts: pd.DataFrame, aggregated: bool,
     else:
         data = data.assign(restored=shown(data[["restored_at"]])["restored_at"],
                            window=data["window_ref"].fillna(""),
-                           m5=data["m5_ref"].fillna(""), why=data["reason"].fillna(""))
-        pts = hv.Scatter(data, "cut_at", ["row", "category", "code_oc", "pto", "window", "m5",
+                           source=data["source"].fillna(""), why=data["reason"].fillna(""))
+        pts = hv.Scatter(data, "cut_at", ["row", "category", "code_oc", "pto", "window", "source",
                                           "why", "restored"]).opts(
             size=7, tools=[_hover([("", "@category"), ("cut at", "@cut_at{%F %T}"),
                                    ("OC", "@code_oc"), ("PTO", "@pto"),
-                                   ("in window of", "@window"), ("M5 of", "@m5"),
+                                   ("in window of", "@window"), ("reported by", "@source"),
                                    ("not counted", "@why"), ("restored", "@restored")],
                                   {"@cut_at": "datetime"})])
     layers = [rect, pts.opts(color=color, line_color="white", framewise=True)]
@@ -193,7 +193,7 @@ def _empty_timeline() -> tuple:
                                 "impacted")}})
     cuts = pd.DataFrame({"cut_at": pd.Series(dtype="datetime64[ns]"),
                          **{c: pd.Series(dtype=object) for c in (
-                             "category", "code_oc", "pto", "restored_at", "reason", "m5_ref",
+                             "category", "code_oc", "pto", "restored_at", "reason", "source",
                              "window_ref")}})
     return windows, cuts, False, ""
 

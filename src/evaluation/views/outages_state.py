@@ -51,14 +51,15 @@ import numpy as np
 import pandas as pd
 import param
 
+from .. import localtime
 from ..analyses import blacklist as bl
 from ..analyses.blacklist import BlacklistConfig
 from ..analyses.outages import correlation as c
 from ..analyses.outages import pseudonym as ps
-from ..analyses.outages import rules, stats
+from ..analyses.outages import stats
 from ..analyses.outages.report import Correlation, add_rate_ratio, correlate
-from .queries import stamp
 from . import snapshot as snapshots
+from .queries import stamp
 from .snapshot import SnapshotCache, attached
 
 KEY_SETTING = "pseudonym_key"
@@ -116,6 +117,11 @@ class Snapshot(snapshots.Snapshot):
     def tables(self) -> dict[str, ibis.Table]:
         return {name: self.backend.table(name) for name in NETWORK_TABLES}
 
+    @property
+    def zone(self) -> str:
+        """The database's time zone (its days are the period's days)."""
+        return localtime.database_zone(self.settings.get)
+
     def close(self) -> None:
         for a in self.analyses.values():
             a.release()
@@ -134,8 +140,8 @@ def build_snapshot(path: str) -> Snapshot:
         for name in NETWORK_TABLES:
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM src.main."{name}"')
         settings = dict(con.execute(
-            "SELECT key, value FROM src.main.meta WHERE key IN ('demo_as_of', ?)",
-            [KEY_SETTING]).fetchall())
+            "SELECT key, value FROM src.main.meta WHERE key IN ('demo_as_of', ?, ?)",
+            [KEY_SETTING, localtime.SETTING]).fetchall())
         messages = int(con.execute("SELECT count(*) FROM src.main.messages").fetchone()[0])
     rows = {name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
             for name in NETWORK_TABLES}
@@ -173,7 +179,8 @@ class Analysis:
             iv = tables["interventions"]
             tables["interventions"] = iv.filter(iv.code_do == code_do)
             p = self.corr.period
-            self.by_do[code_do] = correlate(tables, since=p.start, as_of=p.end, cache=True)
+            self.by_do[code_do] = correlate(tables, since=p.start, as_of=p.end, cache=True,
+                                            zone=p.zone)
         return self.by_do[code_do]
 
     def release(self) -> None:
@@ -190,7 +197,7 @@ def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
         if found is not None:
             snap.analyses.move_to_end(key)
             return found
-        corr = correlate(snap.tables, since=since, as_of=as_of, cache=True)
+        corr = correlate(snap.tables, since=since, as_of=as_of, cache=True, zone=snap.zone)
         pm_info = snap.backend.table("pms").select("pm_id", "oi_code", "zone").to_pandas()
         found = Analysis(corr, pm_info)
         snap.analyses[key] = found
@@ -248,9 +255,10 @@ class OutagesState(param.Parameterized):
     """Filters, the selected PM and the queries behind the ``/outages`` page."""
 
     since = param.CalendarDate(default=None, allow_None=True,
-                       doc="First day of the period (00:00 UTC); None: from the first data.")
+                       doc="First day of the period (from local midnight, in the database's "
+                           "time zone); None: from the first data.")
     as_of = param.CalendarDate(default=None, allow_None=True,
-                       doc="Last day of the period (to its end, UTC); None: the demo_as_of "
+                       doc="Last day of the period (to its local end); None: the demo_as_of "
                            "setting, else the end of the data.")
     oi_code = param.String(default="", doc="Only the PMs of this OI code ('' = every OI).")
     zone = param.String(default="", doc="Only the PMs of this zone ('' = every zone).")
@@ -279,9 +287,10 @@ class OutagesState(param.Parameterized):
         return {**self.snap.rows, "messages": self.snap.messages}
 
     def _period_args(self) -> tuple:
-        since = (dt.datetime.combine(self.since, dt.time()) if self.since else None)
+        zone = self.snap.zone
+        since = localtime.day_start(self.since, zone) if self.since else None
         if self.as_of:
-            as_of = dt.datetime.combine(self.as_of, dt.time()) + dt.timedelta(days=1)
+            as_of = localtime.day_end(self.as_of, zone)
         else:
             as_of = _naive(self.snap.settings.get("demo_as_of"))
         if since is not None and as_of is not None and since >= as_of:
@@ -468,7 +477,7 @@ class OutagesState(param.Parameterized):
             cov = cov.filter(cov.covered).select(w_ref=cov.ref_interv_oi, code_do=cov.code_do,
                                                  hd=cov.hd, hf=cov.hf)
             p = p.join(cov, p.ref_interv_oi == cov.w_ref)
-            p = p.mutate(source=ibis.ifelse(p.m5_ref.notnull(), "M5", "supervision"))
+            p = p.mutate(source=c.source(p.m5_rows, p.supervision_rows))
             return p.select(*CUT_COLUMNS).order_by(["cut_at", "code_oc", "pto"]).to_pandas()
         return self.show_do(self._memo("pm_cuts", (self.pm_id, self.code_do), make))
 
@@ -493,11 +502,10 @@ class OutagesState(param.Parameterized):
         def make(a: Analysis):
             corr = self._corr(a)
             period = corr.period
-            o = corr.tables["outages"]
-            o = o.filter((o.pm_id == self.pm_id) & o.cut_at.notnull()
-                         & (o.cut_at >= ibis.literal(period.start))
-                         & (o.cut_at < ibis.literal(period.end)))
-            o = o.mutate(reason=rules.exclusion_reason(o))
+            e = corr.events
+            e = e.filter((e.pm_id == self.pm_id) & period.contains(e.cut_at))
+            u = c.unidentified(corr.tables["outages"], period)
+            u = u.filter(u.pm_id == self.pm_id)
             p = corr.all_pairs.filter(corr.all_pairs.pm_id == self.pm_id)
             flags = p.group_by([p[k].name(f"p_{k}") for k in CUT_KEY]).aggregate(
                 f_in=_count((p.position == "in") & ~p.is_target),
@@ -505,7 +513,7 @@ class OutagesState(param.Parameterized):
                 f_target=_count((p.position == "in") & p.is_target),
                 window_ref=ibis.ifelse((p.position == "in") & ~p.is_target,
                                        p.ref_interv_oi, ibis.null(str)).min())
-            j = o.left_join(flags, [o[k] == flags[f"p_{k}"] for k in CUT_KEY])
+            j = e.left_join(flags, [e[k] == flags[f"p_{k}"] for k in CUT_KEY])
             cat = ibis.cases(
                 (j.reason == "power_cut", CUT_POWER),
                 (j.reason.notnull(), CUT_OTHER),
@@ -513,8 +521,20 @@ class OutagesState(param.Parameterized):
                 (j.f_target.fill_null(0) > 0, CUT_TARGET),
                 (j.f_near.fill_null(0) > 0, CUT_NEAR),
                 else_=CUT_OUT)
-            j = j.select("cut_at", "code_oc", "pto", "restored_at", "reason",
-                         m5_ref=j.ref_interv_oi, window_ref=j.window_ref, category=cat)
+            cols = {"cut_at": "timestamp", "code_oc": "string", "pto": "string",
+                    "restored_at": "timestamp", "reason": "string", "source": "string",
+                    "window_ref": "string", "category": "string"}
+            merged = j.select(j.cut_at, j.code_oc, j.pto, j.restored_at, j.reason,
+                              source=c.source(j.m5_rows, j.supervision_rows),
+                              window_ref=j.window_ref, category=cat)
+            unknown = u.select(cut_at=u.cut_at, code_oc=u.code_oc,
+                               pto=ibis.null(str), restored_at=u.restored_at,
+                               reason=u.reason,
+                               source=ibis.ifelse(u.from_m5, "m5", "supervision"),
+                               window_ref=ibis.null(str), category=ibis.literal(CUT_OTHER))
+            j = ibis.union(*[t.select(**{k: t[k].cast(v) for k, v in cols.items()})
+                             for t in (merged, unknown)])
+            j = j.filter(j.cut_at.notnull())
             n = int(j.count().execute())
             if n <= MAX_POINTS:
                 return j.order_by(["cut_at", "code_oc", "pto"]).to_pandas(), False
@@ -570,9 +590,9 @@ class OutagesState(param.Parameterized):
     def exclusions(self) -> pd.DataFrame:
         """Cuts of the period that do not count, by reason (network-wide)."""
         def make(a: Analysis) -> pd.DataFrame:
-            df = c.exclusions(a.corr.tables["outages"], a.corr.period).to_pandas()
-            target = int(c.target_exclusions(a.corr.all_pairs).count().execute())
-            df = pd.concat([df, pd.DataFrame({"reason": ["target_line"], "cuts": [target]})])
+            corr = a.corr
+            df = c.exclusions(corr.events, corr.tables["outages"], corr.placed,
+                              corr.period).to_pandas()
             return df.sort_values("reason").reset_index(drop=True)
         return self._memo("exclusions", (), make)
 

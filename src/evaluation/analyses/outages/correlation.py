@@ -7,17 +7,29 @@ Spark later). The rules themselves live in :mod:`.rules`.
 
 Decisions this module takes (docs/outages.md explains them):
 
-- The *period* is ``[start, end)``; an intervention belongs to it by its HD, a
-  cut by its cut time.
+- The *period* is ``[start, end)`` in UTC, its days those of the database's time
+  zone; an intervention belongs to it by its HD. Its window [HD, HF] belongs
+  to it whole: a cut after the period's end inside the window of one of its
+  interventions is matched to it. Other cuts belong to the period by their time.
+- A *cut* is one event, whatever the number of rows reporting it
+  (:func:`cut_events`): rows with the same OC, PM, PTO and cut time are merged;
+  the earliest restore time is kept, any source's exclusion applies, and the
+  cut remembers which sources (M5, supervision) reported it.
 - An intervention without HF has no window: it counts in ``interventions`` and
   ``missing_hf`` but is never matched to cuts nor *covered* (its M5s, if any,
   are shown in the OC figures); it is listed in the DO quality section.
 - Matching is by PM and time: a cut is paired with every window of its PM that
   contains its time within the 5-minute tolerance (``before`` / ``in`` /
-  ``after``). A cut that came in an M5 (``m5_ref`` set) is *attributed* only to
-  the intervention its M5 answered; a cut from elsewhere (supervision) is
-  attributed to every window containing it.
+  ``after``). A cut that came in M5s is *attributed* only to the interventions
+  those M5s answered; a cut known only from elsewhere (supervision) is
+  attributed to every window containing it, and then *shared* when that is more
+  than one (the spec's multi-intervention case).
 - A pair whose cut is a target line of that intervention is dropped (§2.1.5).
+- The in/out-of-window comparison (the baseline) counts, inside and outside
+  windows alike, the cuts of the OCs whose lines at the PM line supervision
+  watches (it reported at least one of their cuts there in the period): only
+  for them are cuts outside windows known. A PM with none has no baseline
+  (:func:`per_pm`).
 """
 from __future__ import annotations
 
@@ -27,7 +39,9 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from ... import localtime
 from . import rules
+from .rules import CUT_ID
 
 
 @dataclass(frozen=True)
@@ -41,58 +55,74 @@ class OutageConfig:
     bucket_s: int = 6 * 3600
     """Time bucket of the PM×time hash join (performance only; results do not depend on it)."""
 
+    def __post_init__(self) -> None:
+        if self.tolerance < dt.timedelta(0):
+            raise ValueError("tolerance: must not be negative")
+        if self.m1_delay_large_s < 0:
+            raise ValueError("m1_delay_large_s: must not be negative")
+        if self.bucket_s < 1:
+            raise ValueError("bucket_s: must be at least 1 second")
+
 
 @dataclass(frozen=True)
 class Period:
-    """The analysed period ``[start, end)`` (naive UTC datetimes)."""
+    """The analysed period ``[start, end)`` (naive UTC datetimes) and the time zone whose
+    calendar days the day rules use."""
 
     start: dt.datetime
     end: dt.datetime
+    zone: str = localtime.UTC
 
     @property
     def hours(self) -> float:
         return max((self.end - self.start).total_seconds(), 0.0) / 3600.0
 
+    def day(self, ts: ir.TimestampValue) -> ir.IntegerValue:
+        """Engine-side local day number of a naive-UTC time (:func:`localtime.local_day`)."""
+        return localtime.local_day(ts, self.zone, self.start, self.end)
+
+    def contains(self, ts: ir.TimestampValue) -> ir.BooleanValue:
+        return (ts >= ibis.literal(self.start)) & (ts < ibis.literal(self.end))
+
 
 def _to_datetime(value) -> dt.datetime | None:
     if value is None:
         return None
-    try:
-        import pandas as pd
-        if pd.isna(value):
-            return None
-        value = pd.Timestamp(value)
-        if value.tzinfo is not None:
-            value = value.tz_convert("UTC").tz_localize(None)
-        return value.to_pydatetime()
-    except (TypeError, ValueError):
+    import pandas as pd
+    if pd.isna(value):
         return None
+    value = pd.Timestamp(value)
+    if value.tzinfo is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
+    return value.to_pydatetime()
 
 
 def resolve_period(interventions: ir.Table, outages: ir.Table,
                    since: dt.date | dt.datetime | None = None,
-                   as_of: dt.date | dt.datetime | None = None) -> Period:
+                   as_of: dt.date | dt.datetime | None = None,
+                   zone: str = localtime.UTC) -> Period:
     """The period of an analysis.
 
-    ``as_of`` a date means the end of that day (the period includes it); a
-    datetime is the exclusive end. Without it, the period ends one second after
-    the latest HD, HF or cut time in the data. ``since`` a date starts at
-    00:00 that day; without it, at the earliest HD or cut time before the end.
+    ``as_of`` a date means the end of that local day of ``zone`` (the period
+    includes it); a datetime is the exclusive end (naive UTC). Without it, the
+    period ends one second after the latest HD, HF or cut time in the data.
+    ``since`` a date starts at local midnight that day; without it, at the
+    earliest HD or cut time before the end.
     """
     if isinstance(as_of, dt.datetime):
         end = as_of
     elif isinstance(as_of, dt.date):
-        end = dt.datetime.combine(as_of, dt.time()) + dt.timedelta(days=1)
+        end = localtime.day_end(as_of, zone)
     else:
-        latest = [_to_datetime(x) for x in (interventions.started_at.max().execute(),
-                                            interventions.ended_at.max().execute(),
-                                            outages.cut_at.max().execute())]
+        i = interventions.aggregate(a=interventions.started_at.max(),
+                                    b=interventions.ended_at.max()).to_pyarrow().to_pylist()[0]
+        latest = [_to_datetime(x) for x in (i["a"], i["b"], outages.cut_at.max().execute())]
         latest = [x for x in latest if x is not None]
         end = (max(latest) + dt.timedelta(seconds=1)) if latest else dt.datetime(1970, 1, 1)
     if isinstance(since, dt.datetime):
         start = since
     elif isinstance(since, dt.date):
-        start = dt.datetime.combine(since, dt.time())
+        start = localtime.day_start(since, zone)
     else:
         lit = ibis.literal(end)
         earliest = [_to_datetime(x) for x in (
@@ -100,11 +130,7 @@ def resolve_period(interventions: ir.Table, outages: ir.Table,
             outages.filter(outages.cut_at < lit).cut_at.min().execute())]
         earliest = [x for x in earliest if x is not None]
         start = min(earliest) if earliest else end
-    return Period(start=min(start, end), end=end)
-
-
-def _in_period(col: ir.TimestampValue, period: Period) -> ir.BooleanValue:
-    return (col >= ibis.literal(period.start)) & (col < ibis.literal(period.end))
+    return Period(start=min(start, end), end=end, zone=zone)
 
 
 def _left_join(left: ir.Table, right: ir.Table, key: str) -> ir.Table:
@@ -120,41 +146,78 @@ def _n(cond: ir.BooleanValue) -> ir.IntegerScalar:
 
 # ---------------------------------------------------------------- inputs
 
-def intervention_windows(interventions: ir.Table, period: Period) -> ir.Table:
-    """Interventions whose HD lies in the period, with HD/HF as ``hd``/``hf``."""
-    i = interventions.filter(_in_period(interventions.started_at, period))
+def intervention_windows(interventions: ir.Table, period: Period,
+                         config: OutageConfig = OutageConfig()) -> ir.Table:
+    """Interventions whose HD lies in the period, with HD/HF as ``hd``/``hf``.
+
+    ``late_m1``: the M1 came more than ``config.m1_delay_large_s`` after HD
+    (:func:`rules.m1_late`). ``multi``: the spec's multi-intervention tag — the
+    presence overlaps another one of the period at the same PM (one starts before
+    the other ends, a shared instant included). Sorted by HD at each PM, a window
+    overlaps a later one exactly when the next one starts before it ends, and an
+    earlier one when it starts before the latest end so far.
+    """
+    i = interventions.filter(period.contains(interventions.started_at))
+    order = ibis.window(group_by=i.pm_id, order_by=[i.started_at, i.ref_interv_oi])
+    before = ibis.window(group_by=i.pm_id, order_by=[i.started_at, i.ref_interv_oi],
+                         rows=(None, -1))
+    multi = ((i.started_at <= i.ended_at.max().over(before))
+             | (i.started_at.lead().over(order) <= i.ended_at)).fill_null(False)
     return i.select(
         "ref_interv_oi", "pm_id", "code_do",
         hd=i.started_at, hf=i.ended_at, m1_received_at=i.m1_received_at,
-        m3_received_at=i.m3_received_at)
+        m3_received_at=i.m3_received_at,
+        late_m1=rules.m1_late(i.m1_received_at, i.started_at, config.m1_delay_large_s),
+        multi=multi)
 
 
-def counted_cuts(outages: ir.Table, period: Period) -> ir.Table:
-    """Cuts in the period that pass the intrinsic criteria of §2.1.5 (:func:`rules.counted`)."""
-    o = outages.filter(_in_period(outages.cut_at, period))
-    o = o.filter(rules.counted(o))
-    return o.select("code_oc", "pm_id", "pto", "cut_at", "restored_at", m5_ref=o.ref_interv_oi)
+def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Table:
+    """One row per identified cut (:data:`rules.CUT_ID`) with its time in ``[start, end)``.
+
+    Rows of the same cut from several sources (an M5 and line supervision, two
+    M5s, a file loaded twice under other names) are merged: ``restored_at`` is
+    the earliest known restore time, ``reason`` why it is not counted (the first
+    of :data:`rules.EXCLUSIONS` any source gives, NULL when counted),
+    ``m5_rows`` / ``supervision_rows`` how many rows of each source reported it,
+    ``m5_refs`` the interventions whose M5 listed it. Cuts whose PTO or time is
+    unknown cannot be identified and are not here (:func:`unidentified`).
+    """
+    o = outages.filter((outages.cut_at >= ibis.literal(start))
+                       & (outages.cut_at < ibis.literal(end)) & rules.identified(outages))
+    from_m5 = o.ref_interv_oi.notnull()
+    g = o.group_by(list(CUT_ID)).aggregate(
+        restored_at=o.restored_at.min(),
+        rank=rules.exclusion_rank(o).min(),
+        m5_rows=_n(from_m5),
+        supervision_rows=_n(~from_m5),
+        m5_refs=o.ref_interv_oi.collect(where=from_m5))
+    return g.mutate(reason=rules.exclusion_reason(g["rank"]),
+                    counted=g["rank"].isnull()).drop("rank")
 
 
-def exclusions(outages: ir.Table, period: Period) -> ir.Table:
-    """Cuts of the period that do not count, by reason (one row per reason)."""
-    o = outages.filter(_in_period(outages.cut_at, period))
-    o = o.mutate(reason=rules.exclusion_reason(o)).filter(lambda t: t.reason.notnull())
-    return o.group_by("reason").aggregate(cuts=o.count())
+def unidentified(outages: ir.Table, period: Period) -> ir.Table:
+    """Rows of the period whose cut cannot be identified (unknown PTO or cut time), with
+    the reason; each row counts as one cut that is not counted."""
+    o = outages.filter(~rules.identified(outages)
+                       & (period.contains(outages.cut_at) | outages.cut_at.isnull()))
+    return o.select("code_oc", "pm_id", "cut_at", "restored_at",
+                    reason=rules.unidentified_reason(o), from_m5=o.ref_interv_oi.notnull())
 
 
 # ---------------------------------------------------------------- the join
 
-def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
+def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
               config: OutageConfig = OutageConfig()) -> ir.Table:
-    """Every (cut, window) of the same PM with the cut in [HD − tol, HF + tol].
+    """Every (counted cut, window) of the same PM with the cut in [HD − tol, HF + tol].
 
     An equi-join on (PM, time bucket) with the interval test as a residual
     predicate: each window is expanded into the buckets it spans, each cut
     falls in one bucket, so every qualifying pair comes out exactly once.
-    ``position`` says before / in / after the window, ``attributed`` whether
-    the cut may belong to that intervention (supervision cut, or an M5 cut that
-    answered it), ``is_target`` whether it is a line the DO works on there.
+    ``position`` says before / in / after the window; ``attributed`` whether
+    the cut may belong to that intervention (no M5 listed it, or an M5 of that
+    intervention did); ``is_target`` whether it is a line the DO works on there;
+    ``windows_counting`` in how many windows the cut counts (attributed, in,
+    not a target), so ``shared`` when more than one.
     """
     b = config.bucket_s
     tol = ibis.interval(seconds=int(config.tolerance.total_seconds()))
@@ -163,19 +226,23 @@ def all_pairs(cuts: ir.Table, windows: ir.Table, targets: ir.Table,
                  hf=w.hf, lo=w.hd - tol, hi=w.hf + tol)
     w = w.mutate(w_bucket=ibis.range(w.lo.epoch_seconds() // b,
                                      w.hi.epoch_seconds() // b + 1).unnest())
+    cuts = events.filter(events.counted)
     c = cuts.mutate(c_bucket=cuts.cut_at.epoch_seconds() // b)
     j = c.join(w, [c.pm_id == w.w_pm, c.c_bucket == w.w_bucket,
                    c.cut_at >= w.lo, c.cut_at <= w.hi])
     j = j.select(
-        "code_oc", "pm_id", "pto", "cut_at", "restored_at", "m5_ref",
-        "ref_interv_oi", "code_do",
+        *CUT_ID, "restored_at", "m5_rows", "supervision_rows", "ref_interv_oi", "code_do",
+        "hd", "hf",
         position=rules.position(j.cut_at, j.hd, j.hf),
-        attributed=j.m5_ref.isnull() | (j.m5_ref == j.ref_interv_oi))
+        attributed=(j.m5_rows == 0) | j.m5_refs.contains(j.ref_interv_oi).fill_null(False))
     tk = rules.target_key(targets)
     tk = tk.select(ref_interv_oi=tk.target_ref, pto=tk.target_pto, target_hit=ibis.literal(1))
     j = j.view().left_join(tk, ["ref_interv_oi", "pto"])
-    return j.select(*[c for c in j.columns if not c.endswith("_right") and c != "target_hit"],
-                    is_target=j.target_hit.notnull())
+    j = j.select(*[c for c in j.columns if not c.endswith("_right") and c != "target_hit"],
+                 is_target=j.target_hit.notnull())
+    counts = j.attributed & (j.position == "in") & ~j.is_target
+    n = _n(counts).over(ibis.window(group_by=[j[k] for k in CUT_ID]))
+    return j.mutate(windows_counting=n, shared=n > 1)
 
 
 def matched_pairs(pairs: ir.Table) -> ir.Table:
@@ -183,31 +250,23 @@ def matched_pairs(pairs: ir.Table) -> ir.Table:
     return pairs.filter(~pairs.is_target).drop("is_target")
 
 
-def target_exclusions(pairs: ir.Table) -> ir.Table:
-    """In-window pairs dropped because the cut is a line the DO works on (§2.1.5)."""
-    return pairs.filter(pairs.is_target & (pairs.position == "in"))
+def placement(pairs: ir.Table, period: Period) -> ir.Table:
+    """One row per counted cut found near a window: where it lies.
 
-
-#: What identifies one customer cut after the join: its OC, PM, line and cut time.
-CUT_ID = ("code_oc", "pm_id", "pto", "cut_at")
-
-
-def target_only_cuts(pairs: ir.Table) -> ir.Table:
-    """Per PM, cuts that are only the DO's own line at work (counted nowhere).
-
-    A cut of a target line inside its intervention's window is not a customer
-    cut (§2.1.5): it is neither in a window nor in the baseline. If it also lies
-    in another intervention's window, it stays, as that one's.
+    ``in_customer``: inside a window where it is not that DO's line (a customer
+    cut in a window); ``in_any``: inside any window (a cut that is only a DO's
+    own line is in one but counts nowhere); ``window_ref``: the first window it
+    counts in; ``short``: restored the same local day; ``in_period``: its time lies in the period (a cut after the
+    end can be in a window of the period's last interventions).
     """
-    t = target_exclusions(pairs)
-    t = t.select(*CUT_ID, short=rules.short_cut(t.cut_at, t.restored_at)).distinct()
-    m = matched_pairs(pairs)
-    inside = m.filter(m.position == "in")
-    # the few target cuts that are also someone else's (probe the many pairs, build on the few)
-    kept = inside.semi_join(t, [inside[k] == t[k] for k in CUT_ID]).select(*CUT_ID).distinct()
-    only = t.anti_join(kept, [t[k] == kept[k] for k in CUT_ID])
-    return only.group_by("pm_id").aggregate(target_cuts=only.count(),
-                                            target_short_cuts=_n(only.short))
+    inside = pairs.position == "in"
+    customer = inside & ~pairs.is_target
+    g = pairs.group_by(list(CUT_ID)).aggregate(
+        in_customer=customer.any(), in_any=inside.any(),
+        window_ref=ibis.ifelse(customer, pairs.ref_interv_oi, ibis.null(str)).min(),
+        restored_at=pairs.restored_at.min())
+    return g.mutate(short=rules.short_cut(period.day(g.cut_at), period.day(g.restored_at)),
+                    in_period=period.contains(g.cut_at))
 
 
 # ---------------------------------------------------------------- per intervention
@@ -225,28 +284,33 @@ def per_intervention(windows: ir.Table, pairs: ir.Table, reports: ir.Table,
     """One row per intervention of the period.
 
     ``cuts``: counted cuts attributed to it with the time in [HD, HF];
-    ``m5_cuts`` those that came in an M5; ``cuts_before_hd`` / ``cuts_after_hf``:
-    attributed counted cuts at most 5 minutes outside the window;
-    ``covered``: HF known and at least one M5; ``impacted``: covered and
-    ``cuts`` ≥ 1 (contract §3).
+    ``m5_cuts`` those an M5 listed; ``supervision_cuts`` those known only from
+    supervision; ``shared_cuts`` those that count in another window too;
+    ``cuts_before_hd`` / ``cuts_after_hf``: attributed counted cuts at most 5
+    minutes outside the window; ``covered``: HF known and at least one M5;
+    ``impacted``: covered and ``cuts`` ≥ 1 (contract §3); ``impacted_shared_only``:
+    impacted on shared cuts alone.
     """
     p = pairs.filter(pairs.attributed)
     inside = p.position == "in"
     agg = p.group_by("ref_interv_oi").aggregate(
-        cuts=_n(inside), m5_cuts=_n(inside & p.m5_ref.notnull()),
+        cuts=_n(inside), m5_cuts=_n(inside & (p.m5_rows > 0)),
+        shared_cuts=_n(inside & p.shared),
         cuts_before_hd=_n(p.position == "before"), cuts_after_hf=_n(p.position == "after"))
     t = _left_join(_left_join(windows, coverage(reports, with_ocs), "ref_interv_oi"), agg,
                    "ref_interv_oi")
     has_window = t.hf.notnull()
     m5 = t.m5_received.fill_null(0)
     cuts = t.cuts.fill_null(0)
+    shared = t.shared_cuts.fill_null(0)
     covered = has_window & (m5 > 0)
+    impacted = covered & (cuts > 0)
     return t.mutate(
         has_window=has_window, m5_received=m5, covered=covered,
         cuts=cuts, m5_cuts=t.m5_cuts.fill_null(0),
-        supervision_cuts=cuts - t.m5_cuts.fill_null(0),
+        supervision_cuts=cuts - t.m5_cuts.fill_null(0), shared_cuts=shared,
         cuts_before_hd=t.cuts_before_hd.fill_null(0), cuts_after_hf=t.cuts_after_hf.fill_null(0),
-        impacted=covered & (cuts > 0),
+        impacted=impacted, impacted_shared_only=impacted & (shared == cuts),
         duration_s=(t.hf.epoch_seconds() - t.hd.epoch_seconds()),
         m1_delay_s=rules.m1_delay_s(t.m1_received_at, t.hd),
         m3_before_m1=rules.m3_before_m1(t.m1_received_at, t.m3_received_at))
@@ -255,27 +319,29 @@ def per_intervention(windows: ir.Table, pairs: ir.Table, reports: ir.Table,
 # ---------------------------------------------------------------- per PM
 
 def window_hours(windows: ir.Table, period: Period) -> ir.Table:
-    """Per PM, hours covered by the union of its windows [HD, HF] clipped to the period.
+    """Per PM, hours covered by the union of its windows [HD, HF] (``window_hours``), and
+    the part of them inside the period (``window_hours_in_period``).
 
     Sweep over windows sorted by HD: each adds ``max(0, hi − max(lo, M))`` where
     ``M`` is the latest end among the windows before it, so overlaps count once.
     """
     w = windows.filter(windows.hf.notnull())
     end = ibis.literal(period.end).epoch_seconds()
-    w = w.select("pm_id", "ref_interv_oi", lo=w.hd.epoch_seconds(),
-                 hi=ibis.least(w.hf.epoch_seconds(), end))
+    w = w.select("pm_id", "ref_interv_oi", lo=w.hd.epoch_seconds(), hi=w.hf.epoch_seconds())
     prev = w.hi.max().over(ibis.window(group_by=w.pm_id, order_by=[w.lo, w.ref_interv_oi],
                                        rows=(None, -1)))
     start = ibis.greatest(w.lo, prev.fill_null(w.lo))
-    w = w.mutate(added=ibis.greatest(w.hi - start, 0))
-    return w.group_by("pm_id").aggregate(window_hours=w.added.sum() / 3600.0)
-
+    w = w.mutate(added=ibis.greatest(w.hi - start, 0),
+                 added_in=ibis.greatest(ibis.least(w.hi, end) - start, 0))
+    return w.group_by("pm_id").aggregate(window_hours=w.added.sum() / 3600.0,
+                                         window_hours_in_period=w.added_in.sum() / 3600.0)
 
 
 def _incident_counts(pi: ir.Table) -> dict:
     """The counts that per-PM and per-DO tables share, over per-intervention rows:
     interventions, covered / impacted ones (contract §3), counted cuts of covered
-    interventions, missing HF and the 5-minute timestamp-quality counts (spec §4)."""
+    interventions, missing HF, the 5-minute timestamp-quality counts (spec §4), and
+    how much of the evidence rests on overlapping presences or late M1s (§6)."""
     return dict(
         interventions=pi.count(),
         covered_interventions=_n(pi.covered),
@@ -284,51 +350,105 @@ def _incident_counts(pi: ir.Table) -> dict:
         missing_hf=_n(~pi.has_window),
         cuts_before_hd=pi.cuts_before_hd.sum(), cuts_after_hf=pi.cuts_after_hf.sum(),
         interventions_cut_before_hd=_n(pi.cuts_before_hd > 0),
-        interventions_cut_after_hf=_n(pi.cuts_after_hf > 0))
+        interventions_cut_after_hf=_n(pi.cuts_after_hf > 0),
+        multi_interventions=_n(pi.multi),
+        shared_cuts=ibis.ifelse(pi.covered, pi.shared_cuts, 0).sum(),
+        impacted_shared_only=_n(pi.impacted_shared_only),
+        late_m1_interventions=_n(pi.late_m1),
+        impacted_late_m1=_n(pi.impacted & pi.late_m1))
 
-def per_pm(pi: ir.Table, pairs: ir.Table, cuts: ir.Table, target_only: ir.Table,
-           windows: ir.Table, pms: ir.Table, period: Period) -> ir.Table:
+
+_PM_ZERO = ("interventions", "covered_interventions", "impacted_interventions", "clients_hs",
+            "missing_hf", "cuts_before_hd", "cuts_after_hf", "interventions_cut_before_hd",
+            "interventions_cut_after_hf", "multi_interventions", "shared_cuts",
+            "impacted_shared_only", "late_m1_interventions", "impacted_late_m1",
+            "cuts_in_windows", "short_cuts_in_windows", "baseline_cuts_in_windows",
+            "placed_in_period", "placed_short", "placed_baseline", "period_cuts",
+            "period_short", "period_baseline", "supervised_ocs")
+
+
+def _cuts_per_pm(placed: ir.Table, events: ir.Table, period: Period) -> ir.Table:
+    """Per PM, the cut counts of :func:`per_pm`, built per (PM, OC) first.
+
+    An OC's lines at a PM are *supervised* when line supervision reported at least
+    one of their cuts there in the period; the baseline counts only those OCs' cuts,
+    inside and outside windows alike.
+    """
+    e = events.filter(period.contains(events.cut_at))
+    short = rules.short_cut(period.day(e.cut_at), period.day(e.restored_at))
+    per_oc = e.group_by(["pm_id", "code_oc"]).aggregate(
+        period_cuts=_n(e.counted), period_short=_n(e.counted & short),
+        supervision_records=_n(e.supervision_rows > 0))
+    inside = placed.in_any & placed.in_period
+    where = placed.group_by([placed.pm_id.name("p_pm"), placed.code_oc.name("p_oc")]).aggregate(
+        cuts_in_windows=_n(placed.in_customer),
+        short_cuts_in_windows=_n(placed.in_customer & placed.short),
+        placed_in_period=_n(inside), placed_short=_n(inside & placed.short))
+    j = per_oc.outer_join(where, [per_oc.pm_id == where.p_pm, per_oc.code_oc == where.p_oc])
+    j = j.mutate(pm=j.pm_id.fill_null(j.p_pm),
+                 sup=j.supervision_records.fill_null(0) > 0,
+                 **{k: j[k].fill_null(0) for k in (
+                     "period_cuts", "period_short", "cuts_in_windows", "short_cuts_in_windows",
+                     "placed_in_period", "placed_short")})
+    return j.group_by(j.pm.name("pm_id")).aggregate(
+        cuts_in_windows=j.cuts_in_windows.sum(),
+        short_cuts_in_windows=j.short_cuts_in_windows.sum(),
+        baseline_cuts_in_windows=ibis.ifelse(j.sup, j.cuts_in_windows, 0).sum(),
+        placed_in_period=j.placed_in_period.sum(), placed_short=j.placed_short.sum(),
+        placed_baseline=ibis.ifelse(j.sup, j.placed_in_period, 0).sum(),
+        period_cuts=j.period_cuts.sum(), period_short=j.period_short.sum(),
+        period_baseline=ibis.ifelse(j.sup, j.period_cuts, 0).sum(),
+        supervised_ocs=_n(j.sup))
+
+
+def per_pm(pi: ir.Table, placed: ir.Table, events: ir.Table, windows: ir.Table,
+           pms: ir.Table, period: Period) -> ir.Table:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
 
     ``clients_hs`` sums the counted cuts of covered interventions;
     ``cuts_in_windows`` counts distinct counted cuts at the PM, from any source,
-    inside any of its windows; ``cuts_out_of_windows`` the others; the hours
-    give the exposure of each (``period_hours − window_hours`` outside).
+    inside any of its windows; ``cuts_out_of_windows`` the counted cuts of the
+    period in none; a cut that is only a DO's own line is in neither.
+
+    The baseline: ``supervised_ocs`` OCs had at least one cut at the PM reported by
+    line supervision in the period (``supervised``: at least one). The rates per
+    hour and the rate ratio compare the cuts of those OCs inside windows
+    (``baseline_cuts_in_windows``) and outside (``baseline_cuts_out_of_windows``);
+    the cuts of an OC without supervision there have no counterpart outside
+    windows and stay out of the comparison. Without any, they are NULL: no baseline.
     """
     a = pi.group_by("pm_id").aggregate(**_incident_counts(pi))
-    inside = pairs.filter(pairs.position == "in")
-    inside = inside.select(*CUT_ID,
-                           short=rules.short_cut(inside.cut_at, inside.restored_at)).distinct()
-    inw = inside.group_by("pm_id").aggregate(
-        cuts_in_windows=inside.count(), short_cuts_in_windows=_n(inside.short))
-    tot = cuts.group_by("pm_id").aggregate(
-        all_cuts=cuts.count(), all_short=_n(rules.short_cut(cuts.cut_at, cuts.restored_at)))
-    tot = _left_join(tot, target_only, "pm_id")
+    cuts = _cuts_per_pm(placed, events, period)
     hours = window_hours(windows, period)
-    base = pms.select("pm_id", "lines")
-    t = _left_join(_left_join(_left_join(_left_join(base, a, "pm_id"), inw, "pm_id"),
-                              tot, "pm_id"), hours, "pm_id")
-    zero = ("interventions", "covered_interventions", "impacted_interventions", "clients_hs",
-            "missing_hf", "cuts_before_hd", "cuts_after_hf", "interventions_cut_before_hd",
-            "interventions_cut_after_hf", "cuts_in_windows", "short_cuts_in_windows",
-            "target_cuts", "target_short_cuts", "all_cuts", "all_short")
-    t = t.mutate(**{c: t[c].fill_null(0) for c in zero},
-                 window_hours=t.window_hours.fill_null(0.0))
-    t = t.mutate(counted_cuts=t.all_cuts - t.target_cuts,
-                 short_cuts=t.all_short - t.target_short_cuts).drop(
-        "all_cuts", "all_short", "target_cuts", "target_short_cuts")
-    t = t.filter((t.interventions > 0) | (t.counted_cuts > 0))
+    t = pms.select("pm_id", "lines")
+    for part in (a, cuts, hours):
+        t = _left_join(t, part, "pm_id")
+    t = t.mutate(**{c: t[c].fill_null(0) for c in _PM_ZERO},
+                 window_hours=t.window_hours.fill_null(0.0),
+                 window_hours_in_period=t.window_hours_in_period.fill_null(0.0))
+    out = t.period_cuts - t.placed_in_period
     t = t.mutate(
-        cuts_out_of_windows=t.counted_cuts - t.cuts_in_windows,
-        short_cuts_out_of_windows=t.short_cuts - t.short_cuts_in_windows,
-        out_of_window_hours=ibis.greatest(ibis.literal(period.hours) - t.window_hours, 0.0))
+        cuts_out_of_windows=out,
+        counted_cuts=t.cuts_in_windows + out,
+        short_cuts_out_of_windows=t.period_short - t.placed_short,
+        supervised=t.supervised_ocs > 0,
+        baseline_cuts_out_of_windows=t.period_baseline - t.placed_baseline,
+        out_of_window_hours=ibis.greatest(ibis.literal(period.hours)
+                                          - t.window_hours_in_period, 0.0))
+    t = t.mutate(short_cuts=t.short_cuts_in_windows + t.short_cuts_out_of_windows)
+    t = t.filter((t.interventions > 0) | (t.counted_cuts > 0))
     cov = t.covered_interventions.nullif(0)
+    none = ibis.null("float64")
     return t.mutate(
         incident_rate=t.impacted_interventions / cov,
         cuts_per_intervention=t.clients_hs / cov,
-        in_window_rate_per_h=t.cuts_in_windows / t.window_hours.nullif(0.0),
-        out_of_window_rate_per_h=t.cuts_out_of_windows / t.out_of_window_hours.nullif(0.0),
-    ).order_by("pm_id")
+        in_window_rate_per_h=ibis.ifelse(
+            t.supervised, t.baseline_cuts_in_windows / t.window_hours.nullif(0.0), none),
+        out_of_window_rate_per_h=ibis.ifelse(
+            t.supervised, t.baseline_cuts_out_of_windows / t.out_of_window_hours.nullif(0.0),
+            none),
+    ).drop("placed_in_period", "placed_short", "placed_baseline", "period_cuts",
+           "period_short", "period_baseline", "window_hours_in_period").order_by("pm_id")
 
 
 # ---------------------------------------------------------------- per DO / OC
@@ -338,7 +458,9 @@ def per_do(pi: ir.Table, config: OutageConfig = OutageConfig()) -> ir.Table:
 
     ``cuts_before_hd``/``cuts_after_hf``: counted cuts at most 5 minutes before HD
     or after HF of its interventions; ``m1_delay_*``: HD→M1 reception in
-    seconds; ``m1_late``: delays above ``config.m1_delay_large_s``.
+    seconds; ``m1_late``: delays above ``config.m1_delay_large_s``;
+    ``multi_interventions``, ``shared_cuts``, ``impacted_shared_only``: how much
+    of its record rests on presences that overlap another one.
     """
     d = pi.m1_delay_s
     g = pi.group_by("code_do").aggregate(
@@ -353,54 +475,104 @@ def per_do(pi: ir.Table, config: OutageConfig = OutageConfig()) -> ir.Table:
                     / g.covered_interventions.nullif(0)).order_by("code_do")
 
 
-def per_oc(reports: ir.Table, outages: ir.Table, windows: ir.Table,
+def _oc_column(reason: str) -> str:
+    """The per-OC column counting the cuts not counted for ``reason``."""
+    return "power_cuts" if reason == "power_cut" else reason
+
+
+_OC_ZERO = ("m5_received", "interventions_reported", "m5_empty", "m5_clients_declared",
+            "clients_set_aside", "m5_late", "m5_before_m3", "cuts", "m5_cuts",
+            "supervision_cuts", "both_sources", "counted_cuts",
+            *[_oc_column(r) for r, _w in rules.EXCLUSIONS],
+            "unknown_pto", "unknown_cut_time", "cuts_outside_own_window")
+
+
+def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.Table,
            period: Period) -> ir.Table:
     """Per OC: whether it uses flow 3 and how its M5s and cuts look.
 
     ``m5_received``: M5s for interventions of the period; ``m5_late``: received
-    after midnight of the HF day; ``cuts_outside_own_window``: cuts it sent in
-    an M5 whose time is not in that intervention's [HD, HF] (not counted there);
-    ``supervision_cuts``: its cuts known from elsewhere.
+    after midnight (local) of the HF day; ``m5_before_m3``: received before the
+    intervention's M3; ``clients_set_aside``: clients of its M5s that could not
+    count; ``cuts``: its distinct cuts of the period (``m5_cuts`` / ``supervision_cuts``
+    by source, ``both_sources`` reported by both), with why the others do not
+    count; ``cuts_outside_own_window``: rows it sent in an M5 whose time is not in
+    that intervention's [HD, HF] (not counted there).
     """
-    w = windows.select(w_ref=windows.ref_interv_oi, hd=windows.hd, hf=windows.hf)
+    w = windows.select(w_ref=windows.ref_interv_oi, hd=windows.hd, hf=windows.hf,
+                       m3=windows.m3_received_at)
     r = reports.join(w, reports.ref_interv_oi == w.w_ref)
+    aside = r.clients_set_aside.fill_null(0)
     rep = r.group_by("code_oc").aggregate(
         m5_received=r.count(),
         interventions_reported=r.ref_interv_oi.nunique(),
-        m5_empty=_n(r.clients_hs.fill_null(0) == 0),
+        m5_empty=_n((r.clients_hs.fill_null(0) == 0) & (aside == 0)),
         m5_clients_declared=r.clients_hs.sum(),
-        m5_late=_n(rules.m5_late(r.received_at, r.hf)))
-    o = outages.filter(_in_period(outages.cut_at, period))
-    o = o.mutate(reason=rules.exclusion_reason(o))
-    ow = o.left_join(w, o.ref_interv_oi == w.w_ref)
-    cut = ow.group_by("code_oc").aggregate(
-        cuts=ow.count(),
-        m5_cuts=_n(ow.ref_interv_oi.notnull()),
-        supervision_cuts=_n(ow.ref_interv_oi.isnull()),
-        counted_cuts=_n(ow.reason.isnull()),
-        power_cuts=_n(ow.reason == "power_cut"),
-        unknown_pto=_n(ow.reason == "unknown_pto"),
-        churned=_n(ow.reason == "churned"),
-        cuts_outside_own_window=_n(ow.w_ref.notnull() & ow.hf.notnull()
-                                   & ~rules.in_window(ow.cut_at, ow.hd, ow.hf)))
-    codes = rep.select("code_oc").union(cut.select("code_oc")).distinct()
-    t = _left_join(_left_join(codes, rep, "code_oc"), cut, "code_oc")
-    ints = ("m5_received", "interventions_reported", "m5_empty", "m5_clients_declared", "m5_late",
-            "cuts", "m5_cuts", "supervision_cuts", "counted_cuts", "power_cuts", "unknown_pto",
-            "churned", "cuts_outside_own_window")
-    t = t.mutate(**{c: t[c].fill_null(0) for c in ints})
+        clients_set_aside=aside.sum(),
+        m5_late=_n(rules.m5_late(period.day(r.received_at), period.day(r.hf))),
+        m5_before_m3=_n(rules.m5_before_m3(r.received_at, r.m3)))
+    e = events.filter(period.contains(events.cut_at))
+    reasons = {_oc_column(name): _n(e.reason == name) for name, _w in rules.EXCLUSIONS}
+    ev = e.group_by("code_oc").aggregate(
+        ev_cuts=e.count(), m5_cuts=_n(e.m5_rows > 0), supervision_cuts=_n(e.supervision_rows > 0),
+        both_sources=_n((e.m5_rows > 0) & (e.supervision_rows > 0)),
+        counted_cuts=_n(e.counted), **reasons)
+    u = unidentified(outages, period)
+    un = u.group_by("code_oc").aggregate(
+        unidentified=u.count(), u_m5=_n(u.from_m5),
+        unknown_pto=_n(u.reason == rules.UNKNOWN_PTO),
+        unknown_cut_time=_n(u.reason == rules.UNKNOWN_CUT_TIME))
+    o = outages.filter(outages.ref_interv_oi.notnull() & period.contains(outages.cut_at))
+    ow = o.join(w, o.ref_interv_oi == w.w_ref)
+    own = ow.group_by("code_oc").aggregate(cuts_outside_own_window=_n(
+        ow.hf.notnull() & ~rules.in_window(ow.cut_at, ow.hd, ow.hf)))
+    codes = ibis.union(*[t.select(code_oc=t.code_oc.cast("string")) for t in (rep, ev, un)],
+                       distinct=True)
+    t = codes
+    for part in (rep, ev, un, own):
+        t = _left_join(t, part, "code_oc")
+    t = t.mutate(cuts=t.ev_cuts.fill_null(0) + t.unidentified.fill_null(0),
+                 m5_cuts=t.m5_cuts.fill_null(0) + t.u_m5.fill_null(0),
+                 supervision_cuts=(t.supervision_cuts.fill_null(0) + t.unidentified.fill_null(0)
+                                   - t.u_m5.fill_null(0)))
+    t = t.drop("ev_cuts", "unidentified", "u_m5")
+    t = t.mutate(**{c: t[c].fill_null(0) for c in _OC_ZERO})
     return t.mutate(uses_flow3=t.m5_received > 0).order_by("code_oc")
 
 
-def short_cuts(cuts: ir.Table, pairs: ir.Table) -> ir.Table:
-    """Counted cuts restored the same day (§6), with whether they lie in a window."""
-    s = cuts.filter(rules.short_cut(cuts.cut_at, cuts.restored_at))
-    inside = pairs.filter(pairs.position == "in")
-    win = inside.group_by([inside[k].name(f"w_{k}") for k in CUT_ID]).aggregate(
-        window_ref=inside.ref_interv_oi.min())
-    j = s.left_join(win, [s[k] == win[f"w_{k}"] for k in CUT_ID])
+def exclusions(events: ir.Table, outages: ir.Table, placed: ir.Table,
+               period: Period) -> ir.Table:
+    """Cuts of the period that do not count, by reason (one row per reason): merged
+    cuts by their reason, rows that cannot be identified, and cuts that are only
+    a DO's own line at work (``target_line``)."""
+    e = events.filter(period.contains(events.cut_at) & events.reason.notnull())
+    merged = e.group_by("reason").aggregate(cuts=e.count())
+    u = unidentified(outages, period)
+    unknown = u.group_by("reason").aggregate(cuts=u.count())
+    p = placed.filter(placed.in_period & placed.in_any & ~placed.in_customer)
+    target = p.aggregate(cuts=p.count()).mutate(reason=ibis.literal(rules.TARGET_LINE))
+    return ibis.union(*[t.select(reason=t.reason.cast("string"), cuts=t.cuts.cast("int64"))
+                        for t in (merged, unknown, target)])
+
+
+def short_cuts(events: ir.Table, placed: ir.Table, period: Period) -> ir.Table:
+    """Counted cuts of the period restored the same local day (§6), with whether they lie
+    in a window (and which), a cut that is only a DO's own line left out."""
+    e = events.filter(events.counted & period.contains(events.cut_at))
+    e = e.filter(rules.short_cut(period.day(e.cut_at), period.day(e.restored_at)))
+    p = placed.select(*[placed[k].name(f"p_{k}") for k in CUT_ID], placed.in_customer,
+                      placed.in_any, placed.window_ref)
+    j = e.left_join(p, [e[k] == p[f"p_{k}"] for k in CUT_ID])
+    j = j.filter(~(j.in_any.fill_null(False) & ~j.in_customer.fill_null(False)))
     return j.select(
         "code_oc", "pm_id", "pto", "cut_at", "restored_at",
         duration_s=j.restored_at.epoch_seconds() - j.cut_at.epoch_seconds(),
-        in_window=j.window_ref.notnull(), ref_interv_oi=j.window_ref, m5_ref=j.m5_ref,
+        in_window=j.in_customer.fill_null(False), ref_interv_oi=j.window_ref,
+        source=source(j.m5_rows, j.supervision_rows),
     ).order_by(["pm_id", "cut_at", "code_oc", "pto"])
+
+
+def source(m5_rows: ir.IntegerValue, supervision_rows: ir.IntegerValue) -> ir.StringValue:
+    """Who reported a cut: ``m5``, ``supervision`` or ``m5+supervision``."""
+    return ibis.cases(((m5_rows > 0) & (supervision_rows > 0), "m5+supervision"),
+                      (m5_rows > 0, "m5"), else_="supervision")

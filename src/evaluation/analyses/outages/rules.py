@@ -8,16 +8,21 @@ builds the Ibis expression that applies it; the correlation
   only if it is not a power cut (e.g. a *dying gasp* alarm), its PTO is known,
   its cut time (HMS_Coupure) is known, and it is not the line the DO works on
   (:func:`target_key`). OCs may drop churned (resiliated) lines; this product
-  always drops them so that every OC is counted alike. Optional fields the OC
-  could not fill are sent as the word "inconnu" (:data:`UNKNOWN_WORDS`).
+  always drops them so that every OC is counted alike. The §6 evolutions widen
+  the exclusions to DERCO, overwritten lines, ONT swaps and customers moving
+  (:data:`EXCLUSIONS`).
+- One cut is one event whatever the number of sources (:data:`CUT_ID`): the same
+  OC, PM, PTO and cut time reported in an M5 and by line supervision is counted
+  once, and any source's exclusion applies to it (:func:`exclusion_rank`).
 - Flow 3: the listed clients are those whose cut time lies in [HD, HF], bounds
   included (:func:`in_window`).
 - "Timestamp quality" (§4): HD must not be more than 5 minutes before the first
   manipulation nor after it; HF likewise at the end (:data:`TIMESTAMP_TOLERANCE`).
 - Flow 3 transmission delay: an M5 is due the same day, before midnight
-  (:func:`m5_late`).
+  (:func:`m5_late`), in the database's time zone.
 - Evolutions (§6): restored lines in and out of the window *on the same day*
-  (:func:`short_cut`); the delay between M1 reception and HD (:func:`m1_delay_s`).
+  (:func:`short_cut`); the delay between M1 reception and HD (:func:`m1_delay_s`),
+  a large one being treated apart (:func:`m1_late`).
 """
 from __future__ import annotations
 
@@ -29,63 +34,65 @@ import ibis.expr.types as ir
 #: §4 "Qualité des horodatages": 5 minutes either side of the first/last manipulation.
 TIMESTAMP_TOLERANCE = dt.timedelta(minutes=5)
 
-#: Values an OC sends for a field it could not fill (§2.1.5), compared case-insensitively.
-UNKNOWN_WORDS = ("", "inconnu", "unknown", "n/a", "null")
+#: What identifies one customer cut, whatever reported it: OC, PM, line and cut time.
+CUT_ID = ("code_oc", "pm_id", "pto", "cut_at")
 
-#: ``outages.cause`` value of a power cut (dying gasp) — never a counted cut.
-POWER_CAUSE = "power"
+#: Why a cut is not counted, in order of precedence, with the ``outages.cause`` value
+#: that says it (None: the ``churned`` flag). Power cuts: §2.1.5; churned lines: §2.1.5
+#: last sentence; the others: the wider exclusions of §6.
+EXCLUSIONS = (("power_cut", "power"), ("churned", None), ("derco", "derco"),
+              ("line_overwrite", "line_overwrite"), ("ont_swap", "ont_swap"),
+              ("customer_move", "customer_move"))
+#: Reasons of the cuts that cannot be identified (so neither merged nor counted).
+UNKNOWN_PTO, UNKNOWN_CUT_TIME = "unknown_pto", "unknown_cut_time"
+#: A cut of a DO's own line inside that DO's window (§2.1.5, second criterion).
+TARGET_LINE = "target_line"
 
 
-def known(col: ir.StringValue) -> ir.BooleanValue:
-    """The reference is present and not one of the "unknown" words (§2.1.5).
+def identified(outages: ir.Table) -> ir.BooleanValue:
+    """The cut can be identified (:data:`CUT_ID`): its PTO and its cut time are known.
 
-    Only short values can be such a word, so the costly trim/lower runs on those only.
+    These are also two criteria of a client out of service (§2.1.5), so a cut that
+    cannot be identified is never counted. PTO references are stored normalised, an
+    unknown marker ("inconnu", …) as empty (:func:`evaluation.store.schema.normalise_reference`).
     """
-    short = col.length() <= max(len(w) for w in UNKNOWN_WORDS) + 4
-    return col.notnull() & ~(short & col.strip().lower().isin(UNKNOWN_WORDS))
+    return outages.pto.notnull() & outages.cut_at.notnull()
 
 
-def is_power_cut(outages: ir.Table) -> ir.BooleanValue:
-    """The cut is due to a power failure of the customer's equipment (§2.1.5, first criterion)."""
-    return outages.cause.fill_null("") == POWER_CAUSE
+def unidentified_reason(outages: ir.Table) -> ir.StringValue:
+    """Why a cut cannot be identified (cut time first), or NULL."""
+    return ibis.cases((outages.cut_at.isnull(), UNKNOWN_CUT_TIME),
+                      (outages.pto.isnull(), UNKNOWN_PTO), else_=ibis.null(str))
 
 
-def is_churned(outages: ir.Table) -> ir.BooleanValue:
-    """The line was churned; dropped from the count (§2.1.5, last sentence)."""
-    return outages.churned.fill_null(False)
+def exclusion_rank(outages: ir.Table) -> ir.IntegerValue:
+    """Position in :data:`EXCLUSIONS` of the reason this row excludes its cut, or NULL.
 
-
-def counted(outages: ir.Table) -> ir.BooleanValue:
-    """The intrinsic criteria of a counted cut (§2.1.5): all but "not the target line".
-
-    The target criterion depends on the intervention a cut is matched to and
-    is applied on the matched pairs (:func:`target_key`).
+    A cut reported by several sources takes the lowest rank among them: a
+    ``power`` cause from any source excludes it.
     """
-    return (~is_power_cut(outages) & ~is_churned(outages) & known(outages.pto)
-            & outages.cut_at.notnull())
+    cause = outages.cause.fill_null("")
+    branches = [((outages.churned.fill_null(False) if word is None else cause == word), rank)
+                for rank, (_reason, word) in enumerate(EXCLUSIONS)]
+    return ibis.cases(*branches, else_=ibis.null("int8"))
 
 
-def exclusion_reason(outages: ir.Table) -> ir.StringValue:
-    """Why a cut is not counted (first failing criterion), or NULL when it passes the intrinsic ones."""
-    return (ibis.cases(
-        (outages.cut_at.isnull(), "unknown_cut_time"),
-        (is_power_cut(outages), "power_cut"),
-        (~known(outages.pto), "unknown_pto"),
-        (is_churned(outages), "churned"),
-        else_=ibis.null(str),
-    ))
+def exclusion_reason(rank: ir.IntegerValue) -> ir.StringValue:
+    """The reason of an :func:`exclusion_rank` (NULL for a counted cut)."""
+    return ibis.cases(*[(rank == i, reason) for i, (reason, _w) in enumerate(EXCLUSIONS)],
+                      else_=ibis.null(str))
 
 
 def target_key(targets: ir.Table) -> ir.Table:
     """(target_ref, target_pto) of the lines each DO works on (Nature_PBO_PTO, §2.1.3).
 
+    Every line declared in M1 or in M3 counts (``declared_in`` is not looked at).
     A cut of one of these lines inside its own intervention's window is the
     client the technician is working on and is never counted (§2.1.5, second
-    criterion). Targets with an unknown PTO cannot exclude anything.
-    PTO references are compared as sent: the format is fixed (``FI-YYYY-YYYY``,
-    [0-9A-Z-_]) and checked on reception, so no case folding is needed.
+    criterion). Targets with an unknown PTO cannot exclude anything. References
+    are stored normalised (trimmed, upper case), so they compare as stored.
     """
-    t = targets.filter(known(targets.pto))
+    t = targets.filter(targets.pto.notnull())
     return t.select(target_ref=t.ref_interv_oi, target_pto=t.pto).distinct()
 
 
@@ -114,17 +121,34 @@ def m1_delay_s(m1_received_at: ir.TimestampValue, hd: ir.TimestampValue) -> ir.N
     return m1_received_at.epoch_seconds() - hd.epoch_seconds()
 
 
+def m1_late(m1_received_at: ir.TimestampValue, hd: ir.TimestampValue,
+            threshold_s: float) -> ir.BooleanValue:
+    """The M1 came more than ``threshold_s`` after HD (§6: "if the gap is too large, the
+    data must be treated specifically"; an OC comparing line states at M2 and M4 may
+    miss cuts of such an intervention)."""
+    return (m1_delay_s(m1_received_at, hd) > threshold_s).fill_null(False)
+
+
 def m3_before_m1(m1_received_at: ir.TimestampValue,
                  m3_received_at: ir.TimestampValue) -> ir.BooleanValue:
     """M3 was received before M1 (§4 "M3 before M1": the record keeps M3's data)."""
     return (m3_received_at < m1_received_at).fill_null(False)
 
 
-def m5_late(received_at: ir.TimestampValue, hf: ir.TimestampValue) -> ir.BooleanValue:
-    """The M5 came after midnight of the day the intervention ended (flow 3 delay)."""
-    return (received_at.date() > hf.date()).fill_null(False)
+def m5_late(received_day: ir.IntegerValue, hf_day: ir.IntegerValue) -> ir.BooleanValue:
+    """The M5 came after midnight of the day the intervention ended (flow 3 delay); the
+    days are local days of the database's zone (:meth:`.correlation.Period.day`)."""
+    return (received_day > hf_day).fill_null(False)
 
 
-def short_cut(cut_at: ir.TimestampValue, restored_at: ir.TimestampValue) -> ir.BooleanValue:
-    """A cut restored on the same calendar day (UTC) — §6: short cuts reveal reference-data problems."""
-    return (restored_at.notnull() & (restored_at.date() == cut_at.date())).fill_null(False)
+def m5_before_m3(received_at: ir.TimestampValue,
+                 m3_received_at: ir.TimestampValue) -> ir.BooleanValue:
+    """The M5 came before the intervention's M3 (flow 3 answers M4, itself sent on M3):
+    accepted, but the OC cannot have known HF."""
+    return (m3_received_at.isnull() | (received_at < m3_received_at)).fill_null(False)
+
+
+def short_cut(cut_day: ir.IntegerValue, restored_day: ir.IntegerValue) -> ir.BooleanValue:
+    """A cut restored on the same local calendar day — §6: short cuts reveal
+    reference-data problems."""
+    return (restored_day == cut_day).fill_null(False)
