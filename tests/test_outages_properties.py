@@ -157,3 +157,63 @@ def test_pseudonyms_are_stable_keyed_and_distinct(codes):
         assert p.startswith("DO-") and code not in p and p != q
     assert len(set(a)) == len(set(codes))
     assert pseudonymise([None], b"k1" * 16) == [None]
+
+
+# ---------------------------------------------------------------- the same cuts, split anyhow
+
+@st.composite
+def split_networks(draw):
+    """Cuts as facts (who, where, when, excluded or not, which M5s listed it, whether
+    supervision saw it), then the rows that report them split at random between M5s and
+    supervision, repeated, in another letter case, with the exclusion on one source only."""
+    ints, _ = draw(networks())
+    facts, seen = [], set()
+    for k in range(draw(st.integers(0, 10))):
+        base = draw(st.sampled_from(ints))
+        at = base["hd"] + dt.timedelta(seconds=draw(st.sampled_from(OFFSETS + [900, 4000])))
+        key = (draw(st.sampled_from(["OC01", "OC02"])), base["pm"],
+               draw(st.sampled_from([f"FI-S{k}", "FI-T0", "FI-T1"])), at)
+        if key in seen:
+            continue
+        seen.add(key)
+        refs = draw(st.sets(st.sampled_from([i["ref"] for i in ints]), max_size=2))
+        facts.append({"key": key, "refs": refs, "seen": draw(st.booleans()) or not refs,
+                      "power": draw(st.sampled_from([False, False, True]))})
+    rows = []
+    for f in facts:
+        oc, pm_id, pto, at = f["key"]
+        sources = [r for r in f["refs"]] + ([None] if f["seen"] else [])
+        power_on = draw(st.sampled_from(sources)) if f["power"] else ...
+        for src in sources:
+            for _copy in range(draw(st.integers(1, 2))):
+                rows.append({"oc": oc, "pm": pm_id, "at": at, "ref": src, "churned": False,
+                             "pto": draw(st.sampled_from([pto, pto.lower(), f" {pto} "])),
+                             "cause": "power" if src == power_on else None})
+    canonical = [{"oc": f["key"][0], "pm": f["key"][1], "pto": f["key"][2], "at": f["key"][3],
+                  "ref": src, "churned": False, "cause": "power" if f["power"] else None}
+                 for f in facts for src in [*sorted(f["refs"]), *([None] if f["seen"] else [])]]
+    return ints, rows, canonical
+
+
+_FIGURES = ["interventions", "covered_interventions", "impacted_interventions", "clients_hs",
+            "cuts_in_windows", "cuts_out_of_windows", "counted_cuts", "short_cuts",
+            "shared_cuts", "supervised", "baseline_cuts_in_windows",
+            "baseline_cuts_out_of_windows", "cuts_before_hd", "cuts_after_hf"]
+
+
+def _figures(ints, cuts):
+    corr = correlate(_tables(ints, cuts), since=dt.date(2025, 3, 3), as_of=dt.date(2025, 3, 3))
+    pms = corr.per_pm().to_pandas()
+    per_i = corr.interventions.select("ref_interv_oi", "cuts", "shared_cuts").to_pandas()
+    corr.release()
+    return (pms.set_index("pm_id")[_FIGURES].sort_index().to_dict("index"),
+            per_i.set_index("ref_interv_oi").sort_index().to_dict("index"))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(split_networks())
+def test_splitting_the_same_cuts_across_sources_changes_nothing(net):
+    """Contract ``outages``: a cut reported in an M5 and by supervision counts once; the
+    rows of one cut merge whatever their number, letter case or which one says power."""
+    ints, rows, canonical = net
+    assert _figures(ints, rows) == _figures(ints, canonical)

@@ -33,6 +33,29 @@ def test_migration_applies_new_versions_in_order(db_path):
     con.close()
 
 
+def test_version_1_database_is_migrated_to_version_2(db_path):
+    """A database of schema version 1 (before issue 12): targets without ``declared_in``,
+    reports without ``clients_set_aside``, PTO references as the operators wrote them.
+    Opening it migrates it: the columns exist, and ``fi-1 `` / ``inconnu`` are stored as
+    ``FI-1`` / empty, so the analyses compare references as stored."""
+    con = db.connect(db_path)
+    con.execute("ALTER TABLE intervention_targets DROP COLUMN declared_in")
+    con.execute("ALTER TABLE outage_reports DROP COLUMN clients_set_aside")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.execute("INSERT INTO pms VALUES ('PM1', 'OI01', 1, NULL)")
+    con.execute("""INSERT INTO outages (code_oc, pm_id, pto, cut_at)
+        VALUES ('OC01', 'PM1', 'fi-1 ', '2025-01-01'), ('OC01', 'PM1', 'inconnu', '2025-01-01')""")
+    con.close()
+    con = db.connect(db_path)
+    assert db.schema_version(con) == SCHEMA_VERSION == 2
+    assert con.execute("SELECT pto FROM outages ORDER BY pto NULLS LAST").fetchall() == [
+        ("FI-1",), (None,)]
+    cols = {r[0] for r in con.execute("""SELECT column_name FROM information_schema.columns
+        WHERE table_name IN ('intervention_targets', 'outage_reports')""").fetchall()}
+    assert {"declared_in", "clients_set_aside"} <= cols
+    con.close()
+
+
 def test_failed_migration_leaves_the_old_version(db_path):
     con = db.connect(db_path)
     bad = {SCHEMA_VERSION + 1: ["ALTER TABLE systems ADD COLUMN owner VARCHAR",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 from hypothesis import HealthCheck, given, settings
@@ -71,3 +72,45 @@ def test_any_text_gets_counts_or_a_clean_error(tmp_path, text, ext):
         assert quarantined == f.quarantined
         assert con.execute("SELECT count(*) FROM systems").fetchone()[0] == f.inserted
     con.close()
+
+
+# ---------------------------------------------------------------- one rule in Python and in SQL
+
+_DUCK = []
+
+
+def _duck():
+    """One DuckDB connection for the examples below (session time zone UTC, as the store's)."""
+    if not _DUCK:
+        import duckdb
+        _DUCK.append(duckdb.connect())
+        _DUCK[0].execute("SET TimeZone = 'UTC'")
+    return _DUCK[0]
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+       | st.sampled_from(["inconnu", " INCONNU ", "N/A", "\tnull\n", "fi-5555-0001 ", "-", "?",
+                          "ß", "İnconnu"]))
+def test_reference_normalisation_is_the_same_in_python_and_in_duckdb(text):
+    """PTO references are normalised by the reception (Python) and by the loaders (SQL):
+    both must store the same value, or the same line would not match itself."""
+    from evaluation.store.schema import normalise_reference, reference_sql
+    got = _duck().execute(f"SELECT {reference_sql('x')} FROM (SELECT ?::VARCHAR x)",
+                                   [text]).fetchone()[0]
+    assert got == normalise_reference(text)
+
+
+@settings(deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2040, 1, 1)),
+       st.sampled_from(["Europe/Paris", "America/New_York", "Australia/Sydney", "Asia/Kolkata",
+                        "UTC", "America/Sao_Paulo"]))
+def test_local_times_are_read_alike_in_python_and_in_duckdb(t, zone):
+    """A time without offset is a wall time of the database's zone, read by the messages'
+    parser (Python) and by the table loaders (DuckDB): the same instant, including the
+    hours that clocks skip or repeat (localtime module doc)."""
+    from evaluation.localtime import timestamp_sql, to_utc
+    t = t.replace(microsecond=0)
+    got = _duck().execute(f"SELECT {timestamp_sql('x', zone)} FROM (SELECT ?::VARCHAR x)",
+                      [t.isoformat(sep=" ")]).fetchone()[0]
+    assert got == to_utc(t, zone)
