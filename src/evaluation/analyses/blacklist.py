@@ -246,7 +246,7 @@ def _evidence(corr: Correlation, pm_ids: list[str], cap: int | None) -> dict:
     p = corr.pairs
     cuts = p.filter(p.pm_id.isin(pm_ids) & (p.position == "in") & p.attributed).select(
         "pm_id", "ref_interv_oi", "code_oc", "pto", "cut_at", "shared",
-        source=c.source(p.m5_rows, p.supervision_rows)).order_by(
+        source=c.source(p.from_m5, p.from_supervision)).order_by(
         ["pm_id", "cut_at", "code_oc", "pto", "ref_interv_oi"])  # a total order: stable evidence
     imp_df, cut_df = imp.to_pandas(), cuts.to_pandas()
     impacted_refs = set(imp_df["ref_interv_oi"])

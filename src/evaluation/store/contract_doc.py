@@ -16,8 +16,11 @@ Every table can be loaded from CSV (comma, semicolon or tab separated, header
 on the first line, double quotes), Parquet or NDJSON (one JSON object per
 line) with `opeval ingest KIND PATH…`. Column names are matched ignoring case
 and surrounding blanks; unknown extra columns are ignored and reported. Empty
-values are NULL. Times are ISO 8601; a time without offset is UTC, one with an
-offset is converted to UTC. Booleans accept true/false, t/f, 1/0, yes/no.
+values are NULL. Times are ISO 8601; a time without offset is a wall time of the
+database's time zone (`opeval config timezone`, UTC when unset), one with an
+offset keeps it; all are stored in UTC. Line references (PTO) are stored
+trimmed, in upper case, an unknown marker (`inconnu`, `unknown`, `n/a`, …) as
+empty. Booleans accept true/false, t/f, 1/0, yes/no.
 Enumerations are the lower-case words listed (input is matched ignoring case).
 
 A row that breaks a rule below is quarantined with its file, line, the columns
@@ -48,6 +51,8 @@ def _rules(c: Column) -> str:
         parts.append(f"{c.min:g} to {c.max:g}")
     if c.ref:
         parts.append(f"must exist in `{c.ref}`")
+    if c.reference:
+        parts.append("line reference (normalised)")
     if c.default is not None:
         parts.append(f"default {c.default}")
     return "; ".join(parts)

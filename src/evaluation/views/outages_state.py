@@ -477,7 +477,7 @@ class OutagesState(param.Parameterized):
             cov = cov.filter(cov.covered).select(w_ref=cov.ref_interv_oi, code_do=cov.code_do,
                                                  hd=cov.hd, hf=cov.hf)
             p = p.join(cov, p.ref_interv_oi == cov.w_ref)
-            p = p.mutate(source=c.source(p.m5_rows, p.supervision_rows))
+            p = p.mutate(source=c.source(p.from_m5, p.from_supervision))
             return p.select(*CUT_COLUMNS).order_by(["cut_at", "code_oc", "pto"]).to_pandas()
         return self.show_do(self._memo("pm_cuts", (self.pm_id, self.code_do), make))
 
@@ -525,7 +525,7 @@ class OutagesState(param.Parameterized):
                     "restored_at": "timestamp", "reason": "string", "source": "string",
                     "window_ref": "string", "category": "string"}
             merged = j.select(j.cut_at, j.code_oc, j.pto, j.restored_at, j.reason,
-                              source=c.source(j.m5_rows, j.supervision_rows),
+                              source=c.source(j.from_m5, j.from_supervision),
                               window_ref=j.window_ref, category=cat)
             unknown = u.select(cut_at=u.cut_at, code_oc=u.code_oc,
                                pto=ibis.null(str), restored_at=u.restored_at,

@@ -178,8 +178,8 @@ def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Ta
     M5s, a file loaded twice under other names) are merged: ``restored_at`` is
     the earliest known restore time, ``reason`` why it is not counted (the first
     of :data:`rules.EXCLUSIONS` any source gives, NULL when counted),
-    ``m5_rows`` / ``supervision_rows`` how many rows of each source reported it,
-    ``m5_refs`` the interventions whose M5 listed it. Cuts whose PTO or time is
+    ``from_m5`` / ``from_supervision`` whether an M5 / a row from elsewhere (line
+    supervision) reported it, ``m5_refs`` the interventions whose M5 listed it. Cuts whose PTO or time is
     unknown cannot be identified and are not here (:func:`unidentified`).
     """
     o = outages.filter((outages.cut_at >= ibis.literal(start))
@@ -188,8 +188,8 @@ def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Ta
     g = o.group_by(list(CUT_ID)).aggregate(
         restored_at=o.restored_at.min(),
         rank=rules.exclusion_rank(o).min(),
-        m5_rows=_n(from_m5),
-        supervision_rows=_n(~from_m5),
+        from_m5=from_m5.any(),
+        from_supervision=(~from_m5).any(),
         m5_refs=o.ref_interv_oi.collect(where=from_m5))
     return g.mutate(reason=rules.exclusion_reason(g["rank"]),
                     counted=g["rank"].isnull()).drop("rank")
@@ -217,13 +217,15 @@ def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
     the cut may belong to that intervention (no M5 listed it, or an M5 of that
     intervention did); ``is_target`` whether it is a line the DO works on there;
     ``windows_counting`` in how many windows the cut counts (attributed, in,
-    not a target), so ``shared`` when more than one.
+    not a target), so ``shared`` when more than one. A cut inside two windows
+    makes them overlap, so only the pairs of ``multi`` windows need the count
+    across windows; the others count their own pair.
     """
     b = config.bucket_s
     tol = ibis.interval(seconds=int(config.tolerance.total_seconds()))
     w = windows.filter(windows.hf.notnull())
     w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, code_do=w.code_do, hd=w.hd,
-                 hf=w.hf, lo=w.hd - tol, hi=w.hf + tol)
+                 hf=w.hf, multi=w.multi, lo=w.hd - tol, hi=w.hf + tol)
     w = w.mutate(w_bucket=ibis.range(w.lo.epoch_seconds() // b,
                                      w.hi.epoch_seconds() // b + 1).unnest())
     cuts = events.filter(events.counted)
@@ -231,18 +233,22 @@ def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
     j = c.join(w, [c.pm_id == w.w_pm, c.c_bucket == w.w_bucket,
                    c.cut_at >= w.lo, c.cut_at <= w.hi])
     j = j.select(
-        *CUT_ID, "restored_at", "m5_rows", "supervision_rows", "ref_interv_oi", "code_do",
-        "hd", "hf",
+        *CUT_ID, "restored_at", "from_m5", "from_supervision", "ref_interv_oi", "code_do",
+        "hd", "hf", "multi",
         position=rules.position(j.cut_at, j.hd, j.hf),
-        attributed=(j.m5_rows == 0) | j.m5_refs.contains(j.ref_interv_oi).fill_null(False))
+        attributed=~j.from_m5 | j.m5_refs.contains(j.ref_interv_oi).fill_null(False))
     tk = rules.target_key(targets)
     tk = tk.select(ref_interv_oi=tk.target_ref, pto=tk.target_pto, target_hit=ibis.literal(1))
     j = j.view().left_join(tk, ["ref_interv_oi", "pto"])
     j = j.select(*[c for c in j.columns if not c.endswith("_right") and c != "target_hit"],
                  is_target=j.target_hit.notnull())
-    counts = j.attributed & (j.position == "in") & ~j.is_target
-    n = _n(counts).over(ibis.window(group_by=[j[k] for k in CUT_ID]))
-    return j.mutate(windows_counting=n, shared=n > 1)
+    counts = (j.attributed & (j.position == "in") & ~j.is_target).cast("int64")
+    m = j.filter(j.multi)
+    m = m.mutate(windows_counting=_n(m.attributed & (m.position == "in") & ~m.is_target).over(
+        ibis.window(group_by=[m[k] for k in CUT_ID])))
+    one = j.filter(~j.multi).mutate(windows_counting=counts)
+    j = ibis.union(one, m.select(*one.columns))
+    return j.mutate(shared=j.windows_counting > 1)
 
 
 def matched_pairs(pairs: ir.Table) -> ir.Table:
@@ -294,7 +300,7 @@ def per_intervention(windows: ir.Table, pairs: ir.Table, reports: ir.Table,
     p = pairs.filter(pairs.attributed)
     inside = p.position == "in"
     agg = p.group_by("ref_interv_oi").aggregate(
-        cuts=_n(inside), m5_cuts=_n(inside & (p.m5_rows > 0)),
+        cuts=_n(inside), m5_cuts=_n(inside & p.from_m5),
         shared_cuts=_n(inside & p.shared),
         cuts_before_hd=_n(p.position == "before"), cuts_after_hf=_n(p.position == "after"))
     t = _left_join(_left_join(windows, coverage(reports, with_ocs), "ref_interv_oi"), agg,
@@ -378,7 +384,7 @@ def _cuts_per_pm(placed: ir.Table, events: ir.Table, period: Period) -> ir.Table
     short = rules.short_cut(period.day(e.cut_at), period.day(e.restored_at))
     per_oc = e.group_by(["pm_id", "code_oc"]).aggregate(
         period_cuts=_n(e.counted), period_short=_n(e.counted & short),
-        supervision_records=_n(e.supervision_rows > 0))
+        supervision_records=_n(e.from_supervision))
     inside = placed.in_any & placed.in_period
     where = placed.group_by([placed.pm_id.name("p_pm"), placed.code_oc.name("p_oc")]).aggregate(
         cuts_in_windows=_n(placed.in_customer),
@@ -514,8 +520,8 @@ def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.T
     e = events.filter(period.contains(events.cut_at))
     reasons = {_oc_column(name): _n(e.reason == name) for name, _w in rules.EXCLUSIONS}
     ev = e.group_by("code_oc").aggregate(
-        ev_cuts=e.count(), m5_cuts=_n(e.m5_rows > 0), supervision_cuts=_n(e.supervision_rows > 0),
-        both_sources=_n((e.m5_rows > 0) & (e.supervision_rows > 0)),
+        ev_cuts=e.count(), m5_cuts=_n(e.from_m5), supervision_cuts=_n(e.from_supervision),
+        both_sources=_n(e.from_m5 & e.from_supervision),
         counted_cuts=_n(e.counted), **reasons)
     u = unidentified(outages, period)
     un = u.group_by("code_oc").aggregate(
@@ -555,24 +561,34 @@ def exclusions(events: ir.Table, outages: ir.Table, placed: ir.Table,
                         for t in (merged, unknown, target)])
 
 
-def short_cuts(events: ir.Table, placed: ir.Table, period: Period) -> ir.Table:
+def short_cuts(events: ir.Table, placed: ir.Table, period: Period,
+               limit: int | None = None) -> ir.Table:
     """Counted cuts of the period restored the same local day (§6), with whether they lie
-    in a window (and which), a cut that is only a DO's own line left out."""
+    in a window (and which), a cut that is only a DO's own line left out; the first
+    ``limit`` by PM and time (all when None). Their number is the per-PM tables' sum.
+
+    The few cuts that are only a DO's line are set apart first, the list is cut to
+    ``limit``, and only then joined to where the cuts lie.
+    """
     e = events.filter(events.counted & period.contains(events.cut_at))
     e = e.filter(rules.short_cut(period.day(e.cut_at), period.day(e.restored_at)))
+    target = placed.filter(placed.in_any & ~placed.in_customer)
+    e = e.anti_join(target, [e[k] == target[k] for k in CUT_ID])
+    e = e.order_by(["pm_id", "cut_at", "code_oc", "pto"])
+    if limit is not None:
+        e = e.limit(limit)
     p = placed.select(*[placed[k].name(f"p_{k}") for k in CUT_ID], placed.in_customer,
-                      placed.in_any, placed.window_ref)
+                      placed.window_ref)
     j = e.left_join(p, [e[k] == p[f"p_{k}"] for k in CUT_ID])
-    j = j.filter(~(j.in_any.fill_null(False) & ~j.in_customer.fill_null(False)))
     return j.select(
         "code_oc", "pm_id", "pto", "cut_at", "restored_at",
         duration_s=j.restored_at.epoch_seconds() - j.cut_at.epoch_seconds(),
         in_window=j.in_customer.fill_null(False), ref_interv_oi=j.window_ref,
-        source=source(j.m5_rows, j.supervision_rows),
+        source=source(j.from_m5, j.from_supervision),
     ).order_by(["pm_id", "cut_at", "code_oc", "pto"])
 
 
-def source(m5_rows: ir.IntegerValue, supervision_rows: ir.IntegerValue) -> ir.StringValue:
+def source(from_m5: ir.BooleanValue, from_supervision: ir.BooleanValue) -> ir.StringValue:
     """Who reported a cut: ``m5``, ``supervision`` or ``m5+supervision``."""
-    return ibis.cases(((m5_rows > 0) & (supervision_rows > 0), "m5+supervision"),
-                      (m5_rows > 0, "m5"), else_="supervision")
+    return ibis.cases((from_m5 & from_supervision, "m5+supervision"), (from_m5, "m5"),
+                      else_="supervision")

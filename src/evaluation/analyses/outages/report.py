@@ -163,10 +163,7 @@ def _report(corr: Correlation, tables, rr_level, key, limit) -> OutageReport:
     dos = c.per_do(pi, corr.config).to_pandas()
     ocs = c.per_oc(tables["outage_reports"], corr.events, tables["outages"], corr.windows,
                    period).to_pandas()
-    short = c.short_cuts(corr.events, corr.placed, period)
-    short_df = (short.limit(limit) if limit is not None else short).to_pandas()
-    short_total = (len(short_df) if limit is None or len(short_df) < limit
-                   else int(short.count().execute()))
+    short_df = c.short_cuts(corr.events, corr.placed, period, limit).to_pandas()
     missing = pi.filter(~pi.has_window).select(
         "ref_interv_oi", "code_do", "pm_id", "hd", "m1_received_at").order_by(
         ["code_do", "hd", "ref_interv_oi"])
@@ -175,6 +172,7 @@ def _report(corr: Correlation, tables, rr_level, key, limit) -> OutageReport:
             c.exclusions(corr.events, tables["outages"], corr.placed, period)
             .to_pandas().itertuples()}
     network = _network(pms, dos, ocs, excl, rr_level)
+    short_total = network["short_cuts"]
     if key:
         # re-sorted by pseudonym: the order of the real codes would leak them
         dos = dos.assign(code_do=pseudonymise(dos["code_do"], key)).sort_values(
