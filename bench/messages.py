@@ -125,8 +125,8 @@ def _prepare(db_path: str):
 FINGERPRINT = {
     "interventions": "ref_interv_oi, ref_interv_do, code_do, code_oi, pm_id, started_at, ended_at, "
                      "m1_received_at, m3_received_at",
-    "intervention_targets": "ref_interv_oi, nature, pbo, pto",
-    "outage_reports": "ref_interv_oi, code_oc, received_at, clients_hs",
+    "intervention_targets": "ref_interv_oi, nature, pbo, pto, declared_in",
+    "outage_reports": "ref_interv_oi, code_oc, received_at, clients_hs, clients_set_aside",
     "outages": "code_oc, pm_id, pto, pbo, tube, fibre, position_pm, cut_at, ref_interv_oi",
     "messages": "line, code_reponse, effect, ref_interv_oi",
 }
@@ -166,7 +166,10 @@ def run_reference(db_path: str, log_path: str) -> dict:
             elif p.kind in ("M1", "M3"):
                 owner = con.execute("SELECT oi_code FROM pms WHERE pm_id = ?", [p.pm]).fetchone()
                 if p.code_oi != OURS:
-                    code = 3
+                    known = con.execute("""SELECT 1 FROM interventions WHERE code_do = ?
+                        AND ref_interv_do = ? AND code_oi = ?""",
+                                        [p.code_do, p.ref_do, OURS]).fetchone()
+                    code = 5 if (owner is not None and owner[0] == OURS) or known else 3
                 elif owner is None or owner[0] != p.code_oi:
                     code = 4
                 else:
@@ -194,30 +197,41 @@ def run_reference(db_path: str, log_path: str) -> dict:
 
 
 def _reference_m1_m3(con, p, make_ref) -> tuple[str, str]:
-    row = con.execute("""SELECT ref_interv_oi, code_oi, pm_id, started_at, ended_at,
-        m1_received_at, m3_received_at FROM interventions WHERE code_do = ? AND ref_interv_do = ?""",
-                      [p.code_do, p.ref_do]).fetchone()
+    row = con.execute("""SELECT ref_interv_oi, pm_id, started_at, ended_at,
+        m1_received_at, m3_received_at FROM interventions
+        WHERE code_oi = ? AND code_do = ? AND ref_interv_do = ?""",
+                      [p.code_oi, p.code_do, p.ref_do]).fetchone()
+    part = p.kind.lower()
     targets = sorted(p.targets, key=lambda t: tuple((v is not None, v) for v in t))
+
+    def replace_targets(ref):
+        con.execute("DELETE FROM intervention_targets WHERE ref_interv_oi = ? AND declared_in = ?",
+                    [ref, part])
+        for t in targets:
+            con.execute("INSERT INTO intervention_targets VALUES (?, ?, ?, ?, ?)", [ref, *t, part])
+
     if row is None:
         ref = make_ref(p.code_oi, p.code_do, p.ref_do)
         con.execute("INSERT INTO interventions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [ref, p.ref_do, p.code_do, p.code_oi, p.pm, p.started_at, p.ended_at,
                      p.received_at if p.kind == "M1" else None,
                      p.received_at if p.kind == "M3" else None])
-        for t in targets:
-            con.execute("INSERT INTO intervention_targets VALUES (?, ?, ?, ?)", [ref, *t])
+        replace_targets(ref)
         return "inserted", ref
-    ref, code_oi, pm, hd, hf, m1_at, m3_at = row
+    ref, pm, hd, hf, m1_at, m3_at = row
     old_targets = sorted(con.execute(
-        "SELECT nature, pbo, pto FROM intervention_targets WHERE ref_interv_oi = ?",
-        [ref]).fetchall(), key=lambda t: tuple((v is not None, v) for v in t))
+        "SELECT nature, pbo, pto FROM intervention_targets WHERE ref_interv_oi = ? "
+        "AND declared_in = ?", [ref, part]).fetchall(),
+        key=lambda t: tuple((v is not None, v) for v in t))
     if p.kind == "M1" and m3_at is not None:          # M1 after M3: keep M3's data
-        if m1_at is not None:
+        if m1_at is not None and old_targets == targets:
             return "unchanged", ref
-        con.execute("UPDATE interventions SET m1_received_at = ? WHERE ref_interv_oi = ?",
-                    [p.received_at, ref])
+        if m1_at is None:
+            con.execute("UPDATE interventions SET m1_received_at = ? WHERE ref_interv_oi = ?",
+                        [p.received_at, ref])
+        replace_targets(ref)
         return "updated", ref
-    same = (code_oi, pm, hd, old_targets) == (p.code_oi, p.pm, p.started_at, targets)
+    same = (pm, hd, old_targets) == (p.pm, p.started_at, targets)
     if p.kind == "M1":
         if same and m1_at is not None:
             return "unchanged", ref
@@ -226,12 +240,10 @@ def _reference_m1_m3(con, p, make_ref) -> tuple[str, str]:
         if same and hf == p.ended_at and m3_at is not None:
             return "unchanged", ref
         hf, m3_at = p.ended_at, p.received_at
-    con.execute("""UPDATE interventions SET code_oi = ?, pm_id = ?, started_at = ?, ended_at = ?,
+    con.execute("""UPDATE interventions SET pm_id = ?, started_at = ?, ended_at = ?,
         m1_received_at = ?, m3_received_at = ? WHERE ref_interv_oi = ?""",
-                [p.code_oi, p.pm, p.started_at, hf, m1_at, m3_at, ref])
-    con.execute("DELETE FROM intervention_targets WHERE ref_interv_oi = ?", [ref])
-    for t in targets:
-        con.execute("INSERT INTO intervention_targets VALUES (?, ?, ?, ?)", [ref, *t])
+                [p.pm, p.started_at, hf, m1_at, m3_at, ref])
+    replace_targets(ref)
     return "updated", ref
 
 
@@ -241,16 +253,18 @@ def _reference_m5(con, p, pm_id: str) -> str:
     if report is not None:
         old = con.execute("""SELECT pto, pbo, tube, fibre, position_pm, cut_at FROM outages
             WHERE ref_interv_oi = ? AND code_oc = ?""", [p.ref_oi, p.code_oc]).fetchall()
-        if set(old) == set(p.clients):
+        aside = con.execute("""SELECT clients_set_aside FROM outage_reports
+            WHERE ref_interv_oi = ? AND code_oc = ?""", [p.ref_oi, p.code_oc]).fetchone()[0]
+        if set(old) == set(p.clients) and aside == len(p.set_aside):
             return "unchanged"
         con.execute("DELETE FROM outages WHERE ref_interv_oi = ? AND code_oc = ?",
                     [p.ref_oi, p.code_oc])
-        con.execute("""UPDATE outage_reports SET received_at = ?, clients_hs = ?
-            WHERE ref_interv_oi = ? AND code_oc = ?""",
-                    [p.received_at, len(p.clients), p.ref_oi, p.code_oc])
+        con.execute("""UPDATE outage_reports SET received_at = ?, clients_hs = ?,
+            clients_set_aside = ? WHERE ref_interv_oi = ? AND code_oc = ?""",
+                    [p.received_at, len(p.clients), len(p.set_aside), p.ref_oi, p.code_oc])
     else:
-        con.execute("INSERT INTO outage_reports VALUES (?, ?, ?, ?)",
-                    [p.ref_oi, p.code_oc, p.received_at, len(p.clients)])
+        con.execute("INSERT INTO outage_reports VALUES (?, ?, ?, ?, ?)",
+                    [p.ref_oi, p.code_oc, p.received_at, len(p.clients), len(p.set_aside)])
     for c in p.clients:
         con.execute("""INSERT INTO outages (code_oc, pm_id, pto, pbo, tube, fibre, position_pm,
             cut_at, ref_interv_oi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",

@@ -1,44 +1,43 @@
-"""Interventions × customer cuts: the correlation at scale, against plain pandas.
+"""``opeval outages`` and ``opeval blacklist`` as users run them, against a pandas process.
 
-Targets (issue 5): 1M interventions × 10M cuts correlated in < 10 s; at
-200k × 2M at least 10× faster than a straightforward pandas implementation
-measured in the same run; peak memory of each reported.
+Targets (issue 12): at 1M interventions × 10M cuts, the whole ``opeval outages
+--format json`` process (and ``opeval blacklist``) at least 10× faster than a
+straightforward pandas process computing the same per-PM figures, measured in the
+same run, under 10 s, with a peak memory under 2 GB.
 
 The data are generated (vectorised numpy, then typed in DuckDB) into a store
 file: PMs, interventions with HD/HF (1 % without HF), one target line each,
 M5 reports (≈60 % of interventions covered), and cuts — 30 % inside windows
-(half of them from M5s), the rest spread over the year (supervision), with
-power cuts, churned lines and unknown PTOs mixed in.
+(half of them from M5s, and half of those seen again by line supervision: one
+cut, two rows), the rest spread over the year (supervision), with power cuts,
+churned lines and unknown PTOs mixed in. The same tables are written as Parquet
+for the reference.
 
-*opeval* is timed from the store file to the per-PM table in memory
-(``correlate`` + ``per_pm``: window matching, target exclusion, coverage,
-per-intervention counts, union of window hours, baseline). The *reference* is
-timed on DataFrames already in memory (loading them is not counted): merge on
-PM, filter on the window, drop targets, group by. Both produce the per-PM
-interventions / covered / impacted / clients_hs / cuts_in_windows, which the
-bench checks are equal.
+Both sides are whole processes started by the bench, timed from start to exit,
+with their peak resident memory: *opeval* is the command a user types; the
+*reference* is ``python -m bench.outages_reference`` (read Parquet with pandas,
+merge on PM, filter to the windows, count per PM, write JSON). The bench checks
+that both give the same per-PM figures and the same PMs above the funnel.
 """
 from __future__ import annotations
 
+import json
 import os
-import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from bench.measure import line, measure
-
-# imported here so that the measured child process has them loaded before the clock starts
-from evaluation.analyses.outages.report import correlate
-from evaluation.store.engine import open_tables
+from bench.measure import line
 
 T0 = np.datetime64("2025-01-01T00:00:00", "s")
 YEAR_S = 365 * 86400
+TABLES = ("pms", "interventions", "intervention_targets", "outage_reports", "outages")
 
 
 def _ts(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
@@ -46,7 +45,8 @@ def _ts(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
 
 
 def build(path: str, n_int: int, n_cut: int, n_pm: int, seed: int = 5) -> None:
-    """Write a generated network into a fresh store at ``path``."""
+    """Write a generated network into a fresh store at ``path`` (values as the loaders store
+    them: upper-case references, an unknown PTO empty)."""
     from evaluation.store import db
     r = np.random.default_rng(seed)
     pm = r.integers(0, n_pm, n_int)
@@ -72,9 +72,10 @@ def build(path: str, n_int: int, n_cut: int, n_pm: int, seed: int = 5) -> None:
     is_target = np.r_[r.random(n_in) < 0.05, np.zeros(n_out, bool)]
     pto = np.where(is_target, -np.r_[k, np.zeros(n_out, int)] - 1, r.integers(0, 10**9, n_cut))
     restored = c_t + r.exponential(4 * 3600, n_cut).astype(np.int64)
+    seen = from_m5 & (r.random(n_cut) < 0.5)         # the same cut from supervision too
     cuts = pa.table({"oc": oc, "pm": c_pm, "pto": pto, "t_at": _ts(c_t), "rest": _ts(restored),
                      "power": r.random(n_cut) < 0.05, "churned": r.random(n_cut) < 0.02,
-                     "unknown": r.random(n_cut) < 0.01,
+                     "unknown": r.random(n_cut) < 0.01, "seen": seen,
                      "ref": pa.array(np.r_[k, np.zeros(n_out, int)], mask=~from_m5)})
     con = db.connect(path)
     con.register("g_int", inter)
@@ -86,144 +87,107 @@ def build(path: str, n_int: int, n_cut: int, n_pm: int, seed: int = 5) -> None:
         'D' || lpad(d::VARCHAR, 3, '0'), 'OI01', 'FI-' || lpad(pm::VARCHAR, 6, '0'),
         hd, hf, m1, m3 FROM g_int""")
     con.execute("""INSERT INTO intervention_targets SELECT 'OI-' || i, 'racc', NULL,
-        'PTO-T' || i FROM g_int""")
-    con.execute("""INSERT INTO outage_reports SELECT 'OI-' || i, 'OC0' || oc, t_at, 0 FROM g_rep""")
-    con.execute("""INSERT INTO outages SELECT 'OC0' || oc, 'FI-' || lpad(pm::VARCHAR, 6, '0'),
-        CASE WHEN unknown THEN 'inconnu' WHEN pto < 0 THEN 'PTO-T' || (-pto - 1)
+        'PTO-T' || i, 'm1' FROM g_int""")
+    con.execute("""INSERT INTO outage_reports SELECT 'OI-' || i, 'OC0' || oc, t_at, 0, 0
+        FROM g_rep""")
+    cut_sql = """SELECT 'OC0' || oc, 'FI-' || lpad(pm::VARCHAR, 6, '0'),
+        CASE WHEN unknown THEN NULL WHEN pto < 0 THEN 'PTO-T' || (-pto - 1)
              ELSE 'PTO-' || pto END,
-        NULL, NULL, NULL, NULL, t_at, rest, CASE WHEN power THEN 'power' END, churned,
-        'OI-' || ref FROM g_cut""")
+        NULL, NULL, NULL, NULL, t_at, rest, CASE WHEN power THEN 'power' END, churned, {ref}
+        FROM g_cut"""
+    con.execute("INSERT INTO outages " + cut_sql.format(ref="'OI-' || ref"))
+    con.execute("INSERT INTO outages " + cut_sql.format(ref="NULL") + " WHERE seen")
     con.execute("CHECKPOINT")
     con.close()
 
 
-_CORE = ["interventions", "covered_interventions", "impacted_interventions", "clients_hs",
-         "cuts_in_windows", "counted_cuts", "cuts_before_hd", "cuts_after_hf", "short_cuts"]
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def run_opeval(path: str) -> tuple[float, pd.DataFrame]:
-    """The product's path: store file → per-PM table (pandas); also its CPU seconds."""
-    c0 = _cpu()
-    t = open_tables(path)
-    corr = correlate(t)
-    pms = corr.per_pm().to_pandas()
-    corr.release()
-    return _cpu() - c0, pms.set_index("pm_id")[_CORE + ["window_hours"]]
-
-
-def load_frames(path: str) -> dict[str, pd.DataFrame]:
+def export_parquet(store: str, dest: Path) -> None:
+    """The network tables of ``store`` as one Parquet file each (the reference's input)."""
     import duckdb
-    con = duckdb.connect(path, read_only=True)
-    con.execute("SET enable_progress_bar = false")
-    out = {name: con.table(name).df() for name in
-           ("interventions", "intervention_targets", "outage_reports", "outages")}
+    con = duckdb.connect(store, read_only=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        con.execute(f"COPY {name} TO '{dest / (name + '.parquet')}' (FORMAT parquet)")
     con.close()
-    return out
 
 
-def pandas_reference(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """A straightforward pandas version of the same per-PM table.
-
-    Merge cuts and windows on the PM, keep pairs within [HD − 5 min, HF + 5 min],
-    flag targets, then group: per intervention, per cut, per PM; union of the
-    windows by a cumulative maximum.
-    """
-    i, tg, rep, o = (frames[k] for k in ("interventions", "intervention_targets",
-                                           "outage_reports", "outages"))
-    o = o[(o["cause"] != "power") & ~o["churned"].fillna(False) & o["pto"].notna()
-          & (o["pto"].str.strip().str.lower() != "inconnu")].copy()
-    o["cut_no"] = np.arange(len(o))
-    o["short"] = o["restored_at"].notna() & (o["restored_at"].dt.floor("D")
-                                             == o["cut_at"].dt.floor("D"))
-    tol = pd.Timedelta(minutes=5)
-    w = i[i["ended_at"].notna()][["ref_interv_oi", "pm_id", "started_at", "ended_at"]]
-    m = o.merge(w, on="pm_id", suffixes=("_cut", ""))
-    m = m[(m["cut_at"] >= m["started_at"] - tol) & (m["cut_at"] <= m["ended_at"] + tol)]
-    m["pos"] = np.select([m["cut_at"] < m["started_at"], m["cut_at"] > m["ended_at"]],
-                         ["before", "after"], "in")
-    tk = tg[["ref_interv_oi", "pto"]].drop_duplicates().assign(target=True)
-    m = m.merge(tk, on=["ref_interv_oi", "pto"], how="left")
-    m["target"] = m["target"].notna()
-    inside = m[m["pos"] == "in"]
-    st = inside.groupby("cut_no").agg(pm_id=("pm_id", "first"), short=("short", "first"),
-                                      customer=("target", lambda s: (~s).any()))
-    per_pm_st = st.assign(tgt=~st["customer"], tgt_short=~st["customer"] & st["short"],
-                          in_short=st["customer"] & st["short"]).groupby("pm_id").agg(
-        cuts_in_windows=("customer", "sum"), target_cuts=("tgt", "sum"),
-        target_short=("tgt_short", "sum"))
-    att = m[~m["target"] & (m["ref_interv_oi_cut"].isna()
-                            | (m["ref_interv_oi_cut"] == m["ref_interv_oi"]))]
-    per_i = pd.DataFrame({"cuts": att[att["pos"] == "in"].groupby("ref_interv_oi").size(),
-                          "before": att[att["pos"] == "before"].groupby("ref_interv_oi").size(),
-                          "after": att[att["pos"] == "after"].groupby("ref_interv_oi").size()})
-    cov = rep.groupby("ref_interv_oi").size().rename("m5")
-    pi = i.set_index("ref_interv_oi").join(cov).join(per_i).fillna(
-        {"m5": 0, "cuts": 0, "before": 0, "after": 0})
-    pi["covered"] = pi["ended_at"].notna() & pi["m5"].gt(0)
-    pi["impacted"] = pi["covered"] & pi["cuts"].gt(0)
-    pi["hs"] = np.where(pi["covered"], pi["cuts"], 0)
-    g = pi.groupby("pm_id").agg(interventions=("pm_id", "size"),
-                                covered_interventions=("covered", "sum"),
-                                impacted_interventions=("impacted", "sum"),
-                                clients_hs=("hs", "sum"), cuts_before_hd=("before", "sum"),
-                                cuts_after_hf=("after", "sum"))
-    tot = o.groupby("pm_id").agg(all_cuts=("cut_no", "size"), all_short=("short", "sum"))
-    g = g.join([per_pm_st, tot], how="outer").fillna(0)
-    g["counted_cuts"] = g["all_cuts"] - g["target_cuts"]
-    g["short_cuts"] = g["all_short"] - g["target_short"]
-    ws = w.sort_values(["pm_id", "started_at", "ref_interv_oi"])
-    prev = ws.groupby("pm_id")["ended_at"].transform(lambda s: s.cummax().shift())
-    start = np.maximum(ws["started_at"], prev.fillna(ws["started_at"]))
-    added = (ws["ended_at"] - start).dt.total_seconds().clip(lower=0)
-    g["window_hours"] = added.groupby(ws["pm_id"]).sum().reindex(g.index).fillna(0) / 3600
-    g = g[(g["interventions"] > 0) | (g["counted_cuts"] > 0)]
-    return g[_CORE].astype("int64").assign(window_hours=g["window_hours"])
+def run_process(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd`` to its end; (wall seconds, peak resident MB of the process)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err.strip()[-500:]}")
+    return seconds, usage.ru_maxrss / 1024
 
 
-def _pandas_timed(path: str) -> tuple[float, float, pd.DataFrame]:
-    frames = load_frames(path)
-    t0, c0 = time.perf_counter(), _cpu()
-    out = pandas_reference(frames)
-    return time.perf_counter() - t0, _cpu() - c0, out
+def _opeval(*args: str) -> list[str]:
+    return [sys.executable, "-m", "evaluation.cli", *args]
 
 
 def main(scale: str) -> None:
-    sizes = {"small": [(20_000, 200_000, 2_000, True), (100_000, 1_000_000, 10_000, False)],
-             "full": [(200_000, 2_000_000, 20_000, True), (1_000_000, 10_000_000, 50_000, False)]}
+    sizes = {"small": [(100_000, 1_000_000, 10_000)],
+             "full": [(200_000, 2_000_000, 20_000), (1_000_000, 10_000_000, 50_000)]}
     tmp = Path(tempfile.mkdtemp(prefix="opeval-bench-outages-"))
     try:
-        for n_int, n_cut, n_pm, with_ref in sizes[scale]:
-            path = str(tmp / f"o{n_int}.duckdb")
+        for n_int, n_cut, n_pm in sizes[scale]:
+            store = str(tmp / f"o{n_int}.duckdb")
             t0 = time.perf_counter()
-            build(path, n_int, n_cut, n_pm)
+            build(store, n_int, n_cut, n_pm)
+            export_parquet(store, tmp / "parquet")
             print(f"generated {n_int:,} interventions x {n_cut:,} cuts at {n_pm:,} PMs "
                   f"in {time.perf_counter() - t0:.1f} s", flush=True)
-            secs, peak, (cpu, ours) = measure(run_opeval, path)
-            label = f"opeval correlate {n_int // 1000}k x {n_cut // 1000}k"
-            load = f"  cpu {cpu:.1f} s, load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-            if not with_ref:
-                print(line(label, n_int + n_cut, secs, peak,
-                           target_s=10.0 if n_int >= 1_000_000 else None) + load, flush=True)
-                continue
-            _, ref_peak, (ref_secs, ref_cpu, ref) = measure(_pandas_timed, path)
-            print(line(f"pandas reference {n_int // 1000}k x {n_cut // 1000}k", n_int + n_cut,
-                       ref_secs, ref_peak) + f"  cpu {ref_cpu:.1f} s", flush=True)
-            print(line(label, n_int + n_cut, secs, peak, reference_s=ref_secs)
+            rows = n_int + n_cut
+            size = f"{n_int // 1000}k x {n_cut // 1000}k"
+            ours_json, ref_json = tmp / "ours.json", tmp / "ref.json"
+            secs, peak = run_process(_opeval("--db", store, "outages", "--format", "json",
+                                             "--out", str(ours_json)))
+            ref_secs, ref_peak = run_process([sys.executable, "-m", "bench.outages_reference",
+                                              str(tmp / "parquet"), str(ref_json)])
+            load = f"  load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            print(line(f"pandas process, per-PM figures {size}", rows, ref_secs, ref_peak),
+                  flush=True)
+            target = 10.0 if n_int >= 1_000_000 else None
+            print(line(f"opeval outages --format json {size}", rows, secs, peak, target_s=target,
+                       reference_s=ref_secs)
                   + ("  (>= 10x: met)" if ref_secs / secs >= 10 else "  (>= 10x: MISSED)")
-                  + load + f", {ref_cpu / cpu:.1f}x less CPU", flush=True)
-            a = ours.reindex(ref.index)
-            same = (len(ours) == len(ref) and a[_CORE].astype("int64").equals(ref[_CORE])
-                    and np.allclose(a["window_hours"], ref["window_hours"]))
-            print(f"  per-PM figures equal to the reference: {'yes' if same else 'NO'}", flush=True)
+                  + f"  (< 2 GB: {'met' if peak < 2048 else 'MISSED'})" + load, flush=True)
+            print(f"  per-PM figures equal to the reference: "
+                  f"{'yes' if _same_pms(ours_json, ref_json) else 'NO'}", flush=True)
+            bl_json = tmp / "bl.json"
+            secs, peak = run_process(_opeval("--db", store, "blacklist", "--format", "json",
+                                             "--out", str(bl_json)))
+            ref_secs, ref_peak = run_process([sys.executable, "-m", "bench.outages_reference",
+                                              str(tmp / "parquet"), str(ref_json), "--blacklist"])
+            print(line(f"pandas process, PMs above the funnel {size}", rows, ref_secs, ref_peak),
+                  flush=True)
+            print(line(f"opeval blacklist --format json {size}", rows, secs, peak,
+                       target_s=target, reference_s=ref_secs)
+                  + ("  (>= 10x: met)" if ref_secs / secs >= 10 else "  (>= 10x: MISSED)")
+                  + f"  (< 2 GB: {'met' if peak < 2048 else 'MISSED'})"
+                  + f"  load avg {os.getloadavg()[0]:.1f}", flush=True)
+            listed = json.loads(bl_json.read_text())
+            ours_pms = {r["pm_id"] for r in listed["candidates"] + listed["fragile"]}
+            above = set(json.loads(ref_json.read_text())["above_funnel"])
+            print(f"  {len(ours_pms)} candidate(s), all above the reference's funnel "
+                  f"({len(above)} PMs): {'yes' if ours_pms <= above else 'NO'}", flush=True)
+            shutil.rmtree(tmp / "parquet", ignore_errors=True)
+            Path(store).unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _same_pms(ours: Path, ref: Path) -> bool:
+    from bench.outages_reference import CORE
+    a = {r["pm_id"]: r for r in json.loads(ours.read_text())["pms"]}
+    b = {r["pm_id"]: r for r in json.loads(ref.read_text())}
+    if set(a) != set(b):
+        return False
+    return all(all(int(a[p][k]) == int(b[p][k]) for k in CORE)
+               and abs(a[p]["window_hours"] - b[p]["window_hours"]) < 1e-6 for p in a)
+
+
 if __name__ == "__main__":
-    import sys
     main(sys.argv[1] if len(sys.argv) > 1 else "small")

@@ -137,7 +137,7 @@ def correlation(tables) -> int:
     from evaluation.analyses.outages.report import correlate
     corr = correlate(tables)
     try:
-        return len(corr.per_pm().to_pandas())
+        return len(corr.per_pm())
     finally:
         corr.release()
 

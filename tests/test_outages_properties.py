@@ -128,7 +128,7 @@ def test_engine_matches_brute_force(net):
     corr = correlate(tables, since=since, as_of=as_of)
     got_i = dict(corr.interventions.select("ref_interv_oi", "cuts").to_pandas()
                  .itertuples(index=False))
-    pms = corr.per_pm().to_pandas()
+    pms = corr.per_pm()
     corr.release()
     want_i, want_pm = _brute(ints, cuts)
     assert {k: int(v) for k, v in got_i.items()} == want_i
@@ -203,7 +203,7 @@ _FIGURES = ["interventions", "covered_interventions", "impacted_interventions", 
 
 def _figures(ints, cuts):
     corr = correlate(_tables(ints, cuts), since=dt.date(2025, 3, 3), as_of=dt.date(2025, 3, 3))
-    pms = corr.per_pm().to_pandas()
+    pms = corr.per_pm()
     per_i = corr.interventions.select("ref_interv_oi", "cuts", "shared_cuts").to_pandas()
     corr.release()
     return (pms.set_index("pm_id")[_FIGURES].sort_index().to_dict("index"),

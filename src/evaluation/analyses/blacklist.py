@@ -214,7 +214,7 @@ def blacklist(tables, since=None, as_of=None, config: BlacklistConfig | None = N
     config = config or BlacklistConfig()
     corr = correlate(tables, since=since, as_of=as_of, config=outage_config, zone=zone)
     try:
-        pms = add_rate_ratio(corr.per_pm().to_pandas(), config.rate_ratio_level)
+        pms = add_rate_ratio(corr.per_pm(), config.rate_ratio_level)
         t, p0, prior, baseline = assess(pms, _trend(corr, config), config)
         sel = t[t["candidate"]]
         fragile_mask = (sel["attribution"] == "fragile") if config.exclude_fragile else False

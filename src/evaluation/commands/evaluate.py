@@ -14,10 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..analyses.efficiency import evaluate as run_evaluation
 from ..errors import OpevalError
 from ..progress import step_printer
-from ..reports import evaluation as report
 from ._engine import add_engine_options, tables_from_args
 from ._output import add_progress_option, positive_int
 
@@ -66,6 +64,8 @@ def run(args) -> int:
         if missing:
             raise OpevalError(f"unknown system(s): {', '.join(missing)}")
     step("evaluating")
+    from ..analyses.efficiency import evaluate as run_evaluation   # imported when run: the
+    from ..reports import evaluation as report                      # CLI starts faster
     try:
         ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems,
                              progress=step)

@@ -365,8 +365,8 @@ class OutagesState(param.Parameterized):
         def make(a: Analysis) -> pd.DataFrame:
             t = self._corr(a).per_pm()
             if self.code_do:
-                t = t.filter(t.interventions > 0)
-            return t.to_pandas().merge(a.pm_info, on="pm_id", how="left")
+                t = t[t["interventions"] > 0]
+            return t.merge(a.pm_info, on="pm_id", how="left")
         return self._memo("per_pm", (self.code_do,), make)
 
     def config(self) -> BlacklistConfig:

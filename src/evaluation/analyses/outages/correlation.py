@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from ... import localtime
 from . import rules
@@ -364,51 +365,25 @@ def _incident_counts(pi: ir.Table) -> dict:
         impacted_late_m1=_n(pi.impacted & pi.late_m1))
 
 
-_PM_ZERO = ("interventions", "covered_interventions", "impacted_interventions", "clients_hs",
-            "missing_hf", "cuts_before_hd", "cuts_after_hf", "interventions_cut_before_hd",
-            "interventions_cut_after_hf", "multi_interventions", "shared_cuts",
-            "impacted_shared_only", "late_m1_interventions", "impacted_late_m1",
-            "cuts_in_windows", "short_cuts_in_windows", "baseline_cuts_in_windows",
-            "placed_in_period", "placed_short", "placed_baseline", "period_cuts",
-            "period_short", "period_baseline", "supervised_ocs")
-
-
-def _cuts_per_pm(placed: ir.Table, events: ir.Table, period: Period) -> ir.Table:
-    """Per PM, the cut counts of :func:`per_pm`, built per (PM, OC) first.
-
-    An OC's lines at a PM are *supervised* when line supervision reported at least
-    one of their cuts there in the period; the baseline counts only those OCs' cuts,
-    inside and outside windows alike.
-    """
+def _cuts_per_pm_oc(placed: ir.Table, events: ir.Table, period: Period) -> tuple[ir.Table, ir.Table]:
+    """The cut counts of :func:`per_pm`, per (PM, OC): the period's counted cuts and whether
+    supervision reported any cut of that OC there (``events``), and where the cuts lie
+    (``placed``)."""
     e = events.filter(period.contains(events.cut_at))
     short = rules.short_cut(period.day(e.cut_at), period.day(e.restored_at))
-    per_oc = e.group_by(["pm_id", "code_oc"]).aggregate(
+    period_cuts = e.group_by(["pm_id", "code_oc"]).aggregate(
         period_cuts=_n(e.counted), period_short=_n(e.counted & short),
         supervision_records=_n(e.from_supervision))
     inside = placed.in_any & placed.in_period
-    where = placed.group_by([placed.pm_id.name("p_pm"), placed.code_oc.name("p_oc")]).aggregate(
+    where = placed.group_by(["pm_id", "code_oc"]).aggregate(
         cuts_in_windows=_n(placed.in_customer),
         short_cuts_in_windows=_n(placed.in_customer & placed.short),
         placed_in_period=_n(inside), placed_short=_n(inside & placed.short))
-    j = per_oc.outer_join(where, [per_oc.pm_id == where.p_pm, per_oc.code_oc == where.p_oc])
-    j = j.mutate(pm=j.pm_id.fill_null(j.p_pm),
-                 sup=j.supervision_records.fill_null(0) > 0,
-                 **{k: j[k].fill_null(0) for k in (
-                     "period_cuts", "period_short", "cuts_in_windows", "short_cuts_in_windows",
-                     "placed_in_period", "placed_short")})
-    return j.group_by(j.pm.name("pm_id")).aggregate(
-        cuts_in_windows=j.cuts_in_windows.sum(),
-        short_cuts_in_windows=j.short_cuts_in_windows.sum(),
-        baseline_cuts_in_windows=ibis.ifelse(j.sup, j.cuts_in_windows, 0).sum(),
-        placed_in_period=j.placed_in_period.sum(), placed_short=j.placed_short.sum(),
-        placed_baseline=ibis.ifelse(j.sup, j.placed_in_period, 0).sum(),
-        period_cuts=j.period_cuts.sum(), period_short=j.period_short.sum(),
-        period_baseline=ibis.ifelse(j.sup, j.period_cuts, 0).sum(),
-        supervised_ocs=_n(j.sup))
+    return period_cuts, where
 
 
 def per_pm(pi: ir.Table, placed: ir.Table, events: ir.Table, windows: ir.Table,
-           pms: ir.Table, period: Period) -> ir.Table:
+           pms: ir.Table, period: Period) -> pd.DataFrame:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
 
     ``clients_hs`` sums the counted cuts of covered interventions;
@@ -422,39 +397,49 @@ def per_pm(pi: ir.Table, placed: ir.Table, events: ir.Table, windows: ir.Table,
     (``baseline_cuts_in_windows``) and outside (``baseline_cuts_out_of_windows``);
     the cuts of an OC without supervision there have no counterpart outside
     windows and stay out of the comparison. Without any, they are NULL: no baseline.
+
+    The counts are aggregated in the engine, per PM and per (PM, OC); the few
+    sums, differences and ratios per PM that make the table are done on those
+    small results.
     """
-    a = pi.group_by("pm_id").aggregate(**_incident_counts(pi))
-    cuts = _cuts_per_pm(placed, events, period)
-    hours = window_hours(windows, period)
-    t = pms.select("pm_id", "lines")
-    for part in (a, cuts, hours):
-        t = _left_join(t, part, "pm_id")
-    t = t.mutate(**{c: t[c].fill_null(0) for c in _PM_ZERO},
-                 window_hours=t.window_hours.fill_null(0.0),
-                 window_hours_in_period=t.window_hours_in_period.fill_null(0.0))
-    out = t.period_cuts - t.placed_in_period
-    t = t.mutate(
-        cuts_out_of_windows=out,
-        counted_cuts=t.cuts_in_windows + out,
-        short_cuts_out_of_windows=t.period_short - t.placed_short,
-        supervised=t.supervised_ocs > 0,
-        baseline_cuts_out_of_windows=t.period_baseline - t.placed_baseline,
-        out_of_window_hours=ibis.greatest(ibis.literal(period.hours)
-                                          - t.window_hours_in_period, 0.0))
-    t = t.mutate(short_cuts=t.short_cuts_in_windows + t.short_cuts_out_of_windows)
-    t = t.filter((t.interventions > 0) | (t.counted_cuts > 0))
-    cov = t.covered_interventions.nullif(0)
-    none = ibis.null("float64")
-    return t.mutate(
-        incident_rate=t.impacted_interventions / cov,
-        cuts_per_intervention=t.clients_hs / cov,
-        in_window_rate_per_h=ibis.ifelse(
-            t.supervised, t.baseline_cuts_in_windows / t.window_hours.nullif(0.0), none),
-        out_of_window_rate_per_h=ibis.ifelse(
-            t.supervised, t.baseline_cuts_out_of_windows / t.out_of_window_hours.nullif(0.0),
-            none),
-    ).drop("placed_in_period", "placed_short", "placed_baseline", "period_cuts",
-           "period_short", "period_baseline", "window_hours_in_period").order_by("pm_id")
+    counts = pi.group_by("pm_id").aggregate(**_incident_counts(pi)).to_pandas()
+    period_cuts, where = _cuts_per_pm_oc(placed, events, period)
+    po = period_cuts.to_pandas().merge(where.to_pandas(), on=["pm_id", "code_oc"], how="outer")
+    po = po.fillna(0)
+    sup = po["supervision_records"] > 0
+    base = po.assign(baseline_in=po["cuts_in_windows"].where(sup, 0),
+                     baseline_out=(po["period_cuts"] - po["placed_in_period"]).where(sup, 0),
+                     supervised_ocs=sup.astype("int64"))
+    cuts = base.drop(columns="code_oc").groupby("pm_id").sum()
+    hours = window_hours(windows, period).to_pandas().set_index("pm_id")
+    t = pms.select("pm_id", "lines").to_pandas().set_index("pm_id")
+    t["lines"] = t["lines"].astype("Int64")
+    t = t.join([counts.set_index("pm_id"), cuts, hours], how="left")
+    zero = [c for c in t.columns if c not in ("lines", "window_hours", "window_hours_in_period")]
+    t[zero] = t[zero].fillna(0).astype("int64")
+    t[["window_hours", "window_hours_in_period"]] = t[["window_hours",
+                                                       "window_hours_in_period"]].fillna(0.0)
+    out = t["period_cuts"] - t["placed_in_period"]
+    t = t.assign(
+        cuts_out_of_windows=out, counted_cuts=t["cuts_in_windows"] + out,
+        short_cuts_out_of_windows=t["period_short"] - t["placed_short"],
+        supervised=t["supervised_ocs"] > 0,
+        baseline_cuts_in_windows=t["baseline_in"], baseline_cuts_out_of_windows=t["baseline_out"],
+        out_of_window_hours=(period.hours - t["window_hours_in_period"]).clip(lower=0.0))
+    t["short_cuts"] = t["short_cuts_in_windows"] + t["short_cuts_out_of_windows"]
+    t = t[(t["interventions"] > 0) | (t["counted_cuts"] > 0)]
+    cov = t["covered_interventions"].where(t["covered_interventions"] > 0)
+    rate = lambda a, b: (a / b.where(b > 0)).where(t["supervised"])  # noqa: E731
+    t = t.assign(
+        incident_rate=t["impacted_interventions"] / cov,
+        cuts_per_intervention=t["clients_hs"] / cov,
+        in_window_rate_per_h=rate(t["baseline_cuts_in_windows"], t["window_hours"]),
+        out_of_window_rate_per_h=rate(t["baseline_cuts_out_of_windows"],
+                                      t["out_of_window_hours"]))
+    t = t.drop(columns=["placed_in_period", "placed_short", "period_cuts", "period_short",
+                        "supervision_records", "baseline_in", "baseline_out",
+                        "window_hours_in_period"])
+    return t.sort_index().reset_index()
 
 
 # ---------------------------------------------------------------- per DO / OC
@@ -486,15 +471,8 @@ def _oc_column(reason: str) -> str:
     return "power_cuts" if reason == "power_cut" else reason
 
 
-_OC_ZERO = ("m5_received", "interventions_reported", "m5_empty", "m5_clients_declared",
-            "clients_set_aside", "m5_late", "m5_before_m3", "cuts", "m5_cuts",
-            "supervision_cuts", "both_sources", "counted_cuts",
-            *[_oc_column(r) for r, _w in rules.EXCLUSIONS],
-            "unknown_pto", "unknown_cut_time", "cuts_outside_own_window")
-
-
 def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.Table,
-           period: Period) -> ir.Table:
+           period: Period) -> pd.DataFrame:
     """Per OC: whether it uses flow 3 and how its M5s and cuts look.
 
     ``m5_received``: M5s for interventions of the period; ``m5_late``: received
@@ -503,7 +481,8 @@ def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.T
     count; ``cuts``: its distinct cuts of the period (``m5_cuts`` / ``supervision_cuts``
     by source, ``both_sources`` reported by both), with why the others do not
     count; ``cuts_outside_own_window``: rows it sent in an M5 whose time is not in
-    that intervention's [HD, HF] (not counted there).
+    that intervention's [HD, HF] (not counted there). Four aggregates per OC in the
+    engine, put side by side here.
     """
     w = windows.select(w_ref=windows.ref_interv_oi, hd=windows.hd, hf=windows.hf,
                        m3=windows.m3_received_at)
@@ -520,30 +499,30 @@ def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.T
     e = events.filter(period.contains(events.cut_at))
     reasons = {_oc_column(name): _n(e.reason == name) for name, _w in rules.EXCLUSIONS}
     ev = e.group_by("code_oc").aggregate(
-        ev_cuts=e.count(), m5_cuts=_n(e.from_m5), supervision_cuts=_n(e.from_supervision),
-        both_sources=_n(e.from_m5 & e.from_supervision),
-        counted_cuts=_n(e.counted), **reasons)
+        cuts=e.count(), m5_cuts=_n(e.from_m5), supervision_cuts=_n(e.from_supervision),
+        both_sources=_n(e.from_m5 & e.from_supervision), counted_cuts=_n(e.counted), **reasons)
     u = unidentified(outages, period)
     un = u.group_by("code_oc").aggregate(
-        unidentified=u.count(), u_m5=_n(u.from_m5),
+        u_cuts=u.count(), u_m5=_n(u.from_m5),
         unknown_pto=_n(u.reason == rules.UNKNOWN_PTO),
         unknown_cut_time=_n(u.reason == rules.UNKNOWN_CUT_TIME))
     o = outages.filter(outages.ref_interv_oi.notnull() & period.contains(outages.cut_at))
     ow = o.join(w, o.ref_interv_oi == w.w_ref)
     own = ow.group_by("code_oc").aggregate(cuts_outside_own_window=_n(
         ow.hf.notnull() & ~rules.in_window(ow.cut_at, ow.hd, ow.hf)))
-    codes = ibis.union(*[t.select(code_oc=t.code_oc.cast("string")) for t in (rep, ev, un)],
-                       distinct=True)
-    t = codes
-    for part in (rep, ev, un, own):
-        t = _left_join(t, part, "code_oc")
-    t = t.mutate(cuts=t.ev_cuts.fill_null(0) + t.unidentified.fill_null(0),
-                 m5_cuts=t.m5_cuts.fill_null(0) + t.u_m5.fill_null(0),
-                 supervision_cuts=(t.supervision_cuts.fill_null(0) + t.unidentified.fill_null(0)
-                                   - t.u_m5.fill_null(0)))
-    t = t.drop("ev_cuts", "unidentified", "u_m5")
-    t = t.mutate(**{c: t[c].fill_null(0) for c in _OC_ZERO})
-    return t.mutate(uses_flow3=t.m5_received > 0).order_by("code_oc")
+    parts = [t.to_pandas().set_index("code_oc") for t in (rep, ev, un, own)]
+    t = parts[0].join(parts[1:], how="outer").fillna(0).astype("int64")
+    for col in ("cuts", "m5_cuts", "supervision_cuts", "counted_cuts", "both_sources",
+                *[_oc_column(r) for r, _w in rules.EXCLUSIONS], "m5_received"):
+        if col not in t:
+            t[col] = 0
+    t["cuts"] += t["u_cuts"]
+    t["m5_cuts"] += t["u_m5"]
+    t["supervision_cuts"] += t["u_cuts"] - t["u_m5"]
+    t = t.drop(columns=["u_cuts", "u_m5"])
+    t["uses_flow3"] = t["m5_received"] > 0
+    t.index = t.index.astype(str)
+    return t.sort_index().reset_index()
 
 
 def exclusions(events: ir.Table, outages: ir.Table, placed: ir.Table,

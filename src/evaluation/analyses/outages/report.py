@@ -40,7 +40,7 @@ class Correlation:
     tables: Any
     _cached: list = field(default_factory=list, repr=False)
 
-    def per_pm(self) -> ir.Table:
+    def per_pm(self) -> pd.DataFrame:
         """The per-PM table of :func:`.correlation.per_pm` for this correlation."""
         return c.per_pm(self.interventions, self.placed, self.events, self.windows,
                         self.tables["pms"], self.period)
@@ -159,10 +159,10 @@ def analyse(tables: TableSource, since=None, as_of=None,
 
 def _report(corr: Correlation, tables, rr_level, key, limit) -> OutageReport:
     period, pi = corr.period, corr.interventions
-    pms = add_rate_ratio(corr.per_pm().to_pandas(), rr_level)
+    pms = add_rate_ratio(corr.per_pm(), rr_level)
     dos = c.per_do(pi, corr.config).to_pandas()
     ocs = c.per_oc(tables["outage_reports"], corr.events, tables["outages"], corr.windows,
-                   period).to_pandas()
+                   period)
     short_df = c.short_cuts(corr.events, corr.placed, period, limit).to_pandas()
     missing = pi.filter(~pi.has_window).select(
         "ref_interv_oi", "code_do", "pm_id", "hd", "m1_received_at").order_by(

@@ -15,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
+
+# scipy.stats (a second of imports) is needed by the blacklist's funnel and tests only;
+# the rate ratio every outage report carries uses the special functions directly.
 
 
 def _arr(x) -> np.ndarray:
@@ -35,13 +38,16 @@ def rate_ratio_ci(a, t1, b, t0, level: float = 0.95):
     alpha = 1.0 - level
     with np.errstate(divide="ignore", invalid="ignore"):
         rr = np.where(ok, (a / np.where(t1 > 0, t1, 1)) / (b / np.where(t0 > 0, t0, 1)), np.nan)
-        p_lo = np.where(a > 0, stats.beta.ppf(alpha / 2, np.maximum(a, 1e-12), b + 1), 0.0)
-        p_hi = np.where(b > 0, stats.beta.ppf(1 - alpha / 2, a + 1, np.maximum(b, 1e-12)), 1.0)
+        # Clopper–Pearson: beta quantiles (betaincinv is the beta distribution's ppf)
+        p_lo = np.where(a > 0, special.betaincinv(np.maximum(a, 1e-12), b + 1, alpha / 2), 0.0)
+        p_hi = np.where(b > 0, special.betaincinv(a + 1, np.maximum(b, 1e-12), 1 - alpha / 2),
+                        1.0)
         scale = np.where(ok, t0 / np.where(t1 > 0, t1, 1), np.nan)
         lo = np.where(ok, p_lo / (1 - p_lo) * scale, np.nan)
         hi = np.where(ok & (p_hi < 1), p_hi / (1 - p_hi) * scale, np.where(ok, np.inf, np.nan))
         pi0 = np.where(ok, t1 / np.where(ok, t1 + t0, 1), np.nan)
-        p_greater = np.where(ok, stats.binom.sf(a - 1, n, np.where(ok, pi0, 0.5)), np.nan)
+        # P(X ≥ a) for X ~ Binomial(n, π₀): the binomial survival function at a − 1
+        p_greater = np.where(ok, special.bdtrc(a - 1, n, np.where(ok, pi0, 0.5)), np.nan)
     rr = np.where(ok & (b == 0) & (a > 0), np.inf, rr)
     return rr, lo, hi, p_greater
 
@@ -52,6 +58,7 @@ def funnel(impacted, covered, p0: float, level: float = 0.998):
     A PM is *above* the funnel when its impacted count exceeds the ``level``
     quantile of Binomial(covered, p0), i.e. ``p_value = P(X ≥ impacted) < 1 − level``.
     """
+    from scipy import stats
     x, n = _arr(impacted), _arr(covered)
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = np.where(n > 0, stats.binom.ppf(level, n, p0) / np.where(n > 0, n, 1), np.nan)
@@ -102,6 +109,7 @@ def fit_beta_binomial(impacted, covered, max_strength: float = 1e6) -> BetaPrior
 
     best = None
     for m0 in (2.0, 20.0, 200.0):
+        from scipy import optimize
         res = optimize.minimize(nll, x0=[special.logit(p0), np.log(m0)], method="L-BFGS-B",
                                 bounds=[(-15, 15), (np.log(1e-3), np.log(max_strength))])
         if best is None or res.fun < best.fun:
@@ -114,10 +122,11 @@ def posterior(impacted, covered, prior: BetaPrior, p_ref: float):
     """Shrunken rate (posterior mean) and P(rate > p_ref) for each PM."""
     x, n = _arr(impacted), _arr(covered)
     a, b = prior.alpha + x, prior.beta + n - x
-    return a / (a + b), stats.beta.sf(p_ref, a, b)
+    return a / (a + b), special.betaincc(a, b, p_ref)   # the beta survival function
 
 
 def two_proportion_p(x1, n1, x2, n2):
     """Two-sided Fisher exact p-value for x1/n1 vs x2/n2 (one pair; used on few candidates)."""
     table = [[int(x1), int(n1 - x1)], [int(x2), int(n2 - x2)]]
+    from scipy import stats
     return float(stats.fisher_exact(table).pvalue)
