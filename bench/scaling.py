@@ -64,9 +64,10 @@ def generate_network(con, n_cuts: int, seed: int = 7) -> None:
         'D' || lpad((i % 40)::VARCHAR, 3, '0'), 'OI01', 'FI-' || lpad(pm::VARCHAR, 6, '0'),
         hd, CASE WHEN u > 0 THEN hd + to_seconds(dur) END, hd + to_seconds(90),
         CASE WHEN u > 0 THEN hd + to_seconds(dur + 30) END FROM gi""")
-    con.execute("INSERT INTO intervention_targets SELECT 'OI-' || i, 'racc', NULL, 'PTO-T' || i FROM gi")
-    con.execute("""INSERT INTO outage_reports SELECT 'OI-' || i, 'OC01', hd + to_seconds(dur + 600), 0
-                   FROM gi WHERE u > 0 AND u <= 60""")
+    con.execute("INSERT INTO intervention_targets SELECT 'OI-' || i, 'racc', NULL, 'PTO-T' || i, "
+                "'m1' FROM gi")
+    con.execute("""INSERT INTO outage_reports SELECT 'OI-' || i, 'OC01', hd + to_seconds(dur + 600), 0,
+                   0 FROM gi WHERE u > 0 AND u <= 60""")
     n_in = int(n_cuts * 0.3)
     con.execute(f"""INSERT INTO outages
         WITH c AS (
