@@ -15,7 +15,7 @@ from evaluation.analyses.alarms import (
     nuisance,
     tuning,
 )
-from evaluation.analyses.alarms.prep import instances, select
+from evaluation.analyses.alarms.prep import instances, select, windows
 
 
 def flagged(rows, rules=AlarmRules()):
@@ -104,7 +104,10 @@ def test_rates_per_10_min_count_empty_intervals():
     # 11 alarms in the first interval, period 00:00 .. 00:59:59 = 6 intervals
     # avg = 11 / 6 = 1.8333 per 10 min (manageable), 11 per hour, peak 11, 1/6 in flood
     rows = raises("A", [i * 10 for i in range(11)])
-    r = load.rates(alarm_table(rows), at(0), at(3599)).execute().iloc[0]
+    t = alarm_table(rows)
+    # the log is declared observed from 00:00 (since) until 00:59:59
+    wins = windows(t, t, at(3599), since=at(0), observed_until=at(3599))
+    r = load.rates(t, wins).execute().iloc[0]
     assert r.intervals == 6 and r.avg_per_10min == pytest.approx(11 / 6)
     assert r.avg_per_hour == pytest.approx(11) and r.peak_per_10min == 11
     assert r.flood_interval_share == pytest.approx(1 / 6)
@@ -137,7 +140,9 @@ def test_standing_and_stale_at_as_of():
         dict(alarm_id="expired", system_id="S", definition="A", resource_id="R",
              raised_at=at(0, hours=1), status="expired"),
     ]
-    s = nuisance.standing(alarm_table(rows), as_of).execute().set_index("alarm_id")
+    t = alarm_table(rows)
+    wins = windows(t, t, as_of, observed_until=as_of)
+    s = nuisance.standing(t, wins).execute().set_index("alarm_id")
     assert s.unhandled.all()
     assert set(s.index) == {"old", "young", "clears-later"}
     assert s.loc["old", "age_h"] == pytest.approx(25) and bool(s.loc["old", "stale"])
@@ -251,8 +256,9 @@ def test_tuning_advice_with_evidence():
     inst = flagged(rows)
     facts = tuning.definition_facts(inst).execute()
     by_hour = tuning.false_by_hour(inst).execute()
-    stand = nuisance.standing(inst, at(0, hours=30)).execute()
-    stale = stand[stand.stale].groupby("definition").size().to_dict()
+    end = at(0, hours=30)
+    eps = nuisance.stale_episodes(inst, windows(inst, inst, end, observed_until=end)).execute()
+    stale = {d: (len(g), g.stood_h.max()) for d, g in eps.groupby("definition")}
     adv = tuning.advise(facts, by_hour, stale)
     kinds = {(a["definition"], a["kind"]) for a in adv}
     assert kinds == {("N", "schedule"), ("P", "priority"), ("C", "delay_deadband"),
@@ -263,9 +269,14 @@ def test_tuning_advice_with_evidence():
     assert "100% of its 10 false alarms fell in 1 of 24 hours (02h)" in sched["evidence"]
     delay = next(a for a in adv if a["kind"] == "delay_deadband")
     assert delay["figures"]["suggested_delay_s"] == 20 and delay["figures"]["chatter_raises"] == 1
-    assert delay["figures"]["fleeting_share"] == 1.0 and "on-delay" in delay["advice"]
+    assert delay["figures"]["fleeting_share"] == 1.0 and "on-delay of 10 s" in delay["advice"]
+    # measured, not the rule restated: 2 re-raises within 60 s, gaps 20 and 20 s
+    assert ("2 re-raise(s) came within 60 s of the previous raise, the longest of those gaps 20 s"
+            in delay["evidence"])
+    assert "3 of its 3 alarm(s) that returned to normal did so within 10 s" in delay["evidence"]
     shelve = next(a for a in adv if a["kind"] == "shelving")
-    assert shelve["evidence"] == "1 alarm(s) standing for more than 24 h"
+    # S raised at 0 and standing at the declared end, 30 h later
+    assert shelve["evidence"] == "1 alarm(s) stood more than 24 h in the period, the longest 30.0 h"
     prio = next(a for a in adv if a["kind"] == "priority")
     assert "lower the priority" in prio["advice"] and "67% of its 6 closed" in prio["evidence"]
 
@@ -274,7 +285,7 @@ def test_tuning_advice_with_evidence():
 
 def test_report_has_the_contract_keys_and_consistent_kpis():
     rows = raises("A", [0, 30, 60]) + raises("B", [i * 10 for i in range(11)], resource="R9")
-    r = alarm_report(alarm_table(rows), as_of=at(3599))
+    r = alarm_report(alarm_table(rows), as_of=at(3599), observed_until=at(3599))
     assert {"kpis", "definitions", "floods", "stale", "bad_actors"} <= set(r)
     for d in r["definitions"]:
         assert {"definition", "resource_id", "alarms", "false_alarm_rate", "chattering",
@@ -324,5 +335,7 @@ def test_unhandled_alarms_past_the_default_48_h_expiry():
                  status="new"),
             dict(alarm_id="c", definition="A", resource_id="R", raised_at=at(0),
                  handled_at=at(60), status="in_progress")]
-    k = alarm_report(alarm_table(rows), as_of=at(0, hours=49))["kpis"]
+    # the log is declared observed until as_of (its last record is 2 h after T0)
+    k = alarm_report(alarm_table(rows), as_of=at(0, hours=49), observed_until=at(0, hours=49))[
+        "kpis"]
     assert (k["standing"], k["stale"], k["unhandled_past_default_expiry"]) == (3, 3, 1)

@@ -1,7 +1,9 @@
 """``opeval alarms``: alarm KPIs, nuisance alarms, life cycle, false alarms, tuning advice.
 
 ``opeval alarms [--as-of DATE] [--since DATE] [--system ID] [--format text|json]``
-plus ``--repeat-window S``, ``--history DEFINITION [--resource ID]`` (the guide's
+plus ``--observed-until DATE`` (declare that every system's log ran until then;
+by default each system is observed from its first to its last record),
+``--repeat-window S``, ``--history DEFINITION [--resource ID]`` (the guide's
 history review of one alarm), ``--fit-model`` (train, evaluate on a later period
 and save the false-alarm model under ``--model-dir``) and ``--model PATH`` (score
 the open alarms with a saved model). JSON keys: contract §3 "alarms" and
@@ -39,6 +41,11 @@ def register(sub, common) -> None:
                    "(a date means its end; default: the end of the data)")
     p.add_argument("--since", metavar="DATE", help="only alarms raised from this date/time on")
     p.add_argument("--system", metavar="ID", help="only this system (for process logs: the case)")
+    p.add_argument("--observed-until", metavar="DATE",
+                   help="declare that every system's log ran until this date/time (a date "
+                        "means its end; default: each system is observed from its first to "
+                        "its last record, so a log that ended early is not charged for the "
+                        "time after it)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--repeat-window", type=float, metavar="S", default=600.0,
                    help="a raise of the same alarm within S seconds is a repeat (default 600)")
@@ -72,6 +79,9 @@ def run(args) -> int:
     since = parse_when(args.since, False) if args.since else None
     if as_of and since and since > as_of:
         raise OpevalError("--since is after --as-of")
+    observed_until = parse_when(args.observed_until, True) if args.observed_until else None
+    if observed_until and since and observed_until < since:
+        raise OpevalError("--observed-until is before --since")
     if args.resource and not args.history:
         raise OpevalError("--resource applies to --history only")
     step = step_printer(args.progress)
@@ -99,7 +109,8 @@ def run(args) -> int:
                          + ("  CHATTER" if r["chatter"] else "") + ("  repeat" if r["repeat"] else ""))
         return emit(args, "\n".join(lines))
     step("computing the alarm KPIs")
-    report = alarm_report(alarms, as_of=as_of, since=since, system_id=args.system, rules=rules)
+    report = alarm_report(alarms, as_of=as_of, since=since, system_id=args.system, rules=rules,
+                          observed_until=observed_until)
     if args.fit_model or args.model:
         from ..analyses.alarms import model as fam
         if args.model:
@@ -130,35 +141,75 @@ def _s(v) -> str:
     return f"{v / 3600:.1f} h"
 
 
+def _share_or_na(v) -> str:
+    return "n/a" if v is None else pct(v)
+
+
 def render_text(r: dict) -> str:
-    """The report as a readable page (the JSON carries every figure)."""
+    """The report as a readable page (the JSON carries every figure). Every
+    threshold printed comes from the rules and benchmarks in force."""
     k = r["kpis"]
     b = k["benchmark_status"]
+    m = r["benchmarks"]
+    rules = r["parameters"]
+    prio = k["priority_distribution"]
+    windows = {(w["window_start"], w["window_end"]) for w in r["rates"]}
+    period = (f"each system over its own window ({len(r['rates'])} windows, see rates)"
+              if len(windows) > 1 else
+              f"observed {next(iter(windows))[0]} .. {next(iter(windows))[1]}" if windows else "")
     out = [f"Alarms {k['period_start']} .. {k['as_of']}: {k['alarms']} alarm(s), "
-           f"{k['systems']} system(s), {k['definitions']} definition(s)", "",
+           f"{k['systems']} system(s), {k['definitions']} definition(s)",
+           f"  {period}" if period else "", "",
            "Load per operator position (ISA-18.2 / EEMUA 191)",
            f"  average per 10 min   {k['avg_per_10min']:.2f}  ({k['rate_class'] or '-'}; "
-           f"benchmark ≤ 1 acceptable, ≤ 2 manageable) {b.get('avg_per_10min', '')}",
+           f"benchmark ≤ {m['avg_per_10min_acceptable']:g} acceptable, "
+           f"≤ {m['avg_per_10min_manageable']:g} manageable) {b.get('avg_per_10min', '')}",
+           f"  EEMUA 191 grade      {k['rate_grade'] or '-'} (≤ {m['eemua_acceptable_per_10min']:g}"
+           f" / ≤ {m['eemua_manageable_per_10min']:g} / ≤ {m['eemua_unacceptable_per_10min']:g}"
+           f" / more per 10 min)",
            f"  average per hour     {k['avg_per_hour']:.1f}    per day {k['avg_per_day']:.0f}",
-           f"  peak per 10 min      {k['peak_per_10min']}  (benchmark ≤ 10) {b.get('peak_per_10min', '')}",
-           f"  10-min periods > 10  {k['flood_intervals']} = {pct(k['flood_interval_share'])} "
-           f"(benchmark < 1 %) {b.get('flood_interval_share', '')}",
-           f"  floods               {k['floods']}, time in flood {pct(k['time_in_flood_share'])}",
+           f"  peak per 10 min      {k['peak_per_10min']}  (benchmark ≤ {m['peak_per_10min_max']}) "
+           f"{b.get('peak_per_10min', '')}",
+           f"  10-min periods > {rules['flood_threshold']}  {k['flood_intervals']} = "
+           f"{_share_or_na(k['flood_interval_share'])} of {k['intervals_10min']} observed "
+           f"(benchmark < {pct(m['flood_interval_share_max'])}) {b.get('flood_interval_share', '')}",
+           f"  hours > {rules['busy_hour_threshold']} alarms     {k['busy_hours']} = "
+           f"{_share_or_na(k['busy_hour_share'])} (benchmark < {pct(m['busy_hour_share_max'])}) "
+           f"{b.get('busy_hour_share', '')}",
+           f"  floods               {k['floods']}, time in flood {_share_or_na(k['time_in_flood_share'])}",
+           "  priority distribution " + (
+               "n/a (the log carries no priorities)" if not prio["prioritised"] else
+               f"high {pct(prio['high'])} / medium {pct(prio['medium'])} / low {pct(prio['low'])}"
+               f" (target ~{pct(m['priority_high_share'])} / {pct(m['priority_medium_share'])} / "
+               f"{pct(m['priority_low_share'])}) {b.get('priority_distribution', '')}"
+               + (f"; {prio['unprioritised']} without priority" if prio["unprioritised"] else "")),
            "", "Nuisance alarms",
-           f"  chattering alarms    {k['chattering_alarms']} ({k['chatter_raises']} raises 3-in-60 s; "
-           f"benchmark 0) {b.get('chattering_alarms', '')}",
+           f"  chattering alarms    {k['chattering_alarms']} (system and definition; "
+           f"{k['chatter_raises']} raises {rules['chatter_raises']}-in-{rules['chatter_window_s']:g} s; "
+           f"benchmark {m['chattering_max']}) {b.get('chattering_alarms', '')}",
+           f"  fleeting alarms      {k['fleeting_alarms']} ({k['fleeting_raises']} raises back to "
+           f"normal within {rules['fleeting_s']:g} s; benchmark {m['fleeting_max']}) "
+           f"{b.get('fleeting_alarms', '')}",
            f"  repeat alarms        {k['repeat_alarms']} = {pct(k['repeat_share'])} of the raises "
-           f"(window {r['parameters']['repeat_window_s']:g} s)",
-           f"  standing / stale     {k['standing']} / {k['stale']} (stale: > "
-           f"{r['parameters']['stale_after_h']:g} h) {b.get('stale', '')}",
-           f"  top 10 share         {pct(k['top10_share'])} (benchmark < 5 %) {b.get('top10_share', '')}",
+           f"(window {rules['repeat_window_s']:g} s)",
+           f"  standing / stale     {k['standing']} / {k['stale']} at the end of the window "
+           f"(stale: > {rules['stale_after_h']:g} h)",
+           f"  stale on one day     at most {k['stale_daily_max']} (benchmark < "
+           f"{m['stale_max_per_day']}) {b.get('stale', '')}; {k['stale_episodes']} alarm(s) stood "
+           f"more than {rules['stale_after_h']:g} h in the period",
+           f"  top 10 share         {pct(k['top10_share'])} (benchmark < {pct(m['top10_share_max'])}) "
+           f"{b.get('top10_share', '')}",
            "", "Life cycle (VMS guide)",
            f"  median time to handle {_s(k['median_handle_s'])}, to close {_s(k['median_close_s'])}, "
            f"to clear {_s(k['median_clear_s'])}",
            f"  escalated {pct(k['escalated_share'])}, expired {pct(k['expired_share'])}, "
            f"closed without handling {pct(k['closed_without_handling_share'])}",
+           f"  escalated ≤ {rules['escalate_min_s']:g} s after the raise {k['escalated_too_early']}, "
+           f"expired ≤ {rules['expire_min_s']:g} s after the raise {k['expired_too_early']} "
+           "(the guide allows only longer times)",
            f"  closed {k['closed']}, false alarms {k['false_alarms']} "
-           f"(rate {pct(k['false_alarm_rate'])})"]
+           f"(rate {pct(k['false_alarm_rate'])}); closed without a reason "
+           f"{k['closed_without_reason']}"]
     if r["close_reasons"]:
         out.append("  close reasons: " + ", ".join(
             f"{c['close_reason']} {c['alarms']} ({pct(c['share'])})" for c in r["close_reasons"]))
@@ -186,10 +237,11 @@ def render_text(r: dict) -> str:
             out.append(f"  {d['definition']:<28} {d['resource_id']:<14} {d['alarms']:>8} "
                        f"{'CHATTER' if d['chattering'] else '':<8} {d['repeat_alarms']:>8} "
                        f"{pct(d['false_alarm_rate']):>7}")
-    if r["stale"]:
-        out += ["", f"Stale alarms ({len(r['stale'])}; oldest first, up to 10)"]
-        for s in r["stale"][:10]:
-            out.append(f"  {s['alarm_id']}  {s['definition']} standing {s['age_h']:.1f} h")
+    if r["stale_episodes"]:
+        out += ["", f"Stale episodes ({len(r['stale_episodes'])}; longest first, up to 10)"]
+        for s in r["stale_episodes"][:10]:
+            how = f"until {s['ended_at']}" if s["ended_at"] else "still standing at the end"
+            out.append(f"  {s['alarm_id']}  {s['definition']} stood {s['stood_h']:.1f} h, {how}")
     if r["tuning"]:
         out += ["", f"Tuning advice ({len(r['tuning'])})"]
         for a in r["tuning"][:30]:

@@ -11,7 +11,10 @@ Takes :func:`evaluation.analyses.alarms.prep.instances` output. Times in seconds
   default);
 - *closed without handling*: closed with no ``handled_at`` (the guide allows
   it only when the definition says so; default no);
-- *close reasons*: handled, false alarm, other.
+- *close reasons*: handled, false alarm, other — closing asks for one, so a
+  closed alarm without a reason is counted (``closed_without_reason``);
+- *too early*: an escalation at most 45 s or an expiry at most 90 s after the
+  raise (the guide accepts only longer times).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import ibis
 from ibis import _
 
 from .prep import quantile_s, seconds
-from .rules import CLOSE_REASONS, ESCALATE_MIN_S
+from .rules import CLOSE_REASONS, AlarmRules
 
 
 def _escalated(t: ibis.Table) -> ibis.Value:
@@ -30,17 +33,31 @@ def _closed_state(t: ibis.Table) -> ibis.Value:
     return ((t.status == "closed") | t.close_reason.notnull()).fill_null(False)
 
 
-def summary(inst: ibis.Table) -> ibis.Table:
+def _closed_by_operator(t: ibis.Table) -> ibis.Value:
+    """Closed by someone (status closed, or a closing time with no status): the
+    guide's closing dialog asks for a reason. An expiry closes without one."""
+    return ((t.status == "closed")
+            | (t.status.isnull() & t.closed_at.notnull())).fill_null(False)
+
+
+def summary(inst: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
     """One row: alarms, handled, closed, shares and time-to-handle/close figures.
 
-    ``escalated_too_early`` counts escalations at most 45 s after the raise — the
-    guide only lets a definition escalate after more than 45 s unhandled, so such
-    a row points at a clock or configuration problem.
+    ``escalated_too_early`` counts escalations at most ``rules.escalate_min_s``
+    (45 s) after the raise — the guide only lets a definition escalate after
+    more than 45 s unhandled, so such a row points at a clock or configuration
+    problem; ``expired_too_early`` likewise counts expired alarms whose expiry
+    (their closing time) came at most ``rules.expire_min_s`` (90 s) after the
+    raise (guide: expiry after more than 90 s). ``closed_without_reason``
+    counts alarms closed by an operator (status closed, or a closing time and
+    no status) that carry no close reason — the guide asks one on closing.
     ``escalated_share`` and ``expired_share`` are over all alarms;
-    ``closed_without_handling_share`` over the closed ones; shares are NULL when
-    their denominator is zero.
+    ``closed_without_handling_share`` over the closed ones,
+    ``closed_without_reason_share`` over those closed by an operator; shares
+    are NULL when their denominator is zero.
     """
     closed = _closed_state(inst)
+    by_operator = _closed_by_operator(inst)
     return inst.aggregate(
         alarms=_.count(),
         handled=_.handled_at.notnull().cast("int64").sum(),
@@ -48,8 +65,13 @@ def summary(inst: ibis.Table) -> ibis.Table:
         escalated=_escalated(inst).cast("int64").sum(),
         expired=(_.status == "expired").fill_null(False).cast("int64").sum(),
         closed_without_handling=(closed & _.handled_at.isnull()).cast("int64").sum(),
-        escalated_too_early=(seconds(_.escalated_at, _.raised_at) <= ESCALATE_MIN_S)
+        escalated_too_early=(seconds(_.escalated_at, _.raised_at) <= rules.escalate_min_s)
         .fill_null(False).cast("int64").sum(),
+        expired_too_early=((_.status == "expired")
+                           & (seconds(_.closed_at, _.raised_at) <= rules.expire_min_s))
+        .fill_null(False).cast("int64").sum(),
+        closed_by_operator=by_operator.cast("int64").sum(),
+        closed_without_reason=(by_operator & _.close_reason.isnull()).cast("int64").sum(),
         median_handle_s=quantile_s(_.handled_at, _.raised_at), mean_handle_s=_.handle_s.mean(),
         p90_handle_s=quantile_s(_.handled_at, _.raised_at, 0.9),
         median_close_s=quantile_s(_.closed_at, _.raised_at), mean_close_s=_.close_s.mean(),
@@ -58,6 +80,7 @@ def summary(inst: ibis.Table) -> ibis.Table:
         escalated_share=_share(_.escalated, _.alarms),
         expired_share=_share(_.expired, _.alarms),
         closed_without_handling_share=_share(_.closed_without_handling, _.closed),
+        closed_without_reason_share=_share(_.closed_without_reason, _.closed_by_operator),
     )
 
 

@@ -64,25 +64,53 @@ def n_intervals(start: dt.datetime, end: dt.datetime, interval_s: int = 600) -> 
     return max(1, last - first + 1)
 
 
-def rates(alarms: ibis.Table, start: dt.datetime, end: dt.datetime, by: str = "system_id",
-          rules: AlarmRules = AlarmRules()) -> ibis.Table:
-    """Per operator position over ``[start, end]``: ``alarms``, ``avg_per_10min``,
-    ``avg_per_hour``, ``avg_per_day``, ``peak_per_10min``, ``flood_intervals`` and
+def _touched(start: ibis.Value, end: ibis.Value, secs: int) -> ibis.Value:
+    """Clock-aligned intervals of ``secs`` touched by ``[start, end]`` (at least 1),
+    in the engine."""
+    n = end.epoch_seconds() // secs - start.epoch_seconds() // secs + 1
+    return ibis.greatest(n.cast("int64"), ibis.literal(1, "int64"))
+
+
+def busy_hours(counts: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Per position: clock hours with more than ``rules.busy_hour_threshold`` alarms
+    (ISA-18.2 "hours containing more than 30 alarms"), summed from the 10-minute
+    counts of :func:`interval_counts`: ``position``, ``busy_hours``."""
+    per_hour = 3600 // rules.interval_s
+    hours = (counts.mutate(hour_no=_.interval_no // per_hour)
+             .group_by("position", "hour_no").agg(alarms=_.alarms.sum()))
+    return (hours.group_by("position")
+            .agg(busy_hours=(_.alarms > rules.busy_hour_threshold).cast("int64").sum()))
+
+
+def rates(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """Per system (operator position) over its own observation window ``wins``
+    (``system_id``, ``window_start``, ``window_end``: :func:`prep.windows`).
+
+    Columns: ``position``, ``window_start``, ``window_end``, ``alarms``,
+    ``intervals`` (10-minute intervals the window touches), ``avg_per_10min``,
+    ``avg_per_hour``, ``avg_per_day``, ``peak_per_10min``, ``flood_intervals``,
     ``flood_interval_share`` (the ISA-18.2 share of 10-minute periods with more
-    than 10 alarms). Empty intervals count in the averages. Busiest first; positions
-    with the same average in position order, so every engine lists them alike.
+    than 10 alarms), ``hours``, ``busy_hours`` and ``busy_hour_share`` (hours
+    with more than 30 alarms). Empty intervals count in the averages; a system
+    is not charged for intervals outside its own window. Busiest first;
+    positions with the same average in position order, so every engine lists
+    them alike.
     """
-    n = n_intervals(start, end, rules.interval_s)
     per_10 = 600 / rules.interval_s
-    ic = interval_counts(alarms, by, rules)
-    return (ic.group_by("position")
-            .agg(alarms=_.alarms.sum(), peak_per_10min=_.alarms.max(),
-                 flood_intervals=_.flood.cast("int64").sum())
-            .mutate(intervals=ibis.literal(n, "int64"),
-                    avg_per_10min=_.alarms.cast("float64") / n * per_10,
-                    avg_per_hour=_.alarms.cast("float64") / n * per_10 * 6,
-                    avg_per_day=_.alarms.cast("float64") / n * per_10 * 144,
-                    flood_interval_share=_.flood_intervals.cast("float64") / n)
+    ic = interval_counts(alarms, "system_id", rules)
+    per = (ic.group_by("position")
+           .agg(alarms=_.alarms.sum(), peak_per_10min=_.alarms.max(),
+                flood_intervals=_.flood.cast("int64").sum()))
+    busy = busy_hours(ic, rules).rename(_pos="position")
+    w = wins.mutate(intervals=_touched(_.window_start, _.window_end, rules.interval_s),
+                    hours=_touched(_.window_start, _.window_end, 3600)).rename(_sys="system_id")
+    joined = (per.join(w, per.position.identical_to(w._sys)).drop("_sys"))
+    joined = joined.join(busy, joined.position.identical_to(busy._pos)).drop("_pos")
+    return (joined.mutate(avg_per_10min=_.alarms.cast("float64") / _.intervals * per_10,
+                          avg_per_hour=_.alarms.cast("float64") / _.intervals * per_10 * 6,
+                          avg_per_day=_.alarms.cast("float64") / _.intervals * per_10 * 144,
+                          flood_interval_share=_.flood_intervals.cast("float64") / _.intervals,
+                          busy_hour_share=_.busy_hours.cast("float64") / _.hours)
             .order_by(ibis.desc("avg_per_10min"), "position"))
 
 
@@ -129,3 +157,27 @@ def flood_contributors(alarms: ibis.Table, by: str = "system_id", top: int = 3,
                                               order_by=[ibis.desc("alarms"), "definition"]))
     return (c.mutate(rank=rank).filter(_.rank < top).mutate(rank=_.rank + 1)
             .rename(flood_id="first_no").order_by("position", "flood_id", "rank"))
+
+
+def priority_levels(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+    """One row: alarms per ISA-18.2 priority level — ``high``, ``medium``, ``low``
+    (the guide's priorities mapped by ``rules.high_priorities`` and
+    ``rules.medium_priorities``; the rest are low) — and ``unprioritised``
+    (no priority in the log). Compare the shares of the prioritised ones with
+    the usual ~5 / 15 / 80 % (:func:`priority_distribution`)."""
+    p = alarms.priority
+    high = p.isin(list(rules.high_priorities)).fill_null(False)
+    medium = p.isin(list(rules.medium_priorities)).fill_null(False)
+    return alarms.aggregate(
+        high=high.cast("int64").sum(), medium=medium.cast("int64").sum(),
+        low=(p.notnull() & ~high & ~medium).cast("int64").sum(),
+        unprioritised=p.isnull().cast("int64").sum())
+
+
+def priority_distribution(levels: dict) -> dict:
+    """Shares of high / medium / low among the prioritised alarms (counts from
+    :func:`priority_levels`), ``None`` for each when the log carries no priority
+    (a share of nothing is not 0 %)."""
+    n = sum(int(levels.get(k) or 0) for k in ("high", "medium", "low"))
+    out = {k: (int(levels.get(k) or 0) / n if n else None) for k in ("high", "medium", "low")}
+    return dict(out, prioritised=n, unprioritised=int(levels.get("unprioritised") or 0))

@@ -5,12 +5,11 @@ All functions take the output of :func:`evaluation.analyses.alarms.prep.instance
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
+import pandas as pd
 from ibis import _
 
-from .prep import KEY, facts, runs, seconds
+from .prep import KEY, facts, runs, seconds, with_window
 from .rules import OPEN_STATUSES, AlarmRules
 
 
@@ -67,9 +66,11 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     Columns: ``alarms``, ``priority`` (highest =
     lowest number), ``chatter_raises``, ``repeat_alarms``, ``runs`` (raises with
     a previous raise of the same alarm), ``inv_run_sum`` (Σ 1/r, for ψ),
-    ``short_gap_max_s`` (largest re-raise gap within the chatter window),
+    ``short_gaps`` (re-raises within the chatter window of the previous raise)
+    and ``short_gap_max_s`` (the largest such gap),
     ``closed``, ``false_alarms``, ``handled``, ``handle_sum_s``, ``cleared``,
-    ``clear_sum_s``, ``fleeting`` (cleared within the chatter window),
+    ``clear_sum_s``, ``fleeting`` (returned to normal at most ``rules.fleeting_s``
+    after the raise),
     ``escalated_or_expired``, ``first_raised``, ``last_raised``.
     """
     window = rules.chatter_window_s
@@ -85,6 +86,7 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
               chatter_raises=_.chatter.cast("int64").sum(),
               repeat_alarms=_.repeat.cast("int64").sum(), runs=_.gap_s.count(),
               inv_run_sum=_inverse_run(_.gap_s).sum(),
+              short_gaps=(_.gap_s <= window).fill_null(False).cast("int64").sum(),
               short_gap_max_s=ibis.ifelse(_.gap_s <= window, _.gap_s,
                                           ibis.null("float64")).max(),
               first_raised=_.raised_at.min(), last_raised=_.raised_at.max()))
@@ -93,7 +95,7 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
               closed=_.closed.cast("int64").sum(), false_alarms=_.false_alarm.cast("int64").sum(),
               handled=_.handle_s.count(), handle_sum_s=_.handle_s.sum(),
               cleared=_.clear_s.count(), clear_sum_s=_.clear_s.sum(),
-              fleeting=(_.clear_s <= window).fill_null(False).cast("int64").sum(),
+              fleeting=(_.clear_s <= rules.fleeting_s).fill_null(False).cast("int64").sum(),
               escalated_or_expired=((_.escalated_at.notnull()
                                      | _.status.isin(("escalated", "expired")))
                                     .fill_null(False).cast("int64").sum())))
@@ -109,8 +111,8 @@ def per_alarm(facts: ibis.Table, by=("definition", "resource_id")) -> ibis.Table
     ``runs``, ``chatter_index`` (ψ over the runs, every system pooled),
     ``closed``, ``false_alarms``, ``false_alarm_rate`` (false / closed, NULL
     without closed alarms), ``mean_handle_s``, ``mean_clear_s``,
-    ``short_gap_max_s``, ``fleeting``, ``cleared``, ``escalated_or_expired``,
-    ``first_raised``, ``last_raised``.
+    ``short_gaps``, ``short_gap_max_s``, ``fleeting``, ``cleared``,
+    ``escalated_or_expired``, ``first_raised``, ``last_raised``.
     """
     if "inv_run_sum" not in facts.columns:
         facts = key_facts(facts)
@@ -122,6 +124,7 @@ def per_alarm(facts: ibis.Table, by=("definition", "resource_id")) -> ibis.Table
             .agg(alarms=_.alarms.sum(), systems=_.system_id.nunique(), priority=_.priority.min(),
                  chatter_raises=_.chatter_raises.sum(), repeat_alarms=_.repeat_alarms.sum(),
                  runs=_.runs.sum(), inv_run_sum=_.inv_run_sum.sum(),
+                 short_gaps=_.short_gaps.sum(),
                  closed=_.closed.sum(), false_alarms=_.false_alarms.sum(),
                  handled=_.handled.sum(), handle_sum_s=_.handle_sum_s.sum(),
                  cleared=_.cleared.sum(), clear_sum_s=_.clear_sum_s.sum(),
@@ -137,30 +140,132 @@ def per_alarm(facts: ibis.Table, by=("definition", "resource_id")) -> ibis.Table
             .order_by(ibis.desc("alarms"), *by))
 
 
-def is_active(alarms: ibis.Table, as_of: dt.datetime) -> ibis.Value:
-    """An alarm stands at ``as_of`` when it was raised by then and has neither
-    returned to normal nor been closed by then, and did not expire (guide: an
-    expired alarm leaves the list). A status closed or expired without a time
-    counts as ended."""
-    cut = ibis.literal(as_of, type="timestamp")
-    ended = ibis.least(alarms.cleared_at, alarms.closed_at)
+def nuisance_alarms(facts: ibis.Table) -> ibis.Table:
+    """One row: chattering and fleeting alarms counted as (system, definition)
+    pairs — one definition chattering in two systems is two alarms to tune, on
+    two resources of one system one — from :func:`key_facts`.
+
+    Columns ``chattering_alarms`` (pairs with a raise that was the 3rd within
+    60 s), ``fleeting_alarms`` (pairs with a fleeting raise), ``fleeting_raises``.
+    ISA-18.2's target for both counts is zero.
+    """
+    pairs = (facts.group_by("system_id", "definition")
+             .agg(chatter=_.chatter_raises.sum(), fleeting=_.fleeting.sum()))
+    return pairs.aggregate(chattering_alarms=(_.chatter > 0).cast("int64").sum(),
+                           fleeting_alarms=(_.fleeting > 0).cast("int64").sum(),
+                           fleeting_raises=_.fleeting.sum())
+
+
+def _cut(cut) -> ibis.Value:
+    return cut if isinstance(cut, ibis.Value) else ibis.literal(cut, type="timestamp")
+
+
+def ended_at(alarms: ibis.Table) -> ibis.Value:
+    """When the alarm stopped standing: returned to normal or closed, whichever
+    came first (NULL while neither is known)."""
+    return ibis.least(alarms.cleared_at, alarms.closed_at)
+
+
+def _ended_unknown(alarms: ibis.Table) -> ibis.Value:
+    """Closed or expired by status, but with no time: ended, at an unknown time."""
+    return (ended_at(alarms).isnull()
+            & alarms.status.isin(("closed", "expired"))).fill_null(False)
+
+
+def is_active(alarms: ibis.Table, cut) -> ibis.Value:
+    """An alarm stands at ``cut`` (a time, or a column: each system's window end)
+    when it was raised by then and has neither returned to normal nor been
+    closed by then, and did not expire (guide: an expired alarm leaves the
+    list). A status closed or expired without a time counts as ended."""
+    cut = _cut(cut)
+    ended = ended_at(alarms)
     return ((alarms.raised_at <= cut) & (ended.isnull() | (ended > cut))
-            & ~(ended.isnull() & alarms.status.isin(("closed", "expired"))).fill_null(False))
+            & ~_ended_unknown(alarms))
 
 
-def standing(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRules()
+def standing(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
              ) -> ibis.Table:
-    """Alarms standing at ``as_of`` with their age; ``stale`` when older than
-    ``rules.stale_after_h`` (ISA-18.2: active more than 24 h); ``unhandled`` when
-    nobody took it in hand."""
-    cut = ibis.literal(as_of, type="timestamp")
-    t = alarms.filter(is_active(alarms, as_of))
-    return (t.mutate(age_h=seconds(cut, t.raised_at) / 3600.0)
+    """Alarms standing at the end of their system's observation window ``wins``
+    (:func:`evaluation.analyses.alarms.prep.windows`) with their age at that end;
+    ``stale`` when older than ``rules.stale_after_h`` (ISA-18.2: active more
+    than 24 h); ``unhandled`` when nobody took it in hand."""
+    t = with_window(alarms, wins)
+    t = t.filter(is_active(t, t.window_end))
+    return (t.mutate(age_h=seconds(t.window_end, t.raised_at) / 3600.0)
             .mutate(stale=_.age_h > rules.stale_after_h)
             .mutate(unhandled=t.handled_at.isnull())
             .select("alarm_id", "system_id", "definition", "resource_id", "priority",
                     "raised_at", "status", "unhandled", "age_h", "stale")
             .order_by(ibis.desc("age_h"), "alarm_id"))
+
+
+def stale_episodes(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
+                   ) -> ibis.Table:
+    """Every alarm that stood more than ``rules.stale_after_h`` at some time in its
+    system's window — those that returned to normal or were closed later too.
+
+    An alarm stands from its raise until it returned to normal or was closed;
+    one still standing at the window end is counted to that end. It is stale
+    from ``stale_from`` (raise + 24 h) on. Columns ``alarm_id``,
+    ``system_id``, ``definition``, ``resource_id``, ``priority``, ``raised_at``,
+    ``stale_from``, ``ended_at`` (NULL: still standing at ``window_end``),
+    ``window_end``, ``stood_h``. An alarm closed or expired by status with
+    no time has no known duration and is left out.
+    """
+    t = with_window(alarms, wins)
+    t = t.filter(~_ended_unknown(t))
+    end = ended_at(t)
+    until = ibis.ifelse(end.notnull() & (end <= t.window_end), end, t.window_end)
+    stood_h = seconds(until, t.raised_at) / 3600.0
+    limit_s = round(rules.stale_after_h * 3600)
+    return (t.mutate(ended_at=ibis.ifelse(end <= t.window_end, end,
+                                          ibis.null("timestamp")),
+                     stood_h=stood_h,
+                     stale_from=t.raised_at + ibis.interval(seconds=limit_s))
+            .filter(_.stood_h > rules.stale_after_h)
+            .select("alarm_id", "system_id", "definition", "resource_id", "priority",
+                    "raised_at", "stale_from", "ended_at", "window_end", "stood_h")
+            .order_by(ibis.desc("stood_h"), "alarm_id"))
+
+
+def stale_levels(episodes: ibis.Table) -> ibis.Table:
+    """Stale alarms standing at once, per system and day, from :func:`stale_episodes`.
+
+    A sweep over the episodes: +1 when an alarm turns stale, −1 when it ends
+    (or its window does; an end and a start at the same instant do not
+    overlap). Per ``system_id`` and ``day`` (UTC) of an event: ``max_level``
+    (most stale alarms standing at once after any event of the day) and
+    ``net`` (its starts minus its ends). The level a day starts with is the
+    sum of ``net`` over the days before it (see :func:`daily_stale_max`).
+    """
+    starts = episodes.select("system_id", t=_.stale_from, delta=ibis.literal(1, "int64"))
+    ends = episodes.select("system_id", t=_.ended_at.fill_null(_.window_end),
+                           delta=ibis.literal(-1, "int64"))
+    ev = starts.union(ends)
+    w = ibis.window(group_by="system_id", order_by=["t", "delta"], rows=(None, 0))
+    ev = ev.mutate(level=_.delta.sum().over(w), day=_.t.truncate("D"))
+    return ev.group_by("system_id", "day").agg(max_level=_.level.max(), net=_.delta.sum())
+
+
+def daily_stale_max(levels: pd.DataFrame) -> pd.DataFrame:
+    """Most stale alarms standing at once on each day, per system, from the few
+    rows of :func:`stale_levels`: a day starts with the level the previous days
+    left (the sum of their ``net``), and a day without events keeps it all day.
+    Columns ``system_id``, ``day``, ``max_stale``; days with none are left out."""
+    rows = []
+    for system, g in levels.sort_values("day").groupby("system_id", dropna=False, sort=True):
+        level = 0
+        prev = None
+        for day, max_level, net in g[["day", "max_level", "net"]].itertuples(index=False):
+            day = pd.Timestamp(day)
+            if prev is not None and level > 0:
+                rows += [(system, d, level) for d in pd.date_range(
+                    prev + pd.Timedelta(days=1), day - pd.Timedelta(days=1), freq="D")]
+            rows.append((system, day, max(level, int(max_level))))
+            level += int(net)
+            prev = day
+    out = pd.DataFrame(rows, columns=["system_id", "day", "max_stale"])
+    return out[out.max_stale > 0].sort_values(["system_id", "day"]).reset_index(drop=True)
 
 
 def definition_counts(t: ibis.Table) -> ibis.Table:
@@ -218,8 +323,26 @@ def history(flagged: ibis.Table, definition: str, resource_id: str | None = None
             .order_by("raised_at", "alarm_id"))
 
 
-def open_alarms(alarms: ibis.Table) -> ibis.Value:
-    """Still on the operator's list: status new, in progress or escalated, or no
-    status and neither closed nor returned to normal."""
-    return (alarms.status.isin(OPEN_STATUSES)
-            | (alarms.status.isnull() & alarms.closed_at.isnull() & alarms.cleared_at.isnull()))
+def open_alarms(alarms: ibis.Table, cut=None) -> ibis.Value:
+    """On the operator's list: status new, in progress or escalated, or no status
+    and neither closed nor returned to normal.
+
+    With ``cut`` (a time), on the list *at that time*: raised by then and not
+    yet closed then (a closing time after ``cut`` means it was still open); an
+    alarm closed or expired by status without a time is not open; without a
+    status it must not have returned to normal by then either.
+    """
+    if cut is None:
+        return (alarms.status.isin(OPEN_STATUSES)
+                | (alarms.status.isnull() & alarms.closed_at.isnull()
+                   & alarms.cleared_at.isnull()))
+    c = _cut(cut)
+
+    def after(col):
+        return col.isnull() | (col > c)
+
+    return ((alarms.raised_at <= c) & (
+        (alarms.status.isnull() & after(alarms.closed_at) & after(alarms.cleared_at))
+        | (alarms.status.isin(OPEN_STATUSES) & after(alarms.closed_at))
+        | (alarms.status.isin(("closed", "expired")) & (alarms.closed_at > c)))
+    ).fill_null(False)

@@ -116,3 +116,46 @@ def instances(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
         gap_s=seconds(_.raised_at, _.prev_raised),
         span_s=seconds(_.raised_at, _.back_raised),
     ).drop("prev_raised", "back_raised")
+
+
+TIME_COLUMNS = ("raised_at", "cleared_at", "handled_at", "escalated_at", "closed_at")
+"""The times of an alarm record: each is evidence that its system's log was running."""
+
+
+def windows(history: ibis.Table, scope: ibis.Table, as_of: dt.datetime,
+            since: dt.datetime | None = None, observed_until: dt.datetime | None = None
+            ) -> ibis.Table:
+    """Each system's observation window: ``system_id``, ``window_start``, ``window_end``.
+
+    Several systems (or simulation cases) in one log need not cover the same
+    period: a system is observed from its first record to its last — any time
+    its alarms carry (raised, cleared, handled, escalated, closed) — as known
+    at ``as_of`` (``history``: every alarm raised by ``as_of``, masked, from
+    before ``since`` too, since a record then shows the log was running). The
+    window is cut to ``[since, as_of]``. ``observed_until`` declares that every
+    log ran until then (its last record may be earlier when nothing happened),
+    still cut at ``as_of``. Rates divide by the intervals of this window, and
+    alarms still standing at its end are aged to it, not to the end of the
+    longest log. Only systems with alarms in ``scope`` are listed.
+    """
+    last = ibis.greatest(*[history[c].fill_null(history.raised_at) for c in TIME_COLUMNS])
+    spans = (history.mutate(_last=last).group_by("system_id")
+             .agg(window_start=_.raised_at.min(), window_end=_._last.max()))
+    cut = ibis.literal(as_of, type="timestamp")
+    start = spans.window_start
+    if since is not None:
+        start = ibis.greatest(start, ibis.literal(since, type="timestamp"))
+    end = spans.window_end
+    if observed_until is not None:
+        end = ibis.greatest(end, ibis.literal(observed_until, type="timestamp"))
+    spans = spans.mutate(window_start=start, window_end=ibis.least(end, cut))
+    present = scope.select(_sys=scope.system_id).distinct()
+    return (spans.join(present, spans.system_id.identical_to(present._sys))
+            .drop("_sys"))
+
+
+def with_window(t: ibis.Table, wins: ibis.Table) -> ibis.Table:
+    """``t`` with its system's ``window_start`` and ``window_end`` (systems
+    without a name are one system too)."""
+    w = wins.rename(_sys="system_id")
+    return t.join(w, t.system_id.identical_to(w._sys)).drop("_sys")

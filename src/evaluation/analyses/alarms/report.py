@@ -17,8 +17,8 @@ import pandas as pd
 from ibis import _
 
 from . import false_alarms, lifecycle, load, nuisance, tuning
-from .prep import facts, select
-from .rules import BENCHMARKS, EXPIRE_DEFAULT_H, AlarmRules, rate_class
+from .prep import facts, select, windows
+from .rules import AlarmRules, rate_class, rate_grade
 
 
 def _clean(v):
@@ -73,12 +73,15 @@ def data_end(alarms: ibis.Table) -> dt.datetime | None:
 
 def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
                  since: dt.datetime | None = None, system_id: str | None = None,
-                 rules: AlarmRules = AlarmRules(), cache: bool = True) -> dict:
+                 rules: AlarmRules = AlarmRules(), cache: bool = True,
+                 observed_until: dt.datetime | None = None) -> dict:
     """All alarm KPIs for the alarms raised in ``[since, as_of]`` (of one system).
 
-    ``as_of`` defaults to the end of the data. ``cache`` materialises the
-    per-instance table once in the engine (Ibis ``cache``) so that the dozen
-    aggregations below do not recompute its windows.
+    ``as_of`` defaults to the end of the data. Each system is measured over its
+    own observation window (:func:`prep.windows`: its first to last record, or
+    ``observed_until`` when declared). ``cache`` materialises the per-instance
+    table once in the engine (Ibis ``cache``) so that the dozen aggregations
+    below do not recompute its windows.
     """
     scope = select(alarms, None, since, system_id)
     end = data_end(scope)
@@ -86,27 +89,39 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         as_of = end or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
+    history = t if since is None else select(alarms, as_of, None, system_id)
     f = facts(t)                                   # no windows: life cycle, false alarms
     keyf = nuisance.key_facts(t, rules)            # the one windowed pass
     ic = load.interval_counts(t, "system_id", rules)
     cube = false_alarms.as_cube(f)
+    wins = windows(history, t, as_of, since, observed_until)
+    episodes = nuisance.stale_episodes(t, wins, rules)
     if cache:
-        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
+        keyf, ic, cube, wins, episodes = (keyf.cache(), ic.cache(), cube.cache(), wins.cache(),
+                                          episodes.cache())
     n = int(keyf.alarms.sum().execute() or 0)
     first = keyf.first_raised.min().execute() if n else None
     start = since or (first.to_pydatetime() if first is not None else as_of)
     params = dict(as_of=as_of.isoformat(), since=since.isoformat() if since else None,
-                  system_id=system_id, period_start=start.isoformat(), **rules.as_dict())
+                  system_id=system_id, period_start=start.isoformat(),
+                  observed_until=observed_until.isoformat() if observed_until else None,
+                  **rules.as_dict())
     params.pop("benchmarks")
 
-    rates = load.rates(ic, start, as_of, "system_id", rules).execute() if n else _empty_rates()
+    rates = load.rates(ic, wins, rules).execute() if n else _empty_rates()
     flood_df = load.floods(ic, "system_id", rules).execute()
     contrib = (load.flood_contributors(t, "system_id", 3, rules, counts=ic).execute()
                if len(flood_df) else None)
     per_def = nuisance.per_alarm(keyf).execute()
-    stand = nuisance.standing(t, as_of, rules).execute()
+    nuis = records(nuisance.nuisance_alarms(keyf).execute())
+    nuis = nuis[0] if nuis else {}
+    stand = nuisance.standing(t, wins, rules).execute()
+    episode_df = episodes.execute()
+    daily = (nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute())
+             if len(episode_df) else nuisance.daily_stale_max(pd.DataFrame(
+                 columns=["system_id", "day", "max_level", "net"])))
     actors = nuisance.bad_actors(keyf, rules).execute()
-    life = lifecycle.summary(f).execute()
+    life = lifecycle.summary(f, rules).execute()
     reasons = lifecycle.close_reasons(f).execute()
     ops = lifecycle.per_operator(f).execute()
     facts_def = tuning.definition_facts(keyf, rules).execute()
@@ -120,6 +135,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     per_hour_of_day = (cube.group_by("hour").agg(alarms=_.alarms.sum()).order_by("hour")
                        .execute())
     per_priority = load.counts_by(t, "priority").execute()
+    levels = records(load.priority_levels(t, rules).execute())
     per_system = load.counts_by(keyf, "system_id").execute()
 
     # floods with their top contributors
@@ -133,41 +149,51 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
             r["system_id"] = r.pop("position")
             r["top_contributors"] = tops.get((r["system_id"], r["flood_id"]), [])
             floods.append(r)
-    n_intervals = load.n_intervals(start, as_of, rules.interval_s)
+    observed = int(rates.intervals.sum()) if len(rates) else 0
+    hours = int(rates.hours.sum()) if len(rates) else 0
     total_flood_intervals = int(rates.flood_intervals.sum()) if len(rates) else 0
-    positions = max(len(rates), 1)
+    busy = int(rates.busy_hours.sum()) if len(rates) else 0
     life_row = records(life)[0] if len(life) else {}
     stale = stand[stand.stale] if len(stand) else stand
-    chattering_defs = int(per_def.chattering.sum()) if len(per_def) else 0
     avg10 = float(rates.avg_per_10min.mean()) if len(rates) else 0.0
     peak10 = int(rates.peak_per_10min.max()) if len(rates) else 0
+    prio = load.priority_distribution(levels[0] if levels else {})
     kpis = dict(
         alarms=n, systems=int(per_system.shape[0]), definitions=int(per_def.definition.nunique())
         if len(per_def) else 0,
         period_start=start.isoformat(), as_of=as_of.isoformat(),
-        intervals_10min=n_intervals,
+        intervals_10min=observed,
         avg_per_10min=avg10, avg_per_hour=avg10 * 6, avg_per_day=avg10 * 144,
-        rate_class=rate_class(avg10) if n else None,
+        rate_class=rate_class(avg10, rules.benchmarks) if n else None,
+        rate_grade=rate_grade(avg10, rules.benchmarks) if n else None,
         peak_per_10min=peak10,
         flood_intervals=total_flood_intervals,
-        flood_interval_share=total_flood_intervals / (n_intervals * positions),
+        flood_interval_share=total_flood_intervals / observed if observed else None,
         floods=len(floods),
-        time_in_flood_share=(sum(f["minutes"] for f in floods) * 60
-                             / (n_intervals * rules.interval_s * positions)),
-        chattering_alarms=chattering_defs,
+        time_in_flood_share=(sum(f["minutes"] for f in floods) * 60 / (observed * rules.interval_s)
+                             if observed else None),
+        busy_hours=busy, busy_hour_share=busy / hours if hours else None,
+        chattering_alarms=int(nuis.get("chattering_alarms") or 0),
         chatter_raises=int(per_def.chatter_raises.sum()) if len(per_def) else 0,
         chatter_index=_pooled_chatter_index(per_def),
+        fleeting_alarms=int(nuis.get("fleeting_alarms") or 0),
+        fleeting_raises=int(nuis.get("fleeting_raises") or 0),
         repeat_alarms=int(per_def.repeat_alarms.sum()) if len(per_def) else 0,
         repeat_share=(float(per_def.repeat_alarms.sum()) / n) if n else None,
         standing=len(stand), stale=len(stale),
-        unhandled_past_default_expiry=int(((stand.age_h > EXPIRE_DEFAULT_H) & stand.unhandled)
-                                          .sum()) if len(stand) else 0,
+        stale_episodes=len(episode_df),
+        stale_daily_max=int(daily.max_stale.max()) if len(daily) else 0,
+        unhandled_past_default_expiry=int(((stand.age_h > rules.expire_default_h)
+                                           & stand.unhandled).sum()) if len(stand) else 0,
         escalated_too_early=int(life_row.get("escalated_too_early") or 0),
+        expired_too_early=int(life_row.get("expired_too_early") or 0),
         top10_share=_clean(top10),
         bad_actors=len(actors),
         closed=int(fa_overall.closed.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarms=int(fa_overall.false_alarms.iloc[0] or 0) if len(fa_overall) else 0,
         false_alarm_rate=_clean(fa_overall.false_alarm_rate.iloc[0]) if len(fa_overall) else None,
+        closed_without_reason=int(life_row.get("closed_without_reason") or 0),
+        closed_without_reason_share=life_row.get("closed_without_reason_share"),
         mean_handle_s=life_row.get("mean_handle_s"),
         median_handle_s=life_row.get("median_handle_s"),
         median_close_s=life_row.get("median_close_s"),
@@ -175,29 +201,34 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         escalated_share=life_row.get("escalated_share"),
         expired_share=life_row.get("expired_share"),
         closed_without_handling_share=life_row.get("closed_without_handling_share"),
-        high_priority_share=(float(per_priority.loc[per_priority.priority <= 2, "alarms"].sum()) / n)
-        if n else None,
+        high_priority_share=prio["high"],
+        priority_distribution=prio,
     )
-    kpis["benchmark_status"] = _benchmark_status(kpis)
-    stale_counts = stale.groupby("definition").size().to_dict() if len(stale) else {}
+    kpis["benchmark_status"] = _benchmark_status(kpis, rules.benchmarks)
+    longest = (episode_df.groupby("definition").stood_h.agg(["size", "max"])
+               if len(episode_df) else pd.DataFrame(columns=["size", "max"]))
+    stale_by_def = {d: (int(c), float(m)) for d, c, m in longest.itertuples()}
     definitions = records(per_def)
     return dict(
         kpis=kpis,
         definitions=definitions,
         floods=floods,
         stale=records(stale.drop(columns=["stale"])) if len(stale) else [],
+        stale_episodes=records(episode_df),
+        stale_daily=records(daily),
         standing=records(stand),
         bad_actors=records(actors),
         rates=records(rates.rename(columns={"position": "system_id"}).assign(
-            rate_class=lambda d: d.avg_per_10min.map(rate_class))),
-        operators=_operators(ops, load.n_intervals(start, as_of, rules.interval_s)),
+            rate_class=lambda d: d.avg_per_10min.map(lambda v: rate_class(v, rules.benchmarks)),
+            rate_grade=lambda d: d.avg_per_10min.map(lambda v: rate_grade(v, rules.benchmarks)))),
+        operators=_operators(ops, load.n_intervals(start, as_of, rules.interval_s), rules),
         lifecycle=life_row,
         close_reasons=records(reasons),
         false_alarm_rates=fa,
         load=dict(per_day=records(per_day), per_hour_of_day=records(per_hour_of_day),
                   per_priority=records(per_priority), per_system=records(per_system)),
-        tuning=tuning.advise(facts_def, by_hour, stale_counts, rules),
-        benchmarks=dict(BENCHMARKS),
+        tuning=tuning.advise(facts_def, by_hour, stale_by_def, rules),
+        benchmarks=dict(rules.benchmarks),
         parameters=params,
     )
 
@@ -205,30 +236,35 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
 def main_kpis(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmRules(),
               cache: bool = True) -> dict:
     """The main KPIs only, as small pandas results (the benchmark's comparison set):
-    per-alarm chattering, repeats and ψ; rates per system per 10 minutes and flood
-    episodes; bad actors; the life-cycle summary and close reasons; false-alarm
-    rates by definition and hour; standing and stale alarms at ``as_of``.
-    Same functions, hence same rules, as :func:`alarm_report`."""
+    per-alarm chattering, repeats and ψ; rates per system per 10 minutes over
+    each system's window and flood episodes; bad actors; the life-cycle summary
+    and close reasons; false-alarm rates by definition and hour; standing and
+    stale alarms at each system's window end, stale episodes and the most stale
+    alarms standing on one day. Same functions, hence same rules, as
+    :func:`alarm_report`."""
     t = select(alarms, as_of, mask=False)
     f = facts(t)
     keyf = nuisance.key_facts(t, rules)
     ic = load.interval_counts(t, "system_id", rules)
     cube = false_alarms.as_cube(f, ("definition", "hour"))
+    wins = windows(t, t, as_of)
+    episodes = nuisance.stale_episodes(t, wins, rules)
     if cache:
-        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
-    first = keyf.first_raised.min().execute()
-    start = first.to_pydatetime() if first is not None and not pd.isna(first) else as_of
-    stand = nuisance.standing(t, as_of, rules)
+        keyf, ic, cube, wins, episodes = (keyf.cache(), ic.cache(), cube.cache(), wins.cache(),
+                                          episodes.cache())
+    stand = nuisance.standing(t, wins, rules)
     return dict(
         per_alarm=nuisance.per_alarm(keyf).execute(),
-        rates=load.rates(ic, start, as_of, "system_id", rules).execute(),
+        rates=load.rates(ic, wins, rules).execute(),
         floods=load.floods(ic, "system_id", rules).execute(),
         bad_actors=nuisance.bad_actors(keyf, rules).execute(),
-        lifecycle=lifecycle.summary(f).execute(),
+        lifecycle=lifecycle.summary(f, rules).execute(),
         close_reasons=lifecycle.close_reasons(f).execute(),
         false_by_definition=false_alarms.rates(cube, "definition").execute(),
         false_by_hour=false_alarms.rates(cube, "hour").execute(),
         standing=stand.aggregate(standing=_.count(), stale=_.stale.sum()).execute(),
+        stale_episodes=episodes.count().execute(),
+        stale_daily_max=nuisance.stale_levels(episodes).max_level.max().execute(),
     )
 
 
@@ -241,32 +277,46 @@ def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
 
 
 def _empty_rates() -> pd.DataFrame:
-    return pd.DataFrame(columns=["position", "alarms", "peak_per_10min", "flood_intervals",
-                                 "intervals", "avg_per_10min", "avg_per_hour", "avg_per_day",
-                                 "flood_interval_share"])
+    return pd.DataFrame(columns=["position", "window_start", "window_end", "alarms",
+                                 "peak_per_10min", "flood_intervals", "intervals", "hours",
+                                 "busy_hours", "avg_per_10min", "avg_per_hour", "avg_per_day",
+                                 "flood_interval_share", "busy_hour_share"])
 
 
-def _operators(ops: pd.DataFrame, n_intervals: int) -> list[dict]:
+def _operators(ops: pd.DataFrame, n_intervals: int, rules: AlarmRules) -> list[dict]:
     """Per operator, with the average alarms taken per 10 minutes over the period
     (the EEMUA 191 per-operator rate, for the alarms assigned to them)."""
     if not len(ops):
         return []
     ops = ops.assign(avg_per_10min=ops.alarms / n_intervals)
-    ops = ops.assign(rate_class=ops.avg_per_10min.map(rate_class))
+    ops = ops.assign(rate_class=ops.avg_per_10min.map(lambda v: rate_class(v, rules.benchmarks)),
+                     rate_grade=ops.avg_per_10min.map(lambda v: rate_grade(v, rules.benchmarks)))
     return records(ops)
 
 
-def _benchmark_status(k: dict) -> dict:
-    """Each benchmarked KPI: ``met`` or ``not met`` against ISA-18.2 / EEMUA 191."""
-    b = BENCHMARKS
+def _benchmark_status(k: dict, b: dict) -> dict:
+    """Each benchmarked KPI: ``met`` or ``not met`` against ISA-18.2 / EEMUA 191
+    (the benchmarks ``b`` in force); a KPI without data has no status."""
+    def judge(ok: bool) -> str:
+        return "met" if ok else "not met"
+
     out = {}
-    if k["alarms"]:
-        out["avg_per_10min"] = "met" if k["avg_per_10min"] <= b["avg_per_10min_manageable"] else "not met"
-        out["peak_per_10min"] = "met" if k["peak_per_10min"] <= b["peak_per_10min_max"] else "not met"
-        out["flood_interval_share"] = ("met" if k["flood_interval_share"] <= b["flood_interval_share_max"]
-                                       else "not met")
-        out["chattering_alarms"] = "met" if k["chattering_alarms"] <= b["chattering_max"] else "not met"
-        if k["top10_share"] is not None:
-            out["top10_share"] = "met" if k["top10_share"] <= b["top10_share_max"] else "not met"
-        out["stale"] = "met" if k["stale"] < b["stale_max_per_day"] else "not met"
+    if not k["alarms"]:
+        return out
+    out["avg_per_10min"] = judge(k["avg_per_10min"] <= b["avg_per_10min_manageable"])
+    out["peak_per_10min"] = judge(k["peak_per_10min"] <= b["peak_per_10min_max"])
+    if k["flood_interval_share"] is not None:
+        out["flood_interval_share"] = judge(k["flood_interval_share"]
+                                            <= b["flood_interval_share_max"])
+    if k["busy_hour_share"] is not None:
+        out["busy_hour_share"] = judge(k["busy_hour_share"] <= b["busy_hour_share_max"])
+    out["chattering_alarms"] = judge(k["chattering_alarms"] <= b["chattering_max"])
+    out["fleeting_alarms"] = judge(k["fleeting_alarms"] <= b["fleeting_max"])
+    if k["top10_share"] is not None:
+        out["top10_share"] = judge(k["top10_share"] <= b["top10_share_max"])
+    out["stale"] = judge(k["stale_daily_max"] < b["stale_max_per_day"])
+    p = k["priority_distribution"]
+    if p["prioritised"]:
+        out["priority_distribution"] = judge(p["high"] <= b["priority_high_share"]
+                                             and p["low"] >= b["priority_low_share"])
     return out

@@ -11,13 +11,19 @@ keeps coming while its cause is being repaired. The rules:
 - *delay_deadband*: the definition chatters (≥ 3 raises in 60 s) or its chatter
   index ψ ≥ 0.05 → add an off-delay/deadband as long as the largest re-raise gap
   within the chatter window (it would have merged every such re-raise) and,
-  when most alarms clear within the chatter window, an on-delay;
+  when most of its alarms that returned to normal were fleeting (back within
+  ``rules.fleeting_s``), an on-delay of that length (it would have kept them
+  from being raised);
 - *priority*: priority 1–2 with a false-alarm rate ≥ 50 % (over ≥ ``min_closed``
   closed alarms) → lower it; priority 4–5 with a false-alarm rate ≤ 20 % and
   ≥ 30 % of its alarms escalated or expired → raise it;
-- *shelving*: stale alarms of the definition (standing > 24 h), or ≥ 50 %
-  repeats with a false-alarm rate ≥ 80 % → shelve it (with a time limit)
-  until the cause is repaired.
+- *shelving*: alarms of the definition that stood more than 24 h in the period
+  (stale episodes, also those that ended later), or ≥ 50 % repeats with a
+  false-alarm rate ≥ 80 % → shelve it (with a time limit) until the cause is
+  repaired.
+
+Each evidence states what was measured in the period (counts, shares, the
+longest gap or standing time), never the rule restated.
 
 Heavy aggregation happens in the engine (:func:`definition_facts`,
 :func:`false_by_hour`); :func:`advise` combines those small results.
@@ -60,10 +66,15 @@ def _hours(hours: list[int]) -> str:
     return ", ".join(f"{h:02d}h" for h in sorted(hours))
 
 
-def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, int] | None = None,
+def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
+           stale: dict[str, tuple[int, float]] | None = None,
            rules: AlarmRules = AlarmRules()) -> list[dict]:
-    """The advice list: ``definition``, ``kind``, ``advice``, ``evidence``, ``figures``."""
-    stale_counts = stale_counts or {}
+    """The advice list: ``definition``, ``kind``, ``advice``, ``evidence``, ``figures``.
+
+    ``stale`` gives per definition its stale episodes and the longest time one
+    of them stood, in hours (:func:`evaluation.analyses.alarms.nuisance.stale_episodes`).
+    """
+    stale = stale or {}
     out: list[dict] = []
     hours = {}
     if len(by_hour):
@@ -99,20 +110,24 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, i
             gap = f.short_gap_max_s
             size = math.ceil(gap) if gap is not None and not pd.isna(gap) else int(rules.chatter_window_s)
             fleeting = f.fleeting / f.cleared if f.cleared else None
+            window, quick = f"{rules.chatter_window_s:g} s", f"{rules.fleeting_s:g} s"
             text = f"add an off-delay or deadband of about {size} s to '{d}'"
             if fleeting is not None and fleeting >= 0.5:
-                text += f" and an on-delay of up to {int(rules.chatter_window_s)} s"
+                text += f" and an on-delay of {quick}"
+            evidence = (f"{f.chatter_raises} of its {f.alarms} raise(s) were the 3rd or later "
+                        f"within {window}; chatter index ψ = "
+                        + (f"{ci:.3f}" if ci is not None else "n/a (no re-raise)"))
+            if f.short_gaps:
+                evidence += (f"; {f.short_gaps} re-raise(s) came within {window} of the previous "
+                             f"raise, the longest of those gaps {gap:.0f} s")
+            if fleeting is not None:
+                evidence += (f"; {f.fleeting} of its {f.cleared} alarm(s) that returned to normal "
+                             f"did so within {quick} ({fleeting:.0%})")
             out.append(dict(
-                definition=d, kind="delay_deadband", advice=text,
-                evidence=f"{f.chatter_raises} raise(s) were the 3rd or later within "
-                         f"{rules.chatter_window_s:g} s; chatter index ψ = "
-                         + (f"{ci:.3f}" if ci is not None else "n/a")
-                         + f"; every re-raise within {rules.chatter_window_s:g} s came "
-                           f"≤ {size} s after the previous one"
-                         + (f"; {fleeting:.0%} of its alarms cleared within "
-                            f"{rules.chatter_window_s:g} s" if fleeting is not None else ""),
+                definition=d, kind="delay_deadband", advice=text, evidence=evidence,
                 figures=dict(chatter_raises=int(f.chatter_raises), chatter_index=ci,
-                             suggested_delay_s=size, fleeting_share=fleeting)))
+                             short_gaps=int(f.short_gaps), suggested_delay_s=size,
+                             fleeting=int(f.fleeting), fleeting_share=fleeting)))
         # priority
         prio = None if pd.isna(f.priority) else int(f.priority)
         if prio is not None and f.closed >= MIN_CLOSED and rate is not None:
@@ -132,18 +147,21 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame, stale_counts: dict[str, i
                     figures=dict(priority=prio, false_alarm_rate=rate,
                                  escalated_or_expired_share=esc)))
         # shelving
-        stale = int(stale_counts.get(d, 0))
+        episodes, longest = stale.get(d, (0, 0.0))
         rep = f.repeat_alarms / f.alarms if f.alarms else 0.0
-        if stale > 0 or (rep >= 0.5 and rate is not None and rate >= 0.8 and f.closed >= MIN_CLOSED):
+        noisy = rep >= 0.5 and rate is not None and rate >= 0.8 and f.closed >= MIN_CLOSED
+        if episodes > 0 or noisy:
             why = []
-            if stale:
-                why.append(f"{stale} alarm(s) standing for more than {rules.stale_after_h:g} h")
-            if rep >= 0.5 and rate is not None and rate >= 0.8:
-                why.append(f"{rep:.0%} of its alarms are repeats and {rate:.0%} of the closed "
-                           f"ones were false")
+            if episodes:
+                why.append(f"{episodes} alarm(s) stood more than {rules.stale_after_h:g} h in the "
+                           f"period, the longest {longest:.1f} h")
+            if noisy:
+                why.append(f"{rep:.0%} of its {f.alarms} alarms are repeats and {rate:.0%} of "
+                           f"its {f.closed} closed ones were false")
             out.append(dict(
                 definition=d, kind="shelving",
                 advice=f"shelve '{d}' for a limited time while its cause is repaired",
                 evidence="; ".join(why),
-                figures=dict(stale=stale, repeat_share=rep, false_alarm_rate=rate)))
+                figures=dict(stale_episodes=int(episodes), longest_stale_h=float(longest),
+                             repeat_share=rep, false_alarm_rate=rate)))
     return out
