@@ -339,3 +339,128 @@ def test_unhandled_alarms_past_the_default_48_h_expiry():
     k = alarm_report(alarm_table(rows), as_of=at(0, hours=49), observed_until=at(0, hours=49))[
         "kpis"]
     assert (k["standing"], k["stale"], k["unhandled_past_default_expiry"]) == (3, 3, 1)
+
+
+# ---------------------------------------------------------------- issue #13: items 8–10
+
+def test_chattering_alarms_are_counted_per_system_and_definition():
+    """ISA-18.2 counts chattering alarms (target zero); "the same alarm" is keyed
+    by system. "A" chatters (raises at 0, 20, 40 s: the 3rd within 60 s) on R1
+    in S1 and on R1 in S2: two alarms to tune, not one pooled definition. "B"
+    chatters on R1 and on R2 of S1: one definition of one system, one alarm."""
+    a = raises("A", [0, 20, 40], system="S1") + raises("A", [0, 20, 40], system="S2")
+    assert alarm_report(alarm_table(a))["kpis"]["chattering_alarms"] == 2
+    b = raises("B", [0, 20, 40], resource="R1") + raises("B", [0, 20, 40], resource="R2")
+    assert alarm_report(alarm_table(b))["kpis"]["chattering_alarms"] == 1
+
+
+def test_share_of_hours_with_more_than_30_alarms():
+    """ISA-18.2: "percentage of hours containing more than 30 alarms" (~< 1 %).
+    Hour 0: 31 alarms (10 + 10 + 10 + 1 over four 10-minute intervals: no
+    flood); hour 1: exactly 30 (not more). The log spans 00:00 – 01:59: two
+    clock hours, one busy -> 1 / 2."""
+    first = [i * 60 for i in range(10)] + [600 + i * 60 for i in range(10)] \
+        + [1200 + i * 60 for i in range(10)] + [1800]
+    second = [3600 + i * 115 for i in range(30)]           # 30 alarms, last at 01:55:35
+    k = alarm_report(alarm_table(raises("A", first + second)))["kpis"]
+    assert k["floods"] == 0
+    assert k["busy_hours"] == 1 and k["busy_hour_share"] == pytest.approx(0.5)
+    assert k["benchmark_status"]["busy_hour_share"] == "not met"
+
+
+def test_fleeting_alarms_are_a_headline_figure():
+    """A fleeting raise returns to normal by itself within ``fleeting_s`` (10 s,
+    boundary included; ISA-18.2: chattering and fleeting alarms, target zero).
+    A on S1 cleared after 10 s: fleeting; B cleared after 11 s: not; C closed by
+    an operator after 5 s but never back to normal: not fleeting. A second
+    fleeting raise of A (S1) is the same alarm: 2 raises, 1 alarm; A on S2 too:
+    2 alarms."""
+    def cleared(rows, s):
+        return [dict(r, cleared_at=r["raised_at"] + dt.timedelta(seconds=s)) for r in rows]
+
+    rows = (cleared(raises("A", [0, 3600]), 10) + cleared(raises("B", [0]), 11)
+            + [dict(r, closed_at=r["raised_at"] + dt.timedelta(seconds=5), status="closed",
+                    close_reason="handled") for r in raises("C", [0])])
+    k = alarm_report(alarm_table(rows))["kpis"]
+    assert (k["fleeting_raises"], k["fleeting_alarms"]) == (2, 1)
+    assert k["benchmark_status"]["fleeting_alarms"] == "not met"
+    k2 = alarm_report(alarm_table(rows + cleared(raises("A", [0], system="S2"), 3)))["kpis"]
+    assert (k2["fleeting_raises"], k2["fleeting_alarms"]) == (3, 2)
+    quiet = alarm_report(alarm_table(cleared(raises("B", [0]), 11)))["kpis"]
+    assert quiet["fleeting_alarms"] == 0 and quiet["benchmark_status"]["fleeting_alarms"] == "met"
+
+
+@pytest.mark.parametrize("avg, grade", [
+    (0.5, "very likely acceptable"), (1.0, "very likely acceptable"),   # < 1 per 10 min
+    (1.01, "manageable"), (2.0, "manageable"),                          # 1 per 5 min
+    (2.01, "likely over-demanding"), (5.0, "likely over-demanding"),    # 1 per 2 min
+    (10.0, "likely over-demanding"),
+    (10.01, "very likely unacceptable"),                                # more than 1 per min
+])
+def test_eemua_191_grade_of_the_average_rate(avg, grade):
+    from evaluation.analyses.alarms.rules import rate_grade
+    assert rate_grade(avg) == grade
+
+
+def test_report_carries_the_eemua_grade():
+    """14 alarms over 6 intervals (declared window 00:00 – 00:59:59): 2.33 per
+    10 min, more than 1 per 5 minutes -> likely over-demanding (EEMUA 191)."""
+    rows = raises("A", [0, 30, 60]) + raises("B", [i * 10 for i in range(11)], resource="R9")
+    r = alarm_report(alarm_table(rows), as_of=at(3599), observed_until=at(3599))
+    assert r["kpis"]["rate_grade"] == "likely over-demanding"
+    assert r["rates"][0]["rate_grade"] == "likely over-demanding"
+
+
+def test_priority_distribution_against_80_15_5_and_na_without_priorities():
+    """ISA-18.2 (3 levels): ~80 % low, ~15 % medium, ~5 % high. The guide's
+    priorities map 1–2 high, 3 medium, 4–5 low. 20 prioritised alarms: one each
+    at 1 and 2 (high 2 = 10 %), 3 at 3 (15 %), 15 at 4–5 (75 %); one more
+    without a priority stays out of the shares -> not met (high > 5 %, low <
+    80 %). A log with no priority at all has no distribution: n/a (None), not
+    0 %."""
+    rows = (raises("P1", [0], priority=1) + raises("P2", [10], priority=2)
+            + raises("P3", [20, 30, 40], priority=3)
+            + raises("P4", [100 + i * 10 for i in range(8)], priority=4)
+            + raises("P5", [300 + i * 10 for i in range(7)], priority=5)
+            + raises("X", [500]))
+    k = alarm_report(alarm_table(rows))["kpis"]
+    p = k["priority_distribution"]
+    assert (p["high"], p["medium"], p["low"]) == pytest.approx((0.10, 0.15, 0.75))
+    assert (p["prioritised"], p["unprioritised"]) == (20, 1)
+    assert k["high_priority_share"] == pytest.approx(0.10)
+    assert k["benchmark_status"]["priority_distribution"] == "not met"
+    none = alarm_report(alarm_table(raises("X", [0, 10])))
+    assert none["kpis"]["high_priority_share"] is None
+    assert none["kpis"]["priority_distribution"]["high"] is None
+    assert "priority_distribution" not in none["kpis"]["benchmark_status"]
+    from evaluation.commands.alarms import render_text
+    assert "priority distribution n/a (the log carries no priorities)" in render_text(none)
+
+
+def test_expiry_under_90_s_and_closes_without_a_reason():
+    """Guide, life cycle: an alarm may expire if unhandled "more than 90 seconds"
+    (like escalation after more than 45 s); closing asks for a reason (event
+    handled, false alarm, other).
+    - e90: expired, closed 90 s after the raise -> too early (90 is not more than 90);
+    - e91: expired after 91 s -> fine;
+    - c1: status closed, no reason -> closed without a reason;
+    - c2: no status, closed_at set, no reason -> closed without a reason;
+    - c3: closed as handled -> fine; e91 expired without a reason -> fine (expiry
+      closes by itself).
+    Closed by an operator: c1, c2, c3 -> 2 of 3 without a reason."""
+    rows = [dict(alarm_id="e90", definition="A", resource_id="R", raised_at=at(0),
+                 closed_at=at(90), status="expired"),
+            dict(alarm_id="e91", definition="A", resource_id="R", raised_at=at(0),
+                 closed_at=at(91), status="expired"),
+            dict(alarm_id="c1", definition="A", resource_id="R", raised_at=at(0),
+                 closed_at=at(30), status="closed"),
+            dict(alarm_id="c2", definition="A", resource_id="R", raised_at=at(0),
+                 closed_at=at(30)),
+            dict(alarm_id="c3", definition="A", resource_id="R", raised_at=at(0),
+                 closed_at=at(30), status="closed", close_reason="handled")]
+    k = alarm_report(alarm_table(rows))["kpis"]
+    assert k["expired_too_early"] == 1
+    assert k["closed_without_reason"] == 2
+    assert k["closed_without_reason_share"] == pytest.approx(2 / 3)
+    s = lifecycle.summary(instances(alarm_table(rows))).execute().iloc[0]
+    assert (s.expired_too_early, s.closed_without_reason, s.closed_by_operator) == (1, 2, 3)

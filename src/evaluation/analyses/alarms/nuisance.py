@@ -234,9 +234,10 @@ def stale_levels(episodes: ibis.Table) -> ibis.Table:
     A sweep over the episodes: +1 when an alarm turns stale, −1 when it ends
     (or its window does; an end and a start at the same instant do not
     overlap). Per ``system_id`` and ``day`` (UTC) of an event: ``max_level``
-    (most stale alarms standing at once after any event of the day) and
-    ``net`` (its starts minus its ends). The level a day starts with is the
-    sum of ``net`` over the days before it (see :func:`daily_stale_max`).
+    (most stale alarms standing at once after any event of the day),
+    ``net`` (its starts minus its ends) and ``first_t`` (its first event). The
+    level a day starts with is the sum of ``net`` over the days before it (see
+    :func:`daily_stale_max`).
     """
     starts = episodes.select("system_id", t=_.stale_from, delta=ibis.literal(1, "int64"))
     ends = episodes.select("system_id", t=_.ended_at.fill_null(_.window_end),
@@ -244,24 +245,29 @@ def stale_levels(episodes: ibis.Table) -> ibis.Table:
     ev = starts.union(ends)
     w = ibis.window(group_by="system_id", order_by=["t", "delta"], rows=(None, 0))
     ev = ev.mutate(level=_.delta.sum().over(w), day=_.t.truncate("D"))
-    return ev.group_by("system_id", "day").agg(max_level=_.level.max(), net=_.delta.sum())
+    return ev.group_by("system_id", "day").agg(max_level=_.level.max(), net=_.delta.sum(),
+                                               first_t=_.t.min())
 
 
 def daily_stale_max(levels: pd.DataFrame) -> pd.DataFrame:
     """Most stale alarms standing at once on each day, per system, from the few
     rows of :func:`stale_levels`: a day starts with the level the previous days
-    left (the sum of their ``net``), and a day without events keeps it all day.
-    Columns ``system_id``, ``day``, ``max_stale``; days with none are left out."""
+    left (the sum of their ``net``) — unless its first event comes at 00:00
+    sharp, when the level after that instant is the day's start — and a day
+    without events keeps it all day. Columns ``system_id``, ``day``,
+    ``max_stale``; days with none are left out."""
     rows = []
     for system, g in levels.sort_values("day").groupby("system_id", dropna=False, sort=True):
         level = 0
         prev = None
-        for day, max_level, net in g[["day", "max_level", "net"]].itertuples(index=False):
+        for day, max_level, net, first in g[["day", "max_level", "net", "first_t"]].itertuples(
+                index=False):
             day = pd.Timestamp(day)
             if prev is not None and level > 0:
                 rows += [(system, d, level) for d in pd.date_range(
                     prev + pd.Timedelta(days=1), day - pd.Timedelta(days=1), freq="D")]
-            rows.append((system, day, max(level, int(max_level))))
+            carried = level if pd.Timestamp(first) > day else 0
+            rows.append((system, day, max(carried, int(max_level))))
             level += int(net)
             prev = day
     out = pd.DataFrame(rows, columns=["system_id", "day", "max_stale"])
