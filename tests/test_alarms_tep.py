@@ -35,13 +35,16 @@ def reports(tmp_path_factory):
         con = db.connect(path)
         result = ingest_alarm_log(con, [subset])
         con.close()
-        rep = alarm_report(open_tables(path).alarms, rules=AlarmRules())
-        out[config] = (result, rep)
+        alarms = open_tables(path).alarms
+        rep = alarm_report(alarms, rules=AlarmRules())
+        single = {str(c): alarm_report(alarms, system_id=str(c))["kpis"]
+                  for c in range(1, CASES + 1)} if config == "original" else {}
+        out[config] = (result, rep, single)
     return out
 
 
 def test_every_record_is_paired_or_left_open(reports):
-    for config, (result, rep) in reports.items():
+    for config, (result, rep, _single) in reports.items():
         f = result.files[0]
         assert f.quarantined == 0, config                   # no orphan returns in TEP
         assert f.rows_read == f.accepted
@@ -49,7 +52,7 @@ def test_every_record_is_paired_or_left_open(reports):
 
 
 def test_far_more_chattering_and_repeats_in_original_than_filter_least_in_deadband(reports):
-    k = {c: rep["kpis"] for c, (_, rep) in reports.items()}
+    k = {c: rep["kpis"] for c, (_, rep, _s) in reports.items()}
     o, f, d = k["original"], k["filter"], k["deadband"]
     # chattering: 3 raises of one alarm within 60 s
     assert o["chatter_raises"] > 10 * max(f["chatter_raises"], 1)
@@ -65,6 +68,39 @@ def test_far_more_chattering_and_repeats_in_original_than_filter_least_in_deadba
 
 def test_chatter_index_orders_the_configurations(reports):
     # psi pooled over every run (Kondaveeti et al.): mean of 1/run length in seconds
-    k = {c: rep["kpis"] for c, (_, rep) in reports.items()}
+    k = {c: rep["kpis"] for c, (_, rep, _s) in reports.items()}
     assert k["original"]["chatter_index"] > 1.5 * k["filter"]["chatter_index"]
     assert k["filter"]["chatter_index"] > 10 * k["deadband"]["chatter_index"]
+
+
+def test_each_case_is_measured_over_its_own_log(reports):
+    """The cases are separate runs that end at different times (case 1 on
+    2024-05-05 07:32:30, case 8 on 2024-05-07 02:32): each case's rate divides by
+    its own intervals, and an alarm still open when its case's log ended is aged
+    to that end. So stale alarms, stale episodes and standing alarms of all cases
+    together are the sums over the single cases (one common end made 2,025
+    "stale" alarms of the 100 cases where each case alone had none)."""
+    _, rep, single = reports["original"]
+    k = rep["kpis"]
+    for key in ("stale", "stale_episodes", "standing", "alarms"):
+        assert k[key] == sum(s[key] for s in single.values()), key
+    assert k["stale_daily_max"] == max(s["stale_daily_max"] for s in single.values())
+    rates = {r["system_id"]: r for r in rep["rates"]}
+    for case, s in single.items():
+        assert rates[case]["intervals"] == s["intervals_10min"], case
+    assert rates["1"]["window_end"] == "2024-05-05T07:32:30"
+
+
+def test_case_1_has_three_stale_episodes(reports):
+    """Case 1 of ``original``: three low alarms stood 31.75 h, 49.8 h and 55.2 h
+    and returned to normal before the case's log ended — nothing is stale at the
+    end ("stale 0"), yet three stale alarms stood at once on 2024-05-04 (from
+    00:45 until 08:30), below the benchmark of 5."""
+    _, rep, single = reports["original"]
+    case1 = [e for e in rep["stale_episodes"] if e["system_id"] == "1"]
+    assert sorted(round(e["stood_h"], 2) for e in case1) == [31.75, 49.8, 55.2]
+    assert all(e["ended_at"] is not None for e in case1)
+    assert single["1"]["stale"] == 0 and single["1"]["stale_episodes"] == 3
+    assert single["1"]["stale_daily_max"] == 3
+    day = {d["day"][:10]: d["max_stale"] for d in rep["stale_daily"] if d["system_id"] == "1"}
+    assert day["2024-05-04"] == 3
