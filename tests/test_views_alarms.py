@@ -39,11 +39,13 @@ def test_default_range_is_the_data_and_every_kpi_matches(state):
     # handle times: 30, 60 ×4, 300 ×12 -> median (9th of 17) = 300; close: 90, 120 ×4, 600 ×12
     assert k["median_handle_s"] == 300 and k["median_close_s"] == 600
     assert k["open"] == 1
-    # S2 made 12 alarms; intervals from 03-03 00:00 to the last known time 03-04 12:01:30:
-    # 36 h × 6 + 1 = 217 -> 12 / 217 per 10 min
+    # Each system over its own log: S2's 12 alarms were raised 10:00:00-10:08:15 and its
+    # last record is the last closing, 10:08:15 + 600 s = 10:18:15: intervals 10:00 and
+    # 10:10, 12 / 2 = 6 per 10 min (EEMUA 191: over-demanding). S1's log runs 03-03
+    # 08:00:00 to 03-04 12:01:30: 28 h × 6 + 1 = 169 intervals, 6 / 169.
     assert k["busiest_position"] == "S2"
-    assert k["busiest_avg_per_10min"] == pytest.approx(12 / 217)
-    assert k["busiest_rate_class"] == "acceptable"
+    assert k["busiest_avg_per_10min"] == pytest.approx(6.0)
+    assert k["busiest_rate_class"] == "overloaded"
 
 
 def test_load_series_buckets_and_flood(state):
@@ -277,3 +279,57 @@ def test_the_model_is_trained_only_when_its_tab_is_opened(tmp_path):
     page._poll_model()
     assert "No false-alarm model:" in page._model_info.object
     assert "17 closed alarms" in page._model_info.object
+
+
+# ---------------------------------------------------------------- open at the end of the range
+def _with_old_alarms() -> list[dict]:
+    """The fixture's alarms plus two raised on day 1 (2025-03-03):
+
+    - A-OLD: "Intrusion detected" on Z2 (S1, priority 1), raised 07:00, in
+      progress (taken by opA), never closed — still open at every later time;
+    - A-LATE: same, raised 23:00, closed on day 2 at 01:00 as handled — open at
+      the end of day 1, not at the end of day 2.
+    """
+    old = {"system_id": "S1", "definition": "Intrusion detected", "event_type": "intrusion",
+           "resource_id": "Z2", "priority": 1, "assigned_to": "opA"}
+    return fx.rows() + [
+        dict(old, alarm_id="A-OLD", raised_at=fx.T1 + dt.timedelta(hours=7),
+             handled_at=fx.T1 + dt.timedelta(hours=7, minutes=5), status="in_progress"),
+        dict(old, alarm_id="A-LATE", raised_at=fx.T1 + dt.timedelta(hours=23),
+             closed_at=fx.T2 + dt.timedelta(hours=1), status="closed", close_reason="handled")]
+
+
+def test_open_alarms_are_those_open_at_the_end_of_the_range_whatever_their_raise_time(tmp_path):
+    """Issue #13 item 11. Range day 2 only (03-04): its end is the end of the data
+    (03-04 12:01:30). Open then: A-Z1 (raised on day 2) and A-OLD (raised on day
+    1, before the range) — 2, where selecting by raise time shows 1. A-LATE was
+    closed at 01:00 on day 2: not open. Range day 1 only: open at 03-03
+    23:59:59.999999 are A-OLD and A-LATE (closed only the next day) — A-Z1 was
+    not raised yet."""
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in", _with_old_alarms()))
+    day2 = AlarmsState(path, start=dt.date(2025, 3, 4), end=dt.date(2025, 3, 4)).views()
+    assert day2.kpis["open"] == 2
+    assert day2.open["alarm_id"].tolist() == ["A-OLD", "A-Z1"]          # oldest first
+    assert day2.kpis["open_at"] == dt.datetime(2025, 3, 4, 12, 1, 30)
+    day1 = AlarmsState(path, start=dt.date(2025, 3, 3), end=dt.date(2025, 3, 3)).views()
+    assert day1.open["alarm_id"].tolist() == ["A-OLD", "A-LATE"]
+    # the other filters still apply
+    s2 = AlarmsState(path, start=dt.date(2025, 3, 4), end=dt.date(2025, 3, 4), system="S2")
+    assert s2.views().kpis["open"] == 0
+
+
+def test_the_ranked_open_list_keeps_alarms_raised_before_the_range(tmp_path, monkeypatch):
+    """With a model ready, the tab lists every alarm open at the end of the range:
+    scored ones first by P(false alarm), then the ones open then but closed since
+    (no score: the model scores what is open now)."""
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in", _with_old_alarms()))
+    state = AlarmsState(path, start=dt.date(2025, 3, 3), end=dt.date(2025, 3, 3))
+    monkeypatch.setitem(alarms_state._models, path,
+                        alarms_state.ModelSlot(status="ready", model=object()))
+    scores = pd.DataFrame({"alarm_id": ["A-Z1", "A-OLD"], "p_false": [0.9, 0.2],
+                           "baseline": [0.5, 0.5]})
+    monkeypatch.setattr(alarms_state, "_scores", lambda *_a: scores)
+    ranked = state.open_alarms()
+    assert ranked["alarm_id"].tolist() == ["A-OLD", "A-LATE"]
+    assert ranked["p_false"].iloc[0] == 0.2 and pd.isna(ranked["p_false"].iloc[1])
+    assert ranked["rank"].tolist() == [1, 2]

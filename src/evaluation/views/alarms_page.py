@@ -125,7 +125,8 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Ove
                     RULES.flood_threshold * 1.2)) * 1.05   # the flood line always in view
     return (marked * total * peak * line).opts(
         responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel="alarms",
-        title=f"Alarms per {per}; flood line: more than 10 in 10 min for one system",
+        title=f"Alarms per {per}; flood line: more than {RULES.flood_threshold} in "
+              f"{RULES.interval_s // 60} min for one system",
         framewise=True,
         legend_position="top", legend_cols=4, show_grid=True, toolbar="above",
         active_tools=[], backend_opts=NO_LOGO)
@@ -305,7 +306,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._hist_res.param.watch(self._hist_res_changed, "value")
         self._tabs = pn.Tabs(
             ("Load", pn.Column(self._load, _section(
-                "Flood periods (more than 10 alarms in 10 minutes for one system)",
+                f"Flood periods (more than {RULES.flood_threshold} alarms in "
+                f"{RULES.interval_s // 60} minutes for one system)",
                 self._no_floods, self._floods,
                 download("alarm_floods.csv", frame_csv(lambda: self._v.floods),
                          label="Download floods CSV"), anchor="floods"),
@@ -317,7 +319,8 @@ class AlarmsPage(pn.viewable.Viewer):
                                               frame_csv(lambda: self._v.pareto)),
                                      sizing_mode="stretch_width")),
             ("Chattering & repeats", pn.Row(
-                _section("Chattering (3 or more raises within 60 s)", self._chattering,
+                _section(f"Chattering ({RULES.chatter_raises} or more raises within "
+                         f"{RULES.chatter_window_s:g} s)", self._chattering,
                          download("alarm_chattering.csv", frame_csv(lambda: self._v.chattering)),
                          anchor="chattering"),
                 _section(f"Repeats (raised again within {RULES.repeat_window_s:g} s)",
@@ -544,21 +547,30 @@ def _fmt_pareto() -> dict:
 
 
 def _kpi_html(k: dict, f) -> str:
+    """The KPI cards; every threshold in a label comes from the rules in force."""
+    b = RULES.benchmarks
     busiest = "–" if k["busiest_position"] is None else f"{k['busiest_avg_per_10min']:.2f}"
     busiest_sub = ("" if k["busiest_position"] is None else
-                   f"{k['busiest_position']}: {k['busiest_rate_class'] or ''} (EEMUA 191)")
+                   f"{k['busiest_position']}: {k['busiest_rate_grade'] or ''} (EEMUA 191)")
+    open_at = k.get("open_at")
     cards = [
         ("alarms", f"{k['alarms']:,}", f"{f.start:%Y-%m-%d} – {f.end:%Y-%m-%d}"),
         ("avg per 10 min, busiest system", busiest, busiest_sub),
-        ("peak in 10 min", f"{k['peak_per_10min']}", "one system; flood above 10"),
+        ("peak in 10 min", f"{k['peak_per_10min']}",
+         f"one system; flood above {RULES.flood_threshold}"),
         ("floods", f"{k['floods']}", f"{k['flood_minutes']} min in flood"),
-        ("chattering alarms", f"{k['chattering']}", "benchmark: 0"),
+        ("chattering alarms", f"{k['chattering']}",
+         f"system and definition; benchmark: {b['chattering_max']}"),
+        ("fleeting alarms", f"{k['fleeting']}",
+         f"back to normal within {RULES.fleeting_s:g} s; benchmark: {b['fleeting_max']}"),
         ("repeat raises", f"{k['repeat_alarms']:,}", f"within {RULES.repeat_window_s:g} s"),
         ("false-alarm rate", _pct(k["false_alarm_rate"]),
          f"{k['false_alarms']:,} of {k['closed']:,} closed"),
         ("median time to handle", _duration(k["median_handle_s"]),
          f"to close: {_duration(k['median_close_s'])}"),
-        ("open alarms", f"{k['open']:,}", f"escalated: {_pct(k['escalated_share'])}"),
+        ("open alarms", f"{k['open']:,}",
+         "on the list at " + (f"{open_at:%Y-%m-%d %H:%M}" if open_at is not None else "–")
+         + f"; escalated: {_pct(k['escalated_share'])}"),
     ]
     items = "".join(
         f'<div class="opeval-kpi" data-kpi="{html.escape(label)}"><div class="v">{value}</div>'

@@ -20,7 +20,12 @@ the snapshot. Every filter change then runs plain group-bys in that engine
 end of ``to``, UTC). Gaps, chattering and repeats are those of the whole
 history (a raise just after ``from`` whose previous raise came just before it
 is a repeat), and handling and close reasons are as the database knows them
-now. ``opeval alarms --as-of`` gives the view as known at a past time.
+now. ``opeval alarms --as-of`` gives the view as known at a past time. Rates
+divide by each system's own observation window: the range cut to the
+system's first and last record (:func:`prep.windows`). The **open alarms**
+are those still on the operator's list at the end of the range (the end of
+``to``, or the end of the data when earlier), whatever their raise time: an
+alarm raised months before ``from`` and never closed is open.
 
 **False-alarm model.** The open alarms are ranked by
 :mod:`evaluation.analyses.alarms.model`. A model saved under
@@ -48,7 +53,7 @@ from ibis import _
 from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
 from ..analyses.alarms import model as fam
 from ..analyses.alarms.report import data_end
-from ..analyses.alarms.rules import AlarmRules, rate_class
+from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
 from ..store.schema import TABLES
 from .queries import stamp
 from . import snapshot as snapshots
@@ -98,7 +103,9 @@ def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
         # In raise order: reproducible results (the model's training rows come in
         # table order) and a time-range filter can skip whole row groups.
         backend.create_table("flagged", flagged.order_by("raised_at", "alarm_id"))
+    backend.create_table(SPANS, prep.log_spans(backend.table("flagged")))
     con.execute(_SCOPE_SQL)
+    con.execute(_OPEN_SCOPE_SQL)
     t = backend.table("flagged")
     row = t.aggregate(n=_.count(), first=_.raised_at.min()).execute().iloc[0]
     n = int(row["n"])
@@ -161,6 +168,8 @@ class Views:
     heat: pd.DataFrame
     operators: pd.DataFrame
     handling: pd.DataFrame
+    open: pd.DataFrame
+    """Alarms on the operator's list at the end of the range (:data:`OPEN_COLUMNS`)."""
 
 
 def choose_bucket(bucket: str, days: int) -> str:
@@ -233,6 +242,10 @@ def _pareto(per_def: pd.DataFrame, actors: pd.DataFrame) -> pd.DataFrame:
 SCOPE, KEYF, IC = "alarm_scope", "alarm_keyf", "alarm_ic"
 """Names in the snapshot's engine: the view of the filtered alarms (its filter
 values are session variables) and the two intermediate tables of one update."""
+OPEN_SCOPE, SPANS = "alarm_open_scope", "alarm_spans"
+"""The filtered alarms raised by the end of the range, whatever their raise time
+(the open alarms at the end of the range are among them), and each system's
+log span (first to last record), made with the snapshot."""
 
 _SCOPE_SQL = f"""
 CREATE OR REPLACE VIEW {SCOPE} AS SELECT * FROM flagged
@@ -242,6 +255,18 @@ WHERE raised_at >= getvariable('opeval_lo') AND raised_at < getvariable('opeval_
   AND (getvariable('opeval_definition') = '' OR definition = getvariable('opeval_definition'))
   AND (getvariable('opeval_operator') = '' OR assigned_to = getvariable('opeval_operator'))
 """
+
+
+_OPEN_SCOPE_SQL = f"""
+CREATE OR REPLACE VIEW {OPEN_SCOPE} AS SELECT * FROM flagged
+WHERE raised_at < getvariable('opeval_hi')
+  AND (getvariable('opeval_system') = '' OR system_id = getvariable('opeval_system'))
+  AND (getvariable('opeval_priority') = 0 OR priority = getvariable('opeval_priority'))
+  AND (getvariable('opeval_definition') = '' OR definition = getvariable('opeval_definition'))
+  AND (getvariable('opeval_operator') = '' OR assigned_to = getvariable('opeval_operator'))
+"""
+OPEN_COLUMNS = ("alarm_id", "system_id", "definition", "resource_id", "priority", "status",
+                "assigned_to", "raised_at")
 
 
 def _bind(con: duckdb.DuckDBPyConnection, f: Filters) -> None:
@@ -269,6 +294,7 @@ def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
         "keyf": keyf_expr, "ic": ic_expr,
         "per": nuisance.per_alarm(keyf).filter(_.chattering | (_.repeat_alarms > 0)),
         "per_def": nuisance.per_alarm(keyf, by=("definition",)),
+        "nuisance": nuisance.nuisance_alarms(keyf),
         "actors": nuisance.bad_actors(keyf, rules),
         "series_10min": _bucket_series(ic, "10min"), "series_1h": _bucket_series(ic, "1h"),
         "floods": load.floods(ic, "system_id", rules),
@@ -277,7 +303,6 @@ def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
         "heat": false_alarms.rates(scope, ["definition", "hour"]).filter(_.closed > 0),
         "operators": lifecycle.per_operator(scope),
         "handling": handling_quantiles(scope),
-        "open": scope.filter(nuisance.open_alarms(scope)).aggregate(open=_.count()),
     }
     return {name: ibis.to_sql(e, dialect="duckdb") for name, e in exprs.items()}
 
@@ -289,8 +314,29 @@ def _ic_schema(schema: ibis.Schema) -> ibis.Schema:
 
 @functools.lru_cache(maxsize=64)
 def _rates_sql(schema: ibis.Schema, lo: dt.datetime, hi: dt.datetime) -> str:
-    ic = ibis.table(schema, name=IC)
-    return ibis.to_sql(load.rates(ic, lo, hi, "system_id", RULES), dialect="duckdb")
+    """Rates per system over its window: ``[lo, hi]`` cut to its log span."""
+    ic = ibis.table(_ic_schema(schema), name=IC)
+    scope = ibis.table(schema, name=SCOPE)
+    spans = ibis.table({"system_id": "string", "window_start": "timestamp",
+                        "window_end": "timestamp"}, name=SPANS)
+    wins = prep.windows(spans, scope, as_of=hi, since=lo)
+    return ibis.to_sql(load.rates(ic, wins, RULES), dialect="duckdb")
+
+
+@functools.lru_cache(maxsize=64)
+def _open_sql(schema: ibis.Schema, cut: dt.datetime) -> str:
+    """The alarms of the filters on the operator's list at ``cut`` (the end of the
+    range), whatever their raise time, oldest first."""
+    t = ibis.table(schema, name=OPEN_SCOPE)
+    return ibis.to_sql(t.filter(nuisance.open_alarms(t, cut)).select(*OPEN_COLUMNS)
+                       .order_by("raised_at", "alarm_id"), dialect="duckdb")
+
+
+def range_end(f: Filters, last: dt.datetime | None) -> dt.datetime:
+    """The end of the range: the end of ``to``, or the end of the data when earlier."""
+    end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time()) - dt.timedelta(
+        microseconds=1)
+    return min(end, last) if last is not None else end
 
 
 def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
@@ -309,17 +355,17 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         per_def = run("per_def")
         n = int(per_def["alarms"].sum()) if len(per_def) else 0
         per, actors = run("per"), run("actors")
+        nuis = run("nuisance")
+        nuis = nuis.iloc[0] if len(nuis) else pd.Series(dtype=object)
         series, floods = run(f"series_{unit}"), run("floods")
         rates = None
+        lo = dt.datetime.combine(f.start, dt.time())
+        hi = max(range_end(f, snap.last), lo)
         if n:
-            lo = dt.datetime.combine(f.start, dt.time())
-            hi = min(dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
-                     - dt.timedelta(microseconds=1), snap.last or lo)
-            rates = con.execute(_rates_sql(_ic_schema(snap.flagged.schema()), lo,
-                                           max(hi, lo))).df()
+            rates = con.execute(_rates_sql(snap.flagged.schema(), lo, hi)).df()
         summary, overall = run("summary"), run("overall")
         heat, operators, handling = run("heat"), run("operators"), run("handling")
-        open_now = int(run("open")["open"].iloc[0])
+        open_at_end = naive_utc(con.execute(_open_sql(snap.flagged.schema(), hi)).df())
         con.execute(f"DROP TABLE IF EXISTS {KEYF}")
         con.execute(f"DROP TABLE IF EXISTS {IC}")
     chattering = (per[per["chattering"]]
@@ -340,22 +386,27 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         "peak_per_10min": int(series["peak_10min"].max()) if len(series) else 0,
         "busiest_position": None if busiest is None else busiest["position"],
         "busiest_avg_per_10min": None if busiest is None else float(busiest["avg_per_10min"]),
-        "busiest_rate_class": None if busiest is None else rate_class(float(busiest["avg_per_10min"])),
+        "busiest_rate_class": None if busiest is None else rate_class(
+            float(busiest["avg_per_10min"]), RULES.benchmarks),
+        "busiest_rate_grade": None if busiest is None else rate_grade(
+            float(busiest["avg_per_10min"]), RULES.benchmarks),
         "floods": len(floods),
         "flood_minutes": int(floods["minutes"].sum()) if len(floods) else 0,
-        "chattering": len(chattering),
+        "chattering": _int(nuis.get("chattering_alarms")),
+        "fleeting": _int(nuis.get("fleeting_alarms")),
         "repeat_alarms": int(per_def["repeat_alarms"].sum()) if len(per_def) else 0,
         "closed": _int(fa.get("closed")), "false_alarms": _int(fa.get("false_alarms")),
         "false_alarm_rate": _num(fa.get("false_alarm_rate")),
         "median_handle_s": _num(life.get("median_handle_s")),
         "median_close_s": _num(life.get("median_close_s")),
         "escalated_share": _num(life.get("escalated_share")),
-        "open": open_now,
+        "open": len(open_at_end),
+        "open_at": hi,
     }
     series = _fill_series(series, f, unit) if n else series
     return Views(kpis=kpis, series=series, bucket=unit, floods=floods,
                  pareto=_pareto(per_def, actors), chattering=chattering, repeats=repeats,
-                 heat=heat, operators=operators, handling=handling)
+                 heat=heat, operators=operators, handling=handling, open=open_at_end)
 
 
 def _num(v) -> float | None:
@@ -628,27 +679,24 @@ class AlarmsState(param.Parameterized):
         return slot
 
     def open_alarms(self) -> pd.DataFrame | None:
-        """Open alarms matching the filters, most likely false alarm first; None until
-        the model is ready (loading a saved one, never starting a training)."""
+        """Alarms on the operator's list at the end of the range (whatever their
+        raise time) that match the filters, most likely false alarm first; None
+        until the model is ready (loading a saved one, never starting a
+        training). An alarm open then but closed since has no score (the model
+        scores the alarms open now) and comes after the scored ones."""
         slot = self.model(train=False)
         if slot.status != "ready":
             return None
         scores = _scores(self.path, stamp(self.path), id(slot.model))
-        f = self.filters()
-        lo = pd.Timestamp(f.start)
-        hi = pd.Timestamp(f.end) + pd.Timedelta(days=1)
-        keep = (scores["raised_at"] >= lo) & (scores["raised_at"] < hi)
-        if f.system:
-            keep &= scores["system_id"] == f.system
-        if f.priority:
-            keep &= scores["priority"] == f.priority
-        if f.definition:
-            keep &= scores["definition"] == f.definition
-        if f.operator:
-            keep &= scores["assigned_to"] == f.operator
-        out = scores[keep].reset_index(drop=True)
-        out["rank"] = range(1, len(out) + 1)
-        return out
+        listed = self.views().open
+        out = listed.merge(scores[["alarm_id", "p_false", "baseline"]], on="alarm_id",
+                           how="left")
+        out = out.sort_values(["p_false", "raised_at", "alarm_id"],
+                              ascending=[False, True, True], na_position="last")
+        out.insert(0, "rank", range(1, len(out) + 1))
+        return out[["rank", "alarm_id", "p_false", "baseline", "definition", "resource_id",
+                    "system_id", "priority", "status", "assigned_to", "raised_at"]
+                   ].reset_index(drop=True)
 
     def model_summary(self) -> dict:
         """Which model ranks the open alarms and how it was evaluated (metadata)."""
