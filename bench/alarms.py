@@ -4,10 +4,13 @@ measured in the same run on the same rows.
 
 The KPIs (both sides compute all of them): per-alarm gaps (run lengths),
 chattering (3 raises in 60 s), repeats (10-minute window), chatter index,
-alarms per system per 10-minute interval, rates and floods (> 10 per 10 min,
-merged into episodes), bad actors (Pareto), life cycle (median time to handle
-and close, escalated, expired, closed-without-handling shares, close reasons),
-false-alarm rates by definition and hour, standing/stale alarms at ``as_of``.
+each system's observation window (first to last record), alarms per system per
+10-minute interval, rates over each window and floods (> 10 per 10 min, merged
+into episodes), hours with more than 30 alarms, bad actors (Pareto), life cycle
+(median time to handle and close, escalated, expired, closed-without-handling
+shares, too-early escalations and expiries, closes without a reason, close
+reasons), false-alarm rates by definition and hour, standing/stale alarms at
+each window's end, stale episodes and the most stale alarms standing on a day.
 
 The opeval side is :func:`evaluation.analyses.alarms.report.main_kpis` (the same
 KPIs, built from the same analysis functions as the report), and, printed
@@ -117,10 +120,21 @@ def run_pandas(parquet: str) -> tuple[int, float]:
         closed=("closed", "sum"), false_alarms=("false_alarm", "sum"),
         median_handle_s=("handle_s", "median"))
     per_alarm["false_alarm_rate"] = per_alarm.false_alarms / per_alarm.closed.replace(0, np.nan)
-    # 10-minute intervals, rates, floods
+    # each system's window: first to last record (cut at as_of)
+    times = ["raised_at", "cleared_at", "handled_at", "escalated_at", "closed_at"]
+    df["last_record"] = df[times].max(axis=1)
+    win = df.groupby("system_id").agg(start=("raised_at", "min"), end=("last_record", "max"))
+    win["end"] = win["end"].clip(upper=as_of)
+    secs = lambda t: t.astype("int64") // 10**9  # noqa: E731
+    win["intervals"] = secs(win.end) // 600 - secs(win.start) // 600 + 1
+    win["hours"] = secs(win.end) // 3600 - secs(win.start) // 3600 + 1
+    # 10-minute intervals, rates, floods, hours with more than 30 alarms
     df["interval_no"] = df.raised_at.astype("int64") // 10**9 // 600
     ic = df.groupby(["system_id", "interval_no"]).size().rename("alarms").reset_index()
-    rates = ic.groupby("system_id").alarms.agg(["sum", "max"])
+    rates = ic.groupby("system_id").alarms.agg(["sum", "max"]).join(win)
+    rates["avg_per_10min"] = rates["sum"] / rates["intervals"]
+    hourly = ic.groupby(["system_id", ic.interval_no // 6]).alarms.sum()
+    rates["busy_hour_share"] = (hourly > 30).groupby(level=0).sum() / rates["hours"]
     fl = ic[ic.alarms > 10].sort_values(["system_id", "interval_no"])
     fl["island"] = fl.interval_no - fl.groupby("system_id").cumcount()
     floods = fl.groupby(["system_id", "island"]).agg(start=("interval_no", "min"),
@@ -134,18 +148,34 @@ def run_pandas(parquet: str) -> tuple[int, float]:
     life = dict(median_handle_s=df.handle_s.median(), median_close_s=df.close_s.median(),
                 escalated=(df.escalated_at.notna() | (df.status == "escalated")).mean(),
                 expired=(df.status == "expired").mean(),
-                closed_wo=((df.closed) & df.handled_at.isna()).sum() / max(df.closed.sum(), 1))
+                closed_wo=((df.closed) & df.handled_at.isna()).sum() / max(df.closed.sum(), 1),
+                esc_early=((df.escalated_at - df.raised_at).dt.total_seconds() <= 45).sum(),
+                exp_early=((df.status == "expired")
+                           & ((df.closed_at - df.raised_at).dt.total_seconds() <= 90)).sum(),
+                no_reason=(((df.status == "closed") | (df.status.isna() & df.closed_at.notna()))
+                           & df.close_reason.isna()).sum())
     reasons = df.close_reason.value_counts()
     # false-alarm rates by definition and hour
     df["hour"] = df.raised_at.dt.hour
     fa_def = df.groupby("definition").agg(closed=("closed", "sum"), false=("false_alarm", "sum"))
     fa_hour = df.groupby("hour").agg(closed=("closed", "sum"), false=("false_alarm", "sum"))
-    # standing / stale at as_of
+    # standing / stale at each system's window end; stale episodes; most stale in a day
+    cut = df.system_id.map(win["end"])
     ended = df[["cleared_at", "closed_at"]].min(axis=1)
-    active = (df.raised_at <= as_of) & (ended.isna() | (ended > as_of)) & ~(
-        ended.isna() & df.status.isin(["closed", "expired"]))
-    stale = ((as_of - df.raised_at[active]).dt.total_seconds() > 86400).sum()
-    _ = (per_alarm, rates, floods, bad, life, reasons, fa_def, fa_hour, stale)
+    unknown = ended.isna() & df.status.isin(["closed", "expired"])
+    active = (df.raised_at <= cut) & (ended.isna() | (ended > cut)) & ~unknown
+    stale = ((cut - df.raised_at)[active].dt.total_seconds() > 86400).sum()
+    until = ended.where(ended.notna() & (ended <= cut), cut)
+    ep = df[((until - df.raised_at).dt.total_seconds() > 86400) & ~unknown]
+    ev = pd.concat([pd.DataFrame({"system_id": ep.system_id, "t": ep.raised_at
+                                  + pd.Timedelta(hours=24), "delta": 1}),
+                    pd.DataFrame({"system_id": ep.system_id, "t": until[ep.index], "delta": -1})])
+    ev = ev.sort_values(["system_id", "t", "delta"])
+    ev["level"] = ev.groupby("system_id").delta.cumsum()
+    stale_daily_max = ev.groupby(["system_id", ev.t.dt.floor("D")]).level.max().max()
+    episodes = len(ep)
+    _ = (per_alarm, rates, floods, bad, life, reasons, fa_def, fa_hour, stale, episodes,
+         stale_daily_max)
     return len(df), _cpu() - c0
 
 
