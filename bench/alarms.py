@@ -172,7 +172,7 @@ def run_pandas(parquet: str) -> tuple[int, float]:
                     pd.DataFrame({"system_id": ep.system_id, "t": until[ep.index], "delta": -1})])
     ev = ev.sort_values(["system_id", "t", "delta"])
     ev["level"] = ev.groupby("system_id").delta.cumsum()
-    stale_daily_max = ev.groupby(["system_id", ev.t.dt.floor("D")]).level.max().max()
+    stale_daily_max = ev.groupby(["system_id", ev.t.dt.floor("D")])["level"].max().max()
     episodes = len(ep)
     _ = (per_alarm, rates, floods, bad, life, reasons, fa_def, fa_hour, stale, episodes,
          stale_daily_max)

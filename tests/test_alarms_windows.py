@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from alarm_fixtures import alarm_table, at
@@ -169,3 +170,77 @@ def test_stale_levels_an_end_and_a_start_at_the_same_instant_do_not_overlap():
 
 
 T0 = at(0)
+
+
+# ---------------------------------------------------------------- properties
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_alarm = st.tuples(st.sampled_from(["S1", "S2", "S3"]),
+                   st.integers(0, 5 * DAY),                       # raise, seconds after T0
+                   st.one_of(st.none(), st.integers(0, 3 * DAY)))  # stood for, or never cleared
+
+
+def _rows(alarms) -> list[dict]:
+    return [alarm(f"a{i}", s, r, c, definition=f"D{i % 3}") for i, (s, r, c) in enumerate(alarms)]
+
+
+@pytest.mark.slow
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_alarm, min_size=1, max_size=12))
+def test_systems_together_are_the_sum_of_systems_alone(alarms):
+    """Each system is measured over its own window, so adding other systems to the
+    log changes none of its figures: stale, stale episodes and standing alarms
+    of all systems are the sums of the single ones, each system's rate and
+    intervals are its single report's, and the most stale on one day is the
+    largest single one."""
+    t = alarm_table(_rows(alarms))
+    together = alarm_report(t)
+    systems = sorted({s for s, _, _ in alarms})
+    alone = {s: alarm_report(t, system_id=s) for s in systems}
+    for key in ("stale", "stale_episodes", "standing", "alarms"):
+        assert together["kpis"][key] == sum(a["kpis"][key] for a in alone.values()), key
+    assert together["kpis"]["stale_daily_max"] == max(
+        a["kpis"]["stale_daily_max"] for a in alone.values())
+    rates = {r["system_id"]: r for r in together["rates"]}
+    for s, a in alone.items():
+        assert rates[s]["intervals"] == a["rates"][0]["intervals"]
+        assert rates[s]["avg_per_10min"] == pytest.approx(a["rates"][0]["avg_per_10min"])
+
+
+def _brute_daily(episodes: list[tuple[str, dt.datetime, dt.datetime]]) -> dict:
+    """Most stale alarms at once per (system, day), by checking the instant just
+    after every start and end, and every midnight (open intervals (start, end))."""
+    out = {}
+    eps = dict.fromkeys({s for s, _, _ in episodes})
+    for system in eps:
+        mine = [(a, b) for s, a, b in episodes if s == system]
+        points = {a for a, _ in mine} | {b for _, b in mine}
+        first = min(a for a, _ in mine).replace(hour=0, minute=0, second=0)
+        last = max(b for _, b in mine)
+        d = first
+        while d <= last:
+            points.add(d)
+            d += dt.timedelta(days=1)
+        for p in points:
+            q = p + dt.timedelta(microseconds=1)
+            n = sum(1 for a, b in mine if a < q < b)
+            day = q.replace(hour=0, minute=0, second=0, microsecond=0)
+            if n:
+                out[(system, day)] = max(out.get((system, day), 0), n)
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_alarm, min_size=1, max_size=10))
+def test_daily_stale_maximum_matches_a_brute_force_count(alarms):
+    t = alarm_table(_rows(alarms))
+    episodes = nuisance.stale_episodes(t, windows(t, t, at(10 * DAY)))
+    e = episodes.execute()
+    eps = [(s, a.to_pydatetime(), (b if not pd.isna(b) else w).to_pydatetime())
+           for s, a, b, w in e[["system_id", "stale_from", "ended_at", "window_end"]]
+           .itertuples(index=False)]
+    daily = nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute()) if len(e) else None
+    got = ({} if daily is None else
+           {(s, d.to_pydatetime()): n for s, d, n in daily.itertuples(index=False)})
+    assert got == (_brute_daily(eps) if eps else {})
