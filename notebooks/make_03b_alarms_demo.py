@@ -45,9 +45,12 @@ aggregations) and returns a small JSON-ready dict, the one `opeval alarms --form
     code("""report = alarm_report(alarms, as_of=AS_OF)
 k = report["kpis"]
 pd.Series({key: k[key] for key in ("alarms", "systems", "definitions", "avg_per_10min", "rate_class",
-                                   "peak_per_10min", "floods", "chattering_alarms", "repeat_share",
-                                   "standing", "stale", "top10_share", "false_alarm_rate",
-                                   "median_handle_s", "escalated_share", "expired_share")}).to_frame("value")"""),
+                                   "rate_grade", "peak_per_10min", "floods", "busy_hour_share",
+                                   "chattering_alarms", "fleeting_alarms", "repeat_share",
+                                   "standing", "stale", "stale_episodes", "stale_daily_max",
+                                   "top10_share", "false_alarm_rate", "closed_without_reason",
+                                   "median_handle_s", "escalated_share", "expired_share",
+                                   "high_priority_share")}).to_frame("value")"""),
     code("""pd.Series(k["benchmark_status"], name="against the benchmark").to_frame()"""),
     md("""## Floods
 
