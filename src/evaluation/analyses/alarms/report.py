@@ -117,9 +117,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     nuis = nuis[0] if nuis else {}
     stand = nuisance.standing(t, wins, rules).execute()
     episode_df = episodes.execute()
-    daily = (nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute())
-             if len(episode_df) else nuisance.daily_stale_max(pd.DataFrame(
-                 columns=["system_id", "day", "max_level", "net", "first_t"])))
+    daily = nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute())
     actors = nuisance.bad_actors(keyf, rules).execute()
     life = lifecycle.summary(f, rules).execute()
     reasons = lifecycle.close_reasons(f).execute()
