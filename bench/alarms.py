@@ -170,7 +170,7 @@ def run_pandas(parquet: str) -> tuple[int, float]:
     ev = pd.concat([pd.DataFrame({"system_id": ep.system_id, "t": ep.raised_at
                                   + pd.Timedelta(hours=24), "delta": 1}),
                     pd.DataFrame({"system_id": ep.system_id, "t": until[ep.index], "delta": -1})])
-    ev = ev.sort_values(["system_id", "t", "delta"])
+    ev = ev.groupby(["system_id", "t"], as_index=False).delta.sum()   # net each instant
     ev["level"] = ev.groupby("system_id").delta.cumsum()
     stale_daily_max = ev.groupby(["system_id", ev.t.dt.floor("D")])["level"].max().max()
     episodes = len(ep)

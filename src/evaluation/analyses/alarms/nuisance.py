@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from .prep import KEY, facts, runs, seconds, with_window
+from .prep import KEY, facts, last_record, runs, seconds, with_window
 from .rules import OPEN_STATUSES, AlarmRules
 
 
@@ -71,7 +71,8 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     ``closed``, ``false_alarms``, ``handled``, ``handle_sum_s``, ``cleared``,
     ``clear_sum_s``, ``fleeting`` (returned to normal at most ``rules.fleeting_s``
     after the raise),
-    ``escalated_or_expired``, ``first_raised``, ``last_raised``.
+    ``escalated_or_expired``, ``first_raised``, ``last_raised``, ``last_record``
+    (the latest time any of its records carries).
     """
     window = rules.chatter_window_s
     keys = alarms.select(*KEY).distinct().mutate(
@@ -96,6 +97,7 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
               handled=_.handle_s.count(), handle_sum_s=_.handle_s.sum(),
               cleared=_.clear_s.count(), clear_sum_s=_.clear_s.sum(),
               fleeting=(_.clear_s <= rules.fleeting_s).fill_null(False).cast("int64").sum(),
+              last_record=last_record(f).max(),
               escalated_or_expired=((_.escalated_at.notnull()
                                      | _.status.isin(("escalated", "expired")))
                                     .fill_null(False).cast("int64").sum())))
@@ -183,17 +185,43 @@ def is_active(alarms: ibis.Table, cut) -> ibis.Value:
             & ~_ended_unknown(alarms))
 
 
+def standing_facts(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
+                   ) -> ibis.Table:
+    """The alarms that stand at the end of their system's window ``wins`` or stood
+    more than ``rules.stale_after_h`` in it — one pass for :func:`standing` and
+    :func:`stale_episodes`, whichever table they are given.
+
+    An alarm stands from its raise until it returned to normal or was closed;
+    one still standing at the window end is counted to that end. Adds
+    ``window_end``, ``ended_at`` (NULL: still standing at the end), ``stood_h``
+    and ``active`` (standing at the end). An alarm closed or expired by status
+    with no time has no known duration: it neither stands nor has an episode.
+    """
+    if "stood_h" in alarms.columns:
+        return alarms
+    t = with_window(alarms, wins)
+    end = ended_at(t)
+    active = is_active(t, t.window_end)
+    until = ibis.ifelse(end.notnull() & (end <= t.window_end), end, t.window_end)
+    t = t.mutate(ended_at=ibis.ifelse(end <= t.window_end, end, ibis.null("timestamp")),
+                 stood_h=seconds(until, t.raised_at) / 3600.0, active=active,
+                 unknown=_ended_unknown(t))
+    return (t.filter(_.active | (~_.unknown & (_.stood_h > rules.stale_after_h)))
+            .select("alarm_id", "system_id", "definition", "resource_id", "priority",
+                    "raised_at", "status", "handled_at", "window_end", "ended_at", "stood_h",
+                    "active"))
+
+
 def standing(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
              ) -> ibis.Table:
     """Alarms standing at the end of their system's observation window ``wins``
     (:func:`evaluation.analyses.alarms.prep.windows`) with their age at that end;
     ``stale`` when older than ``rules.stale_after_h`` (ISA-18.2: active more
-    than 24 h); ``unhandled`` when nobody took it in hand."""
-    t = with_window(alarms, wins)
-    t = t.filter(is_active(t, t.window_end))
-    return (t.mutate(age_h=seconds(t.window_end, t.raised_at) / 3600.0)
-            .mutate(stale=_.age_h > rules.stale_after_h)
-            .mutate(unhandled=t.handled_at.isnull())
+    than 24 h); ``unhandled`` when nobody took it in hand. Takes the alarms or
+    their :func:`standing_facts`."""
+    t = standing_facts(alarms, wins, rules).filter(_.active)
+    return (t.mutate(age_h=_.stood_h, stale=_.stood_h > rules.stale_after_h,
+                     unhandled=_.handled_at.isnull())
             .select("alarm_id", "system_id", "definition", "resource_id", "priority",
                     "raised_at", "status", "unhandled", "age_h", "stale")
             .order_by(ibis.desc("age_h"), "alarm_id"))
@@ -204,25 +232,15 @@ def stale_episodes(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = Ala
     """Every alarm that stood more than ``rules.stale_after_h`` at some time in its
     system's window — those that returned to normal or were closed later too.
 
-    An alarm stands from its raise until it returned to normal or was closed;
-    one still standing at the window end is counted to that end. It is stale
-    from ``stale_from`` (raise + 24 h) on. Columns ``alarm_id``,
-    ``system_id``, ``definition``, ``resource_id``, ``priority``, ``raised_at``,
-    ``stale_from``, ``ended_at`` (NULL: still standing at ``window_end``),
-    ``window_end``, ``stood_h``. An alarm closed or expired by status with
-    no time has no known duration and is left out.
+    It is stale from ``stale_from`` (raise + 24 h) until it ended, or its
+    window did (:func:`standing_facts`; takes the alarms or those facts).
+    Columns ``alarm_id``, ``system_id``, ``definition``, ``resource_id``,
+    ``priority``, ``raised_at``, ``stale_from``, ``ended_at`` (NULL: still
+    standing at ``window_end``), ``window_end``, ``stood_h``.
     """
-    t = with_window(alarms, wins)
-    t = t.filter(~_ended_unknown(t))
-    end = ended_at(t)
-    until = ibis.ifelse(end.notnull() & (end <= t.window_end), end, t.window_end)
-    stood_h = seconds(until, t.raised_at) / 3600.0
     limit_s = round(rules.stale_after_h * 3600)
-    return (t.mutate(ended_at=ibis.ifelse(end <= t.window_end, end,
-                                          ibis.null("timestamp")),
-                     stood_h=stood_h,
-                     stale_from=t.raised_at + ibis.interval(seconds=limit_s))
-            .filter(_.stood_h > rules.stale_after_h)
+    return (standing_facts(alarms, wins, rules).filter(_.stood_h > rules.stale_after_h)
+            .mutate(stale_from=_.raised_at + ibis.interval(seconds=limit_s))
             .select("alarm_id", "system_id", "definition", "resource_id", "priority",
                     "raised_at", "stale_from", "ended_at", "window_end", "stood_h")
             .order_by(ibis.desc("stood_h"), "alarm_id"))
@@ -232,18 +250,19 @@ def stale_levels(episodes: ibis.Table) -> ibis.Table:
     """Stale alarms standing at once, per system and day, from :func:`stale_episodes`.
 
     A sweep over the episodes: +1 when an alarm turns stale, −1 when it ends
-    (or its window does; an end and a start at the same instant do not
-    overlap). Per ``system_id`` and ``day`` (UTC) of an event: ``max_level``
-    (most stale alarms standing at once after any event of the day),
-    ``net`` (its starts minus its ends) and ``first_t`` (its first event). The
-    level a day starts with is the sum of ``net`` over the days before it (see
-    :func:`daily_stale_max`).
+    (or its window does). Events at the same instant are netted first, so an
+    end and a start at one instant do not overlap, and two ends at one instant
+    leave no level between them. Per ``system_id`` and ``day`` (UTC) of an
+    event: ``max_level`` (most stale alarms standing at once after any instant
+    of the day), ``net`` (its starts minus its ends) and ``first_t`` (its first
+    event). The level a day starts with is the sum of ``net`` over the days
+    before it (see :func:`daily_stale_max`).
     """
     starts = episodes.select("system_id", t=_.stale_from, delta=ibis.literal(1, "int64"))
     ends = episodes.select("system_id", t=_.ended_at.fill_null(_.window_end),
                            delta=ibis.literal(-1, "int64"))
-    ev = starts.union(ends)
-    w = ibis.window(group_by="system_id", order_by=["t", "delta"], rows=(None, 0))
+    ev = starts.union(ends).group_by("system_id", "t").agg(delta=_.delta.sum())
+    w = ibis.window(group_by="system_id", order_by="t", rows=(None, 0))
     ev = ev.mutate(level=_.delta.sum().over(w), day=_.t.truncate("D"))
     return ev.group_by("system_id", "day").agg(max_level=_.level.max(), net=_.delta.sum(),
                                                first_t=_.t.min())

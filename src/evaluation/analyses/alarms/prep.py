@@ -122,12 +122,22 @@ TIME_COLUMNS = ("raised_at", "cleared_at", "handled_at", "escalated_at", "closed
 """The times of an alarm record: each is evidence that its system's log was running."""
 
 
+def last_record(alarms: ibis.Table) -> ibis.Value:
+    """The latest time an alarm record carries (raised, cleared, handled, escalated,
+    closed)."""
+    return ibis.greatest(*[alarms[c].fill_null(alarms.raised_at) for c in TIME_COLUMNS])
+
+
 def log_spans(history: ibis.Table) -> ibis.Table:
     """Each system's log from its first to its last record — any time its alarms
     carry (raised, cleared, handled, escalated, closed): ``system_id``,
-    ``window_start``, ``window_end``."""
-    last = ibis.greatest(*[history[c].fill_null(history.raised_at) for c in TIME_COLUMNS])
-    return (history.mutate(_last=last).group_by("system_id")
+    ``window_start``, ``window_end``. Takes alarms, or per-key facts with
+    ``first_raised`` and ``last_record``
+    (:func:`evaluation.analyses.alarms.nuisance.key_facts`)."""
+    if "last_record" in history.columns:
+        return history.group_by("system_id").agg(window_start=_.first_raised.min(),
+                                                  window_end=_.last_record.max())
+    return (history.mutate(_last=last_record(history)).group_by("system_id")
             .agg(window_start=_.raised_at.min(), window_end=_._last.max()))
 
 
@@ -140,14 +150,14 @@ def windows(history: ibis.Table, scope: ibis.Table, as_of: dt.datetime,
     period: a system is observed from its first record to its last
     (:func:`log_spans`) as known at ``as_of`` (``history``: every alarm raised
     by ``as_of``, masked, from before ``since`` too, since a record then shows
-    the log was running; or its spans already made). The window is cut to
+    the log was running; or their per-key facts, or their spans already made). The window is cut to
     ``[since, as_of]``. ``observed_until`` declares that every log ran until
     then (its last record may be earlier when nothing happened), still cut at
     ``as_of``. Rates divide by the intervals of this window, and alarms still
     standing at its end are aged to it, not to the end of the longest log.
     Only systems with alarms in ``scope`` are listed.
     """
-    spans = log_spans(history) if "raised_at" in history.columns else history
+    spans = history if "window_end" in history.columns else log_spans(history)
     cut = ibis.literal(as_of, type="timestamp")
     start = spans.window_start
     if since is not None:

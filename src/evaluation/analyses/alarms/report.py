@@ -89,16 +89,18 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         as_of = end or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
-    history = t if since is None else select(alarms, as_of, None, system_id)
     f = facts(t)                                   # no windows: life cycle, false alarms
     keyf = nuisance.key_facts(t, rules)            # the one windowed pass
     ic = load.interval_counts(t, "system_id", rules)
     cube = false_alarms.as_cube(f)
-    wins = windows(history, t, as_of, since, observed_until)
-    episodes = nuisance.stale_episodes(t, wins, rules)
     if cache:
-        keyf, ic, cube, wins, episodes = (keyf.cache(), ic.cache(), cube.cache(), wins.cache(),
-                                          episodes.cache())
+        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
+    # each system's window: from the per-key facts, or with --since from every record
+    # known at as_of (records before since show the log was running)
+    history = keyf if since is None else select(alarms, as_of, None, system_id)
+    wins = _cached(windows(history, t, as_of, since, observed_until), cache)
+    stand_f = _cached(nuisance.standing_facts(t, wins, rules), cache)
+    episodes = nuisance.stale_episodes(stand_f, wins, rules)
     n = int(keyf.alarms.sum().execute() or 0)
     first = keyf.first_raised.min().execute() if n else None
     start = since or (first.to_pydatetime() if first is not None else as_of)
@@ -115,7 +117,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     per_def = nuisance.per_alarm(keyf).execute()
     nuis = records(nuisance.nuisance_alarms(keyf).execute())
     nuis = nuis[0] if nuis else {}
-    stand = nuisance.standing(t, wins, rules).execute()
+    stand = nuisance.standing(stand_f, wins, rules).execute()
     episode_df = episodes.execute()
     daily = nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute())
     actors = nuisance.bad_actors(keyf, rules).execute()
@@ -245,12 +247,12 @@ def main_kpis(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmR
     keyf = nuisance.key_facts(t, rules)
     ic = load.interval_counts(t, "system_id", rules)
     cube = false_alarms.as_cube(f, ("definition", "hour"))
-    wins = windows(t, t, as_of)
-    episodes = nuisance.stale_episodes(t, wins, rules)
     if cache:
-        keyf, ic, cube, wins, episodes = (keyf.cache(), ic.cache(), cube.cache(), wins.cache(),
-                                          episodes.cache())
-    stand = nuisance.standing(t, wins, rules)
+        keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
+    wins = _cached(windows(keyf, t, as_of), cache)
+    stand_f = _cached(nuisance.standing_facts(t, wins, rules), cache)
+    stand = nuisance.standing(stand_f, wins, rules)
+    episodes = nuisance.stale_episodes(stand_f, wins, rules)
     return dict(
         per_alarm=nuisance.per_alarm(keyf).execute(),
         rates=load.rates(ic, wins, rules).execute(),
@@ -264,6 +266,10 @@ def main_kpis(alarms: ibis.Table, as_of: dt.datetime, rules: AlarmRules = AlarmR
         stale_episodes=episodes.count().execute(),
         stale_daily_max=nuisance.stale_levels(episodes).max_level.max().execute(),
     )
+
+
+def _cached(t: ibis.Table, cache: bool) -> ibis.Table:
+    return t.cache() if cache else t
 
 
 def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
