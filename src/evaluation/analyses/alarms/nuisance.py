@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from .prep import KEY, facts, last_record, runs, seconds, with_window
+from .prep import KEY, facts, last_record, millis, runs, seconds, with_window
 from .rules import OPEN_STATUSES, AlarmRules
 
 
@@ -199,6 +199,13 @@ def standing_facts(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = Ala
     """
     if "stood_h" in alarms.columns:
         return alarms
+    # Before the join, drop what cannot qualify: an alarm that ended by the
+    # earliest window end and stood at most the stale limit neither stands at
+    # its window's end nor has an episode.
+    e = ended_at(alarms)
+    limit_ms = round(rules.stale_after_h * 3_600_000)
+    alarms = alarms.filter(e.isnull() | (e > wins.window_end.min())
+                           | (millis(e, alarms.raised_at) > limit_ms))
     t = with_window(alarms, wins)
     end = ended_at(t)
     active = is_active(t, t.window_end)
