@@ -180,8 +180,8 @@ def render_text(r: dict) -> str:
            "  priority distribution " + (
                "n/a (the log carries no priorities)" if not prio["prioritised"] else
                f"high {pct(prio['high'])} / medium {pct(prio['medium'])} / low {pct(prio['low'])}"
-               f" (target ~{pct(m['priority_high_share'])} / {pct(m['priority_medium_share'])} / "
-               f"{pct(m['priority_low_share'])}) {b.get('priority_distribution', '')}"
+               f" (target ~{pct(m['high_priority_share'])} / {pct(m['medium_priority_share'])} / "
+               f"{pct(m['low_priority_share'])}) {b.get('priority_distribution', '')}"
                + (f"; {prio['unprioritised']} without priority" if prio["unprioritised"] else "")),
            "", "Nuisance alarms",
            f"  chattering alarms    {k['chattering_alarms']} (system and definition; "

@@ -321,6 +321,6 @@ def _benchmark_status(k: dict, b: dict) -> dict:
     out["stale"] = judge(k["stale_daily_max"] < b["stale_max_per_day"])
     p = k["priority_distribution"]
     if p["prioritised"]:
-        out["priority_distribution"] = judge(p["high"] <= b["priority_high_share"]
-                                             and p["low"] >= b["priority_low_share"])
+        out["priority_distribution"] = judge(p["high"] <= b["high_priority_share"]
+                                             and p["low"] >= b["low_priority_share"])
     return out

@@ -108,9 +108,9 @@ BENCHMARKS = {
     "stale_max_per_day": 5,              # fewer than 5 stale alarms on any day
     "chattering_max": 0,                 # chattering and fleeting alarms: zero
     "fleeting_max": 0,
-    "priority_high_share": 0.05,         # ~5 % high, ~15 % medium, ~80 % low (3 levels)
-    "priority_medium_share": 0.15,
-    "priority_low_share": 0.80,
+    "high_priority_share": 0.05,         # ~5 % high, ~15 % medium, ~80 % low (3 levels)
+    "medium_priority_share": 0.15,
+    "low_priority_share": 0.80,
     # EEMUA 191, long-term average alarm rate in steady operation, per operator:
     # less than 1 per 10 min very likely acceptable, 1 per 5 min manageable,
     # 1 per 2 min likely over-demanding, more than 1 per minute very likely
