@@ -577,7 +577,7 @@ def _kpi_html(k: dict, f) -> str:
         f'<div class="l">{html.escape(label)}</div><div class="s">{html.escape(sub)}</div></div>'
         for label, value, sub in cards)
     style = ("<style>.opeval-kpi-row{display:flex;flex-wrap:wrap;gap:6px}"
-             ".opeval-kpi{flex:1 1 105px;background:#f4f7fb;border-radius:4px;padding:4px 8px}"
+             ".opeval-kpi{flex:1 1 92px;background:#f4f7fb;border-radius:4px;padding:4px 8px}"
              ".opeval-kpi .v{font-size:1.15rem;font-weight:600;color:#1f4e79}"
              ".opeval-kpi .l{font-size:.78rem;color:#333}.opeval-kpi .s{font-size:.7rem;"
              "color:#666}</style>")
