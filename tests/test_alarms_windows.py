@@ -10,6 +10,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from alarm_fixtures import alarm_table, at
 from evaluation.analyses.alarms import alarm_report, nuisance
@@ -17,6 +19,7 @@ from evaluation.analyses.alarms.prep import windows
 
 H = 3600
 DAY = 86400
+T0 = at(0)
 
 
 def alarm(alarm_id, system, seconds, cleared_after=None, definition="A", **extra) -> dict:
@@ -169,12 +172,8 @@ def test_stale_levels_an_end_and_a_start_at_the_same_instant_do_not_overlap():
     assert daily.max_stale.tolist() == [1, 1]
 
 
-T0 = at(0)
-
 
 # ---------------------------------------------------------------- properties
-from hypothesis import HealthCheck, example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _alarm = st.tuples(st.sampled_from(["S1", "S2", "S3"]),
                    st.integers(0, 5 * DAY),                       # raise, seconds after T0
