@@ -122,3 +122,28 @@ def test_process_log_end_to_end_through_a_real_process(db_path, tmp_path):
     assert (d["definition"], d["resource_id"], d["alarms"]) == ("FIC1 H", "FIC1", 4)
     assert d["chatter_raises"] == 2 and d["chatter_index"] == pytest.approx(1 / 20)
     assert d["mean_clear_s"] == 5 and r["kpis"]["standing"] == 0
+
+
+def test_observed_until_declares_where_every_log_ran(loaded):
+    """Issue #13 item 6 through the CLI. Without a declaration S1 is observed
+    from 00:00:00 to its last record, 00:01:40 (B's last raise): 1 interval, so
+    14 alarms per 10 min; S2 from 00:01:40 to 00:02:40: 1 interval. Declaring
+    that every log ran until 00:59:59 (a bare date means its end, so a time is
+    given; the analysis then runs as of it) charges each for 6 intervals: S1 14 / 6.
+    The new keys are there."""
+    code, out, err = loaded("alarms", "--format", "json")
+    r = json.loads(out)
+    rates = {x["system_id"]: x for x in r["rates"]}
+    assert rates["S1"]["intervals"] == 1 and rates["S1"]["avg_per_10min"] == 14
+    assert {"stale_episodes", "stale_daily"} <= set(r)
+    assert {"rate_grade", "busy_hour_share", "fleeting_alarms", "stale_daily_max",
+            "expired_too_early", "closed_without_reason", "priority_distribution"} <= set(r["kpis"])
+    code, out, err = loaded("alarms", "--format", "json", "--observed-until", at(3599).isoformat())
+    assert code == 0, err
+    r = json.loads(out)
+    rates = {x["system_id"]: x for x in r["rates"]}
+    assert rates["S1"]["intervals"] == 6 and rates["S1"]["avg_per_10min"] == pytest.approx(14 / 6)
+    assert r["parameters"]["observed_until"] == at(3599).isoformat()
+    code, out, err = loaded("alarms", "--since", at(120).isoformat(), "--observed-until",
+                            at(60).isoformat())
+    assert code != 0 and "--observed-until is before --since" in err

@@ -43,8 +43,9 @@ def register(sub, common) -> None:
     p.add_argument("--system", metavar="ID", help="only this system (for process logs: the case)")
     p.add_argument("--observed-until", metavar="DATE",
                    help="declare that every system's log ran until this date/time (a date "
-                        "means its end; default: each system is observed from its first to "
-                        "its last record, so a log that ended early is not charged for the "
+                        "means its end; without --as-of the analysis runs as of it when it is "
+                        "later than the data; default: each system is observed from its first "
+                        "to its last record, so a log that ended early is not charged for the "
                         "time after it)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--repeat-window", type=float, metavar="S", default=600.0,

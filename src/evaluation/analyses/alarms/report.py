@@ -77,16 +77,19 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
                  observed_until: dt.datetime | None = None) -> dict:
     """All alarm KPIs for the alarms raised in ``[since, as_of]`` (of one system).
 
-    ``as_of`` defaults to the end of the data. Each system is measured over its
-    own observation window (:func:`prep.windows`: its first to last record, or
-    ``observed_until`` when declared). ``cache`` materialises the per-instance
+    ``as_of`` defaults to the end of the data (or ``observed_until`` when later).
+    Each system is measured over its own observation window
+    (:func:`prep.windows`: its first to last record, or ``observed_until`` when
+    declared). ``cache`` materialises the per-instance
     table once in the engine (Ibis ``cache``) so that the dozen aggregations
     below do not recompute its windows.
     """
     scope = select(alarms, None, since, system_id)
     end = data_end(scope)
     if as_of is None:
-        as_of = end or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # the end of the data, or the declared end of the logs when later
+        as_of = max(x for x in (end, observed_until) if x is not None) if (
+            end or observed_until) else dt.datetime.now(dt.UTC).replace(tzinfo=None)
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
     f = facts(t)                                   # no windows: life cycle, false alarms
