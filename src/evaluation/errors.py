@@ -1,8 +1,23 @@
-"""Errors that opeval reports to the user as one line (the CLI prints them and exits 1)."""
+"""Errors that opeval reports to the user as one line (the CLI prints them and exits 1).
+
+The CLI is the operator's: its lines name files and processes. A dashboard is
+anyone's: what it shows of an error goes through :func:`public_message`, which
+names no file path, interpreter or process id.
+"""
+from __future__ import annotations
+
+import re
 
 
 class OpevalError(Exception):
-    """Base class: a problem the user can act on, stated in one line."""
+    """Base class: a problem the user can act on, stated in one line.
+
+    ``public`` is what a dashboard may show of it (None: the message, redacted).
+    """
+
+    def __init__(self, message: str = "", public: str | None = None):
+        super().__init__(message)
+        self.public = public
 
 
 class InputError(OpevalError):
@@ -11,3 +26,26 @@ class InputError(OpevalError):
 
 class LoadRejected(OpevalError):
     """A ``--strict`` load met rejected rows and was rolled back."""
+
+
+# Quoted text holding a path separator, then bare absolute paths (POSIX, Windows, UNC).
+_QUOTED_PATH = re.compile(r"""(["'])[^"'\n]*[/\\][^"'\n]*\1""")
+_BARE_PATH = re.compile(r"""(?<![\w.:/-])(?:/|[A-Za-z]:\\|\\\\)[^\s"',;()]*""")
+_PID = re.compile(r"\s*\(?\bPID\s*:?\s*\d+\)?", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` without file paths, interpreters' paths or process ids."""
+    text = _QUOTED_PATH.sub("a file", text)
+    text = _BARE_PATH.sub("a file", text)
+    return _PID.sub("", text)
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def public_message(exc: BaseException) -> str:
+    """What a page or ``/health`` may show anyone about ``exc``: one line, no paths, no PIDs."""
+    public = getattr(exc, "public", None)
+    return public if public else redact(first_line(exc))

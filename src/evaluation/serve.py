@@ -16,7 +16,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from .config import default_db
-from .errors import OpevalError
+from .errors import OpevalError, public_message
+from .store import turns
 from .store.db import StoreError
 from .views.pages import PAGES, page
 from .views.queries import ReadOnlyStore
@@ -38,9 +39,13 @@ def build_page(path: str, db_path: str | Path | None = None, access=None):
     principal: a page its role may not open shows only a refusal (the server
     already answered 403), and the content reads the principal's scoped database
     (:mod:`evaluation.auth.scope`), so every query of the page is restricted.
-    A database that cannot be read at this moment (e.g. locked by a load in
-    progress) gives a page that says so instead of a traceback.
+    While a load runs, the page shows the last committed data and says so
+    (:func:`load_notice`); a database that cannot be read at this moment gives a
+    page that says so in words anyone may read (no path, no process id), never a
+    traceback.
     """
+    import duckdb
+
     from .auth.roles import LOCAL_ADMIN, reset_current_principal, set_current_principal
     from .views import layout
 
@@ -55,17 +60,26 @@ def build_page(path: str, db_path: str | Path | None = None, access=None):
         else:
             try:
                 data_path = access.scopes.path_for(who) if access is not None else db_path
-                store = check_database(data_path)
-                store.principal = who
+                store = ReadOnlyStore(data_path, principal=who)
                 with store.session():
                     content = entry.load_factory()(store)
-            except OpevalError as exc:
+            except (OpevalError, duckdb.Error) as exc:
                 log.warning("page %s: %s", entry.path, exc)
-                content = layout.error(f"Cannot show this page: {html.escape(str(exc))}")
+                content = layout.error(f"Cannot show this page: "
+                                       f"{html.escape(public_message(exc))}")
         shown = db_path if who is not None and who.unrestricted else Path(db_path).name
-        return layout.page_template(entry.path, content, shown)
+        return layout.page_template(entry.path, content, shown, load_notice(db_path))
     finally:
         reset_current_principal(token)
+
+
+def load_notice(db_path: str | Path) -> str | None:
+    """What a page built while a load runs says about it (None when no load runs)."""
+    writer = turns.status(db_path)
+    if writer is None:
+        return None
+    return (f"A data load ({writer.what}) is running: this page shows the data of the last "
+            "completed load. Reload the page once the load is done to see the new data.")
 
 
 def make_apps(db_path: str | Path, access=None) -> dict[str, object]:

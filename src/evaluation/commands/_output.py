@@ -1,10 +1,12 @@
-"""Pieces the analysis commands share: ``--progress``, number and date arguments,
+"""Pieces the commands share: ``--progress``, ``--wait``, number and date arguments,
 writing the result to stdout or ``--out FILE``."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import re
+import shlex
+import sys
 from pathlib import Path
 
 from .. import localtime
@@ -14,6 +16,27 @@ from ..errors import OpevalError
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on stderr (default: when stderr is a terminal)")
+
+
+def add_wait_option(parser: argparse.ArgumentParser) -> None:
+    """``--wait SECONDS``: how long a writer waits for the database (docs/security.md)."""
+    from ..store.db import LOCK_WAIT_ENV, WRITER_WAIT
+    parser.add_argument(
+        "--wait", type=float, default=None, metavar="SECONDS",
+        help="wait up to SECONDS for another writer (a load, a purge) to finish and for "
+             "programs holding the database file to let go, saying on stderr whom it waits "
+             f"for (default ${LOCK_WAIT_ENV}, else {WRITER_WAIT:g})")
+
+
+def command_line(args) -> str:
+    """The command as the operator typed it (shown to other writers waiting for it)."""
+    return "opeval " + shlex.join(getattr(args, "argv", None) or [args.command])
+
+
+def say_waiting(message: str) -> None:
+    """Where a writer says whom it waits for (every 5 s at most): stderr, whether or not
+    it is a terminal, so that a scheduled job's log says why the job took longer."""
+    print(f"opeval: {message}", file=sys.stderr, flush=True)
 
 
 def positive_int(what: str = "number"):

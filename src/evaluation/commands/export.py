@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..errors import OpevalError
 from ..progress import step_printer
-from ..store import db, lake
-from ._output import add_progress_option, positive_int
+from ..store import db, lake, writer
+from ._output import add_progress_option, add_wait_option, positive_int, say_waiting
 
 _positive = positive_int()
 
@@ -19,18 +19,17 @@ _positive = positive_int()
 PTO_TABLES = ("outages", "intervention_targets")
 
 
-def database_pseudonym_key(path: str) -> bytes:
-    """The database's pseudonym key; created (one short write) if the database has none yet."""
+def database_pseudonym_key(path: str, wait: float | None = None) -> bytes:
+    """The database's pseudonym key; created (one short write, in the writers' turn) if the
+    database has none yet."""
     from ..auth.scope import read_pseudonym_key
     stored = read_pseudonym_key(path)
     if stored:
         return stored
     from ..store import privacy
-    con = db.connect(path, create=False)
-    try:
+    with writer.exclusive(path, f"opeval export (creating the pseudonym key of {path})",
+                          "export", wait, say_waiting, create=False) as con:
         return privacy.pseudonym_key(con)
-    finally:
-        con.close()
 
 
 def register(sub, common) -> None:
@@ -52,6 +51,7 @@ def register(sub, common) -> None:
                    help="write customer line references (PTO) as keyed pseudonyms, the "
                         "database's HMAC key (default); --no-pseudonymise only for readers "
                         "allowed to see them (docs/security.md)")
+    add_wait_option(p)
     p.set_defaults(func=run)
 
 
@@ -63,7 +63,7 @@ def run(args) -> int:
     column_sql = None
     if args.pseudonymise:
         from ..auth.scope import PTO_PREFIX, pseudonym_sql, register_pseudonym
-        key = database_pseudonym_key(args.db)
+        key = database_pseudonym_key(args.db, args.wait)
         column_sql = {t: {"pto": pseudonym_sql('"pto"', PTO_PREFIX)} for t in PTO_TABLES}
     con = db.connect(args.db, read_only=True)
     try:

@@ -1,4 +1,9 @@
-"""``opeval ingest KIND PATH… [--strict]``: load files into the store."""
+"""``opeval ingest KIND PATH… [--strict] [--wait SECONDS]``: load files into the store.
+
+The load reads and validates its files with the database open read-only, so the
+dashboards keep serving meanwhile, and writes it only for the transaction that
+applies the load (:mod:`evaluation.store.writer`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +11,10 @@ import sys
 
 from ..errors import OpevalError
 from ..progress import step_printer
-from ..store import db
+from ..store import writer
 from ..store.ingest import LoadResult, ingest
 from ..store.schema import LOAD_ORDER
+from ._output import add_wait_option, command_line, say_waiting
 
 SPECIAL_KINDS = ("messages", "alarm_log")
 
@@ -34,31 +40,31 @@ def register(sub, common) -> None:
                         "the `oi_codes` setting, else the OI codes of the loaded PMs)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
+    add_wait_option(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    con = db.connect(args.db)
+    if args.kind != "messages" and (args.responses or args.oi_codes):
+        raise OpevalError("--responses and --oi-code apply to messages only")
     progress = step_printer(args.progress)
-    if args.progress or (args.progress is None and sys.stderr.isatty()):
-        con.execute("SET enable_progress_bar = true")  # DuckDB's bar for the long bulk steps
-    try:
+    shown = args.progress or (args.progress is None and sys.stderr.isatty())
+
+    def load(con) -> LoadResult:
+        if shown:
+            con.execute("SET enable_progress_bar = true")  # DuckDB's bar for the long bulk steps
         if args.kind == "messages":
             from ..eintervention.reception import ingest_messages
-            result = ingest_messages(con, args.paths, responses=args.responses,
-                                     oi_codes=args.oi_codes, strict=args.strict,
-                                     progress=args.progress)
-        elif args.kind == "alarm_log":
-            if args.responses or args.oi_codes:
-                raise OpevalError("--responses and --oi-code apply to messages only")
+            return ingest_messages(con, args.paths, responses=args.responses,
+                                   oi_codes=args.oi_codes, strict=args.strict,
+                                   progress=args.progress)
+        if args.kind == "alarm_log":
             from ..store.alarm_log import ingest_alarm_log
-            result = ingest_alarm_log(con, args.paths, strict=args.strict, progress=progress)
-        else:
-            if args.responses or args.oi_codes:
-                raise OpevalError("--responses and --oi-code apply to messages only")
-            result = ingest(con, args.kind, args.paths, strict=args.strict, progress=progress)
-    finally:
-        con.close()
+            return ingest_alarm_log(con, args.paths, strict=args.strict, progress=progress)
+        return ingest(con, args.kind, args.paths, strict=args.strict, progress=progress)
+
+    result = writer.run(args.db, load, command_line(args), f"ingest {args.kind}",
+                        wait=args.wait, say=say_waiting)
     report(result)
     return 0
 

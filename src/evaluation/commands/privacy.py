@@ -5,7 +5,8 @@ import datetime as dt
 import json
 
 from ..errors import OpevalError
-from ..store import db, privacy
+from ..store import db, privacy, writer
+from ._output import add_wait_option, command_line, say_waiting
 
 
 def _date(text: str) -> dt.date:
@@ -24,6 +25,7 @@ def register(sub, common) -> None:
                     "audit log. Open records and reference data (systems, devices, PMs) stay.")
     p.add_argument("--before", required=True, metavar="DATE", help="keep what ended on or after DATE")
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    add_wait_option(p)
     p.set_defaults(func=run_purge)
 
     p = sub.add_parser(
@@ -32,6 +34,7 @@ def register(sub, common) -> None:
                     "quarantined rows by a random token, so the line no longer identifies a "
                     "customer while counts stay right; recorded in the audit log by pseudonym.")
     p.add_argument("--pto", required=True, metavar="REF", help="the PTO reference, e.g. FI-1234-5678")
+    add_wait_option(p)
     p.set_defaults(func=run_erase)
 
     p = sub.add_parser("audit", parents=[common], help="show the audit log (purges, erasures)")
@@ -44,8 +47,16 @@ def _show(counts: dict[str, int]) -> str:
 
 def run_purge(args) -> int:
     before = _date(args.before)
-    con = db.connect(args.db, create=False)
-    counts = privacy.purge(con, before, dry_run=args.dry_run)
+    if args.dry_run:
+        con = db.connect(args.db, read_only=True)
+        try:
+            counts = privacy.purge(con, before, dry_run=True)
+        finally:
+            con.close()
+    else:
+        with writer.exclusive(args.db, command_line(args), "purge", args.wait, say_waiting,
+                              create=False) as con:
+            counts = privacy.purge(con, before)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"purge before {before}: {verb} {sum(counts.values())} rows ({_show(counts)})")
     return 0
@@ -55,8 +66,9 @@ def run_erase(args) -> int:
     pto = args.pto.strip()
     if not pto:
         raise OpevalError("--pto: empty reference")
-    con = db.connect(args.db, create=False)
-    counts = privacy.erase_pto(con, pto)
+    with writer.exclusive(args.db, command_line(args), "erase", args.wait, say_waiting,
+                          create=False) as con:
+        counts = privacy.erase_pto(con, pto)
     print(f"erased PTO in {sum(counts.values())} rows ({_show(counts)})")
     return 0
 

@@ -39,6 +39,7 @@ from tqdm import tqdm
 from ..errors import InputError, LoadRejected, OpevalError
 from ..store import db, settings
 from ..store.ingest import FileResult, LoadResult
+from ..store.writer import writing
 from .fields import BAD_FORMAT, OPERATOR_CODE, Fault, Parsed, canonical, clean, parse_line
 from .rules import (
     INSERTED,
@@ -401,29 +402,29 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
     for p, a, f in zip(parsed, answers, file_of):
         if a.code == 0:
             set_aside[f] += len(p.set_aside)
-    load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
-
     tmp = None
     if responses is not None:
         responses = Path(responses)
         tmp = responses.with_name(f".{responses.name}.{os.getpid()}.tmp")
     _finish_pending(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _log(con, load_id, files, started, status, strict, set_aside)
-        _write_quarantine(con, load_id, sources, file_of, parsed, answers)
-        if status == "applied":
-            _write_records(con, reception)
-            _write_messages(con, load_id, parsed, answers, file_of)
-        if tmp is not None:
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.writelines(_answers_text(answers, file_of, sources))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
-        raise
+    with writing(con):   # the store is written from here only (evaluation.store.writer)
+        load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _log(con, load_id, files, started, status, strict, set_aside)
+            _write_quarantine(con, load_id, sources, file_of, parsed, answers)
+            if status == "applied":
+                _write_records(con, reception)
+                _write_messages(con, load_id, parsed, answers, file_of)
+            if tmp is not None:
+                with open(tmp, "w", encoding="utf-8") as out:
+                    out.writelines(_answers_text(answers, file_of, sources))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            if tmp is not None and tmp.exists():
+                tmp.unlink()
+            raise
     if tmp is not None:
         os.replace(tmp, responses)
     result = LoadResult(load_id, KIND, status, files)

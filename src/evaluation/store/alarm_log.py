@@ -136,7 +136,6 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
     """
     step = progress or (lambda _msg: None)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     files: list[AlarmLogFileResult] = []
     alarm_cols = ALARMS.column_names
     cols = ", ".join(_q(c) for c in alarm_cols)
@@ -217,10 +216,10 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
                 WHERE q.file_index = {i} AND q.line = s.__line AND q.raw IS NULL""")
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
-        _write_load(con, lambda: step(
+        load_id = _write_load(con, lambda: step(
             f"transaction open: applying {con.execute('SELECT count(*) FROM __final').fetchone()[0]}"
             " alarms" if status == "applied" else f"rejecting the load: {rejected} records quarantined"),
-            load_id, KIND, files, started, status, strict, ALARMS, cols,
+            KIND, files, started, status, strict, ALARMS, cols,
             "SELECT ?, ?, (?)[file_index + 1], line, "
             "string_agg(DISTINCT columns, ', '), string_agg(reason, '; '), first(raw) "
             "FROM __quarantine GROUP BY file_index, line ORDER BY file_index, line")

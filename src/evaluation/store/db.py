@@ -10,17 +10,29 @@ and ``audit_log`` (purges and erasures of personal data).
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
 from ..errors import OpevalError
+from . import turns
 from .schema import SCHEMA_VERSION, TABLES, Table, reference_sql
 
 
 class StoreError(OpevalError):
     """A problem with the database file itself (missing, locked, wrong version)."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the database (or the writer turn) for longer than the wait;
+    ``holder`` says which (for the operator)."""
+
+    def __init__(self, message: str, holder: str = "another process"):
+        super().__init__(message, public=BUSY)
+        self.holder = holder
 
 
 BOOKKEEPING_DDL = [
@@ -70,9 +82,18 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
-def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Session settings every opeval connection uses: UTC, no extension downloads."""
+def configure(con: duckdb.DuckDBPyConnection, path: str | None = None,
+              spill: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Session settings every opeval connection uses: UTC, no extension downloads, and
+    where DuckDB spills what does not fit in memory: ``spill`` when given, beside the
+    database file (DuckDB's own ``<file>.tmp``) for a file, else a directory of this
+    process under the system's temporary directory — never the current folder, which
+    is DuckDB's default for an in-memory database."""
     con.execute("SET TimeZone = 'UTC'")
+    if spill is None and (path is None or path == ":memory:"):
+        spill = os.path.join(tempfile.gettempdir(), f"opeval-{os.getpid()}.tmp")
+    if spill is not None:
+        con.execute("SET temp_directory = " + "'" + spill.replace("'", "''") + "'")
     con.execute("SET autoinstall_known_extensions = false")
     try:
         con.execute("SET enable_progress_bar = false")
@@ -128,47 +149,105 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
 
 
 LOCK_WAIT_ENV = "OPEVAL_LOCK_WAIT"
+WRITER_WAIT = 300.0
+"""Seconds a writer waits for its turn and for DuckDB's lock (``--wait``) by default."""
+APPLY_WAIT = 60.0
+"""Seconds a reader waits for a writer of this machine to finish applying its transaction."""
 
 
 def lock_wait(read_only: bool) -> float:
     """Seconds to wait for a lock held by another process: ``$OPEVAL_LOCK_WAIT``, else 1 s
-    for a reader (a dashboard query meeting a load's commit) and 5 s for a writer (a load
-    meeting a dashboard query; the server holds the file only for the length of a query)."""
+    for a reader (a dashboard query meeting a writer that is not opeval's) and
+    :data:`WRITER_WAIT` for a writer (it queues behind other writers and readers)."""
     try:
         return max(0.0, float(os.environ[LOCK_WAIT_ENV]))
     except (KeyError, ValueError):
-        return 1.0 if read_only else 5.0
+        return 1.0 if read_only else WRITER_WAIT
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+_HOLDER = re.compile(r"held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str) -> str:
+    """Who holds the file, from DuckDB's lock error: the process id, its name and
+    command line (from ``/proc`` where there is one), for the operator's eyes."""
+    m = _HOLDER.search(message)
+    if m is None:
+        return "another process"
+    pid = int(m.group("pid"))
+    name, cmdline = Path(m.group("exe")).name, ""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip() or name
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = " ".join(a.decode("utf-8", "replace") for a in raw.split(b"\0") if a)
+    except OSError:
+        pass
+    shown = f"{name} (PID {pid}"
+    if cmdline:
+        shown += ": " + (cmdline if len(cmdline) <= 120 else cmdline[:117] + "...")
+    return shown + ")"
+
+
+BUSY = "the database is being written by another program; try again in a moment"
+
+
+def _busy(path: str, exc: BaseException, waited: float) -> StoreBusy:
+    holder = lock_holder(str(exc))
+    return StoreBusy(f"cannot open database {path}: it is locked by {holder}; "
+                     f"gave up after {waited:g} s", holder)
+
+
+def retry_locked(open_db, path: str, wait: float, on_wait=None):
+    """``open_db()``, retried while another process holds DuckDB's lock on ``path``, up to
+    ``wait`` seconds; ``on_wait(holder)`` is told who it waits for (about every 5 s).
+    A lock still held at the end, or any other failure to open, is a :class:`StoreError`."""
+    start = time.monotonic()
+    told = None
+    while True:
+        try:
+            return open_db()
+        except duckdb.Error as exc:
+            waited = time.monotonic() - start
+            if not is_lock_error(exc):
+                raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}",
+                                 public="the database file cannot be read") from None
+            if waited >= wait:
+                raise _busy(path, exc, round(waited)) from None
+            if on_wait is not None and (told is None or time.monotonic() - told >= 5):
+                told = time.monotonic()
+                on_wait(lock_holder(str(exc)), waited)
+            time.sleep(0.05)
 
 
 def connect(path: str | Path, read_only: bool = False, create: bool = True,
             wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the store at ``path`` (``:memory:`` allowed), creating or migrating it.
 
-    Raises :class:`StoreError` with a one-line reason when the file is missing
-    (and ``create`` is false or ``read_only``), locked by another process for
-    longer than ``wait`` seconds (default :func:`lock_wait`), or of a newer
-    schema version.
+    A reader first lets an opeval writer of this machine finish applying its
+    transaction (up to :data:`APPLY_WAIT` s, :mod:`.turns`). Raises
+    :class:`StoreError` with a one-line reason when the file is missing (and
+    ``create`` is false or ``read_only``), locked by another process for longer
+    than ``wait`` seconds (default :func:`lock_wait`; the reason names the
+    process), or of a newer schema version.
     """
     path = str(path)
     if path != ":memory:":
         p = Path(path)
         if not p.exists() and (read_only or not create):
             raise StoreError(f"database {path} does not exist (build it with `opeval demo` "
-                             f"or load data with `opeval ingest`)")
+                             f"or load data with `opeval ingest`)",
+                             public="the database does not exist yet")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + (lock_wait(read_only) if wait is None else wait)
-    while True:
-        try:
-            con = duckdb.connect(path, read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower() and time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
-            first = str(exc).splitlines()[0]
-            raise StoreError(f"cannot open database {path}: {first}") from None
-    configure(con)
+        if read_only:
+            turns.wait_while_applying(path, APPLY_WAIT)
+    con = retry_locked(lambda: duckdb.connect(path, read_only=read_only), path,
+                       lock_wait(read_only) if wait is None else wait)
+    configure(con, path)
     if read_only:
         version = schema_version(con)
         if version != SCHEMA_VERSION:
@@ -178,6 +257,18 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True,
     else:
         migrate(con)
     return con
+
+
+def stamp(path: str | Path) -> tuple:
+    """What changes when the database changes: (size, mtime) of the file and its WAL."""
+    out = []
+    for p in (Path(path), Path(f"{path}.wal")):
+        try:
+            st = p.stat()
+            out.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

@@ -16,9 +16,9 @@ quarantined as superseded, an identical one counts as unchanged.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import duckdb
 
@@ -27,6 +27,7 @@ from ..errors import InputError, LoadRejected
 from .readers import _lit, _q, stage
 from .schema import TABLES, Column, Table, reference_sql
 from .settings import timezone
+from .writer import writing
 
 ProgressFn = Callable[[str], None]
 
@@ -174,8 +175,7 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
         raise InputError(f"unknown kind {kind!r}; expected one of {', '.join(TABLES)}")
     table = TABLES[kind]
     step = progress or (lambda _msg: None)
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     files: list[FileResult] = []
     cols = ", ".join(_q(c) for c in table.column_names)
     zone = timezone(con)
@@ -209,10 +209,10 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
             files[f].quarantined = n
         rejected = sum(f.quarantined for f in files)
         status = "rejected" if strict and rejected else "applied"
-        _write_load(con, lambda: step(
+        load_id = _write_load(con, lambda: step(
             f"transaction open: applying {sum(f.accepted for f in files)} rows"
             if status == "applied" else f"rejecting the load: {rejected} rows quarantined"),
-            load_id, kind, files, started, status, strict, table, cols,
+            kind, files, started, status, strict, table, cols,
             "SELECT ?, ?, (?)[file_index + 1], line, columns, reason, raw "
             "FROM __quarantine ORDER BY file_index, line")
     finally:
@@ -270,30 +270,36 @@ def _apply(con, table: Table, cols: str) -> None:
         SELECT {cols} FROM __final WHERE __state = 'inserted' ORDER BY __file, __line""")
 
 
-def _write_load(con, opened: Callable[[], None], load_id: int, kind: str,
+def _write_load(con, opened: Callable[[], None], kind: str,
                 files: list[FileResult], started: dt.datetime, status: str, strict: bool,
-                table: Table, cols: str, quarantine_select: str) -> None:
+                table: Table, cols: str, quarantine_select: str) -> int:
     """One transaction: the ``load_log`` rows, the load's quarantined records
     (``quarantine_select`` reads ``__quarantine``; its parameters are the load id,
     the kind and the files' sources) and, when ``status`` is ``applied``, the rows
-    of ``__final``. ``opened()`` runs once the transaction is open (progress)."""
-    con.execute("BEGIN TRANSACTION")
-    opened()
-    try:
-        _log(con, load_id, kind, files, started, status, strict)
-        con.execute("INSERT INTO quarantine " + quarantine_select,
-                    [load_id, kind, [f.source for f in files]])
-        if status == "applied":
-            _apply(con, table, cols)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    of ``__final``. ``opened()`` runs once the transaction is open (progress).
+
+    Everything before it only read the store; here, and only here, the store is
+    written (:func:`evaluation.store.writer.writing`). Returns the load id."""
+    with writing(con):
+        load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+        con.execute("BEGIN TRANSACTION")
+        opened()
+        try:
+            _log(con, load_id, kind, files, started, status, strict)
+            con.execute("INSERT INTO quarantine " + quarantine_select,
+                        [load_id, kind, [f.source for f in files]])
+            if status == "applied":
+                _apply(con, table, cols)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return load_id
 
 
 def _log(con, load_id: int, kind: str, files: list[FileResult], started: dt.datetime,
          status: str, strict: bool) -> None:
-    finished = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for i, f in enumerate(files):
         message = ("ignored columns: " + ", ".join(f.ignored_columns)) if f.ignored_columns else None
         con.execute("INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

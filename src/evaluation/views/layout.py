@@ -43,6 +43,8 @@ _CSS = """
                 border-radius: .25rem; }
 .opeval-error { padding: .75rem 1rem; background: #fdecea; border-left: 4px solid #d9534f;
                 border-radius: .25rem; }
+.opeval-notice { padding: .5rem 1rem; background: #eef4fb; border-left: 4px solid #1f4e79;
+                 border-radius: .25rem; font-size: .9rem; }
 """
 
 
@@ -99,15 +101,21 @@ def nav(current: str) -> pn.pane.HTML:
                         sizing_mode="stretch_width")
 
 
-def page_template(current: str, content, db_path: str) -> pn.template.BootstrapTemplate:
-    """The page at ``current`` inside the common template (title, navigation, database)."""
+def page_template(current: str, content, db_path: str, notice: str | None = None
+                  ) -> pn.template.BootstrapTemplate:
+    """The page at ``current`` inside the common template (title, navigation, database),
+    with ``notice`` (plain text, e.g. that a load is running) above the content."""
     page = PAGES[current]
+    main = [content]
+    if notice:
+        main.insert(0, pn.pane.HTML(f'<div class="opeval-notice">{html.escape(notice)}</div>',
+                                    sizing_mode="stretch_width"))
     return pn.template.BootstrapTemplate(
         title=f"opeval · {page.title}",
         header_background=ACCENT,
         sidebar=[nav(current), pn.pane.HTML(
             f'<small>Database: <code>{html.escape(db_path)}</code></small>'), _signed_in()],
-        main=[content],
+        main=main,
         sidebar_width=260,
     )
 

@@ -10,6 +10,12 @@ database files (size and modification time of the file and its write-ahead
 log): a new load changes the stamp, so pages see it on their next query
 without any manual invalidation. Filter values are always passed as query
 parameters, never formatted into the SQL text.
+
+While an opeval writer applies its transaction (:mod:`evaluation.store.turns`),
+the file changes under way and nobody else may open it: :func:`stamp` then
+keeps giving the last stamp this process saw before, so the pages serve what
+they already hold (the last committed data) and only a query never asked
+before waits for the apply to end.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import db
+from ..store import db, turns
 from ..store.schema import LOAD_ORDER
 
 # The bookkeeping tables shown beside the contract tables.
@@ -32,16 +38,19 @@ BOOKKEEPING = ("load_log", "quarantine", "messages")
 _CACHE_SIZE = 256
 
 
+_committed: dict[str, tuple] = {}   # path -> the last stamp seen while no writer applied
+
+
 def stamp(path: str | Path) -> tuple:
-    """What changes when the database changes: (size, mtime) of the file and its WAL."""
-    out = []
-    for p in (Path(path), Path(f"{path}.wal")):
-        try:
-            st = p.stat()
-            out.append((st.st_size, st.st_mtime_ns))
-        except FileNotFoundError:
-            out.append(None)
-    return tuple(out)
+    """The stamp of the last committed state of the database at ``path`` (see above)."""
+    key = os.fspath(path)
+    writer = turns.status(key)
+    if writer is not None and writer.phase == turns.APPLYING and key in _committed:
+        return _committed[key]
+    current = db.stamp(key)
+    if writer is None or writer.phase != turns.APPLYING:
+        _committed[key] = current
+    return current
 
 
 _local = threading.local()  # path -> connection of the session open on this thread
@@ -49,10 +58,13 @@ _local = threading.local()  # path -> connection of the session open on this thr
 
 @contextlib.contextmanager
 def _connection(path: str):
-    """The connection of the enclosing :meth:`ReadOnlyStore.session`, else a new short one."""
-    shared = getattr(_local, "sessions", {}).get(path)
-    if shared is not None:
-        yield shared
+    """The connection of the enclosing :meth:`ReadOnlyStore.session` (opened at its first
+    query), else a new short one."""
+    sessions = getattr(_local, "sessions", {})
+    if path in sessions:
+        if sessions[path] is None:
+            sessions[path] = db.connect(path, read_only=True)
+        yield sessions[path]
         return
     con = db.connect(path, read_only=True)
     try:
@@ -87,7 +99,9 @@ class ReadOnlyStore:
 
     @contextlib.contextmanager
     def session(self):
-        """Run the queries inside on one read-only connection (opening one costs ~50 ms).
+        """Run the queries inside on one read-only connection (opening one costs ~50 ms),
+        opened by the first query the cache cannot answer: a burst answered from the
+        cache opens nothing.
 
         Use it around a burst of queries (building a page, applying a filter) and
         leave it soon: while it is open, no other process can write the database.
@@ -96,11 +110,13 @@ class ReadOnlyStore:
         if self.path in sessions:
             yield self
             return
-        sessions[self.path] = db.connect(self.path, read_only=True)
+        sessions[self.path] = None
         try:
             yield self
         finally:
-            sessions.pop(self.path).close()
+            con = sessions.pop(self.path)
+            if con is not None:
+                con.close()
 
     def df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """The result as a new DataFrame (a copy: callers may change it freely)."""

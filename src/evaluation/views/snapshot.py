@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 import duckdb
 
-from ..store import db
+from ..store import db, turns
 from .queries import stamp
 
 
@@ -59,9 +59,17 @@ def quote(path: str) -> str:
 @contextlib.contextmanager
 def attached(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A new in-memory DuckDB with the store at ``path`` attached read-only as ``src``
-    for the body of the ``with``; ``src`` is detached when it ends."""
+    for the body of the ``with``; ``src`` is detached when it ends. Like every reader
+    it lets a writer finish applying first and waits a moment for a lock
+    (:func:`evaluation.store.db.connect`)."""
     con = db.configure(duckdb.connect())
-    con.execute(f"ATTACH {quote(path)} AS src (READ_ONLY)")
+    turns.wait_while_applying(path, db.APPLY_WAIT)
+    try:
+        db.retry_locked(lambda: con.execute(f"ATTACH {quote(path)} AS src (READ_ONLY)"), path,
+                        db.lock_wait(read_only=True))
+    except BaseException:
+        con.close()
+        raise
     try:
         yield con
     finally:

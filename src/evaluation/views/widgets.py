@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import panel as pn
 
-from ..errors import OpevalError
+from ..errors import OpevalError, public_message
 
 ALL = "*"
 """The Select value meaning "no filter" ('' in the state)."""
@@ -25,7 +25,7 @@ def guarded(render: Callable[[str], str] = str):
             try:
                 result = update(self, *args, **kwargs)
             except (OpevalError, duckdb.Error) as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                first = public_message(exc)
                 self._error.object = render(f"Cannot read the database right now ({first}). "
                                             "A load may be running: try again in a moment.")
                 self._error.visible = True
