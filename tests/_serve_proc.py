@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -104,11 +105,15 @@ def pull_document(base: str, path: str, html: str, cookie: str = "") -> str:
     login cookies (the websocket of an authenticated server refuses a connection
     without them). Bokeh's client runs its own event loop, so it runs in a thread
     of its own: the test process may already run one (Playwright's sync API does).
+    Calls from several threads take turns (the pull patches Bokeh's client module).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:
+    with _PULLING, ThreadPoolExecutor(1) as pool:
         return pool.submit(_pull_document, base, path, html, cookie).result()
+
+
+_PULLING = threading.Lock()
 
 
 def _pull_document(base: str, path: str, html: str, cookie: str) -> str:

@@ -185,6 +185,89 @@ def test_ingest_while_serving(planted, tmp_path):
         served.stop()
 
 
+BUSY_WORDS = ("Cannot show this page", "Cannot read the database", "being written",
+              "Could not set lock", "Conflicting lock", "(PID", "Traceback")
+
+
+@pytest.mark.slow
+def test_every_page_answers_during_a_long_load_and_shows_its_rows_after(planted, tmp_path):
+    """Issue #14, "Done when": serve the planted database, load 500 000 alarms into it
+    (about 10 s reading and validating, then the apply) and keep requesting every page and
+    /health meanwhile. Every request answers 200; every page's document (what a browser
+    receives over the websocket) is free of lock errors, paths and PIDs; "/" shows the
+    old or the new count and nothing else; /health says "loading" while the load runs;
+    within 10 s of the load's end "/" and /health show 3 + 500 000 alarms."""
+    from evaluation.views.pages import PAGES
+
+    n = 500_000
+    served = start(planted)
+    try:
+        deadline = time.monotonic() + 120
+        while json.loads(Client(served.url).request("/health")[2])["warm_up"]["state"] != "ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        before = _headline(pull_document(served.url, "/", Client(served.url).request("/")[2]))
+        csv = tmp_path / "big_alarms.csv"
+        with csv.open("w") as fh:
+            fh.write("alarm_id,system_id,definition,resource_id,priority,raised_at,comment\n")
+            fh.writelines(f"B{i},S1,door_forced,D1,{1 + i % 5},2024-03-{1 + i % 28:02d} "
+                          f"{i // 28 % 24:02d}:{i % 60:02d}:{i % 59:02d},bulk {i}\n" for i in range(n))
+        load = subprocess.Popen([sys.executable, "-m", "evaluation.cli", "--db", str(planted),
+                                 "ingest", "alarms", str(csv)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        statuses, headlines, health, problems = [], [], [], []
+
+        def browse():       # what a browser gets: each page and its document, in turn
+            paths = sorted(PAGES, key=lambda p: p in ("/", "/data"))   # the busiest pages first
+            i = 0
+            while load.poll() is None:
+                path = paths[i % len(paths)]
+                i += 1
+                status, _, html = Client(served.url).request(path)
+                statuses.append((path, status))
+                if status == 200:
+                    doc = pull_document(served.url, path, html)
+                    problems.extend((path, w) for w in BUSY_WORDS if w in doc)
+                    if path == "/":
+                        headlines.append(_headline(doc))
+
+        def monitor():      # a load balancer, and the overview now and then
+            while load.poll() is None:
+                status, _, body = Client(served.url).request("/health")
+                statuses.append(("/health", status))
+                health.append(json.loads(body)["status"])
+                status, _, html = Client(served.url).request("/")
+                statuses.append(("/", status))
+                if status == 200:
+                    doc = pull_document(served.url, "/", html)
+                    problems.extend(("/", w) for w in BUSY_WORDS if w in doc)
+                    headlines.append(_headline(doc))
+                time.sleep(1.0)
+
+        with cf.ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(browse), pool.submit(monitor)]:
+                f.result()
+        out, err = load.communicate()
+        ended = time.monotonic()
+        assert load.returncode == 0, err
+        assert f"read {n}, accepted {n}" in out
+        assert statuses and {s for _, s in statuses} == {200}, statuses
+        assert not problems, problems
+        assert {p for p, _ in statuses} >= set(PAGES)
+        assert set(headlines) <= {before, before + n} and headlines
+        assert "loading" in health
+        while True:
+            now = _headline(pull_document(served.url, "/", Client(served.url).request("/")[2]))
+            if now == before + n:
+                break
+            assert time.monotonic() - ended < 10, now
+            time.sleep(0.2)
+        body = json.loads(Client(served.url).request("/health")[2])
+        assert body["status"] == "ok" and body["rows"]["alarms"] == 3 + n
+    finally:
+        served.stop()
+
+
 def test_many_sessions_stay_bounded(planted):
     """Rounds of 30 simultaneous page loads: no errors, sessions destroyed, memory levels off."""
     import psutil

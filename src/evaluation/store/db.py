@@ -183,7 +183,7 @@ def lock_holder(message: str) -> str:
     try:
         name = Path(f"/proc/{pid}/comm").read_text().strip() or name
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        cmdline = " ".join(a.decode("utf-8", "replace") for a in raw.split(b"\0") if a)
+        cmdline = " ".join(b" ".join(raw.split(b"\0")).decode("utf-8", "replace").split())
     except OSError:
         pass
     shown = f"{name} (PID {pid}"
@@ -224,7 +224,7 @@ def retry_locked(open_db, path: str, wait: float, on_wait=None):
 
 
 def connect(path: str | Path, read_only: bool = False, create: bool = True,
-            wait: float | None = None) -> duckdb.DuckDBPyConnection:
+            wait: float | None = None, on_wait=None) -> duckdb.DuckDBPyConnection:
     """Open the store at ``path`` (``:memory:`` allowed), creating or migrating it.
 
     A reader first lets an opeval writer of this machine finish applying its
@@ -240,13 +240,14 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True,
         if not p.exists() and (read_only or not create):
             raise StoreError(f"database {path} does not exist (build it with `opeval demo` "
                              f"or load data with `opeval ingest`)",
-                             public="the database does not exist yet")
+                             public="the database does not exist yet (build it with `opeval demo` "
+                                    "or load data with `opeval ingest`)")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
         if read_only:
             turns.wait_while_applying(path, APPLY_WAIT)
     con = retry_locked(lambda: duckdb.connect(path, read_only=read_only), path,
-                       lock_wait(read_only) if wait is None else wait)
+                       lock_wait(read_only) if wait is None else wait, on_wait)
     configure(con, path)
     if read_only:
         version = schema_version(con)

@@ -80,21 +80,31 @@ def _waiting(s: _Staging, wait: float) -> Callable[[str, float], None]:
 
 
 def _open_for_writing(turn: turns.Turn, path: str, wait: float, say: Say,
-                      open_db: Callable[[float], T]) -> T:
-    """``open_db(timeout)`` (which takes DuckDB's write lock) with readers held back
-    :data:`HOLD` s at a time; between tries readers go on and ``say`` names the holder."""
+                      open_db: Callable[[float, Callable], T]) -> T:
+    """``open_db(timeout, on_wait)`` (which takes DuckDB's write lock) with readers held
+    back :data:`HOLD` s at a time; between tries readers go on. ``say`` names the holder
+    (every 5 s at most)."""
     start = time.monotonic()
+    told: list[float] = []
+
+    def waiting(holder: str, _waited: float) -> None:
+        waited = time.monotonic() - start
+        if not told or time.monotonic() - told[-1] >= 5:
+            told.append(time.monotonic())
+            say(f"waiting for {holder}, which holds the database file "
+                f"({waited:.0f} s of {wait:g} s)")
+
     while True:
         turn.phase(turns.APPLYING)
         left = wait - (time.monotonic() - start)
         try:
-            return open_db(max(0.0, min(HOLD, left)))
+            return open_db(max(0.0, min(HOLD, left)), waiting)
         except db.StoreBusy as exc:
             waited = time.monotonic() - start
             if waited >= wait:
                 raise db.StoreBusy(f"{exc} (--wait {wait:g} s)", exc.holder) from None
             turn.phase(turns.WAITING)
-            say(f"waiting for {exc.holder}, which holds the database file ({waited:.0f} s of {wait:g} s)")
+            waiting(exc.holder, waited)
             time.sleep(min(2.0, max(0.0, wait - waited)))
 
 
@@ -114,7 +124,7 @@ def writing(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("DETACH store")
     sql = f"ATTACH {_quote(s.path)} AS store"
     _open_for_writing(s.turn, s.path, s.wait, s.say,
-                      lambda t: db.retry_locked(lambda: con.execute(sql), s.path, t))
+                      lambda t, w: db.retry_locked(lambda: con.execute(sql), s.path, t, w))
     con.execute("USE store")
     s.writable = True
     if db.stamp(s.path) != before:
@@ -139,7 +149,8 @@ def _staged(s: _Staging) -> Iterator[duckdb.DuckDBPyConnection]:
     if _schema_version(s) != db.SCHEMA_VERSION:
         # A new store, or one to migrate: created or migrated now, in one short write
         # (a newer schema is refused here with its one-line reason).
-        _open_for_writing(s.turn, s.path, s.wait, s.say, lambda t: db.connect(s.path, wait=t)).close()
+        _open_for_writing(s.turn, s.path, s.wait, s.say,
+                          lambda t, w: db.connect(s.path, wait=t, on_wait=w)).close()
         s.turn.phase(turns.READING)
     con = db.configure(duckdb.connect(), spill=f"{s.path}.tmp")
     _STAGED[id(con)] = s
@@ -190,7 +201,8 @@ def run(path: str | os.PathLike, work: Callable[[duckdb.DuckDBPyConnection], T],
         except StoreChanged:
             say("another program wrote the database during validation: validating again "
                 "with the database open for writing")
-        con = _open_for_writing(turn, path, wait, say, lambda t: db.connect(path, wait=t))
+        con = _open_for_writing(turn, path, wait, say,
+                                lambda t, w: db.connect(path, wait=t, on_wait=w))
         try:
             return work(con)
         finally:
@@ -213,7 +225,7 @@ def exclusive(path: str | os.PathLike, command: str, what: str, wait: float | No
     turn = _take_turn(path, command, what, wait, say)
     try:
         con = _open_for_writing(turn, path, wait, say,
-                                lambda t: db.connect(path, create=create, wait=t))
+                                lambda t, w: db.connect(path, create=create, wait=t, on_wait=w))
         try:
             yield con
         finally:
