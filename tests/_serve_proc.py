@@ -1,8 +1,10 @@
 """Start `opeval serve` as a child process on a free loopback port (security/ops tests)."""
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +15,13 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+def password(name: str) -> str:
+    """The test password of user ``name``: strong enough for `opeval users add`, and
+    different for every user."""
+    return f"sesame-{name[::-1]}-47"
 
 
 def free_port() -> int:
@@ -42,7 +51,9 @@ class Served:
 
 
 def start(db: Path, *args: str, env: dict | None = None, wait_path: str = "/health",
-          timeout: float = 120) -> Served:
+          timeout: float = 120, ssl_context=None) -> Served:
+    """``opeval --db DB serve ARGS`` on a free loopback port, once it answers ``wait_path``
+    (over HTTPS, trusting ``ssl_context``, when one is given)."""
     port = free_port()
     out, err = db.parent / f"serve-{port}.out", db.parent / f"serve-{port}.err"
     with open(out, "wb") as o, open(err, "wb") as e:  # the child keeps its own descriptors
@@ -50,13 +61,14 @@ def start(db: Path, *args: str, env: dict | None = None, wait_path: str = "/heal
             [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port",
              str(port), "--no-show", *args],
             stdout=o, stderr=e, env={**os.environ, **(env or {})})
-    served = Served(proc, f"http://127.0.0.1:{port}", err, out)
+    scheme = "https" if ssl_context is not None else "http"
+    served = Served(proc, f"{scheme}://127.0.0.1:{port}", err, out)
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"opeval serve exited with {proc.returncode}:\n{err.read_text()}")
         try:
-            with urllib.request.urlopen(served.url + wait_path, timeout=5):
+            with urllib.request.urlopen(served.url + wait_path, timeout=5, context=ssl_context):
                 return served
         except urllib.error.HTTPError:
             return served
@@ -74,25 +86,37 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Client:
-    """An HTTP client with its own cookie jar; redirects are not followed."""
+    """An HTTP client with its own cookie jar; redirects are not followed. The headers it
+    returns are the response's (``headers.get_all("Set-Cookie")`` lists every cookie)."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, ssl_context=None):
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
-                                                  NoRedirect())
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()]
+        if ssl_context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+        self.opener = urllib.request.build_opener(*handlers)
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+    def request(self, path: str, data: dict | None = None) -> tuple[int, Any, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         try:
             with self.opener.open(self.base + path, data=body, timeout=120) as r:
-                return r.status, dict(r.headers), r.read().decode("utf-8", "replace")
+                return r.status, r.headers, r.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
+            return e.code, e.headers, e.read().decode("utf-8", "replace")
+
+    def submit_login(self, user: str, password: str, xsrf: bool = True) -> tuple[int, Any, str]:
+        """Open the login page and post its form (with the form's XSRF token unless not
+        ``xsrf``), as a browser does."""
+        _, _, page = self.request("/login")
+        form = {"username": user, "password": password}
+        token = re.search(r'name="_xsrf" value="([^"]+)"', page)
+        if xsrf and token:
+            form["_xsrf"] = html.unescape(token.group(1))
+        return self.request("/login", form)
 
     def login(self, user: str, password: str) -> int:
-        self.request("/login")
-        return self.request("/login", {"username": user, "password": password})[0]
+        return self.submit_login(user, password)[0]
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)

@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary store, the CLI in-process, paths to shared data."""
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -31,9 +32,12 @@ def con(db_path):
 
 
 @pytest.fixture
-def run_cli(db_path, capsys):
-    """Run ``opeval --db <tmp> ARGS`` in-process; return (exit code, stdout, stderr)."""
-    def run(*args: str) -> tuple[int, str, str]:
+def run_cli(db_path, capsys, monkeypatch):
+    """Run ``opeval --db <tmp> ARGS`` in-process (``stdin``: the text it reads on standard
+    input); return (exit code, stdout, stderr)."""
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin + "\n"))
         code = cli_main(["--db", str(db_path), *map(str, args)])
         out, err = capsys.readouterr()
         return code, out, err

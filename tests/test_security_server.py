@@ -15,7 +15,7 @@ import time
 import pytest
 
 import _security_db
-from _serve_proc import Client, pull_document, start
+from _serve_proc import Client, password, pull_document, start
 from evaluation.auth.roles import PAGE_ACCESS
 from evaluation.store.schema import SCHEMA_VERSION
 from evaluation.views.pages import PAGES
@@ -34,7 +34,7 @@ def _add_users(db, users_file):
     for name, (role, extra) in USERS.items():
         r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), "users",
                             "--users", str(users_file), "add", name, "--role", role, *extra,
-                            "--password-stdin"], input=f"pw-{name}\n", text=True,
+                            "--password-stdin"], input=password(name) + "\n", text=True,
                            capture_output=True, check=False)
         assert r.returncode == 0, r.stderr
 
@@ -60,9 +60,9 @@ def test_pages_need_a_login(server):
 
 def test_wrong_password_and_unknown_user_are_refused(server):
     c = Client(server.url)
-    status, headers, _ = c.request("/login", {"username": "ocuser", "password": "pw-root"})
+    status, headers, _ = c.submit_login("ocuser", password("root"))
     assert status == 302 and "error=" in headers["Location"]
-    status, headers, _ = c.request("/login", {"username": "mallory", "password": "x"})
+    status, headers, _ = c.submit_login("mallory", "x")
     assert status == 302 and "error=" in headers["Location"]
     assert c.request("/outages")[0] == 302                     # still not logged in
     forged = Client(server.url)
@@ -74,7 +74,7 @@ def test_wrong_password_and_unknown_user_are_refused(server):
 def test_each_role_opens_its_pages_and_gets_403_elsewhere(server, name):
     role = USERS[name][0]
     c = Client(server.url)
-    assert c.login(name, f"pw-{name}") == 302
+    assert c.login(name, password(name)) == 302
     allowed = PAGE_ACCESS[role] or set(PAGES)
     for path in PAGES:
         status, _, html = c.request(path)
@@ -92,7 +92,7 @@ def test_each_role_opens_its_pages_and_gets_403_elsewhere(server, name):
 def test_websocket_document_leaks_nothing(server, name, path):
     role = USERS[name][0]
     c = Client(server.url)
-    assert c.login(name, f"pw-{name}") == 302
+    assert c.login(name, password(name)) == 302
     status, _, html = c.request(path)
     assert status == 200
     doc = pull_document(server.url, path, html, c.cookie_header())
@@ -105,7 +105,7 @@ def test_websocket_document_leaks_nothing(server, name, path):
 
 def test_websocket_refuses_a_session_without_login(server):
     c = Client(server.url)
-    assert c.login("root", "pw-root") == 302
+    assert c.login("root", password("root")) == 302
     _, _, html = c.request("/")
     with pytest.raises(OSError):  # bokeh: "Cannot pull session document because we failed to connect"
         pull_document(server.url, "/", html, cookie="")
@@ -129,7 +129,7 @@ def test_health_answers_without_login(server):
 
 def test_logs_are_json_lines_with_requests_sessions_and_refusals(server):
     c = Client(server.url)
-    c.login("ocuser", "pw-ocuser")
+    c.login("ocuser", password("ocuser"))
     c.request("/data")
     c.request("/")
     lines = server.log_lines()
@@ -140,7 +140,7 @@ def test_logs_are_json_lines_with_requests_sessions_and_refusals(server):
     assert req and req[-1]["status"] == 403 and req[-1]["method"] == "GET"
     assert any(r.get("event") == "login" and r.get("user") == "ocuser" and r["accepted"]
                for r in records)
-    assert not any("pw-ocuser" in ln for ln in lines)
+    assert not any(password("ocuser") in ln for ln in lines)
 
 
 def test_login_page_escapes_its_error_message_and_needs_no_internet(server):
@@ -151,6 +151,6 @@ def test_login_page_escapes_its_error_message_and_needs_no_internet(server):
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
     assert "http://" not in html and "https://" not in html      # no CDN, no web font
     c = Client(server.url)
-    c.login("ocuser", "pw-ocuser")
+    c.login("ocuser", password("ocuser"))
     status, _, html = c.request("/alarms")
     assert status == 403 and "https://" not in html and "not authorized" in html

@@ -95,6 +95,22 @@ def make_apps(db_path: str | Path, access=None) -> dict[str, object]:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def check_tls(cert: str | None, key: str | None) -> bool:
+    """Whether to serve HTTPS; a certificate and key that cannot be used are a one-line
+    error now rather than a traceback at the first connection."""
+    if cert is None and key is None:
+        return False
+    if cert is None or key is None:
+        raise OpevalError("--tls-cert and --tls-key go together")
+    import ssl
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise OpevalError(f"--tls-cert {cert} / --tls-key {key}: cannot use them "
+                          f"({exc.strerror or exc})") from None
+    return True
+
+
 class WarmUp:
     """The server's start-up warm-up: each page's module imported (its plotting
     libraries) and its ``warm`` function run, one page after the other, in a
@@ -150,14 +166,20 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
           show: bool = False, allow_origins: list[str] | None = None, auth: str = "none",
           users_file: str | Path | None = None, oauth_provider: str | None = None,
           log_format: str = "text", allow_unauthenticated: bool = False,
-          session_lifetime_ms: int = 15_000, check_sessions_ms: int = 5_000) -> None:
+          session_lifetime_ms: int = 15_000, check_sessions_ms: int = 5_000,
+          tls_cert: str | None = None, tls_key: str | None = None, insecure: bool = False,
+          behind_proxy: bool = False) -> None:
     """Serve every registered page until interrupted; StoreError first if the db is unusable.
 
     ``auth`` is ``none`` (open: only on a loopback address unless
     ``allow_unauthenticated``), ``basic`` (users file with hashed passwords) or
     ``oauth`` (Panel's OAuth provider ``oauth_provider``); see docs/security.md.
+    With ``tls_cert``/``tls_key`` the server speaks HTTPS; ``--auth`` beyond
+    loopback needs it (or a TLS proxy in front on this machine) unless ``insecure``.
+    ``behind_proxy`` trusts the proxy's ``X-Forwarded-For``/``X-Forwarded-Proto``.
     Sessions whose browser went away are destroyed after ``session_lifetime_ms``.
     """
+    from .auth import hardening
     from .auth import server as auth_server
     from .auth.credentials import default_users_file
 
@@ -165,6 +187,7 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
         raise StoreError(f"database {db_path} does not exist (build it with `opeval demo` "
                          f"or load data with `opeval ingest`)")
     check_database(db_path)
+    tls = check_tls(tls_cert, tls_key)
     if auth == "none" and address not in LOOPBACK:
         if not allow_unauthenticated:
             raise OpevalError(f"refusing to serve on {address} without authentication: anyone "
@@ -172,6 +195,15 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
                               "basic|oauth, or --allow-unauthenticated if the network is trusted")
         print(f"opeval: WARNING: serving WITHOUT AUTHENTICATION on {address}: everyone who "
               "can reach it reads every record", file=sys.stderr, flush=True)
+    if auth != "none" and address not in LOOPBACK and not tls:
+        if not insecure:
+            raise OpevalError(f"refusing to serve --auth {auth} on {address} without TLS: "
+                              "passwords and session cookies would cross the network in clear; "
+                              "give --tls-cert and --tls-key, or serve on 127.0.0.1 behind a TLS "
+                              "reverse proxy (docs/security.md), or --insecure if the network "
+                              "is trusted")
+        print(f"opeval: WARNING: --auth {auth} on {address} WITHOUT TLS: passwords and session "
+              "cookies cross the network in clear", file=sys.stderr, flush=True)
     access = auth_server.Access(db_path, auth, users_file or default_users_file(db_path)
                                 if auth != "none" else None)
     try:
@@ -186,11 +218,18 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
     if auth != "none":
         pn.config.authorize_callback = access.authorize
         pn.config.auth_template = auth_server.TEMPLATES["error_template"]
+    if "oauth_provider" in options:       # Panel's provider, with server-side sessions
+        pn.config.oauth_provider = options.pop("oauth_provider")
+        options["auth_provider"] = auth_server.oauth_provider_with_sessions(access)
+    if tls:
+        options.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
+    hardening.cookie_defaults()
     auth_server.log_sessions()
     warm_up = warm_pages(db_path)
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}
-    print(f"opeval: serving {db_path} at http://{address}:{port}/ — pages: "
+    scheme = "https" if tls else "http"
+    print(f"opeval: serving {db_path} at {scheme}://{address}:{port}/ — pages: "
           + ", ".join(PAGES) + f" — authentication: {auth}", flush=True)
     log.info("server started", extra={"event": "started", "port": port, "address": address,
                                       "auth": auth})
@@ -201,9 +240,11 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
                  websocket_origin=sorted(origins), print=False,
                  extra_patterns=[(r"/health", auth_server.HealthHandler,
                                   {"db_path": os.fspath(db_path),
-                                   "warm_up": warm_up.as_dict})],
+                                   "warm_up": warm_up.as_dict}),
+                                 (r"/components/(.*)", hardening.component_handler(), {})],
                  unused_session_lifetime_milliseconds=session_lifetime_ms,
                  check_unused_sessions_milliseconds=check_sessions_ms,
-                 **options)
+                 xsrf_cookies=True, transforms=[hardening.SecurityHeaders],
+                 use_xheaders=behind_proxy, **options)
     finally:
         access.close()

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 import _security_db
-from _serve_proc import start
+from _serve_proc import password, start
 from evaluation.store import privacy
 
 from ._browser import Watch, page_text, route_local_only
@@ -40,7 +40,7 @@ def secured(tmp_path_factory):
     for name, role, extra in (("ocuser", "oc", ["--oc", "OC01"]), ("root", "admin", [])):
         r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(path), "users",
                             "--users", str(users), "add", name, "--role", role, *extra,
-                            "--password-stdin"], input=f"pw-{name}\n", text=True,
+                            "--password-stdin"], input=password(name) + "\n", text=True,
                            capture_output=True, check=False)
         assert r.returncode == 0, r.stderr
     served = start(path, "--auth", "basic", "--users", str(users))
@@ -67,7 +67,7 @@ def login(browser, secured):
                 payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))))
         page.goto(secured.url + "/login", wait_until="networkidle")
         page.fill("input[name=username]", user)
-        page.fill("input[name=password]", f"pw-{user}")
+        page.fill("input[name=password]", password(user))
         page.locator("form button, form input[type=submit]").first.click()
         page.wait_for_url(secured.url + "/", timeout=60_000)
         page.locator(".opeval-pages").first.wait_for(timeout=60_000)

@@ -8,7 +8,8 @@ The file is JSON, written with mode 0600 and replaced atomically::
 
 No password is ever stored: only ``hashlib.scrypt`` of it under a random
 16-byte salt (N=2**14, r=8, p=1, 32-byte key). Checking compares in constant
-time. A user with no ``password`` cannot log in with basic auth; such entries
+time. A password below the minimum strength (:func:`password_problem`) is
+refused when a user is added. A user with no ``password`` cannot log in with basic auth; such entries
 give a role to users who log in through an OAuth provider (matched by the
 name the provider returns).
 """
@@ -34,6 +35,40 @@ def default_users_file(db_path: str | os.PathLike) -> Path:
     """``$OPEVAL_USERS``, else ``opeval-users.json`` beside the database."""
     env = os.environ.get(USERS_ENV)
     return Path(env) if env else Path(db_path).absolute().parent / "opeval-users.json"
+
+
+MIN_LENGTH = 12
+MIN_DISTINCT = 6
+# Words that make a password guessable whatever digits and signs surround them; and
+# the keyboard rows and the alphabet, any run of which is guessed early too.
+COMMON_WORDS = ("password", "passwort", "motdepasse", "secret", "letmein", "welcome", "admin",
+                "administrator", "opeval", "changeme", "iloveyou", "dragon", "monkey", "master",
+                "login", "user", "test", "root")
+RUNS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "azertyuiop", "qsdfghjklm", "wxcvbn",
+        "qwertzuiop", "yxcvbnm", "abcdefghijklmnopqrstuvwxyz", "01234567890")
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """Why ``password`` is too weak for user ``name``, or None when it will do.
+
+    At least 12 characters and 6 different ones; not containing the user name;
+    not a common password word or a run of keyboard or alphabet letters padded
+    with digits and signs ("Password2024!", "qwertyuiop12"). Length matters more
+    than character classes (NIST SP 800-63B 5.1.1.2): no class is required.
+    """
+    if len(password) < MIN_LENGTH:
+        return f"shorter than {MIN_LENGTH} characters"
+    if len(set(password)) < MIN_DISTINCT:
+        return f"fewer than {MIN_DISTINCT} different characters"
+    low = password.lower()
+    if len(name.strip()) >= 3 and name.strip().lower() in low:
+        return "it contains the user name"
+    letters = "".join(ch for ch in low if ch.isalpha())
+    if not letters:
+        return "digits and signs only"
+    if letters in COMMON_WORDS or any(letters in run or letters in run[::-1] for run in RUNS):
+        return "a common word or a keyboard run with digits and signs around it"
+    return None
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -114,6 +149,10 @@ class Users:
         principal = Principal(name, role, tuple(systems), oc)
         entry = {"role": role, "systems": list(principal.systems), "oc": oc}
         if password is not None:
+            problem = password_problem(name, password)
+            if problem:
+                raise OpevalError(f"password for {name} refused: {problem} (at least "
+                                  f"{MIN_LENGTH} characters; docs/security.md)")
             entry["password"] = hash_password(password)
         self.entries[name] = entry
         return principal

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ from ..store.schema import SCHEMA_VERSION
 from .credentials import UsersCache
 from .roles import LOCAL_ADMIN, Principal
 from .scope import ScopedStores
+from .sessions import SESSION_COOKIE, LoginBackoff, Sessions
 
 log = logging.getLogger("evaluation.serve")
 
@@ -71,6 +73,9 @@ class Access:
                 raise OpevalError(f"users file {users_file}: no user has a password "
                                   "(add one with `opeval users add NAME --role ROLE`)")
         self.scopes = scopes or ScopedStores(self.db_path)
+        from panel.config import config
+        self.sessions = Sessions(lifetime_s=float(config.oauth_expiry) * 86_400)
+        self.backoff = LoginBackoff()
 
     def principal(self, user: str | None) -> Principal | None:
         """The principal of a logged-in user name (None: unknown user, no access)."""
@@ -105,17 +110,84 @@ class Access:
         self.scopes.close()
 
 
-def hashed_login_handler(users: UsersCache):
-    """A :class:`panel.auth.BasicLoginHandler` that checks the users file's hashes."""
+class _XsrfTemplate:
+    """The login template rendered with this request's XSRF token (Tornado's ``_xsrf``)."""
+
+    def __init__(self, template, token: str):
+        self.template, self.token = template, token
+
+    def render(self, **values):
+        return self.template.render(xsrf_token=self.token, **values)
+
+
+def _session_user(handler, sessions: Sessions) -> str | None:
+    from panel.config import config
+
+    sid = handler.get_secure_cookie(SESSION_COOKIE, max_age_days=config.oauth_expiry)
+    return sessions.user(sid.decode("ascii", "replace") if sid else None)
+
+
+def _sessions_mixin(sessions: Sessions):
+    """Login handlers: the ``user`` cookie Panel sets comes with an opened server-side
+    session (:mod:`.sessions`), whichever way the user logged in."""
+    class OpensSession:
+        def set_secure_cookie(self, name, value, *args, **kwargs):
+            super().set_secure_cookie(name, value, *args, **kwargs)
+            if name == "user":
+                user = value.decode() if isinstance(value, bytes) else str(value)
+                super().set_secure_cookie(SESSION_COOKIE, sessions.open(user), *args, **kwargs)
+    return OpensSession
+
+
+def _logout_handler(base, sessions: Sessions):
+    """Panel's logout handler that also closes the server-side session."""
+    class Logout(base):
+        def get(self):
+            sid = self.get_secure_cookie(SESSION_COOKIE)
+            sessions.close(sid.decode("ascii", "replace") if sid else None)
+            self.clear_cookie(SESSION_COOKIE)
+            log.info("logout", extra={"event": "logout"})
+            super().get()
+    return Logout
+
+
+def hashed_login_handler(access: Access):
+    """Panel's :class:`~panel.auth.BasicLoginHandler` checking the users file's hashes,
+    with an XSRF token in its form, back-off after failed logins
+    (:class:`.sessions.LoginBackoff`) and a server-side session per login."""
     from panel.auth import BasicLoginHandler
 
-    class HashedLoginHandler(BasicLoginHandler):
+    class HashedLoginHandler(_sessions_mixin(access.sessions), BasicLoginHandler):
+        def get(self):
+            self._login_template = _XsrfTemplate(type(self)._login_template,
+                                                 self.xsrf_token.decode("ascii"))
+            super().get()
+
+        def post(self):
+            user, address = self.get_argument("username", ""), self.request.remote_ip
+            wait = access.backoff.wait(user, address)
+            if wait > 0:
+                log.warning("login refused: too many failures",
+                            extra={"event": "login", "user": user, "accepted": False,
+                                   "throttled": True})
+                self.set_status(429)
+                self.set_header("Retry-After", str(math.ceil(wait)))
+                self._login_template = _XsrfTemplate(type(self)._login_template,
+                                                     self.xsrf_token.decode("ascii"))
+                self.write(self._login_template.render(
+                    login_endpoint=self._login_endpoint, PANEL_CDN="",
+                    errormessage=f"Too many failed sign-ins: try again in {math.ceil(wait)} s."))
+                return
+            super().post()
+
         def _validate(self, username, password):
             try:
-                ok = users.get().verify(username, password) is not None
+                ok = access.users.get().verify(username, password) is not None
             except OpevalError as exc:
                 log.error("users file: %s", exc)
                 ok = False
+            (access.backoff.succeeded if ok else access.backoff.failed)(
+                username, self.request.remote_ip)
             log.info("login %s", "accepted" if ok else "refused",
                      extra={"event": "login", "user": username, "accepted": ok})
             return ok
@@ -123,18 +195,65 @@ def hashed_login_handler(users: UsersCache):
     return HashedLoginHandler
 
 
-def hashed_basic_auth_provider(users: UsersCache):
+def _checks_sessions(provider_class, access: Access):
+    """A Panel auth provider whose users are signed in only while their session is open."""
+    class Provider(provider_class):
+        @property
+        def get_user(self):
+            inner = super().get_user
+            if inner is None:
+                return None
+
+            def get_user(handler):
+                user = _session_user(handler, access.sessions)
+                return user if user is not None and inner(handler) == user else None
+            return get_user
+
+        @property
+        def get_user_async(self):
+            inner = super().get_user_async
+            if inner is None:
+                return None
+
+            async def get_user(handler):
+                user = _session_user(handler, access.sessions)
+                return user if user is not None and await inner(handler) == user else None
+            return get_user
+
+        @property
+        def logout_handler(self):
+            return _logout_handler(super().logout_handler, access.sessions)
+
+    return Provider
+
+
+def hashed_basic_auth_provider(access: Access):
     from panel.auth import BasicAuthProvider
 
-    class HashedBasicAuthProvider(BasicAuthProvider):
+    class HashedBasicAuthProvider(_checks_sessions(BasicAuthProvider, access)):
         @property
         def login_handler(self):
-            handler = hashed_login_handler(users)
+            handler = hashed_login_handler(access)
             handler._login_endpoint = self._login_endpoint
             handler._login_template = self._login_template
             return handler
 
     return HashedBasicAuthProvider(**TEMPLATES)
+
+
+def oauth_provider_with_sessions(access: Access):
+    """Panel's OAuth provider (the one named by ``panel.config.oauth_provider``) with
+    server-side sessions: logging out closes the session."""
+    from panel.auth import OAuthProvider
+
+    class SessionOAuthProvider(_checks_sessions(OAuthProvider, access)):
+        @property
+        def login_handler(self):
+            base = super().login_handler
+            return type(base.__name__, (_sessions_mixin(access.sessions), base), {})
+
+    return SessionOAuthProvider(logout_template=TEMPLATES["logout_template"],
+                                error_template=TEMPLATES["error_template"])
 
 
 def auth_options(access: Access, oauth_provider: str | None = None,
@@ -145,7 +264,7 @@ def auth_options(access: Access, oauth_provider: str | None = None,
         return {}
     opts: dict = {"cookie_secret": env.get("PANEL_COOKIE_SECRET") or os.urandom(32).hex()}
     if access.mode == "basic":
-        opts["auth_provider"] = hashed_basic_auth_provider(access.users)
+        opts["auth_provider"] = hashed_basic_auth_provider(access)
     else:
         provider = oauth_provider or env.get("PANEL_OAUTH_PROVIDER")
         if not provider:

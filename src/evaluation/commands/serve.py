@@ -1,4 +1,5 @@
-"""``opeval serve [--port 5006] [--address 127.0.0.1] [--auth basic|oauth]``: the dashboards on one server."""
+"""``opeval serve [--port 5006] [--address 127.0.0.1] [--auth basic|oauth] [--tls-cert PEM
+--tls-key PEM]``: the dashboards on one server."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,8 @@ def register(sub, common) -> None:
         description="Serve every dashboard page on one Panel server. Every script, style "
                     "and font comes from this server, so pages work on a closed network. "
                     "The database is opened read-only for each query, so loads can run "
-                    "while the server is up (reload a page to see them). At start, a "
+                    "while the server is up: pages show the last committed data meanwhile, "
+                    "and the new data once the load is done (reload a page). At start, a "
                     "background warm-up computes what each page shows first; GET /health "
                     "says when it is ready.")
     p.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
@@ -37,6 +39,17 @@ def register(sub, common) -> None:
     g.add_argument("--allow-unauthenticated", action="store_true",
                    help="serve without --auth on a non-loopback --address (everyone who can "
                         "reach it reads every record)")
+    g.add_argument("--tls-cert", metavar="PEM", default=None,
+                   help="serve HTTPS with this certificate (chain) file; with --tls-key")
+    g.add_argument("--tls-key", metavar="PEM", default=None,
+                   help="the certificate's private key file")
+    g.add_argument("--insecure", action="store_true",
+                   help="allow --auth on a non-loopback --address without TLS (passwords and "
+                        "session cookies cross the network in clear)")
+    g.add_argument("--behind-proxy", action="store_true",
+                   help="trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front "
+                        "(client address for the login back-off, HTTPS for Secure cookies); "
+                        "only when the proxy is the only way to reach this server")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="server logs on stderr: text, or one JSON object per line "
                         "(requests, page sessions, errors)")
@@ -55,7 +68,9 @@ def run(args) -> int:
               allow_origins=args.allow_origins, auth=auth, users_file=args.users,
               oauth_provider=args.oauth_provider, log_format=args.log_format,
               allow_unauthenticated=args.allow_unauthenticated,
-              session_lifetime_ms=lifetime_ms, check_sessions_ms=max(100, lifetime_ms // 3))
+              session_lifetime_ms=lifetime_ms, check_sessions_ms=max(100, lifetime_ms // 3),
+              tls_cert=args.tls_cert, tls_key=args.tls_key, insecure=args.insecure,
+              behind_proxy=args.behind_proxy)
     except KeyboardInterrupt:
         print("opeval: server stopped", file=sys.stderr)
     return 0

@@ -19,7 +19,9 @@ def register(sub, common) -> None:
         "users", parents=[common], help="manage the users of `opeval serve --auth`",
         description="Add, remove or list the users who may log in to the dashboards, with "
                     "their role. The file keeps salted scrypt hashes of passwords, never the "
-                    "passwords. Roles: " + ", ".join(ROLES) + ".")
+                    "passwords. A password needs at least 12 characters, 6 of them different, "
+                    "not the user name nor a common word or keyboard run padded with digits. "
+                    "Roles: " + ", ".join(ROLES) + ".")
     p.add_argument("--users", metavar="FILE", default=None,
                    help="users file (default: $OPEVAL_USERS or opeval-users.json beside the database)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
