@@ -12,7 +12,8 @@ import argparse
 import importlib
 import time
 
-BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages", "dashboards", "scaling")
+BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages", "dashboards", "loads",
+           "scaling")
 
 
 def main() -> None:
