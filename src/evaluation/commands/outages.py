@@ -11,6 +11,7 @@ import datetime as dt
 import os
 
 from .. import localtime
+from ..csv_export import to_csv
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
@@ -88,7 +89,7 @@ def run(args) -> int:
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
-        text = report.pms.to_csv(index=False).rstrip("\n")
+        text = to_csv(report.pms).rstrip("\n")
     else:
         text = render_text(report.to_dict())
     return emit(args, text)

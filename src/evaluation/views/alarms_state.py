@@ -54,6 +54,7 @@ from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
 from ..analyses.alarms import model as fam
 from ..analyses.alarms.report import data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
+from ..csv_export import to_csv
 from ..store.schema import TABLES
 from .queries import stamp
 from . import snapshot as snapshots
@@ -657,10 +658,10 @@ class AlarmsState(param.Parameterized):
 
     def history_csv(self) -> bytes:
         if not self.history_definition:
-            return _empty_history().to_csv(index=False).encode()
+            return to_csv(_empty_history()).encode()
         snap = self._snap()
         with snap.lock:
-            return self._history_expr().execute().to_csv(index=False).encode()
+            return to_csv(self._history_expr().execute()).encode()
 
     @param.depends("history_definition", "history_resource", "start", "end", "system",
                    "priority", "definition", "operator", "page_size", watch=True)

@@ -33,6 +33,7 @@ import pandas as pd
 import param
 
 from ..analyses.efficiency import DEFAULT, evaluate, metrics
+from ..csv_export import to_csv
 from ..errors import OpevalError
 from ..reports import evaluation as report
 from .queries import ReadOnlyStore, stamp
@@ -448,4 +449,4 @@ class EvaluationState(param.Parameterized):
 
     @staticmethod
     def csv(frame: pd.DataFrame) -> bytes:
-        return frame.to_csv(index=False).encode()
+        return to_csv(frame).encode()

@@ -28,6 +28,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from ..csv_export import to_csv
 from .pages import PAGES
 
 ACCENT = "#1f4e79"
@@ -164,8 +165,9 @@ def download(filename: str, make_csv: Callable[[], bytes], label: str = "Downloa
 
 
 def frame_csv(frame_fn: Callable[[], pd.DataFrame]) -> Callable[[], bytes]:
-    """A CSV maker for a small table already held as a DataFrame."""
-    return lambda: frame_fn().to_csv(index=False).encode()
+    """A CSV maker for a small table already held as a DataFrame (text cells neutralised
+    against formula injection, :mod:`evaluation.csv_export`)."""
+    return lambda: to_csv(frame_fn()).encode("utf-8")
 
 
 class Pager(pn.viewable.Viewer):

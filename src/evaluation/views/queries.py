@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..csv_export import to_csv
 from ..store import db, turns
 from ..store.schema import LOAD_ORDER
 
@@ -127,21 +129,17 @@ class ReadOnlyStore:
         return None if frame.empty else frame.iat[0, 0]
 
     def csv(self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000) -> bytes:
-        """The whole result as CSV bytes with a header, streamed from DuckDB in Arrow batches.
+        """The whole result as CSV bytes with a header, read from DuckDB in Arrow batches
+        and written by :func:`evaluation.csv_export.to_csv` (text cells neutralised).
 
         Not cached: a download is asked for once, and may be larger than a page.
         """
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
         with _connection(self.path) as con:
             # A fresh cursor: the connection itself may hold the schema check's result.
             reader = con.cursor().sql(sql, params=list(params)).to_arrow_reader(batch_rows)
-            sink = pa.BufferOutputStream()
-            with pacsv.CSVWriter(sink, reader.schema) as writer:
-                for batch in reader:
-                    writer.write_batch(batch)
-            return sink.getvalue().to_pybytes()
+            parts = itertools.chain([reader.schema.empty_table().to_pandas()],
+                                    (batch.to_pandas() for batch in reader))
+            return to_csv(parts).encode("utf-8")
 
     def table_counts(self) -> pd.DataFrame:
         """Row count of every contract table (load order) and bookkeeping table."""
