@@ -141,7 +141,7 @@ def test_broken_lines_are_quarantined_with_their_line(con, tmp_path):
     assert [(l, r) for l, _, r in quarantine(con)] == [
         (3, "not valid JSON"), (4, "not a JSON object"),
         (5, "oi_code: not matching [0-9A-Z]{4}: 'oi1'"),
-        (6, "lines: not an integer: '{\"a\":1}'")]
+        (6, "lines: an object, not a single value")]
     ingest(con, "pms", [write(tmp_path / "p.csv", "pm_id,oi_code\nFI-5,OI01\nFI-6\nFI-7,OI01,x\nFI-8,OI01\n")])
     assert rows(con, "SELECT pm_id FROM pms ORDER BY 1") == [("FI-1",), ("FI-5",), ("FI-8",)]
     csv_q = rows(con, "SELECT line, reason FROM quarantine WHERE source_file LIKE '%.csv' ORDER BY line")

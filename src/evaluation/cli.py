@@ -14,7 +14,7 @@ import duckdb
 
 from . import __version__
 from .config import default_db
-from .errors import OpevalError
+from .errors import OpevalError, engine_message
 
 COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy",
             "outages", "blacklist", "users")
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (isinstance(exc, (duckdb.Error, OSError))
                 or type(exc).__module__.split(".")[0] in ("pyspark", "py4j", "ibis")):
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = engine_message(exc)
         print(f"opeval: error: {type(exc).__name__}: {first}"
               if not isinstance(exc, (duckdb.Error, OSError)) else f"opeval: error: {first}",
               file=sys.stderr)

@@ -45,6 +45,17 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def engine_message(exc: BaseException) -> str:
+    """One line for the operator from an engine's error: its first line, and the cause
+    DuckDB gives on a later line ("Original error: …", e.g. "No space left on device"
+    behind "database has been invalidated")."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    cause = next((ln for ln in lines[1:] if ln.lower().startswith("original error")), None)
+    return lines[0] + (f" ({cause})" if cause else "")
+
+
 def public_message(exc: BaseException) -> str:
     """What a page or ``/health`` may show anyone about ``exc``: one line, no paths, no PIDs."""
     public = getattr(exc, "public", None)

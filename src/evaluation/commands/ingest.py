@@ -13,8 +13,10 @@ from ..errors import OpevalError
 from ..progress import step_printer
 from ..store import writer
 from ..store.ingest import LoadResult, ingest
+from ..store.readers import DEFAULT_MAX_FIELD_BYTES, ReadOptions
 from ..store.schema import LOAD_ORDER
-from ._output import add_wait_option, command_line, say_waiting
+from ..store.text import encoding_name
+from ._output import add_wait_option, command_line, positive_int, say_waiting
 
 SPECIAL_KINDS = ("messages", "alarm_log")
 
@@ -40,6 +42,14 @@ def register(sub, common) -> None:
                         "the `oi_codes` setting, else the OI codes of the loaded PMs)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show progress on stderr (default: when stderr is a terminal)")
+    p.add_argument("--encoding", metavar="NAME", default=None,
+                   help="text encoding of CSV and NDJSON files (default UTF-8, with or without "
+                        "a byte-order mark; UTF-16 is recognised by its byte-order mark), e.g. "
+                        "latin-1 or cp1252 for a Windows export")
+    p.add_argument("--max-field-bytes", type=positive_int("number of bytes"),
+                   default=DEFAULT_MAX_FIELD_BYTES, metavar="N",
+                   help="a row with a field longer than N bytes is quarantined "
+                        f"(default {DEFAULT_MAX_FIELD_BYTES})")
     add_wait_option(p)
     p.set_defaults(func=run)
 
@@ -47,6 +57,11 @@ def register(sub, common) -> None:
 def run(args) -> int:
     if args.kind != "messages" and (args.responses or args.oi_codes):
         raise OpevalError("--responses and --oi-code apply to messages only")
+    if args.kind == "messages" and (args.encoding or args.max_field_bytes != DEFAULT_MAX_FIELD_BYTES):
+        raise OpevalError("--encoding and --max-field-bytes do not apply to messages (an "
+                          "e-Intervention message log is UTF-8 NDJSON, checked line by line)")
+    options = ReadOptions(encoding_name(args.encoding) if args.encoding else None,
+                          args.max_field_bytes)
     progress = step_printer(args.progress)
     shown = args.progress or (args.progress is None and sys.stderr.isatty())
 
@@ -60,8 +75,10 @@ def run(args) -> int:
                                    progress=args.progress)
         if args.kind == "alarm_log":
             from ..store.alarm_log import ingest_alarm_log
-            return ingest_alarm_log(con, args.paths, strict=args.strict, progress=progress)
-        return ingest(con, args.kind, args.paths, strict=args.strict, progress=progress)
+            return ingest_alarm_log(con, args.paths, strict=args.strict, progress=progress,
+                                    options=options)
+        return ingest(con, args.kind, args.paths, strict=args.strict, progress=progress,
+                      options=options)
 
     result = writer.run(args.db, load, command_line(args), f"ingest {args.kind}",
                         wait=args.wait, say=say_waiting)

@@ -421,7 +421,7 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
                     out.writelines(_answers_text(answers, file_of, sources))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            db.rollback(con)
             if tmp is not None and tmp.exists():
                 tmp.unlink()
             raise

@@ -50,7 +50,7 @@ from .ingest import (
     _typed_sql,
     _write_load,
 )
-from .readers import _lit, _q, stage
+from .readers import ReadOptions, _lit, _q, stage
 from .schema import TABLES, Column, Table
 from .settings import timezone
 
@@ -127,7 +127,8 @@ def _events_sql(staged: str, file_index: int, present: set[str], zone: str) -> s
 
 
 def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
-                     strict: bool = False, progress: ProgressFn | None = None) -> LoadResult:
+                     strict: bool = False, progress: ProgressFn | None = None,
+                     options: ReadOptions | None = None) -> LoadResult:
     """Load raw alarm logs as ``alarms`` rows (pairing rule in the module docstring).
 
     Same guarantees as :func:`evaluation.store.ingest.ingest`: an unreadable
@@ -146,7 +147,7 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
         parts = []
         for i, path in enumerate(map(Path, paths)):
             step(f"reading {path.name}")
-            st = stage(con, path, LOG_SPEC, f"__s{i}")
+            st = stage(con, path, LOG_SPEC, f"__s{i}", options or ReadOptions())
             temps += [f"__s{i}", f"__s{i}_rejects"]
             present = _present_columns(con, path)
             for need, alts in (("timestamp", ("timestamp",)), ("tag", ("tag",)),

@@ -109,6 +109,16 @@ def _create(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(table_ddl(table))
 
 
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction after an error, never hiding that error: DuckDB may
+    have ended the transaction itself (a COMMIT that failed, e.g. on a full disk) or
+    invalidated the database, and ROLLBACK then fails with a message of its own."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The recorded schema version, or None for a database opeval never initialised."""
     has_meta = con.execute(
@@ -143,7 +153,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION,
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(target)])
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return current or 0
 

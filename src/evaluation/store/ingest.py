@@ -24,7 +24,8 @@ import duckdb
 
 from .. import localtime
 from ..errors import InputError, LoadRejected
-from .readers import _lit, _q, stage
+from . import db
+from .readers import ReadOptions, _lit, _q, stage
 from .schema import TABLES, Column, Table, reference_sql
 from .settings import timezone
 from .writer import writing
@@ -164,8 +165,10 @@ def _key_match(table: Table, a: str, b: str) -> str:
 # ---------------------------------------------------------------- the load
 
 def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path],
-           strict: bool = False, progress: ProgressFn | None = None) -> LoadResult:
-    """Load ``paths`` as table ``kind``; return per-file counts.
+           strict: bool = False, progress: ProgressFn | None = None,
+           options: ReadOptions | None = None) -> LoadResult:
+    """Load ``paths`` as table ``kind``; return per-file counts. ``options``: the files'
+    encoding and longest field (:class:`~evaluation.store.readers.ReadOptions`).
 
     Raises :class:`InputError` for an unreadable file (nothing is loaded) and,
     under ``strict``, :class:`LoadRejected` when any row is rejected (nothing is
@@ -188,7 +191,7 @@ def ingest(con: duckdb.DuckDBPyConnection, kind: str, paths: Sequence[str | Path
             line BIGINT, columns VARCHAR, reason VARCHAR, raw VARCHAR)""")
         for i, path in enumerate(map(Path, paths)):
             step(f"reading {path.name}")
-            st = stage(con, path, table, f"__s{i}")
+            st = stage(con, path, table, f"__s{i}", options or ReadOptions())
             files.append(FileResult(str(path.resolve()), rows_read=st.rows + st.rejects,
                                     ignored_columns=st.ignored_columns))
             step(f"validating {path.name} ({st.rows} rows)")
@@ -292,7 +295,7 @@ def _write_load(con, opened: Callable[[], None], kind: str,
                 _apply(con, table, cols)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            db.rollback(con)
             raise
     return load_id
 

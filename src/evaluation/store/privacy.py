@@ -90,7 +90,7 @@ def purge(con: duckdb.DuckDBPyConnection, before: dt.date, dry_run: bool = False
             audit(con, "purge", f"before {before.isoformat()}", counts, total)
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        db.rollback(con)
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS __purged_iv")
@@ -135,6 +135,6 @@ def erase_pto(con: duckdb.DuckDBPyConnection, pto: str) -> dict[str, int]:
               sum(counts.values()))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        db.rollback(con)
         raise
     return counts
