@@ -484,3 +484,21 @@ def test_demo_database_locates_the_notebooks_database(tmp_path, monkeypatch):
     monkeypatch.setenv("OPEVAL_DB", str(tmp_path / "absent.duckdb"))
     with pytest.raises(FileNotFoundError, match="run `opeval demo`"):
         demo_database()
+
+
+@pytest.mark.slow
+def test_demo_files_go_beside_the_database_not_the_current_folder(tmp_path):
+    """Issue #14, item 12: `opeval demo --db /some/where.duckdb` run from another folder
+    wrote its files into ./data/demo/ of that folder. Now they go to demo/<scale> beside
+    the database, and the folder it runs in is left empty (no files, no DuckDB spill)."""
+    from conftest import opeval_subprocess
+
+    here, there = tmp_path / "here", tmp_path / "some"
+    here.mkdir()
+    proc = opeval_subprocess("--db", there / "where.duckdb", "demo", "--scale", "small",
+                             cwd=here, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert list(here.iterdir()) == []
+    files = there / "demo" / "small"
+    assert (files / "systems.csv").is_file() and (files / "messages.ndjson").is_file()
+    assert f"files in {files}" in proc.stdout

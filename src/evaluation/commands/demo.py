@@ -1,4 +1,5 @@
-"""``opeval demo [--scale small|medium|large] [--seed N] [--out DIR] [--force]``."""
+"""``opeval demo [--scale small|medium|large] [--seed N] [--out DIR] [--force]``: the demo's
+files go to ``--out``, else to ``demo/<scale>`` beside the database, never the current folder."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ def register(sub, common) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"random seed (default {DEFAULT_SEED})")
     p.add_argument("--out", metavar="DIR",
-                   help="directory for the files (default data/demo/<scale>)")
+                   help="directory for the files (default: demo/<scale> beside the database)")
     p.add_argument("--force", action="store_true",
                    help="replace the database if it exists")
     p.add_argument("--via-messages", action="store_true",
@@ -34,7 +35,7 @@ def register(sub, common) -> None:
 
 
 def run(args) -> int:
-    out = args.out or default_out(args.scale)
+    out = args.out or default_out(args.db, args.scale)
     built = build(args.db, scale=args.scale, seed=args.seed, out=out, force=args.force,
                   progress=step_printer(args.progress), via_messages=args.via_messages)
     gen = built.generated

@@ -66,8 +66,10 @@ class Built:
         return sum(r.total("quarantined") for k, r in self.loads.items() if k != "messages")
 
 
-def default_out(scale: str) -> Path:
-    return Path("data") / "demo" / scale
+def default_out(db_path: str | Path, scale: str) -> Path:
+    """Where the demo files of the database at ``db_path`` go: ``demo/<scale>`` beside
+    it (``data/demo/small`` for ``data/opeval.duckdb``) — never the current folder."""
+    return Path(db_path).parent / "demo" / scale
 
 
 def _name(file: str, shard: int, shards: int) -> str:
@@ -83,14 +85,14 @@ _RENUMBER = {"faults": ("fault_id", "F-", 6), "maintenance": ("maintenance_id", 
              "alarms": ("alarm_id", "ALM-", 8)}
 
 
-def generate(scale: str = "small", seed: int = DEFAULT_SEED, out: str | Path | None = None,
-             progress: Progress | None = None) -> Generated:
+def generate(scale: str, seed: int, out: str | Path, progress: Progress | None = None
+             ) -> Generated:
     """Write the demo files of ``scale`` for ``seed`` into ``out`` (same seed, same bytes)."""
     if scale not in SCALES:
         raise OpevalError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
     step = progress or (lambda _m: None)
     t0 = time.perf_counter()
-    out = Path(out) if out is not None else default_out(scale)
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -156,7 +158,8 @@ def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
           progress: Progress | None = None, via_messages: bool = False) -> Built:
     """Generate the files and load them into a new database at ``db_path``.
 
-    The tables are loaded with :func:`~evaluation.store.ingest.ingest` in
+    The files go to ``out``, else beside the database (:func:`default_out`). The
+    tables are loaded with :func:`~evaluation.store.ingest.ingest` in
     ``LOAD_ORDER``. With ``via_messages`` the interventions, their targets and
     the outage reports come instead from receiving ``messages.ndjson`` as the OI
     (:func:`evaluation.eintervention.reception.ingest_messages`), which also
@@ -174,7 +177,7 @@ def build(db_path: str | Path, scale: str = "small", seed: int = DEFAULT_SEED,
     if db_path.exists() and not force:
         raise OpevalError(f"database {db_path} exists; use --force to replace it")
     step = progress or (lambda _m: None)
-    gen = generate(scale, seed, out, progress)
+    gen = generate(scale, seed, default_out(db_path, scale) if out is None else out, progress)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     for p in (tmp, Path(f"{tmp}.wal")):
