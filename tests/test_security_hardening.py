@@ -266,31 +266,37 @@ def test_component_paths_outside_panel_are_404_without_a_traceback(server, path)
 
 
 def test_a_locked_database_is_shown_without_path_interpreter_or_pid(tmp_path, monkeypatch):
-    """Another program (a notebook, not an opeval writer) holds the file for writing: the
-    page and /health say the database is being written, naming no path, interpreter or
-    process; the operator's log keeps the detail."""
+    """Another program (a notebook, not an opeval writer) holds the file for writing: every
+    page, the evaluation's background job and /health say the database cannot be read,
+    naming no path, interpreter or process; the operator's log keeps the detail."""
     from evaluation.auth.server import health
     from evaluation.serve import build_page
     from evaluation.store import db as store_db
+    from evaluation.views import evaluation_state
+    from evaluation.views.pages import PAGES
+    from test_security_access import _served
 
     path = _security_db.build(tmp_path / "db.duckdb", tmp_path / "in")
     monkeypatch.setenv(store_db.LOCK_WAIT_ENV, "0.3")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import duckdb, time
-        c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(60)""")],
+        c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(120)""")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         (content,) = build_page("/data", path).main.objects
+        shown = {p: _served(build_page(p, path))[0] for p in PAGES}
         status, body = health(str(path))
+        job = evaluation_state._run(str(path), __import__("datetime").date(2024, 4, 1), 365)
     finally:
         holder.kill()
         holder.wait()
-    shown = [content.object, json.dumps(body)]
-    assert "being written by another program" in shown[0] and status == 503
-    for text in shown:
-        assert str(tmp_path) not in text and str(holder.pid) not in text
-        assert "PID" not in text and sys.executable not in text and "python" not in text
+    assert "being written by another program" in content.object and status == 503
+    assert "being written by another program" in job.error
+    shown.update(health=json.dumps(body), job=job.error)
+    for where, text in shown.items():
+        assert str(tmp_path) not in text and f"PID {holder.pid}" not in text, where
+        assert sys.executable not in text and "python3" not in text, where
 
 
 def test_health_reads_the_file_each_time_and_notices_damage(tmp_path):

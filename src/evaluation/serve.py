@@ -67,8 +67,9 @@ def build_page(path: str, db_path: str | Path | None = None, access=None):
                 log.warning("page %s: %s", entry.path, exc)
                 content = layout.error(f"Cannot show this page: "
                                        f"{html.escape(public_message(exc))}")
-        shown = db_path if who is not None and who.unrestricted else Path(db_path).name
-        return layout.page_template(entry.path, content, shown, load_notice(db_path))
+        # The file's name only: where it lives is the operator's business, not the page's.
+        return layout.page_template(entry.path, content, Path(db_path).name,
+                                    load_notice(db_path))
     finally:
         reset_current_principal(token)
 

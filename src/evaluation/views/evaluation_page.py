@@ -30,7 +30,7 @@ import panel as pn
 import param
 from bokeh.models.widgets.tables import NumberFormatter
 
-from ..errors import OpevalError
+from ..errors import OpevalError, public_message
 from ..reports import evaluation as report
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
 from .layout import ACCENT, bokeh_plots, download, empty, error, table
@@ -113,7 +113,7 @@ def _guarded(update):
         try:
             return update(self, *args, **kwargs)
         except (OpevalError, duckdb.Error) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = public_message(exc)
             self._show_error(f"Cannot read the database right now ({first}). "
                              "A load may be running: try again in a moment.")
             return None

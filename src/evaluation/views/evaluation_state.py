@@ -34,7 +34,7 @@ import param
 
 from ..analyses.efficiency import DEFAULT, evaluate, metrics
 from ..csv_export import to_csv
-from ..errors import OpevalError
+from ..errors import OpevalError, public_message
 from ..reports import evaluation as report
 from .queries import ReadOnlyStore, stamp
 
@@ -125,7 +125,8 @@ def clear_cache() -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """What the page may show of an error: one line, no path or process id."""
+    return public_message(exc)
 
 
 def _open(path: str):
@@ -176,7 +177,7 @@ def _run(path: str, as_of: dt.date, window_days: int) -> Result:
     try:
         tables = _open(path)
     except OpevalError as exc:
-        return Result(as_of, window_days, error=str(exc))
+        return Result(as_of, window_days, error=_first_line(exc))
     try:
         ev = evaluate(tables, as_of=as_of, window_days=window_days).as_dict()
         devices = _devices_life(tables, as_of, window_days)

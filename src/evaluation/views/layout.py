@@ -102,10 +102,11 @@ def nav(current: str) -> pn.pane.HTML:
                         sizing_mode="stretch_width")
 
 
-def page_template(current: str, content, db_path: str, notice: str | None = None
+def page_template(current: str, content, db_name: str, notice: str | None = None
                   ) -> pn.template.BootstrapTemplate:
-    """The page at ``current`` inside the common template (title, navigation, database),
-    with ``notice`` (plain text, e.g. that a load is running) above the content."""
+    """The page at ``current`` inside the common template (title, navigation, the
+    database's file name), with ``notice`` (plain text, e.g. that a load is running)
+    above the content."""
     page = PAGES[current]
     main = [content]
     if notice:
@@ -115,7 +116,7 @@ def page_template(current: str, content, db_path: str, notice: str | None = None
         title=f"opeval · {page.title}",
         header_background=ACCENT,
         sidebar=[nav(current), pn.pane.HTML(
-            f'<small>Database: <code>{html.escape(db_path)}</code></small>'), _signed_in()],
+            f'<small>Database: <code>{html.escape(db_name)}</code></small>'), _signed_in()],
         main=main,
         sidebar_width=260,
     )
