@@ -18,7 +18,9 @@ a fresh browser context and changing the ``/alarms`` system filter. Figures:
 * **errors** — any page showing an error text ("Cannot show this page",
   "Cannot read the database", a lock message) or a browser error: target none;
 * **fresh data** — from the load's end (its commit and checkpoint) until a
-  newly opened ``/`` shows the new number of rows: target < 10 s.
+  newly opened ``/`` shows the new number of rows: target < 10 s. (Visits go on
+  while the load reads; during its apply one visit is made, then the bench
+  waits for the end, so that it can look for the new data at once.)
 
 Reference in the same run: the same pages' first render before the load.
 """
@@ -51,6 +53,7 @@ from bench.dashboards import (
     filter_response,
     first_render,
 )
+from evaluation.store import turns
 
 FIRST_RENDER_TARGET_S = 5.0
 FRESH_TARGET_S = 10.0
@@ -108,10 +111,14 @@ def _headline(page) -> int | None:
 
 
 def _visit(browser, base: str, path: str, result: PageResult) -> float | None:
-    """A first render of ``path`` in a new browser context; error texts are recorded."""
+    """A first render of ``path`` in a new browser context (and, on ``/alarms``, a change of
+    its system filter); error texts the page shows are recorded."""
     context, page = _context(browser, result)
     try:
         seconds, _ = first_render(page, base + path, _spec(path))
+        if path == "/alarms":
+            times, _ = filter_response(page, SPECS["/alarms"].filters[0], rounds=1)
+            result.filters.setdefault("system", []).extend(times)
         shown = page.evaluate(PAGE_TEXT_JS)
         result.errors += [f"page shows {t!r}" for t in ERROR_TEXTS if t in shown]
         return seconds
@@ -122,20 +129,26 @@ def _visit(browser, base: str, path: str, result: PageResult) -> float | None:
         context.close()
 
 
-def _fresh(browser, base: str, expected: int, result: PageResult, since: float) -> float | None:
-    """Seconds from ``since`` until a new visit of ``/`` shows ``expected`` rows."""
+def _fresh(browser, base: str, expected: int, result: PageResult, since: float
+           ) -> tuple[float | None, list[tuple[float, float, int | None]]]:
+    """Seconds from ``since`` until a new visit of ``/`` shows ``expected`` rows, and each
+    visit made meanwhile: (start, first render, rows shown), seconds after ``since``."""
+    visits = []
     while time.perf_counter() - since < 120:
+        start = time.perf_counter() - since
         context, page = _context(browser, result)
         try:
-            first_render(page, base + "/", SPECS["/"])
-            if _headline(page) == expected:
-                return time.perf_counter() - since
+            seconds, _ = first_render(page, base + "/", SPECS["/"])
+            shown = _headline(page)
+            visits.append((start, seconds, shown))
+            if shown == expected:
+                return time.perf_counter() - since, visits
         except Exception as exc:  # noqa: BLE001 (reported, the run goes on)
             result.errors.append(f"fresh: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         finally:
             context.close()
         time.sleep(0.2)
-    return None
+    return None, visits
 
 
 def main(scale: str = "full") -> None:
@@ -173,39 +186,41 @@ def main(scale: str = "full") -> None:
                     [sys.executable, "-m", "evaluation.cli", "--db", str(db), "ingest", "alarms",
                      str(csv), "--progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                     text=True), time.perf_counter())
+                visits: list[tuple[str, float, str, float]] = []
                 follower = threading.Thread(target=load.follow, daemon=True)
                 follower.start()
                 while load.proc.poll() is None:
-                    for p in PAGES:
-                        if load.proc.poll() is not None:
-                            break
-                        seconds = _visit(browser, server.url, p, during[p])
-                        if seconds is not None and load.proc.poll() is None:
-                            during[p].warm_s.append(seconds)
-                    if load.proc.poll() is None:
-                        r = during["/alarms"]
-                        context, page = _context(browser, r)
-                        try:
-                            first_render(page, server.url + "/alarms", SPECS["/alarms"])
-                            times, _ = filter_response(page, SPECS["/alarms"].filters[0], rounds=1)
-                            r.filters.setdefault("system", []).extend(times)
-                        except Exception as exc:  # noqa: BLE001
-                            r.errors.append(f"filter: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-                        finally:
-                            context.close()
+                    # the page visited least so far, the heaviest first
+                    p = min(reversed(PAGES), key=lambda k: len(during[k].warm_s))
+                    writer = turns.status(db)
+                    if writer and writer.phase == turns.APPLYING and any(
+                            v[2] == turns.APPLYING for v in visits):
+                        # one visit during the apply is enough: be ready to look for
+                        # the new data the moment the load ends
+                        time.sleep(0.05)
+                        continue
+                    at = time.perf_counter() - load.started
+                    seconds = _visit(browser, server.url, p, during[p])
+                    if seconds is not None and load.proc.poll() is None:
+                        during[p].warm_s.append(seconds)
+                        visits.append((p, at, writer.phase if writer else "starting", seconds))
                 follower.join()
-                fresh = _fresh(browser, server.url, rows_before + rows, during["/"], load.ended)
+                fresh, fresh_visits = _fresh(browser, server.url, rows_before + rows,
+                                             during["/"], load.ended)
                 browser.close()
         finally:
             server.stop()
-        print(report(load, before, during, fresh, rows), flush=True)
+        print(report(load, before, during, fresh, rows, visits), flush=True)
+        print("visits of / after the load ended (start s, first render s, rows shown): "
+              + "; ".join(f"{a:.1f}, {b:.2f}, {c}" for a, b, c in fresh_visits)
+              + f" (rows before the load: {rows_before})", flush=True)
         print(f"load average {_load()} at the end (other work shares the CPUs)", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def report(load: Load, before: dict[str, PageResult], during: dict[str, PageResult],
-           fresh: float | None, rows: int) -> str:
+           fresh: float | None, rows: int, visits: list[tuple[str, float, str, float]]) -> str:
     total = load.ended - load.started
     applying = load.at("transaction open")
     lines = [(f"load of {rows:,} alarms: {total:.1f} s in all (exit {load.proc.returncode}); "
@@ -220,6 +235,8 @@ def report(load: Load, before: dict[str, PageResult], during: dict[str, PageResu
         b = before[p].cold_s
         lines.append(f"{p:<13} {'—' if b is None else f'{b:.2f}':>7} {shown:<40} "
                      f"{'—' if worst is None else f'{worst:.2f}':>6}  {verdict:<6}  {len(r.errors)}")
+    lines.append("visits in order (s after the load started, the load's phase, first render): "
+                 + "; ".join(f"{p} at {at:.0f} ({phase}) {s:.2f}" for p, at, phase, s in visits))
     times = during["/alarms"].filters.get("system", [])
     if times:
         lines.append(f"/alarms system filter during the load: "
