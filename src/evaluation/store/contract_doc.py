@@ -23,6 +23,14 @@ trimmed, in upper case, an unknown marker (`inconnu`, `unknown`, `n/a`, …) as
 empty. Booleans accept true/false, t/f, 1/0, yes/no.
 Enumerations are the lower-case words listed (input is matched ignoring case).
 
+Text files are UTF-8 (a byte-order mark is allowed; UTF-16 is read when its
+byte-order mark says so); another encoding is given with `--encoding NAME`
+(e.g. `latin-1`, `cp1252`), and a UTF-8 file's lines that are not UTF-8 are
+quarantined. A row with a field longer than 65,536 bytes (`--max-field-bytes`)
+is quarantined. In NDJSON a column takes a single value (a string, number,
+boolean or null): an array or an object is quarantined, and so is an object
+that gives a key twice.
+
 A row that breaks a rule below is quarantined with its file, line, the columns
 at fault and the reasons (`opeval quarantine`); the others are loaded. Counts
 reconcile per file: read = accepted + quarantined, accepted = inserted +
