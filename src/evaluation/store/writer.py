@@ -153,7 +153,6 @@ def _staged(s: _Staging) -> Iterator[duckdb.DuckDBPyConnection]:
                           lambda t, w: db.connect(s.path, wait=t, on_wait=w)).close()
         s.turn.phase(turns.READING)
     con = db.configure(duckdb.connect(), spill=f"{s.path}.tmp")
-    con.execute(f"SET threads = {max(1, (os.cpu_count() or 2) - 1)}")
     _STAGED[id(con)] = s
     try:
         db.retry_locked(lambda: con.execute(f"ATTACH {_quote(s.path)} AS store (READ_ONLY)"),
