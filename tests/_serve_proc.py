@@ -24,6 +24,16 @@ def password(name: str) -> str:
     return f"sesame-{name[::-1]}-47"
 
 
+def add_users(db: Path, users_file: Path, users: dict[str, tuple[str, list[str]]]) -> None:
+    """``opeval users add`` for each ``name: (role, extra options)``, with its test password."""
+    for name, (role, extra) in users.items():
+        r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), "users",
+                            "--users", str(users_file), "add", name, "--role", role, *extra,
+                            "--password-stdin"], input=password(name) + "\n", text=True,
+                           capture_output=True, check=False)
+        assert r.returncode == 0, r.stderr
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

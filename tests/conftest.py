@@ -1,10 +1,12 @@
 """Shared fixtures: a temporary store, the CLI in-process, paths to shared data."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,25 @@ def opeval_subprocess(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "evaluation.cli", *map(str, args)],
                           capture_output=True, text=True, env={**os.environ, **kw.pop("env", {})},
                           **kw)
+
+
+@contextlib.contextmanager
+def holding(path: Path, read_only: bool = False, sql: str | None = None):
+    """Another process (a notebook, say) holding a DuckDB connection to ``path`` for the
+    body of the ``with``, having run ``sql`` on it; yields the process (its ``pid``)."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        c = duckdb.connect({str(path)!r}, read_only={read_only!r})
+        if {sql!r}:
+            c.execute({sql!r})
+        print('ready', flush=True)
+        time.sleep(300)""")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def load_csv_texts(con, workdir: Path, files: dict[str, str], strict: bool = True) -> None:

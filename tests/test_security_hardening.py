@@ -17,32 +17,23 @@ import shutil
 import ssl
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
 import _security_db
-from _serve_proc import Client, password, start
+from _serve_proc import Client, add_users, password, start
+from conftest import holding
 from evaluation.auth.sessions import LoginBackoff, Sessions
 
 USERS = {"root": ("admin", []), "ocuser": ("oc", ["--oc", "OC01"])}
-
-
-def _add_users(db, users_file, users=USERS):
-    for name, (role, extra) in users.items():
-        r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), "users",
-                            "--users", str(users_file), "add", name, "--role", role, *extra,
-                            "--password-stdin"], input=password(name) + "\n", text=True,
-                           capture_output=True, check=False)
-        assert r.returncode == 0, r.stderr
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardening")
     db = _security_db.build(root / "db.duckdb", root / "in")
-    _add_users(db, root / "users.json")
+    add_users(db, root / "users.json", USERS)
     return db, root / "users.json"
 
 
@@ -278,19 +269,11 @@ def test_a_locked_database_is_shown_without_path_interpreter_or_pid(tmp_path, mo
 
     path = _security_db.build(tmp_path / "db.duckdb", tmp_path / "in")
     monkeypatch.setenv(store_db.LOCK_WAIT_ENV, "0.3")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import duckdb, time
-        c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(120)""")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with holding(path) as holder:
         (content,) = build_page("/data", path).main.objects
         shown = {p: _served(build_page(p, path))[0] for p in PAGES}
         status, body = health(str(path))
         job = evaluation_state._run(str(path), __import__("datetime").date(2024, 4, 1), 365)
-    finally:
-        holder.kill()
-        holder.wait()
     assert "being written by another program" in content.object and status == 503
     assert "being written by another program" in job.error
     shown.update(health=json.dumps(body), job=job.error)

@@ -22,6 +22,7 @@ import pytest
 
 import _security_db
 from _serve_proc import Client, pull_document, start
+from conftest import holding
 from evaluation.auth import server as auth_server
 from evaluation.auth.server import Access
 from evaluation.errors import OpevalError
@@ -52,16 +53,8 @@ def test_newer_schema_is_a_one_line_error(run_cli, planted):
 
 def test_locked_database_is_a_one_line_error(run_cli, planted, monkeypatch):
     monkeypatch.setenv(db.LOCK_WAIT_ENV, "0.5")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import duckdb, time
-        c = duckdb.connect({str(planted)!r}); print('ready', flush=True); time.sleep(60)""")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with holding(planted):
         code, _, err = run_cli("--db", str(planted), "serve")
-    finally:
-        holder.kill()
-        holder.wait()
     assert code == 1 and "cannot open database" in err and "lock" in err.lower()
 
 

@@ -8,14 +8,12 @@ receives) are searched for the rows the role must not see.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
 import _security_db
-from _serve_proc import Client, password, pull_document, start
+from _serve_proc import Client, add_users, password, pull_document, start
 from evaluation.auth.roles import PAGE_ACCESS
 from evaluation.store.schema import SCHEMA_VERSION
 from evaluation.views.pages import PAGES
@@ -30,21 +28,12 @@ USERS = {  # name: (role, extra args)
 }
 
 
-def _add_users(db, users_file):
-    for name, (role, extra) in USERS.items():
-        r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), "users",
-                            "--users", str(users_file), "add", name, "--role", role, *extra,
-                            "--password-stdin"], input=password(name) + "\n", text=True,
-                           capture_output=True, check=False)
-        assert r.returncode == 0, r.stderr
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("secserve")
     db = _security_db.build(root / "db.duckdb", root / "in")
     users = root / "users.json"
-    _add_users(db, users)
+    add_users(db, users, USERS)
     served = start(db, "--auth", "basic", "--users", str(users), "--log-format", "json",
                    "--session-lifetime", "2")
     yield served

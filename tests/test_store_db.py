@@ -84,26 +84,15 @@ def test_missing_database_for_reading(tmp_path):
 def test_locked_database_is_a_clear_error(db_path):
     """A writer gives up after its wait and names the process holding the file (its PID
     and name, for the operator); what a page may show of it names neither."""
-    import subprocess
-    import sys
-    import textwrap
-
+    from conftest import holding
     from evaluation.errors import public_message
     db.connect(db_path).close()
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import duckdb, sys, time
-        c = duckdb.connect({str(db_path)!r}); print('ready', flush=True); time.sleep(30)""")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(db.StoreBusy, match="cannot open database") as caught:
-            db.connect(db_path, wait=0.5)
-        assert f"(PID {holder.pid}: " in str(caught.value) and "python" in str(caught.value)
-        assert str(holder.pid) not in public_message(caught.value)
-        assert str(db_path) not in public_message(caught.value)
-    finally:
-        holder.kill()
-        holder.wait()
+    with holding(db_path) as holder, pytest.raises(db.StoreBusy,
+                                                   match="cannot open database") as caught:
+        db.connect(db_path, wait=0.5)
+    assert f"(PID {holder.pid}: " in str(caught.value) and "python" in str(caught.value)
+    assert str(holder.pid) not in public_message(caught.value)
+    assert str(db_path) not in public_message(caught.value)
 
 
 def test_settings_round_trip(con):

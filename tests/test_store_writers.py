@@ -15,10 +15,10 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
+from conftest import holding
 from evaluation.errors import public_message
 from evaluation.store import db, turns, writer
 from evaluation.store.ingest import ingest
@@ -50,15 +50,6 @@ def _cli(*args, **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def _holder(code: str) -> subprocess.Popen:
-    """A child process running ``code`` that prints 'ready' and then sleeps (a notebook)."""
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)
-                             + "\nprint('ready', flush=True)\nimport time; time.sleep(60)"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
-
-
 def _count(path) -> int:
     con = db.connect(path, read_only=True, wait=0)
     try:
@@ -87,7 +78,7 @@ def test_a_load_reads_and_validates_while_other_processes_read_the_store(tmp_pat
             assert writer_now is not None and writer_now.phase == turns.READING
             assert writer_now.what == "ingest alarms" and writer_now.pid == load.pid
             break
-    out, err = load.communicate(timeout=300)
+    _, err = load.communicate(timeout=300)
     assert load.returncode == 0, err
     assert seen == [2]
     assert _count(path) == 2 + 200_000
@@ -108,11 +99,9 @@ def test_readers_serve_the_last_committed_data_while_a_load_applies(tmp_path, mo
     turn = turns.Turn(path, "opeval ingest alarms x.csv", "ingest alarms")
     assert turn.try_acquire()
     turn.phase(turns.APPLYING)
-    holder = _holder(f"""
-        import duckdb
-        c = duckdb.connect({str(path)!r})
-        c.execute("INSERT INTO alarms (alarm_id, definition, resource_id, raised_at) "
-                  "VALUES ('X', 'd', 'r', TIMESTAMP '2024-05-01')")""")
+    holder = holding(path, sql="INSERT INTO alarms (alarm_id, definition, resource_id, "
+                               "raised_at) VALUES ('X', 'd', 'r', TIMESTAMP '2024-05-01')")
+    holder.__enter__()
     try:
         monkeypatch.setattr(db, "APPLY_WAIT", 0.5)
         assert stamp(path) == committed                 # the WAL grew; the stamp did not move
@@ -122,8 +111,7 @@ def test_readers_serve_the_last_committed_data_while_a_load_applies(tmp_path, mo
         shown = public_message(caught.value)
         assert "being written" in shown and str(path) not in shown and "PID" not in shown
     finally:
-        holder.kill()
-        holder.wait()
+        holder.__exit__(None, None, None)
         turn.release()
     assert stamp(path) != committed
     assert store.value("SELECT count(*) FROM alarms") == 3
@@ -147,7 +135,7 @@ def test_a_store_written_between_validation_and_apply_is_validated_again(tmp_pat
                 c = duckdb.connect({str(path)!r})
                 c.execute("INSERT INTO alarms (alarm_id, system_id, definition, resource_id, "
                           "raised_at) VALUES ('N1', 'S1', 'other', 'D9', TIMESTAMP '2024-01-01')")
-                c.close()""")], capture_output=True, text=True)
+                c.close()""")], capture_output=True, text=True, check=False)
             assert proc.returncode == 0, proc.stderr
             sneaked.append(True)
         return opened(*args, **kw)
@@ -201,13 +189,9 @@ def test_a_forgotten_notebook_connection_is_named_when_the_wait_runs_out(tmp_pat
     while it waited it said so on stderr."""
     path = _store(tmp_path / "db.duckdb")
     csv = _alarms_csv(tmp_path / "alarms.csv", 3)
-    notebook = _holder(f"import duckdb\nc = duckdb.connect({str(path)!r}, read_only=True)")
-    try:
+    with holding(path, read_only=True) as notebook:
         load = _cli("--db", path, "ingest", "alarms", csv, "--wait", "2")
         _, err = load.communicate(timeout=120)
-    finally:
-        notebook.kill()
-        notebook.wait()
     assert load.returncode == 1
     lines = err.strip().splitlines()
     assert f"(PID {notebook.pid}: " in lines[-1] and "python" in lines[-1]

@@ -10,15 +10,13 @@
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 from playwright.sync_api import expect
 
 import _security_db
-from _serve_proc import password, start
+from _serve_proc import add_users, password, start
 from evaluation.store import privacy
 
 from ._browser import Watch, page_text, route_local_only
@@ -37,12 +35,7 @@ def secured(tmp_path_factory):
     con.execute("INSERT INTO systems (system_id, name, risk_level) VALUES ('S3', ?, 1)", [XSS_SYSTEM])
     con.close()
     users = root / "users.json"
-    for name, role, extra in (("ocuser", "oc", ["--oc", "OC01"]), ("root", "admin", [])):
-        r = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(path), "users",
-                            "--users", str(users), "add", name, "--role", role, *extra,
-                            "--password-stdin"], input=password(name) + "\n", text=True,
-                           capture_output=True, check=False)
-        assert r.returncode == 0, r.stderr
+    add_users(path, users, {"ocuser": ("oc", ["--oc", "OC01"]), "root": ("admin", [])})
     served = start(path, "--auth", "basic", "--users", str(users))
     yield served
     served.stop()

@@ -46,7 +46,7 @@ CASCADE = {
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def audit(con: duckdb.DuckDBPyConnection, action: str, subject: str | None,
