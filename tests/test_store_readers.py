@@ -119,6 +119,25 @@ def test_a_file_not_in_its_declared_encoding_is_refused_whole(con, tmp_path):
     assert _rows(con, "SELECT count(*) FROM systems") == [(0,)]
 
 
+def test_an_alarm_log_in_utf16_or_latin1_loads(con, tmp_path):
+    """The raw alarm-log loader reads through the same readers: its column check used to
+    read the file again with DuckDB's own detection, missing "timestamp" in a UTF-16
+    file. One raise of tag "Porte nord" (UTF-16 with its mark) and one of "Sas entrée"
+    (Latin-1, --encoding latin-1): one alarm each."""
+    from evaluation.store.alarm_log import ingest_alarm_log
+
+    u16 = tmp_path / "log16.csv"
+    u16.write_bytes("timestamp,tag,type\n2024-03-01 10:00:00,Porte nord,intrusion\n"
+                    .encode("utf-16"))
+    assert ingest_alarm_log(con, [u16]).total("inserted") == 1
+    latin = tmp_path / "log1.csv"
+    latin.write_bytes("timestamp,tag,type\n2024-03-01 11:00:00,Sas entrée,intrusion\n"
+                      .encode("latin-1"))
+    ingest_alarm_log(con, [latin], options=ReadOptions(encoding="latin-1"))
+    assert _rows(con, "SELECT resource_id FROM alarms ORDER BY 1") == [("Porte nord",),
+                                                                       ("Sas entrée",)]
+
+
 def test_cli_encoding_option(run_cli, tmp_path):
     path = tmp_path / "systems.csv"
     path.write_bytes(b"system_id,name\nS1,Caf\xe9\n")

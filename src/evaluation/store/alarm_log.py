@@ -149,7 +149,7 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
             step(f"reading {path.name}")
             st = stage(con, path, LOG_SPEC, f"__s{i}", options or ReadOptions())
             temps += [f"__s{i}", f"__s{i}_rejects"]
-            present = _present_columns(con, path)
+            present = st.columns
             for need, alts in (("timestamp", ("timestamp",)), ("tag", ("tag",)),
                                ("type", ("type", "condition"))):
                 if not present & set(alts):
@@ -232,20 +232,6 @@ def ingest_alarm_log(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path]
         raise LoadRejected(f"--strict: {result.total('quarantined')} of {result.total('rows_read')} "
                            f"records rejected, nothing loaded (see `opeval quarantine --load {load_id}`)")
     return result
-
-
-def _present_columns(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
-    """Lower-cased header names of the file (reader-level, so any format works)."""
-    from .readers import detect_format
-    fmt = detect_format(path)
-    src = {"csv": f"read_csv({_lit(str(path))}, all_varchar = true, header = true)",
-           "parquet": f"read_parquet({_lit(str(path))})",
-           "ndjson": f"read_json_auto({_lit(str(path))}, format = 'newline_delimited')"}[fmt]
-    try:
-        names = [d[0] for d in con.execute(f"DESCRIBE SELECT * FROM {src} LIMIT 0").fetchall()]
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
-    return {n.strip().lower() for n in names}
 
 
 def _pair(con: duckdb.DuckDBPyConnection) -> None:

@@ -59,7 +59,8 @@ def detect_format(path: Path) -> str:
 
 @dataclass
 class Staged:
-    """A staged file: its table name, row count, rejects and the columns it ignored."""
+    """A staged file: its table name, row count, rejects, the contract columns it has
+    and the columns it ignored."""
 
     path: Path
     fmt: str
@@ -67,6 +68,7 @@ class Staged:
     rows: int
     rejects: int
     ignored_columns: list[str]
+    columns: frozenset[str] = frozenset()
 
 
 def _q(name: str) -> str:
@@ -120,20 +122,20 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, spec: Table, name: str,
                 "(line BIGINT, reason VARCHAR, raw VARCHAR)")
     try:
         if fmt == "parquet":
-            ignored = _stage_parquet(con, path, spec, name)
+            found, ignored = _stage_parquet(con, path, spec, name)
         else:
             with text.as_utf8(path, options.encoding) as utf8:
                 if fmt == "csv":
-                    ignored = _stage_csv(con, utf8, spec, name, rejects, path)
+                    found, ignored = _stage_csv(con, utf8, spec, name, rejects, path)
                 else:
-                    ignored = _stage_ndjson(con, utf8, spec, name, rejects, path)
+                    found, ignored = _stage_ndjson(con, utf8, spec, name, rejects, path)
         _reject_long_fields(con, spec, name, rejects, options.max_field_bytes)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path}: cannot read as {fmt}: {first}") from None
     rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
     n_rej = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
-    return Staged(path, fmt, name, rows, n_rej, ignored)
+    return Staged(path, fmt, name, rows, n_rej, ignored, frozenset(found))
 
 
 def _reject_long_fields(con, spec: Table, name: str, rejects: str, cap: int) -> None:
@@ -176,7 +178,8 @@ def _csv_header(path: Path, shown: Path) -> tuple[list[str], str]:
     return unique, delim
 
 
-def _stage_csv(con, path: Path, spec: Table, name: str, rejects: str, shown: Path) -> list[str]:
+def _stage_csv(con, path: Path, spec: Table, name: str, rejects: str, shown: Path
+               ) -> tuple[list[str], list[str]]:
     """``path`` (UTF-8) as CSV; ``shown`` is the file named in errors (the input itself)."""
     names, delim = _csv_header(path, shown)
     columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
@@ -206,10 +209,10 @@ def _stage_csv(con, path: Path, spec: Table, name: str, rejects: str, shown: Pat
     con.execute(f"DROP TABLE {name}_raw")
     con.execute(f"DROP TABLE IF EXISTS {name}_rt")
     con.execute(f"DROP TABLE IF EXISTS {name}_rs")
-    return ignored
+    return list(present), ignored
 
 
-def _stage_parquet(con, path: Path, spec: Table, name: str) -> list[str]:
+def _stage_parquet(con, path: Path, spec: Table, name: str) -> tuple[list[str], list[str]]:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS "
                 f"SELECT * FROM read_parquet({_lit(str(path))})")
     present, ignored = _match(_file_columns(con, f"{name}_raw"), spec)
@@ -217,10 +220,11 @@ def _stage_parquet(con, path: Path, spec: Table, name: str) -> list[str]:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                 f"SELECT rowid + 1 AS __line, {select} FROM {name}_raw")
     con.execute(f"DROP TABLE {name}_raw")
-    return ignored
+    return list(present), ignored
 
 
-def _stage_ndjson(con, path: Path, spec: Table, name: str, rejects: str, shown: Path) -> list[str]:
+def _stage_ndjson(con, path: Path, spec: Table, name: str, rejects: str, shown: Path
+                  ) -> tuple[list[str], list[str]]:
     """``path`` (UTF-8) as NDJSON; ``shown`` is the file named in errors (the input itself).
 
     Contract columns take single values: a value that is an array or an object is
@@ -274,4 +278,4 @@ def _stage_ndjson(con, path: Path, spec: Table, name: str, rejects: str, shown: 
         SELECT line AS __line, {select} FROM {name}_lines
         WHERE line NOT IN (SELECT line FROM {rejects})""")
     con.execute(f"DROP TABLE {name}_lines")
-    return ignored
+    return list(spellings), ignored
