@@ -2,7 +2,8 @@
 
 ``python -m bench.outages_reference DIR OUT.json [--blacklist]`` reads the Parquet
 files of the network tables in ``DIR`` with pandas, merges the cuts with the
-intervention windows on the PM, filters to the windows, counts per intervention
+intervention windows on the PM (a slice of the PMs at a time, so that the merge
+fits in memory), filters to the windows, counts per intervention
 and per PM, and writes the per-PM table as JSON (with ``--blacklist``, the PMs
 above the exact binomial funnel instead). It follows docs/outages.md on the
 bench's data (UTC, the period of the whole data): one cut per (OC, PM, PTO, cut
@@ -46,10 +47,18 @@ def per_pm(d: Path) -> pd.DataFrame:
     cuts["cut_no"] = np.arange(len(cuts))
     cuts["short"] = cuts["restored_at"].notna() & (cuts["restored_at"].dt.floor("D")
                                                    == cuts["cut_at"].dt.floor("D"))
-    # pairs: same PM, time within the window ± 5 minutes
+    # pairs: same PM, time within the window ± 5 minutes; merged a slice of the PMs at a
+    # time so that the merge (every cut of a PM with every window of that PM) fits in memory
     w = i[i["ended_at"].notna()]
-    m = cuts.merge(w, on="pm_id")
-    m = m[(m["cut_at"] >= m["started_at"] - TOL) & (m["cut_at"] <= m["ended_at"] + TOL)]
+    slices = max(1, int(len(cuts) * len(w) / max(w["pm_id"].nunique(), 1) // 20_000_000) + 1)
+    part_c = pd.util.hash_pandas_object(cuts["pm_id"], index=False) % slices
+    part_w = pd.util.hash_pandas_object(w["pm_id"], index=False) % slices
+    pieces = []
+    for k in range(slices):
+        m = cuts[part_c.values == k].merge(w[part_w.values == k], on="pm_id")
+        pieces.append(m[(m["cut_at"] >= m["started_at"] - TOL)
+                        & (m["cut_at"] <= m["ended_at"] + TOL)])
+    m = pd.concat(pieces, ignore_index=True)
     m["pos"] = np.select([m["cut_at"] < m["started_at"], m["cut_at"] > m["ended_at"]],
                          ["before", "after"], "in")
     listed = refs.merge(cuts[key + ["cut_no"]], on=key)[["cut_no", "ref_interv_oi"]]

@@ -590,10 +590,9 @@ class OutagesState(param.Parameterized):
     def exclusions(self) -> pd.DataFrame:
         """Cuts of the period that do not count, by reason (network-wide)."""
         def make(a: Analysis) -> pd.DataFrame:
-            corr = a.corr
-            df = c.exclusions(corr.events, corr.tables["outages"], corr.placed,
-                              corr.period).to_pandas()
-            return df.sort_values("reason").reset_index(drop=True)
+            excl = a.corr.exclusions()
+            return pd.DataFrame({"reason": list(excl), "cuts": list(excl.values())}).sort_values(
+                "reason").reset_index(drop=True)
         return self._memo("exclusions", (), make)
 
     # ------------------------------------------------------------ headline

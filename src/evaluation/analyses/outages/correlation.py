@@ -115,22 +115,29 @@ def resolve_period(interventions: ir.Table, outages: ir.Table,
     elif isinstance(as_of, dt.date):
         end = localtime.day_end(as_of, zone)
     else:
-        i = interventions.aggregate(a=interventions.started_at.max(),
-                                    b=interventions.ended_at.max()).to_pyarrow().to_pylist()[0]
-        latest = [_to_datetime(x) for x in (i["a"], i["b"], outages.cut_at.max().execute())]
-        latest = [x for x in latest if x is not None]
-        end = (max(latest) + dt.timedelta(seconds=1)) if latest else dt.datetime(1970, 1, 1)
+        end = None
     if isinstance(since, dt.datetime):
         start = since
     elif isinstance(since, dt.date):
         start = localtime.day_start(since, zone)
     else:
-        lit = ibis.literal(end)
-        earliest = [_to_datetime(x) for x in (
-            interventions.filter(interventions.started_at < lit).started_at.min().execute(),
-            outages.filter(outages.cut_at < lit).cut_at.min().execute())]
-        earliest = [x for x in earliest if x is not None]
-        start = min(earliest) if earliest else end
+        start = None
+    if end is None or start is None:
+        # the data's bounds, one query per table: the latest HD, HF or cut, and the
+        # earliest HD or cut before the end
+        bound = ibis.literal(end or dt.datetime.max)
+        i, o = interventions, outages
+        ib = i.aggregate(a=i.started_at.max(), b=i.ended_at.max(),
+                         first=i.started_at.min(where=i.started_at < bound)).execute()
+        ob = o.aggregate(a=o.cut_at.max(), first=o.cut_at.min(where=o.cut_at < bound)).execute()
+        if end is None:
+            latest = [x for x in map(_to_datetime, (ib["a"][0], ib["b"][0], ob["a"][0]))
+                      if x is not None]
+            end = (max(latest) + dt.timedelta(seconds=1)) if latest else dt.datetime(1970, 1, 1)
+        if start is None:
+            earliest = [x for x in map(_to_datetime, (ib["first"][0], ob["first"][0]))
+                        if x is not None and x < end]
+            start = min(earliest) if earliest else end
     return Period(start=min(start, end), end=end, zone=zone)
 
 
@@ -172,7 +179,8 @@ def intervention_windows(interventions: ir.Table, period: Period,
         multi=multi)
 
 
-def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Table:
+def cut_events(outages: ir.Table, period: Period, start: dt.datetime,
+               end: dt.datetime) -> ir.Table:
     """One row per identified cut (:data:`rules.CUT_ID`) with its time in ``[start, end)``.
 
     Rows of the same cut from several sources (an M5 and line supervision, two
@@ -180,8 +188,11 @@ def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Ta
     the earliest known restore time, ``reason`` why it is not counted (the first
     of :data:`rules.EXCLUSIONS` any source gives, NULL when counted),
     ``from_m5`` / ``from_supervision`` whether an M5 / a row from elsewhere (line
-    supervision) reported it, ``m5_refs`` the interventions whose M5 listed it. Cuts whose PTO or time is
-    unknown cannot be identified and are not here (:func:`unidentified`).
+    supervision) reported it, ``m5_refs`` the interventions whose M5 listed it;
+    ``short``: restored the same local day (§6); ``in_period``: its time lies in
+    ``period`` (``[start, end)`` may reach beyond it, to the windows' ends). Cuts
+    whose PTO or time is unknown cannot be identified and are not here
+    (:func:`unidentified`).
     """
     o = outages.filter((outages.cut_at >= ibis.literal(start))
                        & (outages.cut_at < ibis.literal(end)) & rules.identified(outages))
@@ -192,8 +203,34 @@ def cut_events(outages: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Ta
         from_m5=from_m5.any(),
         from_supervision=(~from_m5).any(),
         m5_refs=o.ref_interv_oi.collect(where=from_m5))
-    return g.mutate(reason=rules.exclusion_reason(g["rank"]),
-                    counted=g["rank"].isnull()).drop("rank")
+    return g.select(
+        *CUT_ID, "restored_at", "from_m5", "from_supervision", "m5_refs",
+        reason=rules.exclusion_reason(g["rank"]), counted=g["rank"].isnull(),
+        short=rules.short_cut(period.day(g.cut_at), period.day(g.restored_at)),
+        in_period=period.contains(g.cut_at))
+
+
+def cut_counts(events: ir.Table, outages: ir.Table, period: Period) -> pd.DataFrame:
+    """How many cuts of the period there are, by PM, OC, reason not counted (None: counted),
+    source and short: the small table every count of cuts is read from.
+
+    The merged cuts of :func:`cut_events`, and the rows whose cut cannot be
+    identified (reason ``unknown_pto`` / ``unknown_cut_time``, each row one cut,
+    never short): two aggregates in the engine.
+    """
+    e = events.filter(events.in_period)
+    keys = ["pm_id", "code_oc", "reason", "from_m5", "from_supervision", "short"]
+    merged = e.group_by(keys).aggregate(cuts=e.count()).to_pandas()
+    u = unidentified(outages, period)
+    unknown = u.group_by(["pm_id", "code_oc", "reason", "from_m5"]).aggregate(
+        cuts=u.count()).to_pandas()
+    unknown = unknown.assign(from_supervision=~unknown["from_m5"].astype(bool), short=False)
+    t = pd.concat([merged, unknown[keys + ["cuts"]]], ignore_index=True)
+    t["reason"] = t["reason"].astype(object).where(t["reason"].notna(), None)
+    for col in ("from_m5", "from_supervision", "short"):
+        t[col] = t[col].astype(bool)
+    t["cuts"] = t["cuts"].astype("int64")
+    return t
 
 
 def unidentified(outages: ir.Table, period: Period) -> ir.Table:
@@ -234,8 +271,8 @@ def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
     j = c.join(w, [c.pm_id == w.w_pm, c.c_bucket == w.w_bucket,
                    c.cut_at >= w.lo, c.cut_at <= w.hi])
     j = j.select(
-        *CUT_ID, "restored_at", "from_m5", "from_supervision", "ref_interv_oi", "code_do",
-        "hd", "hf", "multi",
+        *CUT_ID, "restored_at", "from_m5", "from_supervision", "short", "in_period",
+        "ref_interv_oi", "code_do", "hd", "hf", "multi",
         position=rules.position(j.cut_at, j.hd, j.hf),
         attributed=~j.from_m5 | j.m5_refs.contains(j.ref_interv_oi).fill_null(False))
     tk = rules.target_key(targets)
@@ -257,23 +294,21 @@ def matched_pairs(pairs: ir.Table) -> ir.Table:
     return pairs.filter(~pairs.is_target).drop("is_target")
 
 
-def placement(pairs: ir.Table, period: Period) -> ir.Table:
+def placement(pairs: ir.Table) -> ir.Table:
     """One row per counted cut found near a window: where it lies.
 
     ``in_customer``: inside a window where it is not that DO's line (a customer
     cut in a window); ``in_any``: inside any window (a cut that is only a DO's
     own line is in one but counts nowhere); ``window_ref``: the first window it
-    counts in; ``short``: restored the same local day; ``in_period``: its time lies in the period (a cut after the
-    end can be in a window of the period's last interventions).
+    counts in; ``short``, ``in_period``: as in :func:`cut_events` (a cut after the
+    period's end can be in a window of the period's last interventions).
     """
     inside = pairs.position == "in"
     customer = inside & ~pairs.is_target
-    g = pairs.group_by(list(CUT_ID)).aggregate(
+    return pairs.group_by(list(CUT_ID)).aggregate(
         in_customer=customer.any(), in_any=inside.any(),
         window_ref=ibis.ifelse(customer, pairs.ref_interv_oi, ibis.null(str)).min(),
-        restored_at=pairs.restored_at.min())
-    return g.mutate(short=rules.short_cut(period.day(g.cut_at), period.day(g.restored_at)),
-                    in_period=period.contains(g.cut_at))
+        short=pairs.short.any(), in_period=pairs.in_period.any())
 
 
 # ---------------------------------------------------------------- per intervention
@@ -365,24 +400,17 @@ def _incident_counts(pi: ir.Table) -> dict:
         impacted_late_m1=_n(pi.impacted & pi.late_m1))
 
 
-def _cuts_per_pm_oc(placed: ir.Table, events: ir.Table, period: Period) -> tuple[ir.Table, ir.Table]:
-    """The cut counts of :func:`per_pm`, per (PM, OC): the period's counted cuts and whether
-    supervision reported any cut of that OC there (``events``), and where the cuts lie
-    (``placed``)."""
-    e = events.filter(period.contains(events.cut_at))
-    short = rules.short_cut(period.day(e.cut_at), period.day(e.restored_at))
-    period_cuts = e.group_by(["pm_id", "code_oc"]).aggregate(
-        period_cuts=_n(e.counted), period_short=_n(e.counted & short),
-        supervision_records=_n(e.from_supervision))
+def _placed_per_pm_oc(placed: ir.Table) -> ir.Table:
+    """Where the counted cuts lie, per (PM, OC): in a window as a customer cut, and the
+    period's cuts in any window (a DO's own line included), short or not."""
     inside = placed.in_any & placed.in_period
-    where = placed.group_by(["pm_id", "code_oc"]).aggregate(
+    return placed.group_by(["pm_id", "code_oc"]).aggregate(
         cuts_in_windows=_n(placed.in_customer),
         short_cuts_in_windows=_n(placed.in_customer & placed.short),
         placed_in_period=_n(inside), placed_short=_n(inside & placed.short))
-    return period_cuts, where
 
 
-def per_pm(pi: ir.Table, placed: ir.Table, events: ir.Table, windows: ir.Table,
+def per_pm(pi: ir.Table, placed: ir.Table, cut_table: pd.DataFrame, windows: ir.Table,
            pms: ir.Table, period: Period) -> pd.DataFrame:
     """One row per PM with any intervention or counted cut in the period (contract §3 "outages").
 
@@ -403,9 +431,15 @@ def per_pm(pi: ir.Table, placed: ir.Table, events: ir.Table, windows: ir.Table,
     small results.
     """
     counts = pi.group_by("pm_id").aggregate(**_incident_counts(pi)).to_pandas()
-    period_cuts, where = _cuts_per_pm_oc(placed, events, period)
-    po = period_cuts.to_pandas().merge(where.to_pandas(), on=["pm_id", "code_oc"], how="outer")
-    po = po.fillna(0)
+    c = cut_table
+    counted = c["reason"].isna()
+    period_cuts = c.assign(period_cuts=c["cuts"].where(counted, 0),
+                           period_short=c["cuts"].where(counted & c["short"], 0),
+                           supervision_records=c["cuts"].where(c["from_supervision"], 0))
+    period_cuts = period_cuts.groupby(["pm_id", "code_oc"], as_index=False)[
+        ["period_cuts", "period_short", "supervision_records"]].sum()
+    where = _placed_per_pm_oc(placed).to_pandas()
+    po = period_cuts.merge(where, on=["pm_id", "code_oc"], how="outer").fillna(0)
     sup = po["supervision_records"] > 0
     base = po.assign(baseline_in=po["cuts_in_windows"].where(sup, 0),
                      baseline_out=(po["period_cuts"] - po["placed_in_period"]).where(sup, 0),
@@ -471,7 +505,7 @@ def _oc_column(reason: str) -> str:
     return "power_cuts" if reason == "power_cut" else reason
 
 
-def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.Table,
+def per_oc(reports: ir.Table, cut_table: pd.DataFrame, outages: ir.Table, windows: ir.Table,
            period: Period) -> pd.DataFrame:
     """Per OC: whether it uses flow 3 and how its M5s and cuts look.
 
@@ -480,9 +514,8 @@ def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.T
     intervention's M3; ``clients_set_aside``: clients of its M5s that could not
     count; ``cuts``: its distinct cuts of the period (``m5_cuts`` / ``supervision_cuts``
     by source, ``both_sources`` reported by both), with why the others do not
-    count; ``cuts_outside_own_window``: rows it sent in an M5 whose time is not in
-    that intervention's [HD, HF] (not counted there). Four aggregates per OC in the
-    engine, put side by side here.
+    count (``cut_table``, :func:`cut_counts`); ``cuts_outside_own_window``: rows it sent in
+    an M5 whose time is not in that intervention's [HD, HF] (not counted there).
     """
     w = windows.select(w_ref=windows.ref_interv_oi, hd=windows.hd, hf=windows.hf,
                        m3=windows.m3_received_at)
@@ -496,52 +529,40 @@ def per_oc(reports: ir.Table, events: ir.Table, outages: ir.Table, windows: ir.T
         clients_set_aside=aside.sum(),
         m5_late=_n(rules.m5_late(period.day(r.received_at), period.day(r.hf))),
         m5_before_m3=_n(rules.m5_before_m3(r.received_at, r.m3)))
-    e = events.filter(period.contains(events.cut_at))
-    reasons = {_oc_column(name): _n(e.reason == name) for name, _w in rules.EXCLUSIONS}
-    ev = e.group_by("code_oc").aggregate(
-        cuts=e.count(), m5_cuts=_n(e.from_m5), supervision_cuts=_n(e.from_supervision),
-        both_sources=_n(e.from_m5 & e.from_supervision), counted_cuts=_n(e.counted), **reasons)
-    u = unidentified(outages, period)
-    un = u.group_by("code_oc").aggregate(
-        u_cuts=u.count(), u_m5=_n(u.from_m5),
-        unknown_pto=_n(u.reason == rules.UNKNOWN_PTO),
-        unknown_cut_time=_n(u.reason == rules.UNKNOWN_CUT_TIME))
     o = outages.filter(outages.ref_interv_oi.notnull() & period.contains(outages.cut_at))
     ow = o.join(w, o.ref_interv_oi == w.w_ref)
     own = ow.group_by("code_oc").aggregate(cuts_outside_own_window=_n(
         ow.hf.notnull() & ~rules.in_window(ow.cut_at, ow.hd, ow.hf)))
-    parts = [t.to_pandas().set_index("code_oc") for t in (rep, ev, un, own)]
-    t = parts[0].join(parts[1:], how="outer").fillna(0).astype("int64")
-    for col in ("cuts", "m5_cuts", "supervision_cuts", "counted_cuts", "both_sources",
-                *[_oc_column(r) for r, _w in rules.EXCLUSIONS], "m5_received"):
-        if col not in t:
-            t[col] = 0
-    t["cuts"] += t["u_cuts"]
-    t["m5_cuts"] += t["u_m5"]
-    t["supervision_cuts"] += t["u_cuts"] - t["u_m5"]
-    t = t.drop(columns=["u_cuts", "u_m5"])
+    c = cut_table
+    n = c["cuts"]
+    reasons = [r for r, _w in rules.EXCLUSIONS] + [rules.UNKNOWN_PTO, rules.UNKNOWN_CUT_TIME]
+    cuts = c.assign(m5_cuts=n.where(c["from_m5"], 0),
+                    supervision_cuts=n.where(c["from_supervision"], 0),
+                    both_sources=n.where(c["from_m5"] & c["from_supervision"], 0),
+                    counted_cuts=n.where(c["reason"].isna(), 0),
+                    **{_oc_column(r): n.where(c["reason"] == r, 0) for r in reasons})
+    cols = ["cuts", "m5_cuts", "supervision_cuts", "both_sources", "counted_cuts",
+            *[_oc_column(r) for r in reasons]]
+    cuts = cuts.groupby("code_oc")[cols].sum()
+    parts = [t.to_pandas().set_index("code_oc") for t in (rep, own)]
+    t = parts[0].join([cuts, parts[1]], how="outer").fillna(0).astype("int64")
     t["uses_flow3"] = t["m5_received"] > 0
     t.index = t.index.astype(str)
     return t.sort_index().reset_index()
 
 
-def exclusions(events: ir.Table, outages: ir.Table, placed: ir.Table,
-               period: Period) -> ir.Table:
-    """Cuts of the period that do not count, by reason (one row per reason): merged
-    cuts by their reason, rows that cannot be identified, and cuts that are only
-    a DO's own line at work (``target_line``)."""
-    e = events.filter(period.contains(events.cut_at) & events.reason.notnull())
-    merged = e.group_by("reason").aggregate(cuts=e.count())
-    u = unidentified(outages, period)
-    unknown = u.group_by("reason").aggregate(cuts=u.count())
+def exclusions(cut_table: pd.DataFrame, placed: ir.Table) -> dict[str, int]:
+    """Cuts of the period that do not count, by reason: merged cuts by their reason, rows
+    that cannot be identified (:func:`cut_counts`), and cuts that are only a DO's own
+    line at work (``target_line``)."""
+    c = cut_table[cut_table["reason"].notna()]
+    out = {str(k): int(v) for k, v in c.groupby("reason")["cuts"].sum().items()}
     p = placed.filter(placed.in_period & placed.in_any & ~placed.in_customer)
-    target = p.aggregate(cuts=p.count()).mutate(reason=ibis.literal(rules.TARGET_LINE))
-    return ibis.union(*[t.select(reason=t.reason.cast("string"), cuts=t.cuts.cast("int64"))
-                        for t in (merged, unknown, target)])
+    out[rules.TARGET_LINE] = int(p.count().execute())
+    return out
 
 
-def short_cuts(events: ir.Table, placed: ir.Table, period: Period,
-               limit: int | None = None) -> ir.Table:
+def short_cuts(events: ir.Table, placed: ir.Table, limit: int | None = None) -> ir.Table:
     """Counted cuts of the period restored the same local day (§6), with whether they lie
     in a window (and which), a cut that is only a DO's own line left out; the first
     ``limit`` by PM and time (all when None). Their number is the per-PM tables' sum.
@@ -549,8 +570,7 @@ def short_cuts(events: ir.Table, placed: ir.Table, period: Period,
     The few cuts that are only a DO's line are set apart first, the list is cut to
     ``limit``, and only then joined to where the cuts lie.
     """
-    e = events.filter(events.counted & period.contains(events.cut_at))
-    e = e.filter(rules.short_cut(period.day(e.cut_at), period.day(e.restored_at)))
+    e = events.filter(events.counted & events.in_period & events.short)
     target = placed.filter(placed.in_any & ~placed.in_customer)
     e = e.anti_join(target, [e[k] == target[k] for k in CUT_ID])
     e = e.order_by(["pm_id", "cut_at", "code_oc", "pto"])

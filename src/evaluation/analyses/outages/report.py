@@ -39,11 +39,29 @@ class Correlation:
     interventions: ir.Table
     tables: Any
     _cached: list = field(default_factory=list, repr=False)
+    _cut_table: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def cut_table(self) -> pd.DataFrame:
+        """The period's cuts counted by PM, OC, reason, source and short
+        (:func:`.correlation.cut_counts`), computed once."""
+        if self._cut_table is None:
+            self._cut_table = c.cut_counts(self.events, self.tables["outages"], self.period)
+        return self._cut_table
 
     def per_pm(self) -> pd.DataFrame:
         """The per-PM table of :func:`.correlation.per_pm` for this correlation."""
-        return c.per_pm(self.interventions, self.placed, self.events, self.windows,
+        return c.per_pm(self.interventions, self.placed, self.cut_table, self.windows,
                         self.tables["pms"], self.period)
+
+    def per_oc(self) -> pd.DataFrame:
+        """The per-OC table of :func:`.correlation.per_oc` for this correlation."""
+        return c.per_oc(self.tables["outage_reports"], self.cut_table, self.tables["outages"],
+                        self.windows, self.period)
+
+    def exclusions(self) -> dict[str, int]:
+        """The cuts of the period not counted, by reason (:func:`.correlation.exclusions`)."""
+        return c.exclusions(self.cut_table, self.placed)
 
     def release(self) -> None:
         """Drop the engine-side materialisations (temporary tables)."""
@@ -78,12 +96,12 @@ def correlate(tables: TableSource, since=None, as_of=None,
     period = c.resolve_period(interventions, outages, since=since, as_of=as_of, zone=zone)
     keep: list = []
     windows = _cache(c.intervention_windows(interventions, period, config), keep, cache)
-    events = _cache(c.cut_events(outages, period.start - config.tolerance,
+    events = _cache(c.cut_events(outages, period, period.start - config.tolerance,
                                  _window_end(windows, period, config)), keep, cache)
     every = _cache(c.all_pairs(events, windows, tables["intervention_targets"], config),
                    keep, cache)
     pairs = c.matched_pairs(every)
-    placed = _cache(c.placement(every, period), keep, cache)
+    placed = _cache(c.placement(every), keep, cache)
     pi = _cache(c.per_intervention(windows, pairs, tables["outage_reports"]), keep, cache)
     return Correlation(period, config, windows, events, every, pairs, placed, pi, tables, keep)
 
@@ -152,26 +170,22 @@ def analyse(tables: TableSource, since=None, as_of=None,
     """Run the whole outage analysis; DO codes pseudonymised when ``pseudonym_key`` is given."""
     corr = correlate(tables, since=since, as_of=as_of, config=config, zone=zone)
     try:
-        return _report(corr, tables, rr_level, pseudonym_key, list_limit)
+        return _report(corr, rr_level, pseudonym_key, list_limit)
     finally:
         corr.release()
 
 
-def _report(corr: Correlation, tables, rr_level, key, limit) -> OutageReport:
+def _report(corr: Correlation, rr_level, key, limit) -> OutageReport:
     period, pi = corr.period, corr.interventions
     pms = add_rate_ratio(corr.per_pm(), rr_level)
     dos = c.per_do(pi, corr.config).to_pandas()
-    ocs = c.per_oc(tables["outage_reports"], corr.events, tables["outages"], corr.windows,
-                   period)
-    short_df = c.short_cuts(corr.events, corr.placed, period, limit).to_pandas()
+    ocs = corr.per_oc()
+    short_df = c.short_cuts(corr.events, corr.placed, limit).to_pandas()
     missing = pi.filter(~pi.has_window).select(
         "ref_interv_oi", "code_do", "pm_id", "hd", "m1_received_at").order_by(
         ["code_do", "hd", "ref_interv_oi"])
     missing_df = (missing.limit(limit) if limit is not None else missing).to_pandas()
-    excl = {r.reason: int(r.cuts) for r in
-            c.exclusions(corr.events, tables["outages"], corr.placed, period)
-            .to_pandas().itertuples()}
-    network = _network(pms, dos, ocs, excl, rr_level)
+    network = _network(pms, dos, ocs, corr.exclusions(), rr_level)
     short_total = network["short_cuts"]
     if key:
         # re-sorted by pseudonym: the order of the real codes would leak them
