@@ -70,7 +70,7 @@ def build(path: str, n_int: int, n_cut: int, n_pm: int, seed: int = 5) -> None:
     oc = r.integers(0, 4, n_cut)
     from_m5 = np.r_[covered[k] & (oc[:n_in] < 2), np.zeros(n_out, bool)]
     is_target = np.r_[r.random(n_in) < 0.05, np.zeros(n_out, bool)]
-    pto = np.where(is_target, -np.r_[k, np.zeros(n_out, int)] - 1, r.integers(0, 10**9, n_cut))
+    pto = np.where(is_target, -np.r_[k, np.zeros(n_out, int)] - 1, r.integers(0, 10**8, n_cut))
     restored = c_t + r.exponential(4 * 3600, n_cut).astype(np.int64)
     seen = from_m5 & (r.random(n_cut) < 0.5)         # the same cut from supervision too
     cuts = pa.table({"oc": oc, "pm": c_pm, "pto": pto, "t_at": _ts(c_t), "rest": _ts(restored),
@@ -86,13 +86,18 @@ def build(path: str, n_int: int, n_cut: int, n_pm: int, seed: int = 5) -> None:
     con.execute("""INSERT INTO interventions SELECT 'OI-' || i, 'DO-' || i,
         'D' || lpad(d::VARCHAR, 3, '0'), 'OI01', 'FI-' || lpad(pm::VARCHAR, 6, '0'),
         hd, hf, m1, m3 FROM g_int""")
+    # PTO references in the spec's shape FI-YYYY-YYYY (12 characters); targets FJ-…
     con.execute("""INSERT INTO intervention_targets SELECT 'OI-' || i, 'racc', NULL,
-        'PTO-T' || i, 'm1' FROM g_int""")
+        'FJ-' || lpad((i // 10000)::VARCHAR, 4, '0') || '-' || lpad((i % 10000)::VARCHAR, 4, '0'),
+        'm1' FROM g_int""")
     con.execute("""INSERT INTO outage_reports SELECT 'OI-' || i, 'OC0' || oc, t_at, 0, 0
         FROM g_rep""")
     cut_sql = """SELECT 'OC0' || oc, 'FI-' || lpad(pm::VARCHAR, 6, '0'),
-        CASE WHEN unknown THEN NULL WHEN pto < 0 THEN 'PTO-T' || (-pto - 1)
-             ELSE 'PTO-' || pto END,
+        CASE WHEN unknown THEN NULL
+             WHEN pto < 0 THEN 'FJ-' || lpad(((-pto - 1) // 10000)::VARCHAR, 4, '0') || '-'
+                               || lpad(((-pto - 1) % 10000)::VARCHAR, 4, '0')
+             ELSE 'FI-' || lpad((pto // 10000 % 10000)::VARCHAR, 4, '0') || '-'
+                  || lpad((pto % 10000)::VARCHAR, 4, '0') END,
         NULL, NULL, NULL, NULL, t_at, rest, CASE WHEN power THEN 'power' END, churned, {ref}
         FROM g_cut"""
     con.execute("INSERT INTO outages " + cut_sql.format(ref="'OI-' || ref"))

@@ -2,9 +2,9 @@
 
 A result is a dict whose values are plain values, nested dicts and lists, or
 pandas frames. :func:`document` renders it: plain values with :mod:`json`
-(indented), each frame as an array of objects, one row per line, written by
-pandas' C writer rather than value by value — a per-PM table of 100 000 rows
-takes a fraction of a second. Times (naive UTC in every table) are printed in
+(indented), each frame as one array of objects written by pandas' C writer
+rather than value by value — a per-PM table of 100 000 rows takes a fraction
+of a second. Times (naive UTC in every table) are printed in
 the database's zone with their offset (:func:`evaluation.localtime.iso`); NaN,
 NA and ±inf become ``null``.
 """
@@ -48,7 +48,7 @@ def _times(s: pd.Series, zone: str) -> pd.Series:
 
 
 def frame(df: pd.DataFrame, zone: str = UTC) -> str:
-    """The rows of ``df`` as a JSON array, one object per line."""
+    """The rows of ``df`` as a JSON array of objects."""
     if df.empty:
         return "[]"
     out = {}
@@ -60,9 +60,8 @@ def frame(df: pd.DataFrame, zone: str = UTC) -> str:
         elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) != "string":
             col = col.map(lambda v: clean(v, zone), na_action="ignore")
         out[name] = col
-    text = pd.DataFrame(out).to_json(orient="records", lines=True, double_precision=15,
-                                     force_ascii=False, date_format="iso")
-    return "[\n" + ",\n".join(text.rstrip("\n").split("\n")) + "\n]"
+    return pd.DataFrame(out).to_json(orient="records", double_precision=15, force_ascii=False,
+                                     date_format="iso")
 
 
 def document(parts: dict, zone: str = UTC, indent: int = 2) -> str:

@@ -17,10 +17,10 @@ offset in force *before* the change (02:30 becomes 03:30 summer time). These are
 DuckDB's (ICU's) choices, so a table loaded through DuckDB and a message parsed
 in Python agree (a property test checks it).
 
-In the engine, a local day is the integer ``(epoch seconds + offset) // 86400``;
-the offset is a ``CASE`` over the zone's offset changes around the analysed
-period (:func:`local_day`), which DuckDB and Spark both run, and which is a
-plain integer division when the zone is UTC.
+In the engine, a local day is the date of the time plus its offset; the offset
+is a ``CASE`` over the zone's offset changes around the analysed period
+(:func:`local_day`), which DuckDB and Spark both run, and nothing at all when
+the zone is UTC.
 """
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from .errors import OpevalError
 
 UTC = "UTC"
 SETTING = "timezone"
-DAY_S = 86_400
 #: Offset changes are listed this far around an analysed period (see :func:`local_day`).
 SPAN = dt.timedelta(days=366)
 
@@ -154,23 +153,23 @@ def timestamp_sql(expr: str, name: str) -> str:
 
 
 def local_day(ts: ir.TimestampValue, name: str, start: dt.datetime,
-              end: dt.datetime) -> ir.IntegerValue:
-    """Engine-side local day number of naive-UTC ``ts`` (days since 1970-01-01 local).
+              end: dt.datetime) -> ir.DateValue:
+    """Engine-side local calendar day of naive-UTC ``ts``.
 
     Exact for times within :data:`SPAN` of ``[start, end)``; beyond that the offset
     at the span's edge applies (only a day comparison of a time a year away from the
     period could differ, and no rule compares such times).
     """
-    secs = ts.epoch_seconds()
     if name == UTC:
-        return secs // DAY_S
+        return ts.date()
     changes = offset_changes(name, start - SPAN, end + SPAN)
     if len(changes) == 1:
-        return (secs + changes[0][1]) // DAY_S
-    branches = [(ts < ibis.literal(at), prev) for (at, _), (_, prev)
-                in zip(changes[1:], changes[:-1])]
-    offset = ibis.cases(*branches, else_=changes[-1][1])
-    return (secs + offset) // DAY_S
+        offset = ibis.literal(changes[0][1])
+    else:
+        branches = [(ts < ibis.literal(at), prev) for (at, _), (_, prev)
+                    in zip(changes[1:], changes[:-1])]
+        offset = ibis.cases(*branches, else_=changes[-1][1])
+    return (ts + offset.as_interval("s")).date()
 
 
 def database_zone(get_setting) -> str:

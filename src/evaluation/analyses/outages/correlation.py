@@ -78,8 +78,8 @@ class Period:
     def hours(self) -> float:
         return max((self.end - self.start).total_seconds(), 0.0) / 3600.0
 
-    def day(self, ts: ir.TimestampValue) -> ir.IntegerValue:
-        """Engine-side local day number of a naive-UTC time (:func:`localtime.local_day`)."""
+    def day(self, ts: ir.TimestampValue) -> ir.DateValue:
+        """Engine-side local calendar day of a naive-UTC time (:func:`localtime.local_day`)."""
         return localtime.local_day(ts, self.zone, self.start, self.end)
 
     def contains(self, ts: ir.TimestampValue) -> ir.BooleanValue:
@@ -159,7 +159,8 @@ def intervention_windows(interventions: ir.Table, period: Period,
     """Interventions whose HD lies in the period, with HD/HF as ``hd``/``hf``.
 
     ``late_m1``: the M1 came more than ``config.m1_delay_large_s`` after HD
-    (:func:`rules.m1_late`). ``multi``: the spec's multi-intervention tag — the
+    (:func:`rules.m1_late`). ``w_id``: a number of the window for this analysis (an
+    integer to join on). ``multi``: the spec's multi-intervention tag — the
     presence overlaps another one of the period at the same PM (one starts before
     the other ends, a shared instant included). Sorted by HD at each PM, a window
     overlaps a later one exactly when the next one starts before it ends, and an
@@ -172,7 +173,7 @@ def intervention_windows(interventions: ir.Table, period: Period,
     multi = ((i.started_at <= i.ended_at.max().over(before))
              | (i.started_at.lead().over(order) <= i.ended_at)).fill_null(False)
     return i.select(
-        "ref_interv_oi", "pm_id", "code_do",
+        "ref_interv_oi", "pm_id", "code_do", w_id=ibis.row_number(),
         hd=i.started_at, hf=i.ended_at, m1_received_at=i.m1_received_at,
         m3_received_at=i.m3_received_at,
         late_m1=rules.m1_late(i.m1_received_at, i.started_at, config.m1_delay_large_s),
@@ -188,49 +189,62 @@ def cut_events(outages: ir.Table, period: Period, start: dt.datetime,
     the earliest known restore time, ``reason`` why it is not counted (the first
     of :data:`rules.EXCLUSIONS` any source gives, NULL when counted),
     ``from_m5`` / ``from_supervision`` whether an M5 / a row from elsewhere (line
-    supervision) reported it, ``m5_refs`` the interventions whose M5 listed it;
-    ``short``: restored the same local day (§6); ``in_period``: its time lies in
+    supervision) reported it (``rank``: the reason's position in the list); ``short``: restored the same local day (§6); ``in_period``: its time lies in
     ``period`` (``[start, end)`` may reach beyond it, to the windows' ends). Cuts
     whose PTO or time is unknown cannot be identified and are not here
     (:func:`unidentified`).
     """
     o = outages.filter((outages.cut_at >= ibis.literal(start))
                        & (outages.cut_at < ibis.literal(end)) & rules.identified(outages))
-    from_m5 = o.ref_interv_oi.notnull()
-    g = o.group_by(list(CUT_ID)).aggregate(
-        restored_at=o.restored_at.min(),
-        rank=rules.exclusion_rank(o).min(),
-        from_m5=from_m5.any(),
-        from_supervision=(~from_m5).any(),
-        m5_refs=o.ref_interv_oi.collect(where=from_m5))
+    g = _merged(o, list(CUT_ID))
     return g.select(
-        *CUT_ID, "restored_at", "from_m5", "from_supervision", "m5_refs",
+        *CUT_ID, "restored_at", "from_m5", "from_supervision", "rank",
         reason=rules.exclusion_reason(g["rank"]), counted=g["rank"].isnull(),
         short=rules.short_cut(period.day(g.cut_at), period.day(g.restored_at)),
         in_period=period.contains(g.cut_at))
 
 
-def cut_counts(events: ir.Table, outages: ir.Table, period: Period) -> pd.DataFrame:
-    """How many cuts of the period there are, by PM, OC, reason not counted (None: counted),
-    source and short: the small table every count of cuts is read from.
+#: Why a cut of the period is not counted: the merged cuts' reasons, then the rows that
+#: cannot be identified.
+REASONS = (*[r for r, _w in rules.EXCLUSIONS], rules.UNKNOWN_PTO, rules.UNKNOWN_CUT_TIME)
 
-    The merged cuts of :func:`cut_events`, and the rows whose cut cannot be
-    identified (reason ``unknown_pto`` / ``unknown_cut_time``, each row one cut,
-    never short): two aggregates in the engine.
+
+def cut_counts(outages: ir.Table, period: Period) -> pd.DataFrame:
+    """The period's cuts counted per (PM, OC): the small table every count of cuts is read
+    from (the per-PM and per-OC tables, the exclusions).
+
+    Columns: ``cuts`` (distinct, counted or not), ``counted``, ``counted_short``,
+    ``m5_cuts``, ``supervision_cuts``, ``both_sources``, and one column per reason
+    of :data:`REASONS`. The merged cuts of :func:`cut_events` are counted as they
+    are merged (nothing of the size of the cuts is materialised); the rows whose
+    cut cannot be identified (unknown PTO or cut time) each count as one cut.
     """
-    e = events.filter(events.in_period)
-    keys = ["pm_id", "code_oc", "reason", "from_m5", "from_supervision", "short"]
-    merged = e.group_by(keys).aggregate(cuts=e.count()).to_pandas()
+    e = cut_events(outages, period, period.start, period.end)
+    # counted first by kind (a handful of groups per PM and OC), then the kinds summed
+    # into columns: far fewer sums than one per merged cut
+    k = e.group_by(["pm_id", "code_oc", "rank", "from_m5", "from_supervision", "short"]
+                   ).aggregate(n=e.count())
+
+    def where(cond):
+        return ibis.ifelse(cond, k.n, 0).sum()
+    counted = k["rank"].isnull()
+    merged = k.group_by(["pm_id", "code_oc"]).aggregate(
+        cuts=k.n.sum(), counted=where(counted), counted_short=where(counted & k.short),
+        m5_cuts=where(k.from_m5), supervision_cuts=where(k.from_supervision),
+        both_sources=where(k.from_m5 & k.from_supervision),
+        **{r: where(k["rank"] == i) for i, (r, _w) in enumerate(rules.EXCLUSIONS)}).to_pandas()
     u = unidentified(outages, period)
-    unknown = u.group_by(["pm_id", "code_oc", "reason", "from_m5"]).aggregate(
-        cuts=u.count()).to_pandas()
-    unknown = unknown.assign(from_supervision=~unknown["from_m5"].astype(bool), short=False)
-    t = pd.concat([merged, unknown[keys + ["cuts"]]], ignore_index=True)
-    t["reason"] = t["reason"].astype(object).where(t["reason"].notna(), None)
-    for col in ("from_m5", "from_supervision", "short"):
-        t[col] = t[col].astype(bool)
-    t["cuts"] = t["cuts"].astype("int64")
-    return t
+    unknown = u.group_by(["pm_id", "code_oc"]).aggregate(
+        cuts=u.count(), m5_cuts=_n(u.from_m5), supervision_cuts=_n(~u.from_m5),
+        **{r: _n(u.reason == r) for r in (rules.UNKNOWN_PTO, rules.UNKNOWN_CUT_TIME)}
+    ).to_pandas()
+    t = pd.concat([merged, unknown], ignore_index=True).fillna(0)
+    t = t.groupby(["pm_id", "code_oc"], as_index=False).sum()
+    cols = ["cuts", "counted", "counted_short", "m5_cuts", "supervision_cuts", "both_sources",
+            *REASONS]
+    for col in cols:
+        t[col] = t[col].astype("int64") if col in t else 0
+    return t[["pm_id", "code_oc", *cols]]
 
 
 def unidentified(outages: ir.Table, period: Period) -> ir.Table:
@@ -244,40 +258,66 @@ def unidentified(outages: ir.Table, period: Period) -> ir.Table:
 
 # ---------------------------------------------------------------- the join
 
-def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
-              config: OutageConfig = OutageConfig()) -> ir.Table:
+def _merged(rows: ir.Table, keys: list, **more) -> ir.Table:
+    """Rows of cuts grouped by ``keys`` (the cut, and anything that depends on it only)
+    with the attributes of :func:`cut_events` merged over their sources (and the
+    aggregates ``more``)."""
+    from_m5 = rows.ref_interv_oi.notnull()
+    return rows.group_by(keys).aggregate(
+        restored_at=rows.restored_at.min(), rank=rules.exclusion_rank(rows).min(),
+        from_m5=from_m5.any(), from_supervision=(~from_m5).any(), **more)
+
+
+def all_pairs(outages: ir.Table, windows: ir.Table, targets: ir.Table, period: Period,
+              end: dt.datetime, config: OutageConfig = OutageConfig()) -> ir.Table:
     """Every (counted cut, window) of the same PM with the cut in [HD − tol, HF + tol].
 
     An equi-join on (PM, time bucket) with the interval test as a residual
     predicate: each window is expanded into the buckets it spans, each cut
-    falls in one bucket, so every qualifying pair comes out exactly once.
+    falls in one bucket, so every qualifying pair comes out exactly once. The
+    rows of ``outages`` are joined before they are merged into cuts: the rows of
+    one cut share its PM and time, so they meet the same windows, and merging
+    each (cut, window) pair's rows (:func:`_merged`) gives the cut's attributes —
+    the 10 million cuts of a large network are never materialised, only the
+    pairs. Cuts whose time lies in ``[period.start − tol, end)`` are matched
+    (``end`` reaches the last window's end).
+
     ``position`` says before / in / after the window; ``attributed`` whether
     the cut may belong to that intervention (no M5 listed it, or an M5 of that
     intervention did); ``is_target`` whether it is a line the DO works on there;
     ``windows_counting`` in how many windows the cut counts (attributed, in,
     not a target), so ``shared`` when more than one. A cut inside two windows
     makes them overlap, so only the pairs of ``multi`` windows need the count
-    across windows; the others count their own pair.
+    across windows; the others count their own pair. ``short`` and
+    ``in_period`` as in :func:`cut_events`.
     """
     b = config.bucket_s
     tol = ibis.interval(seconds=int(config.tolerance.total_seconds()))
     w = windows.filter(windows.hf.notnull())
-    w = w.select(w_pm=w.pm_id, ref_interv_oi=w.ref_interv_oi, code_do=w.code_do, hd=w.hd,
-                 hf=w.hf, multi=w.multi, lo=w.hd - tol, hi=w.hf + tol)
+    w = w.select(w_pm=w.pm_id, w_id=w.w_id, w_ref=w.ref_interv_oi, hd=w.hd, hf=w.hf,
+                 multi=w.multi, lo=w.hd - tol, hi=w.hf + tol)
     w = w.mutate(w_bucket=ibis.range(w.lo.epoch_seconds() // b,
                                      w.hi.epoch_seconds() // b + 1).unnest())
-    cuts = events.filter(events.counted)
-    c = cuts.mutate(c_bucket=cuts.cut_at.epoch_seconds() // b)
-    j = c.join(w, [c.pm_id == w.w_pm, c.c_bucket == w.w_bucket,
-                   c.cut_at >= w.lo, c.cut_at <= w.hi])
-    j = j.select(
-        *CUT_ID, "restored_at", "from_m5", "from_supervision", "short", "in_period",
-        "ref_interv_oi", "code_do", "hd", "hf", "multi",
-        position=rules.position(j.cut_at, j.hd, j.hf),
-        attributed=~j.from_m5 | j.m5_refs.contains(j.ref_interv_oi).fill_null(False))
+    o = outages.filter((outages.cut_at >= ibis.literal(period.start - config.tolerance))
+                       & (outages.cut_at < ibis.literal(end)) & rules.identified(outages))
+    o = o.select(*CUT_ID, "restored_at", "cause", "churned", "ref_interv_oi",
+                 c_bucket=o.cut_at.epoch_seconds() // b)
+    j = o.join(w, [o.pm_id == w.w_pm, o.c_bucket == w.w_bucket,
+                   o.cut_at >= w.lo, o.cut_at <= w.hi])
+    # the window's own columns depend on it only: taken along, not grouped by
+    g = _merged(j, [*CUT_ID, "w_id"], listed=(j.ref_interv_oi == j.w_ref).any(),
+                w_ref=j.w_ref.min(), position=rules.position(j.cut_at, j.hd, j.hf).min(),
+                multi=j.multi.any())
+    g = g.filter(g["rank"].isnull())
+    g = g.select(
+        *CUT_ID, "restored_at", "from_m5", "from_supervision", "position", "multi",
+        ref_interv_oi=g.w_ref,
+        short=rules.short_cut(period.day(g.cut_at), period.day(g.restored_at)),
+        in_period=period.contains(g.cut_at),
+        attributed=~g.from_m5 | g.listed.fill_null(False))
     tk = rules.target_key(targets)
     tk = tk.select(ref_interv_oi=tk.target_ref, pto=tk.target_pto, target_hit=ibis.literal(1))
-    j = j.view().left_join(tk, ["ref_interv_oi", "pto"])
+    j = g.view().left_join(tk, ["ref_interv_oi", "pto"])
     j = j.select(*[c for c in j.columns if not c.endswith("_right") and c != "target_hit"],
                  is_target=j.target_hit.notnull())
     counts = (j.attributed & (j.position == "in") & ~j.is_target).cast("int64")
@@ -286,7 +326,7 @@ def all_pairs(events: ir.Table, windows: ir.Table, targets: ir.Table,
         ibis.window(group_by=[m[k] for k in CUT_ID])))
     one = j.filter(~j.multi).mutate(windows_counting=counts)
     j = ibis.union(one, m.select(*one.columns))
-    return j.mutate(shared=j.windows_counting > 1)
+    return j.mutate(shared=j.windows_counting > 1).drop("multi")
 
 
 def matched_pairs(pairs: ir.Table) -> ir.Table:
@@ -431,13 +471,10 @@ def per_pm(pi: ir.Table, placed: ir.Table, cut_table: pd.DataFrame, windows: ir.
     small results.
     """
     counts = pi.group_by("pm_id").aggregate(**_incident_counts(pi)).to_pandas()
-    c = cut_table
-    counted = c["reason"].isna()
-    period_cuts = c.assign(period_cuts=c["cuts"].where(counted, 0),
-                           period_short=c["cuts"].where(counted & c["short"], 0),
-                           supervision_records=c["cuts"].where(c["from_supervision"], 0))
-    period_cuts = period_cuts.groupby(["pm_id", "code_oc"], as_index=False)[
-        ["period_cuts", "period_short", "supervision_records"]].sum()
+    period_cuts = cut_table[["pm_id", "code_oc", "counted", "counted_short",
+                             "supervision_cuts"]].rename(columns={
+        "counted": "period_cuts", "counted_short": "period_short",
+        "supervision_cuts": "supervision_records"})
     where = _placed_per_pm_oc(placed).to_pandas()
     po = period_cuts.merge(where, on=["pm_id", "code_oc"], how="outer").fillna(0)
     sup = po["supervision_records"] > 0
@@ -533,17 +570,9 @@ def per_oc(reports: ir.Table, cut_table: pd.DataFrame, outages: ir.Table, window
     ow = o.join(w, o.ref_interv_oi == w.w_ref)
     own = ow.group_by("code_oc").aggregate(cuts_outside_own_window=_n(
         ow.hf.notnull() & ~rules.in_window(ow.cut_at, ow.hd, ow.hf)))
-    c = cut_table
-    n = c["cuts"]
-    reasons = [r for r, _w in rules.EXCLUSIONS] + [rules.UNKNOWN_PTO, rules.UNKNOWN_CUT_TIME]
-    cuts = c.assign(m5_cuts=n.where(c["from_m5"], 0),
-                    supervision_cuts=n.where(c["from_supervision"], 0),
-                    both_sources=n.where(c["from_m5"] & c["from_supervision"], 0),
-                    counted_cuts=n.where(c["reason"].isna(), 0),
-                    **{_oc_column(r): n.where(c["reason"] == r, 0) for r in reasons})
-    cols = ["cuts", "m5_cuts", "supervision_cuts", "both_sources", "counted_cuts",
-            *[_oc_column(r) for r in reasons]]
-    cuts = cuts.groupby("code_oc")[cols].sum()
+    cuts = cut_table.drop(columns=["pm_id", "counted_short"]).groupby("code_oc").sum()
+    cuts = cuts.rename(columns={"counted": "counted_cuts",
+                                **{r: _oc_column(r) for r in REASONS}})
     parts = [t.to_pandas().set_index("code_oc") for t in (rep, own)]
     t = parts[0].join([cuts, parts[1]], how="outer").fillna(0).astype("int64")
     t["uses_flow3"] = t["m5_received"] > 0
@@ -555,22 +584,26 @@ def exclusions(cut_table: pd.DataFrame, placed: ir.Table) -> dict[str, int]:
     """Cuts of the period that do not count, by reason: merged cuts by their reason, rows
     that cannot be identified (:func:`cut_counts`), and cuts that are only a DO's own
     line at work (``target_line``)."""
-    c = cut_table[cut_table["reason"].notna()]
-    out = {str(k): int(v) for k, v in c.groupby("reason")["cuts"].sum().items()}
+    out = {r: int(cut_table[r].sum()) for r in REASONS if cut_table[r].sum() > 0}
     p = placed.filter(placed.in_period & placed.in_any & ~placed.in_customer)
     out[rules.TARGET_LINE] = int(p.count().execute())
     return out
 
 
-def short_cuts(events: ir.Table, placed: ir.Table, limit: int | None = None) -> ir.Table:
+def short_cuts(events: ir.Table, placed: ir.Table, limit: int | None = None,
+               pms: pd.DataFrame | None = None) -> ir.Table:
     """Counted cuts of the period restored the same local day (§6), with whether they lie
     in a window (and which), a cut that is only a DO's own line left out; the first
     ``limit`` by PM and time (all when None). Their number is the per-PM tables' sum.
 
-    The few cuts that are only a DO's line are set apart first, the list is cut to
-    ``limit``, and only then joined to where the cuts lie.
+    With ``pms`` (the per-PM table, whose ``short_cuts`` count them per PM), only
+    the first PMs that hold ``limit`` short cuts are read: the list is in PM order.
     """
     e = events.filter(events.counted & events.in_period & events.short)
+    if limit is not None and pms is not None:
+        t = pms[pms["short_cuts"] > 0].sort_values("pm_id")
+        enough = t["short_cuts"].cumsum().searchsorted(limit) + 1
+        e = e.filter(e.pm_id.isin(t["pm_id"].iloc[:enough].tolist() or [""]))
     target = placed.filter(placed.in_any & ~placed.in_customer)
     e = e.anti_join(target, [e[k] == target[k] for k in CUT_ID])
     e = e.order_by(["pm_id", "cut_at", "code_oc", "pto"])

@@ -46,7 +46,7 @@ class Correlation:
         """The period's cuts counted by PM, OC, reason, source and short
         (:func:`.correlation.cut_counts`), computed once."""
         if self._cut_table is None:
-            self._cut_table = c.cut_counts(self.events, self.tables["outages"], self.period)
+            self._cut_table = c.cut_counts(self.tables["outages"], self.period)
         return self._cut_table
 
     def per_pm(self) -> pd.DataFrame:
@@ -89,17 +89,20 @@ def _window_end(windows: ir.Table, period: c.Period, config: c.OutageConfig) -> 
 def correlate(tables: TableSource, since=None, as_of=None,
               config: c.OutageConfig | None = None, cache: bool = True,
               zone: str = localtime.UTC) -> Correlation:
-    """Bind the correlation to the period (days of ``zone``); materialise the merged cuts,
-    the pairs, the placement of each cut and the per-intervention rows."""
+    """Bind the correlation to the period (days of ``zone``); materialise the windows, the
+    pairs, the placement of each cut and the per-intervention rows (the merged cuts of a
+    large network are not materialised: :func:`.correlation.all_pairs`)."""
     config = config or c.OutageConfig()
     interventions, outages = tables["interventions"], tables["outages"]
     period = c.resolve_period(interventions, outages, since=since, as_of=as_of, zone=zone)
     keep: list = []
     windows = _cache(c.intervention_windows(interventions, period, config), keep, cache)
-    events = _cache(c.cut_events(outages, period, period.start - config.tolerance,
-                                 _window_end(windows, period, config)), keep, cache)
-    every = _cache(c.all_pairs(events, windows, tables["intervention_targets"], config),
-                   keep, cache)
+    end = _window_end(windows, period, config)
+    # the merged cuts stay an expression: read whole once for the counts (cut_table),
+    # and by PM for a list or a timeline; the pairs are built from the rows directly
+    events = c.cut_events(outages, period, period.start - config.tolerance, end)
+    every = _cache(c.all_pairs(outages, windows, tables["intervention_targets"], period, end,
+                               config), keep, cache)
     pairs = c.matched_pairs(every)
     placed = _cache(c.placement(every), keep, cache)
     pi = _cache(c.per_intervention(windows, pairs, tables["outage_reports"]), keep, cache)
@@ -180,7 +183,7 @@ def _report(corr: Correlation, rr_level, key, limit) -> OutageReport:
     pms = add_rate_ratio(corr.per_pm(), rr_level)
     dos = c.per_do(pi, corr.config).to_pandas()
     ocs = corr.per_oc()
-    short_df = c.short_cuts(corr.events, corr.placed, limit).to_pandas()
+    short_df = c.short_cuts(corr.events, corr.placed, limit, pms).to_pandas()
     missing = pi.filter(~pi.has_window).select(
         "ref_interv_oi", "code_do", "pm_id", "hd", "m1_received_at").order_by(
         ["code_do", "hd", "ref_interv_oi"])

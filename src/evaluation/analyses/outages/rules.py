@@ -71,10 +71,11 @@ def exclusion_rank(outages: ir.Table) -> ir.IntegerValue:
     A cut reported by several sources takes the lowest rank among them: a
     ``power`` cause from any source excludes it.
     """
-    cause = outages.cause.fill_null("")
-    branches = [((outages.churned.fill_null(False) if word is None else cause == word), rank)
-                for rank, (_reason, word) in enumerate(EXCLUSIONS)]
-    return ibis.cases(*branches, else_=ibis.null("int8"))
+    by_cause = outages.cause.cases(
+        *[(word, rank) for rank, (_reason, word) in enumerate(EXCLUSIONS) if word is not None],
+        else_=ibis.null("int8"))
+    churned = next(rank for rank, (_r, word) in enumerate(EXCLUSIONS) if word is None)
+    return ibis.least(by_cause, ibis.ifelse(outages.churned, churned, ibis.null("int8")))
 
 
 def exclusion_reason(rank: ir.IntegerValue) -> ir.StringValue:
@@ -135,7 +136,7 @@ def m3_before_m1(m1_received_at: ir.TimestampValue,
     return (m3_received_at < m1_received_at).fill_null(False)
 
 
-def m5_late(received_day: ir.IntegerValue, hf_day: ir.IntegerValue) -> ir.BooleanValue:
+def m5_late(received_day: ir.DateValue, hf_day: ir.DateValue) -> ir.BooleanValue:
     """The M5 came after midnight of the day the intervention ended (flow 3 delay); the
     days are local days of the database's zone (:meth:`.correlation.Period.day`)."""
     return (received_day > hf_day).fill_null(False)
@@ -148,7 +149,7 @@ def m5_before_m3(received_at: ir.TimestampValue,
     return (m3_received_at.isnull() | (received_at < m3_received_at)).fill_null(False)
 
 
-def short_cut(cut_day: ir.IntegerValue, restored_day: ir.IntegerValue) -> ir.BooleanValue:
+def short_cut(cut_day: ir.DateValue, restored_day: ir.DateValue) -> ir.BooleanValue:
     """A cut restored on the same local calendar day — §6: short cuts reveal
     reference-data problems."""
     return (restored_day == cut_day).fill_null(False)
