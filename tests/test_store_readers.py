@@ -84,6 +84,15 @@ def test_utf16_without_a_byte_order_mark_is_named_and_loads_when_declared(con, t
     assert _rows(con, "SELECT name FROM systems") == [("Café",)]
 
 
+def test_a_stray_nul_in_one_utf8_field_is_not_taken_for_utf16(con, tmp_path):
+    """One NUL byte inside a name (1 byte of 27) is not UTF-16, whose ASCII text has a
+    NUL in every other byte: the file loads, 2 rows read = 2 accepted."""
+    path = tmp_path / "systems.csv"
+    path.write_bytes(b"system_id,name\nS1,Ca\x00fe\nS2,ok\n")
+    f = ingest(con, "systems", [path]).files[0]
+    assert (f.rows_read, f.accepted, f.quarantined) == (2, 2, 0)
+
+
 def test_a_latin1_export_names_the_problem_and_loads_with_encoding(con, tmp_path):
     """Latin-1 bytes: line 2 (S1, 'Café' as 43 61 66 E9) is not UTF-8 and is quarantined,
     the reason naming the option; line 3 (ASCII) loads. With --encoding latin-1 the same

@@ -53,6 +53,12 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
+def _looks_like_utf16(head: bytes) -> bool:
+    """UTF-16 text of mostly ASCII characters has a NUL in every other byte; a stray
+    NUL inside one field (which the row checks handle) does not make a file UTF-16."""
+    return len(head) >= 2 and head.count(b"\x00") * 4 >= len(head)
+
+
 @contextlib.contextmanager
 def as_utf8(path: Path, encoding: str | None = None) -> Iterator[Path]:
     """``path`` itself when it is UTF-8 (with or without a byte-order mark), else a
@@ -66,7 +72,7 @@ def as_utf8(path: Path, encoding: str | None = None) -> Iterator[Path]:
         raise InputError(f"{path}: starts with a UTF-16 byte-order mark, not {encoding} text")
     source = marked or declared or "utf-8"
     if source == "utf-8":
-        if b"\x00" in head:
+        if _looks_like_utf16(head):
             raise InputError(f"{path}: NUL bytes: this looks like UTF-16 text without a "
                              f"byte-order mark; load it with --encoding utf-16-le (or utf-16-be)")
         yield path
