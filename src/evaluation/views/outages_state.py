@@ -538,12 +538,16 @@ class OutagesState(param.Parameterized):
             n = int(j.count().execute())
             if n <= MAX_POINTS:
                 return j.order_by(["cut_at", "code_oc", "pto"]).to_pandas(), False
-            step = 3600 if period.hours <= 24 * 90 else 86400
-            b = j.mutate(bucket=(j.cut_at.epoch_seconds() // step) * step)
-            g = b.group_by(["bucket", "category"]).aggregate(cuts=b.count())
-            g = g.mutate(cut_at=g.bucket.cast("int64").as_timestamp("s")).drop("bucket")
-            return g.order_by(["cut_at", "category"]).to_pandas()[
-                ["cut_at", "category", "cuts"]], True
+            if period.hours <= 24 * 90:     # per hour
+                b = j.mutate(bucket=j.cut_at.truncate("h"))
+            else:                           # per day of the database's zone, from its midnight
+                day = period.day(j.cut_at)
+                b = j.mutate(bucket=day.cast("timestamp"))
+            g = b.group_by(["bucket", "category"]).aggregate(cuts=b.count()).to_pandas()
+            if period.hours > 24 * 90:
+                g["bucket"] = [localtime.day_start(d.date(), period.zone) for d in g["bucket"]]
+            g = g.rename(columns={"bucket": "cut_at"}).sort_values(["cut_at", "category"])
+            return g[["cut_at", "category", "cuts"]].reset_index(drop=True), True
         return self._memo("pm_timeline", (self.pm_id, self.code_do, MAX_POINTS), make)
 
     # ------------------------------------------------------------ per DO
