@@ -2,7 +2,13 @@
 
 `opeval serve` serves this page at `/outages` together with every other registered page.
 """
-from evaluation.serve import build_page
+import sys
+from pathlib import Path
+
+# `panel serve` puts this folder first on sys.path, where evaluation.py would hide the package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from evaluation.serve import build_page  # noqa: E402
 
 template = build_page("/outages")
 template.servable()

@@ -1,13 +1,20 @@
 """Page registry, Viewers, `opeval serve` start-up and the dashboards/ entry files (no browser)."""
 from __future__ import annotations
 
+import json
+import os
 import runpy
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import panel as pn
 import pytest
 
 import _views_db
+from _serve_proc import free_port, pull_document
 from conftest import ROOT, opeval_subprocess
 from evaluation.serve import build_page, make_apps
 from evaluation.store import db
@@ -123,6 +130,49 @@ def test_dashboard_entry_files_build_their_page(entry, db_file, monkeypatch):
     template = namespace["template"]
     assert isinstance(template, pn.template.BaseTemplate)
     assert "Cannot show" not in str(template.main.objects[0])
+
+
+@pytest.mark.slow
+def test_panel_serve_of_every_dashboard_file_serves_every_page(db_file, tmp_path):
+    """`panel serve dashboards/*.py`, as README says: Bokeh puts dashboards/ first on
+    sys.path while it runs a file, where evaluation.py used to hide the package
+    ("'evaluation' is not a package" on every page). Each page is requested over
+    HTTP, its document pulled over the websocket like a browser, and shows its own
+    page's title; the server logs no failed handler."""
+    port = free_port()
+    err = tmp_path / "panel.err"
+    with open(err, "wb") as e:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "panel", "serve", *map(str, DASHBOARDS), "--port", str(port),
+             "--address", "127.0.0.1"], stdout=e, stderr=subprocess.STDOUT, cwd=tmp_path,
+            env={**os.environ, "OPEVAL_DB": str(db_file)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for entry in DASHBOARDS:
+            path = "/" + entry.stem
+            html = _get_when_up(base + path, proc)
+            doc = json.loads(pull_document(base, path, html))["doc"]
+            shown = page("/" if entry.stem == "index" else path)   # index.py is the page at /
+            assert doc["title"] == f"opeval · {shown.title}", path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    log = err.read_text()
+    assert "Error running application handler" not in log and "Traceback" not in log, log
+
+
+def _get_when_up(url: str, proc, timeout: float = 120) -> str:
+    """The page at ``url`` once the server answers (it fails the test if the server exits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, "panel serve exited"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_every_registered_page_has_a_dashboard_file():
