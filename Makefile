@@ -39,7 +39,7 @@ demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missi
 serve: install $(DB) ## set up, build the demo database if missing, serve the dashboards on http://localhost:5006
 	$(BIN)/opeval --db $(DB) serve --port $(PORT)
 
-test: install browser java ## set up and run every test
+test: install browser java lint ## set up, lint, run every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install browser java ## run the benchmarks and print figures against their references

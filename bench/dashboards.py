@@ -224,7 +224,7 @@ class Server:
     def __init__(self, db: Path, log: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log, "wb")  # noqa: SIM115 (held open by the child until stop())
+        self._log = open(log, "wb")
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evaluation.cli", "--db", str(db), "serve", "--port",

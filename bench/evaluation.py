@@ -126,7 +126,7 @@ def _reference(path: str) -> pd.DataFrame:
     f["e"] = f.restored_at.fillna(T).where(f.restored_at.fillna(T) < f.s1, f.s1)
     f = f[f.e > f.s].sort_values(["device_id", "s", "e"])
     down = {}
-    for (sid, dev), g in f.groupby(["system_id", "device_id"], sort=False):
+    for (sid, _dev), g in f.groupby(["system_id", "device_id"], sort=False):
         total, cur_s, cur_e = 0.0, None, None
         for s, e in zip(g.s, g.e):
             if cur_e is None or s > cur_e:
@@ -206,7 +206,7 @@ def _reference(path: str) -> pd.DataFrame:
     # repeat faults: >= 3 within 90 days on one device
     r = w[w.device_id.notna()].sort_values(["device_id", "occurred_at"])
     rep = {}
-    for (sid, dev), g in r.groupby(["system_id", "device_id"], sort=False):
+    for (sid, _dev), g in r.groupby(["system_id", "device_id"], sort=False):
         ts = g.occurred_at.to_numpy()
         j = 0
         for i in range(len(ts)):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _child(fn, args, queue) -> None:

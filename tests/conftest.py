@@ -50,7 +50,7 @@ def opeval_subprocess(*args: str, **kw) -> subprocess.CompletedProcess:
     """Run the real ``opeval`` entry point in a child process."""
     return subprocess.run([sys.executable, "-m", "evaluation.cli", *map(str, args)],
                           capture_output=True, text=True, env={**os.environ, **kw.pop("env", {})},
-                          **kw)
+                          check=kw.pop("check", False), **kw)
 
 
 @contextlib.contextmanager

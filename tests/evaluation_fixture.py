@@ -29,7 +29,8 @@ DEVICES = [
     ("D1", "S1", "video_surveillance", "ccd_camera", "Z1", "2019-06-30", None),   # EOL 2025-06-30 = as-of: past
     ("D2", "S1", "video_surveillance", "ccd_camera", "Z1", "2019-07-01", None),   # EOL 2025-07-01: due
     ("D3", "S1", "intrusion_alarm", "intrusion_detector", "Z1", "2024-01-01", None),
-    ("D4", "S1", "video_surveillance", "dvr", "CR", "2020-12-30", None),          # EOL 2025-12-30 = as-of + 6 months: due
+    # EOL 2025-12-30 = as-of + 6 months: due
+    ("D4", "S1", "video_surveillance", "dvr", "CR", "2020-12-30", None),
     ("D5", "S1", "video_surveillance", "dvr", "CR", "2020-12-31", None),          # EOL 2025-12-31: ok
     ("D6", "S1", "access_control", "door_reader", "Z1", "2015-01-01", None),      # no life rule
     ("D7", "S1", "intrusion_alarm", "intrusion_detector", "Z1", "2018-01-01", "2024-12-31"),

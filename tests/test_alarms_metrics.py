@@ -18,7 +18,8 @@ from evaluation.analyses.alarms import (
 from evaluation.analyses.alarms.prep import instances, select, windows
 
 
-def flagged(rows, rules=AlarmRules()):
+def flagged(rows, rules=None):
+    rules = rules or AlarmRules()
     return nuisance.flag_nuisance(instances(alarm_table(rows)), rules)
 
 

@@ -44,7 +44,8 @@ def test_mapping_on_hand_made_files(tmp_path):
     assert f.loc["F0000", "restored_at"] == f.loc["F0000", "occurred_at"]
     assert "not logged" in f.loc["F0000", "action"]
     # F0001 (machine 1, 03-01 06:00): replaced in the same hour
-    assert f.loc["F0001", "restored_at"] == f.loc["F0001", "occurred_at"] and f.loc["F0001", "action"] == "replace comp2"
+    assert f.loc["F0001", "restored_at"] == f.loc["F0001", "occurred_at"]
+    assert f.loc["F0001", "action"] == "replace comp2"
     m = t["maintenance"]
     # 3 replacements answer failures (per_call); 3 are scheduled (periodic)
     assert sorted(m.kind.value_counts().items()) == [("per_call", 3), ("periodic", 3)]

@@ -79,7 +79,8 @@ def test_html_single_file_and_directory(loaded, run_cli, tmp_path):
     assert "no evidence" in s4 and ">none<" in s4
     assert "From the fault's occurrence" in page and "From the report" in page
     assert "Maintenance cycle per subsystem" in page and "access_control" in page
-    code, out, _ = run_cli("evaluate", "--as-of", "2025-06-30", "--format", "html", "--out", str(tmp_path / "dir") + "/")
+    code, out, _ = run_cli("evaluate", "--as-of", "2025-06-30", "--format", "html",
+                           "--out", str(tmp_path / "dir") + "/")
     assert code == 0 and "6 report(s)" in out
     assert (tmp_path / "dir" / "evaluation-S3.html").read_text().count('class="page"') == 1
 

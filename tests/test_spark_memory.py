@@ -2,8 +2,9 @@
 
 The outage analysis (``opeval outages``, the largest tables: cuts and
 interventions) runs over a generated lake in a child process while its resident
-memory is sampled (1M cuts by default, 10M with ``OPEVAL_MEMCHECK_ROWS``). The cuts table alone would take several GB as a pandas
-DataFrame (estimated from a 100 000-row sample, linearly); the analysis must
+memory is sampled (1M cuts by default, 10M with ``OPEVAL_MEMCHECK_ROWS``). The cuts
+table alone would take several GB as a pandas DataFrame (estimated from a 100 000-row
+sample, linearly); the analysis must
 grow the process by less than that, which it can only do if the joins and
 group-bys stay in the engine and pandas receives the per-PM result. DuckDB's own
 working memory does not shrink with the data, so the margin widens with size

@@ -13,10 +13,10 @@ import json
 import ibis
 import pytest
 
+from conftest import opeval_subprocess
 from evaluation.store import db, lake
 from evaluation.store.engine import open_engine
 from evaluation.store.schema import LOAD_ORDER, TABLES
-from conftest import opeval_subprocess
 from spark_support import assert_frames_same, assert_same, missing
 from test_lake import make_store, types
 

@@ -1,6 +1,7 @@
 """The store: creation, schema version, migrations, clear errors."""
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from evaluation.store import db
@@ -60,7 +61,7 @@ def test_failed_migration_leaves_the_old_version(db_path):
     con = db.connect(db_path)
     bad = {SCHEMA_VERSION + 1: ["ALTER TABLE systems ADD COLUMN owner VARCHAR",
                                 "ALTER TABLE nowhere ADD COLUMN x INT"]}
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.CatalogException, match="nowhere"):
         db.migrate(con, SCHEMA_VERSION + 1, bad)
     assert db.schema_version(con) == SCHEMA_VERSION
     cols = [r[0] for r in con.execute("DESCRIBE systems").fetchall()]

@@ -138,14 +138,14 @@ def test_broken_lines_are_quarantined_with_their_line(con, tmp_path):
                               '{"pm_id":"FI-3","oi_code":"oi1"}\n'
                               '{"pm_id":"FI-4","oi_code":"OI01","lines":{"a":1}}\n')])
     assert rows(con, "SELECT pm_id FROM pms") == [("FI-1",)]
-    assert [(l, r) for l, _, r in quarantine(con)] == [
+    assert [(line, r) for line, _, r in quarantine(con)] == [
         (3, "not valid JSON"), (4, "not a JSON object"),
         (5, "oi_code: not matching [0-9A-Z]{4}: 'oi1'"),
         (6, "lines: an object, not a single value")]
     ingest(con, "pms", [write(tmp_path / "p.csv", "pm_id,oi_code\nFI-5,OI01\nFI-6\nFI-7,OI01,x\nFI-8,OI01\n")])
     assert rows(con, "SELECT pm_id FROM pms ORDER BY 1") == [("FI-1",), ("FI-5",), ("FI-8",)]
     csv_q = rows(con, "SELECT line, reason FROM quarantine WHERE source_file LIKE '%.csv' ORDER BY line")
-    assert [l for l, _ in csv_q] == [3, 4]
+    assert [line for line, _ in csv_q] == [3, 4]
     assert csv_q[0][1].startswith("MISSING COLUMNS") and csv_q[1][1].startswith("TOO MANY COLUMNS")
     total = rows(con, "SELECT sum(rows_read), sum(accepted), sum(quarantined) FROM load_log")
     assert total == [(9, 3, 6)]

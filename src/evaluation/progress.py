@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def step_printer(enabled: bool | None = None) -> Callable[[str], None]:

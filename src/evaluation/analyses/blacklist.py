@@ -149,7 +149,8 @@ def _direction(row, cfg: BlacklistConfig) -> tuple[float | None, str]:
     return p, "worse" if ri / rc > bi / bc else "better"
 
 
-def assess(pms: pd.DataFrame, trend: pd.DataFrame, cfg: BlacklistConfig) -> tuple[pd.DataFrame, float | None, dict, bool]:
+def assess(pms: pd.DataFrame, trend: pd.DataFrame,
+           cfg: BlacklistConfig) -> tuple[pd.DataFrame, float | None, dict, bool]:
     """The per-PM statistics and decisions (pure pandas/numpy on the per-PM table)."""
     t = pms.merge(trend, on="pm_id", how="left")
     for k in ("trend_recent_covered", "trend_recent_impacted", "trend_before_covered",

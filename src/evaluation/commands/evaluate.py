@@ -64,8 +64,8 @@ def run(args) -> int:
         if missing:
             raise OpevalError(f"unknown system(s): {', '.join(missing)}")
     step("evaluating")
-    from ..analyses.efficiency import evaluate as run_evaluation   # imported when run: the
-    from ..reports import evaluation as report                      # CLI starts faster
+    from ..analyses.efficiency import evaluate as run_evaluation  # imported when run: the
+    from ..reports import evaluation as report  # CLI starts faster
     try:
         ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems,
                              progress=step)

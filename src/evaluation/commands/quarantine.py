@@ -19,7 +19,7 @@ def run(args) -> int:
         f"""SELECT load_id, kind, source_file, line, columns, reason FROM quarantine {where}
             ORDER BY load_id DESC, source_file, line LIMIT ?""", params + [args.limit]).fetchall()
     total = con.execute(f"SELECT count(*) FROM quarantine {where}", params).fetchone()[0]
-    for load_id, kind, source, line, columns, reason in rows:
+    for load_id, kind, source, line, _columns, reason in rows:
         print(f"load {load_id} {kind} {source}:{line}: {reason}")
     print(f"{total} quarantined row(s)" + (f", first {len(rows)} shown" if total > len(rows) else ""))
     return 0

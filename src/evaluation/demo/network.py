@@ -578,7 +578,8 @@ def report_times(seed: int | str, iv: pd.DataFrame, rep: pd.DataFrame) -> np.nda
 
 def _m5_lines(rng, iv, rep, c, planted) -> pd.DataFrame:
     listed = c[c["ref_i"] >= 0]
-    inc = lambda s: s.fillna("inconnu")
+    def inc(s: pd.Series) -> pd.Series:
+        return s.fillna("inconnu")
     item = ('{"PTO":"' + listed["pto"] + '","PBO":"' + inc(listed["pbo"]) + '","Tube":"'
             + inc(listed["tube"]) + '","Fibre":"' + inc(listed["fibre"])
             + '","Position_PM_Module_OI":"' + inc(listed["position_pm"]) + '","HMS_Coupure":"'

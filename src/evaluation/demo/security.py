@@ -410,7 +410,7 @@ def planted_faults(sys_df: pd.DataFrame, dev: pd.DataFrame, maint: pd.DataFrame)
     m7 = maint[(maint["system_id"] == "SYS-0007") & (maint["kind"] == "periodic")
                & (maint["end"] >= T_END - 365 * DAY)]
     for i, end in enumerate(m7["end"].values):
-        for j, (dev_no, lag_h) in enumerate(((5, 30), (9, 80))):
+        for _j, (dev_no, lag_h) in enumerate(((5, 30), (9, 80))):
             occ = int(end) + lag_h * HOUR + i * 7 * MINUTE
             ts = [pd.Timestamp(occ + x, unit="s") for x in (0, 600, 1800, 2 * HOUR, 5 * HOUR)]
             add(f"SYS-0007-D{dev_no:04d}", *[str(t) for t in ts], symptom="no picture",
@@ -589,7 +589,7 @@ def alarms(scale: Scale, seed: int | str, sys_df: pd.DataFrame, dev: pd.DataFram
     a0 = secs(ALARMS_FROM)
     days = (T_END - a0) // DAY
     parts = []
-    for di, (name, ev, types, prio, rate, _fp, _esc, _rtn, prof) in enumerate(DEFINITIONS):
+    for di, (_name, _ev, types, _prio, rate, _fp, _esc, _rtn, prof) in enumerate(DEFINITIONS):
         sel = np.isin(dev["device_type"].values, types)
         d_idx = np.nonzero(sel)[0]
         start = np.maximum(dev["inst"].values[d_idx], a0)

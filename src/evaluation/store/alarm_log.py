@@ -116,7 +116,8 @@ def _events_sql(staged: str, file_index: int, present: set[str], zone: str) -> s
     FROM (SELECT *, __marker <> '' AS is_return,
                  trim(CASE WHEN __marker <> '' THEN regexp_extract(typ, {_lit(_MARKER_RE)}, 1)
                            ELSE typ END) AS cond
-          FROM (SELECT *, regexp_extract(typ, {_lit(_MARKER_RE)}, 2) AS __marker FROM (SELECT __line, NULLIF(trim("timestamp"), '') AS __ts_raw,
+          FROM (SELECT *, regexp_extract(typ, {_lit(_MARKER_RE)}, 2) AS __marker
+                FROM (SELECT __line, NULLIF(trim("timestamp"), '') AS __ts_raw,
                        {ts_sql} AS ts,
                        NULLIF(trim(tag), '') AS tag, {typ} AS typ,
                        NULLIF(trim(description), '') AS description,

@@ -56,8 +56,8 @@ from ..analyses.alarms.report import data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
 from ..csv_export import to_csv
 from ..store.schema import TABLES
-from .queries import stamp
 from . import snapshot as snapshots
+from .queries import stamp
 from .snapshot import SnapshotCache, attached
 
 RULES = AlarmRules()

@@ -200,7 +200,8 @@ class Pager(pn.viewable.Viewer):
     def refresh(self) -> None:
         total, pages = self._total(), self._pages()
         page = getattr(self.state, self.page_param)
-        self._label.object = (f'<span class="opeval-pager" data-page="{self.page_param}">page {min(page, pages)} of {pages}'
+        self._label.object = (f'<span class="opeval-pager" data-page="{self.page_param}">'
+                              f'page {min(page, pages)} of {pages}'
                               f' ({total} row{"s" if total != 1 else ""})</span>')
         self._prev.disabled = page <= 1
         self._next.disabled = page >= pages

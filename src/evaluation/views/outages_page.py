@@ -125,7 +125,8 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
 
 
 FUNNEL_OPTS = dict(height=360, padding=0.06,
-                   title="Funnel plot: incident rate against covered interventions", xlabel="covered interventions (with at least one M5), log scale",
+                   title="Funnel plot: incident rate against covered interventions",
+                   xlabel="covered interventions (with at least one M5), log scale",
                    ylabel="incident rate (impacted / covered)", logx=True,
                    legend_position="top_left", legend_opts={"background_fill_alpha": 0.7},
                    framewise=True, **PLOT_OPTS)

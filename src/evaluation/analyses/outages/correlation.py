@@ -189,7 +189,8 @@ def cut_events(outages: ir.Table, period: Period, start: dt.datetime,
     the earliest known restore time, ``reason`` why it is not counted (the first
     of :data:`rules.EXCLUSIONS` any source gives, NULL when counted),
     ``from_m5`` / ``from_supervision`` whether an M5 / a row from elsewhere (line
-    supervision) reported it (``rank``: the reason's position in the list); ``short``: restored the same local day (§6); ``in_period``: its time lies in
+    supervision) reported it (``rank``: the reason's position in the list);
+    ``short``: restored the same local day (§6); ``in_period``: its time lies in
     ``period`` (``[start, end)`` may reach beyond it, to the windows' ends). Cuts
     whose PTO or time is unknown cannot be identified and are not here
     (:func:`unidentified`).

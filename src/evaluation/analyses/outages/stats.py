@@ -47,7 +47,7 @@ def rate_ratio_ci(a, t1, b, t0, level: float = 0.95):
         hi = np.where(ok & (p_hi < 1), p_hi / (1 - p_hi) * scale, np.where(ok, np.inf, np.nan))
         pi0 = np.where(ok, t1 / np.where(ok, t1 + t0, 1), np.nan)
         # P(X ≥ a) for X ~ Binomial(n, π₀): the binomial survival function at a − 1
-        p_greater = np.where(ok, special.bdtrc(a - 1, n, np.where(ok, pi0, 0.5)), np.nan)
+        p_greater = np.where(ok, special.bdtrc(a - 1, n.astype(np.int64), np.where(ok, pi0, 0.5)), np.nan)
     rr = np.where(ok & (b == 0) & (a > 0), np.inf, rr)
     return rr, lo, hi, p_greater
 
