@@ -103,7 +103,7 @@ def run_reference(path: str) -> tuple[pd.DataFrame, float]:
 def _reference(path: str) -> pd.DataFrame:
     import duckdb
 
-    from evaluation.store.schema import SERVICE_LIFE_YEARS
+    from evaluation.analyses.efficiency.config import SERVICE_LIFE_YEARS
     con = duckdb.connect(path, read_only=True)
     con.execute("SET enable_progress_bar = false")
     systems = con.execute("SELECT * FROM systems").df()

@@ -42,8 +42,11 @@ def test_json_report_keys_and_figures(loaded):
     r = json.loads(out)
     assert {"kpis", "definitions", "floods", "stale", "bad_actors"} <= set(r)
     k = r["kpis"]
-    # 3 + 11 + 1 alarms; as_of defaults to the end of the data (c1 closed at 160 s)
-    assert k["alarms"] == 15 and k["as_of"] == at(160).isoformat()
+    # 3 + 11 + 1 alarms; as_of defaults to the end of the last day with data (c1 closed at
+    # 160 s on that day): its last microsecond, the period ending at the next midnight
+    assert k["alarms"] == 15 and k["as_of"] == f"{at(160).date()}T23:59:59.999999"
+    assert r["period"]["last_day"] == r["period"]["data"]["last_day"] == str(at(160).date())
+    assert r["warnings"] == []
     assert k["chattering_alarms"] == 2 and k["floods"] == 1
     assert k["false_alarm_rate"] == 1.0 and k["closed"] == 1
     assert r["operators"][0]["assigned_to"] == "ann" and r["operators"][0]["median_handle_s"] == 30
@@ -55,10 +58,11 @@ def test_json_report_keys_and_figures(loaded):
 def test_filters_system_since_as_of(loaded):
     code, out, _ = loaded("alarms", "--format", "json", "--system", "S2")
     assert json.loads(out)["kpis"]["alarms"] == 1
-    # raised in [00:00:30, 00:01:00]: A at 30, 60; B at 30..60 (4) -> 6
+    # raised in [00:00:30, 00:01:00): the as-of instant ends the period, as in every
+    # command (evaluation.period): A at 30; B at 30, 40, 50 -> 4
     code, out, _ = loaded("alarms", "--format", "json", "--since", at(30).isoformat(),
                           "--as-of", at(60).isoformat())
-    assert code == 0 and json.loads(out)["kpis"]["alarms"] == 6
+    assert code == 0 and json.loads(out)["kpis"]["alarms"] == 4
     # a bare date as --as-of means the end of that day: everything
     code, out, _ = loaded("alarms", "--format", "json", "--as-of", at(0).date().isoformat())
     assert json.loads(out)["kpis"]["alarms"] == 15
@@ -83,7 +87,7 @@ def test_bad_arguments_fail_with_one_line(loaded):
     code, out, err = loaded("alarms", "--history", "NOPE")
     assert code == 1 and "no alarm of definition 'NOPE'" in err
     code, out, err = loaded("alarms", "--since", "2030-01-01", "--as-of", "2020-01-01")
-    assert code == 1 and "--since is after --as-of" in err
+    assert code == 1 and "--since is not before --as-of" in err
 
 
 def test_fit_model_saves_and_model_scores(run_cli, tmp_path):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from evaluation.demo import FILES, MESSAGES_FILE, PATTERNS_FILE, build, generate
 from evaluation.demo.network import join_groups
-from evaluation.store.schema import LOAD_ORDER, SERVICE_LIFE_YEARS
+from evaluation.analyses.efficiency.config import SERVICE_LIFE_YEARS
+from evaluation.store.schema import LOAD_ORDER
 
 AS_OF = "TIMESTAMP '2025-07-01 00:00:00'"
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from evaluation.analyses.outages import correlate
 from evaluation.analyses.outages.pseudonym import pseudonymise
-from evaluation.commands.outages import parse_when
+from evaluation.period import parse as parse_when
 from evaluation.store.schema import normalise_reference
 from outages_fixtures import cut, interv, pm, report, store
 

@@ -199,9 +199,10 @@ def test_times_without_offset_are_read_in_the_database_zone(net):
                         f"OC01,{PM1},FI-7000-0002,2025-07-02T01:00:00+02:00,2025-07-02T03:00:00+02:00\n"
                         f"OC01,{PM1},FI-7000-0003,2025-07-01T23:30:00,2025-07-02T00:30:00\n")
     d = net.outages("--since", "2025-07-01", "--as-of", "2025-07-01")
-    assert d["period"] == {"start": "2025-07-01T00:00:00+02:00",
-                           "end": "2025-07-02T00:00:00+02:00", "hours": 24.0,
-                           "time_zone": "Europe/Paris"}
+    assert {k: d["period"][k] for k in ("start", "end", "hours", "time_zone", "first_day",
+                                        "last_day")} == {
+        "start": "2025-07-01T00:00:00+02:00", "end": "2025-07-02T00:00:00+02:00", "hours": 24.0,
+        "time_zone": "Europe/Paris", "first_day": "2025-07-01", "last_day": "2025-07-01"}
     p = net.pm(d, PM1)
     assert (p["interventions"], p["clients_hs"], p["impacted_interventions"]) == (2, 1, 1)
     late = {r["code_oc"]: r["m5_late"] for r in d["ocs"]}

@@ -39,35 +39,61 @@ import numpy as np
 import pandas as pd
 
 from .. import jsontext, localtime
+from . import checks
 from .outages import correlation as c
-from .outages.report import Correlation, add_rate_ratio, correlate, period_dict, records
+from .outages.report import Correlation, add_rate_ratio, correlate, period_dict, records, warnings
 from .outages.stats import fit_beta_binomial, funnel, posterior, two_proportion_p
 
 
 @dataclass(frozen=True)
 class BlacklistConfig:
-    """Every threshold of the blacklist, in one place."""
+    """Every threshold of the blacklist, in one place; each field's docstring ends with its
+    source. Set in the ``[blacklist]`` table of the settings file (docs/configuration.md);
+    the class checks its own values."""
 
     min_covered: int = 10
-    """Covered interventions a PM needs before it can be a candidate."""
+    """Covered interventions a PM needs before it can be a candidate. Source: project
+    choice (minimum evidence; an intervention without an M5 is unknown, §2.1.5)."""
     funnel_level: float = 0.998
-    """Level of the binomial funnel limit (0.998 ≈ 3 sigma, one-sided p < 0.002)."""
+    """Level of the binomial funnel limit, in [0, 1) (0.998 ≈ 3 sigma, one-sided
+    p < 0.002). Source: funnel-plot practice (Spiegelhalter 2005), project choice."""
     min_posterior: float = 0.95
-    """Posterior probability (beta-binomial) that the PM's rate exceeds the network's."""
+    """Posterior probability (beta-binomial), in [0, 1), that the PM's rate exceeds the
+    network's. Source: project choice."""
     recent_days: int = 90
-    """Length of the recent period of the trend, counted back from the period end."""
+    """Length in days of the recent period of the trend, counted back from the period
+    end. Source: project choice."""
     trend_alpha: float = 0.05
-    """Significance of the recent-vs-before comparison."""
+    """Significance of the recent-vs-before comparison (two-sided Fisher exact test).
+    Source: project choice."""
     min_trend_covered: int = 5
-    """Covered interventions each side needs before a trend is stated."""
+    """Covered interventions each side needs before a trend is stated. Source: project
+    choice."""
     worsening_boost: float = 1.5
-    """Score multiplier for a PM whose recent rate is significantly worse."""
+    """Score multiplier for a PM whose recent rate is significantly worse. Source: project
+    choice."""
     exclude_fragile: bool = True
-    """Move PMs whose cuts are not concentrated in intervention windows to ``fragile``."""
+    """Move PMs whose cuts are not concentrated in intervention windows to ``fragile``.
+    Source: project choice (§6 evolution: attribute the incidents)."""
     rate_ratio_level: float = 0.95
-    """Level of the in/out-of-window rate-ratio interval."""
+    """Level, in (0, 1), of the in/out-of-window rate-ratio interval. Source: project
+    choice."""
     max_evidence: int | None = None
-    """Cap on listed interventions / cuts per candidate (None: all)."""
+    """Cap on listed interventions / cuts per candidate (unset: all). Source: project
+    choice (presentation)."""
+
+    def __post_init__(self) -> None:
+        """Refuse thresholds no blacklist can use, with a one-line reason."""
+        for name in ("min_covered", "recent_days"):
+            checks.whole(self, name, least=1)
+        checks.whole(self, "min_trend_covered", least=0)
+        checks.whole(self, "max_evidence", least=1, optional=True)
+        for name in ("funnel_level", "min_posterior"):
+            checks.number(self, name, least=0, below=1)
+        for name in ("trend_alpha", "rate_ratio_level"):
+            checks.number(self, name, above=0, below=1)
+        checks.number(self, "worsening_boost", least=1)
+        checks.flag(self, "exclude_fragile")
 
 
 @dataclass
@@ -98,6 +124,7 @@ class Blacklist:
         return jsontext.document({
             "as_of": self.period.end,
             "period": period_dict(self.period),
+            "warnings": warnings(self.period),
             "method": "exact binomial funnel limits + beta-binomial empirical-Bayes shrinkage",
             "config": asdict(self.config),
             "network_rate": self.network_rate,
@@ -129,7 +156,8 @@ COLUMNS = ["rank", "pm_id", "incident_rate", "interventions", "covered_intervent
 
 def _trend(corr: Correlation, cfg: BlacklistConfig) -> pd.DataFrame:
     pi = corr.interventions
-    recent = pi.hd >= corr.period.end - dt.timedelta(days=cfg.recent_days)
+    # the recent days end with the data: days without any record are no evidence
+    recent = pi.hd >= corr.period.observed_end - dt.timedelta(days=cfg.recent_days)
     t = pi.group_by("pm_id").aggregate(
         trend_recent_covered=c._n(pi.covered & recent),
         trend_recent_impacted=c._n(pi.impacted & recent),

@@ -1,16 +1,13 @@
-"""Pieces the commands share: ``--progress``, ``--wait``, number and date arguments,
-writing the result to stdout or ``--out FILE``."""
+"""Pieces the commands share: ``--progress``, ``--wait``, number arguments, the period
+options and how a result's period and warnings are shown, writing the result to stdout
+or ``--out FILE``."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
 import shlex
 import sys
 from pathlib import Path
 
-from .. import localtime
-from ..errors import OpevalError
 
 
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
@@ -52,21 +49,32 @@ def positive_int(what: str = "number"):
     return parse
 
 
-def parse_when(text: str | None, zone: str = localtime.UTC) -> dt.date | dt.datetime | None:
-    """``YYYY-MM-DD`` as a date (a whole day), or an ISO 8601 time as naive UTC (a time
-    without offset is a wall time of ``zone``)."""
-    if text is None:
-        return None
-    text = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return dt.date.fromisoformat(text)
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise OpevalError(f"not an ISO 8601 date or time: {text!r}") from None
-    if t.tzinfo is not None:
-        return t.astimezone(dt.UTC).replace(tzinfo=None)
-    return localtime.to_utc(t, zone)
+def add_period_options(parser: argparse.ArgumentParser, since: str) -> None:
+    """``--as-of`` and ``--since``, with the one meaning every command gives them
+    (:mod:`evaluation.period`); ``since`` says what the period starts with by default."""
+    parser.add_argument(
+        "--as-of", metavar="DATE|TIME",
+        help="end of the period: a date means the end of that day in the database's time "
+             "zone, a time that instant, excluded (default: the end of the last day with data)")
+    parser.add_argument(
+        "--since", metavar="DATE|TIME",
+        help=f"start of the period: a date means its midnight in the database's time zone "
+             f"(default: {since})")
+
+
+def say_warnings(warnings: list[str]) -> None:
+    """Each warning of a result as one ``opeval: warning:`` line on stderr (the JSON
+    carries them too, under ``warnings``)."""
+    for w in warnings:
+        print(f"opeval: warning: {w}", file=sys.stderr)
+
+
+def period_line(p: dict) -> str:
+    """How a text report names its period (the ``period`` of a result)."""
+    data = p.get("data")
+    return (f"period {p['first_day']} .. {p['last_day']} ({p['time_zone']}: {p['start']} to "
+            f"{p['end']}, end excluded); data "
+            + (f"{data['first_day']} .. {data['last_day']}" if data else "none"))
 
 
 def emit(args, text: str) -> int:

@@ -15,41 +15,49 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from .. import config, period
 from ..errors import OpevalError
 from ..progress import step_printer
-from ._output import add_progress_option, emit, pct
-from ._output import parse_when as parse_iso
+from ._output import add_period_options, add_progress_option, emit, pct, period_line, say_warnings
+
+ONE_US = dt.timedelta(microseconds=1)
 
 
-def parse_when(text: str, end_of_day: bool) -> dt.datetime:
-    """An ISO date or time as naive UTC; a bare date means the start of that day,
-    or its end (last microsecond) for ``--as-of``."""
-    t = parse_iso(text)
-    if type(t) is dt.date:
-        d = dt.datetime.combine(t, dt.time())
-        return d + dt.timedelta(days=1, microseconds=-1) if end_of_day else d
-    return t
+def last_instant(value, zone: str) -> dt.datetime | None:
+    """The last instant an ``--as-of`` includes: the end of the period it gives
+    (:func:`evaluation.period.end_of`, excluded) less one microsecond."""
+    end = period.end_of(value, zone)
+    return None if end is None else end - ONE_US
+
+
+def observed_until(value, zone: str) -> dt.datetime | None:
+    """The last instant ``--observed-until`` declares observed: a date's last microsecond
+    (the end of that local day), a time itself."""
+    v = period.when(value, zone)
+    return v if v is None or isinstance(v, dt.datetime) else last_instant(v, zone)
 
 
 def register(sub, common) -> None:
+    from ..analyses.alarms.rules import AlarmRules
     p = sub.add_parser(
         "alarms", parents=[common], help="alarm KPIs: load, floods, chattering, repeats, "
         "stale alarms, bad actors, handling, false alarms, tuning advice",
         description="Alarm analytics against the VMS alarm guide and ISA-18.2 / EEMUA 191 "
                     "(see docs/alarms.md).")
-    p.add_argument("--as-of", metavar="DATE", help="analyse as known at this date/time "
-                   "(a date means its end; default: the end of the data)")
-    p.add_argument("--since", metavar="DATE", help="only alarms raised from this date/time on")
+    add_period_options(p, "the first raise")
     p.add_argument("--system", metavar="ID", help="only this system (for process logs: the case)")
-    p.add_argument("--observed-until", metavar="DATE",
+    p.add_argument("--observed-until", metavar="DATE|TIME",
                    help="declare that every system's log ran until this date/time (a date "
-                        "means its end; without --as-of the analysis runs as of it when it is "
+                        "means the end of that day in the database's time zone; without "
+                        "--as-of the analysis runs as of it when it is "
                         "later than the data; default: each system is observed from its first "
                         "to its last record, so a log that ended early is not charged for the "
                         "time after it)")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--repeat-window", type=float, metavar="S", default=600.0,
-                   help="a raise of the same alarm within S seconds is a repeat (default 600)")
+    p.add_argument("--repeat-window", type=float, metavar="S", default=None,
+                   help="a raise of the same alarm within S seconds is a repeat (default: "
+                        f"repeat_window_s of the settings file, else "
+                        f"{AlarmRules().repeat_window_s:g})")
     p.add_argument("--history", metavar="DEFINITION",
                    help="print the history review of this alarm definition instead")
     p.add_argument("--resource", metavar="ID", help="with --history: only this resource")
@@ -63,6 +71,7 @@ def register(sub, common) -> None:
                    help="where --fit-model saves (default: models/ beside the database)")
     p.add_argument("--model", metavar="PATH", help="score the open alarms with this saved model")
     p.add_argument("--out", metavar="FILE", help="write the output to FILE instead of stdout")
+    config.add_config_option(p)
     add_progress_option(p)
     from ._engine import add_engine_options
     add_engine_options(p)
@@ -70,24 +79,22 @@ def register(sub, common) -> None:
 
 
 def run(args) -> int:
-    from ..analyses.alarms import AlarmRules, alarm_report, nuisance
+    from ..analyses.alarms import alarm_report, nuisance
     from ..analyses.alarms.prep import instances, select
     from ._engine import tables_from_args
 
-    if args.repeat_window <= 0:
-        raise OpevalError("--repeat-window must be positive")
-    as_of = parse_when(args.as_of, True) if args.as_of else None
-    since = parse_when(args.since, False) if args.since else None
-    if as_of and since and since > as_of:
-        raise OpevalError("--since is after --as-of")
-    observed_until = parse_when(args.observed_until, True) if args.observed_until else None
-    if observed_until and since and observed_until < since:
-        raise OpevalError("--observed-until is before --since")
+    rules = config.override(config.for_command(args).alarms,
+                            repeat_window_s=("--repeat-window", args.repeat_window))
     if args.resource and not args.history:
         raise OpevalError("--resource applies to --history only")
     step = step_printer(args.progress)
-    rules = AlarmRules(repeat_window_s=args.repeat_window)
     tables = tables_from_args(args)
+    zone = tables.zone
+    since, _end = period.asked(args.since, args.as_of, zone)
+    as_of = last_instant(args.as_of, zone)
+    until = observed_until(args.observed_until, zone)
+    if until and since and until < since:
+        raise OpevalError("--observed-until is before --since")
     alarms = tables.alarms
     if args.history:
         t = nuisance.flag_nuisance(instances(select(alarms, as_of, since, args.system),
@@ -111,7 +118,8 @@ def run(args) -> int:
         return emit(args, "\n".join(lines))
     step("computing the alarm KPIs")
     report = alarm_report(alarms, as_of=as_of, since=since, system_id=args.system, rules=rules,
-                          observed_until=observed_until)
+                          observed_until=until, zone=zone)
+    say_warnings(report["warnings"])
     if args.fit_model or args.model:
         from ..analyses.alarms import model as fam
         if args.model:
@@ -120,7 +128,7 @@ def run(args) -> int:
             report["model"] = {"path": str(args.model), **fitted.metadata}
         else:
             step("training the false-alarm model")
-            split = parse_when(args.split_at, False) if args.split_at else None
+            split = period.start_of(args.split_at, zone)
             fitted = fam.fit(select(alarms, as_of, since, args.system), split_at=split, rules=rules)
             model_dir = Path(args.model_dir) if args.model_dir else Path(args.db).resolve().parent / "models"
             path = fam.save_model(fitted, model_dir)
@@ -155,12 +163,13 @@ def render_text(r: dict) -> str:
     rules = r["parameters"]
     prio = k["priority_distribution"]
     windows = {(w["window_start"], w["window_end"]) for w in r["rates"]}
-    period = (f"each system over its own window ({len(r['rates'])} windows, see rates)"
-              if len(windows) > 1 else
-              f"observed {next(iter(windows))[0]} .. {next(iter(windows))[1]}" if windows else "")
+    observed = (f"each system over its own window ({len(r['rates'])} windows, see rates)"
+                if len(windows) > 1 else
+                f"observed {next(iter(windows))[0]} .. {next(iter(windows))[1]}" if windows else "")
+    iv = f"{rules['interval_s'] / 60:g} min"
     out = [f"Alarms {k['period_start']} .. {k['as_of']}: {k['alarms']} alarm(s), "
            f"{k['systems']} system(s), {k['definitions']} definition(s)",
-           f"  {period}" if period else "", "",
+           f"  {observed}" if observed else "", f"  {period_line(r['period'])}", "",
            "Load per operator position (ISA-18.2 / EEMUA 191)",
            f"  average per 10 min   {k['avg_per_10min']:.2f}  ({k['rate_class'] or '-'}; "
            f"benchmark ≤ {m['avg_per_10min_acceptable']:g} acceptable, "
@@ -169,9 +178,9 @@ def render_text(r: dict) -> str:
            f" / ≤ {m['eemua_manageable_per_10min']:g} / ≤ {m['eemua_unacceptable_per_10min']:g}"
            f" / more per 10 min)",
            f"  average per hour     {k['avg_per_hour']:.1f}    per day {k['avg_per_day']:.0f}",
-           f"  peak per 10 min      {k['peak_per_10min']}  (benchmark ≤ {m['peak_per_10min_max']}) "
+           f"  peak per {iv:<12} {k['peak_per_10min']}  (benchmark ≤ {m['peak_per_10min_max']}) "
            f"{b.get('peak_per_10min', '')}",
-           f"  10-min periods > {rules['flood_threshold']}  {k['flood_intervals']} = "
+           f"  {iv} periods > {rules['flood_threshold']}  {k['flood_intervals']} = "
            f"{_share_or_na(k['flood_interval_share'])} of {k['intervals_10min']} observed "
            f"(benchmark < {pct(m['flood_interval_share_max'])}) {b.get('flood_interval_share', '')}",
            f"  hours > {rules['busy_hour_threshold']} alarms     {k['busy_hours']} = "
@@ -263,4 +272,4 @@ def render_text(r: dict) -> str:
     return "\n".join(out)
 
 
-__all__ = ["parse_when", "register", "render_text", "run"]
+__all__ = ["last_instant", "observed_until", "register", "render_text", "run"]

@@ -8,12 +8,11 @@
 """
 from __future__ import annotations
 
+from .. import config, period
 from ..csv_export import to_csv
-from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
-from ._output import add_progress_option, emit, pct
-from .outages import period_args
+from ._output import add_period_options, add_progress_option, emit, pct, period_line, say_warnings
 
 
 def register(sub, common) -> None:
@@ -23,49 +22,51 @@ def register(sub, common) -> None:
         "blacklist", parents=[common],
         help="PMs whose incident rate is credibly too high (e-Intervention §6 evolution)",
         description="Funnel-plot limits and beta-binomial shrinkage on the incident rate "
-                    "(impacted / covered interventions) of each PM; see docs/outages.md.")
-    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: its end)")
-    p.add_argument("--since", metavar="DATE", help="start of the period")
-    p.add_argument("--min-covered", type=int, default=d.min_covered, metavar="N",
-                   help=f"covered interventions a PM needs (default {d.min_covered})")
-    p.add_argument("--funnel-level", type=float, default=d.funnel_level, metavar="P",
-                   help=f"funnel limit level (default {d.funnel_level})")
-    p.add_argument("--min-posterior", type=float, default=d.min_posterior, metavar="P",
-                   help=f"posterior probability above the network rate (default {d.min_posterior})")
-    p.add_argument("--recent-days", type=int, default=d.recent_days, metavar="D",
-                   help=f"recent period of the trend (default {d.recent_days})")
-    p.add_argument("--keep-fragile", action="store_true",
-                   help="keep PMs whose cuts are not concentrated in windows among the candidates")
+                    "(impacted / covered interventions) of each PM; see docs/outages.md. "
+                    "Thresholds come from the settings file ([blacklist]); the options "
+                    "below override it.")
+    add_period_options(p, "the first day with data")
+    p.add_argument("--min-covered", type=int, default=None, metavar="N",
+                   help=f"covered interventions a PM needs (default: the settings file, else {d.min_covered})")
+    p.add_argument("--funnel-level", type=float, default=None, metavar="P",
+                   help=f"funnel limit level (default: the settings file, else {d.funnel_level})")
+    p.add_argument("--min-posterior", type=float, default=None, metavar="P",
+                   help=f"posterior probability above the network rate (default: the "
+                        f"settings file, else {d.min_posterior})")
+    p.add_argument("--recent-days", type=int, default=None, metavar="D",
+                   help=f"recent period of the trend in days (default: the settings file, else {d.recent_days})")
+    p.add_argument("--keep-fragile", action="store_true", default=None,
+                   help="keep PMs whose cuts are not concentrated in windows among the "
+                        "candidates (exclude_fragile = false)")
     p.add_argument("--max-evidence", type=int, default=None, metavar="N",
                    help="list at most N interventions and N cuts per candidate")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    config.add_config_option(p)
     add_progress_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..analyses.blacklist import BlacklistConfig, blacklist
-    if args.min_covered < 1:
-        raise OpevalError("--min-covered must be at least 1")
-    for name in ("funnel_level", "min_posterior"):
-        v = getattr(args, name)
-        if not 0.0 <= v < 1.0:
-            raise OpevalError(f"--{name.replace('_', '-')} must be in [0, 1)")
-    if args.recent_days < 1:
-        raise OpevalError("--recent-days must be at least 1")
-    if args.max_evidence is not None and args.max_evidence < 1:
-        raise OpevalError("--max-evidence must be at least 1")
-    cfg = BlacklistConfig(min_covered=args.min_covered, funnel_level=args.funnel_level,
-                          min_posterior=args.min_posterior, recent_days=args.recent_days,
-                          exclude_fragile=not args.keep_fragile, max_evidence=args.max_evidence)
+    from ..analyses.blacklist import blacklist
+    from ..analyses.outages.report import warnings
+    settings = config.for_command(args)
+    cfg = config.override(
+        settings.blacklist, min_covered=("--min-covered", args.min_covered),
+        funnel_level=("--funnel-level", args.funnel_level),
+        min_posterior=("--min-posterior", args.min_posterior),
+        recent_days=("--recent-days", args.recent_days),
+        exclude_fragile=("--keep-fragile", False if args.keep_fragile else None),
+        max_evidence=("--max-evidence", args.max_evidence))
     step = step_printer(args.progress)
     step("opening the tables")
     tables = tables_from_args(args)
-    since, as_of = period_args(args, tables.zone)
+    since, as_of = period.asked(args.since, args.as_of, tables.zone)
     step("assessing the PMs")
-    result = blacklist(tables, since=since, as_of=as_of, config=cfg, zone=tables.zone)
+    result = blacklist(tables, since=since, as_of=as_of, config=cfg,
+                       outage_config=settings.outages, zone=tables.zone)
+    say_warnings(warnings(result.period))
     if args.format == "json":
         return emit(args, result.to_json())
     if args.format == "csv":
@@ -75,7 +76,7 @@ def run(args) -> int:
 
 def render_text(d: dict) -> str:
     c = d["config"]
-    out = [f"PM blacklist {d['period']['start']} .. {d['period']['end']}",
+    out = [f"PM blacklist, {period_line(d['period'])}",
            (f"  network incident rate {pct(d['network_rate'])} over {d['pms_assessed']} PM(s); "
            f"rule: ≥ {c['min_covered']} covered interventions, above the "
            f"{c['funnel_level']:.1%} binomial funnel, P(rate > network) ≥ {c['min_posterior']:.0%}"),

@@ -14,10 +14,11 @@ import json
 import sys
 from pathlib import Path
 
+from .. import config
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
-from ._output import add_progress_option, positive_int
+from ._output import add_progress_option, period_line, positive_int, say_warnings
 
 
 def _date(text: str) -> dt.date:
@@ -31,6 +32,7 @@ _days = positive_int("number of days")
 
 
 def register(sub, common) -> None:
+    from ..analyses.efficiency.config import DEFAULT
     p = sub.add_parser(
         "evaluate", parents=[common], help="chapter 6 operation evaluation of the security systems",
         description="Evaluate each security system as of a date (DB33/T 830-2011 chapter 6): "
@@ -42,9 +44,13 @@ def register(sub, common) -> None:
     p.add_argument("--system", action="append", dest="systems", metavar="ID",
                    help="only this system (repeatable; default: every system)")
     p.add_argument("--as-of", type=_date, metavar="DATE",
-                   help="evaluation date YYYY-MM-DD (default: the latest event date in the data)")
+                   help="evaluation date YYYY-MM-DD: through the end of that day in the "
+                        "database's time zone (default: the last day with a fault, "
+                        "maintenance or alarm record)")
     p.add_argument("--window", type=_days, default=None, metavar="DAYS",
-                   help="look-back window ending at the as-of date (default 365)")
+                   help="look-back window of DAYS days ending with the as-of date (default: "
+                        f"window_days of the settings file, else {DEFAULT.window_days})")
+    config.add_config_option(p)
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("--out", metavar="FILE",
                    help="write to FILE instead of stdout (html: a directory gives one file per system)")
@@ -56,6 +62,8 @@ def register(sub, common) -> None:
 def run(args) -> int:
     step = step_printer(args.progress)
     step("opening the store")
+    cfg = config.override(config.for_command(args).evaluation,
+                          window_days=("--window", args.window))
     tables = tables_from_args(args)
     if args.systems:
         known = set(tables["systems"].filter(tables["systems"].system_id.isin(args.systems))
@@ -67,10 +75,11 @@ def run(args) -> int:
     from ..analyses.efficiency import evaluate as run_evaluation  # imported when run: the
     from ..reports import evaluation as report  # CLI starts faster
     try:
-        ev = run_evaluation(tables, as_of=args.as_of, window_days=args.window, system_ids=args.systems,
+        ev = run_evaluation(tables, as_of=args.as_of, system_ids=args.systems, config=cfg,
                              progress=step)
     except ValueError as exc:
         raise OpevalError(str(exc)) from None
+    say_warnings(ev.warnings)
     data = ev.as_dict()
     step(f"{len(data['systems'])} systems evaluated; writing {args.format}")
     if args.format == "html" and args.out and (args.out.endswith(("/", "\\")) or Path(args.out).is_dir()):
@@ -108,6 +117,7 @@ def render_text(data: dict) -> str:
     """A terminal summary: one line per system, then its nonconforming findings."""
     lines = [(f"Operation evaluation (DB33/T 830-2011 ch. 6) as of {data['as_of']}, window "
               f"{data['window']['start']} .. {data['window']['end']} ({data['window']['days']} days)"),
+             period_line(data["period"]),
              ("5.1.1 resp/arr/rep: % within the limit from the fault's occurrence (the standard's clock, "
               "used by the findings) / from the report"), ""]
     head = (f"{'system':<12} {'class':<21} {'disposition':<20} {'avail':>6} {'MTBF h':>8} {'MTTR h':>7} "

@@ -7,31 +7,14 @@ the per-PM table.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 
-from .. import localtime
+from .. import config, period
 from ..csv_export import to_csv
 from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
-from ._output import add_progress_option, emit, parse_when, pct
-
-
-def period_args(args, zone: str) -> tuple:
-    """(since, as_of) from the options, read in ``zone``, checked against each other."""
-    since = parse_when(getattr(args, "since", None), zone)
-    as_of = parse_when(args.as_of, zone)
-
-    def start(v):
-        return localtime.day_start(v, zone) if type(v) is dt.date else v
-
-    def end(v):
-        return localtime.day_end(v, zone) if type(v) is dt.date else v
-
-    if since is not None and as_of is not None and start(since) >= end(as_of):
-        raise OpevalError("--since is not before --as-of")
-    return since, as_of
+from ._output import add_period_options, add_progress_option, emit, pct, period_line, say_warnings
 
 
 def pseudonym_key(args) -> bytes:
@@ -56,10 +39,8 @@ def register(sub, common) -> None:
         description="Correlate intervention windows [HD, HF] with customer cuts by the "
                     "e-Intervention rules (not power cuts, not the DO's own lines, PTO and time "
                     "known, churned lines dropped; no M5 = unknown). See docs/outages.md.")
-    p.add_argument("--as-of", metavar="DATE", help="end of the period (a date: the end of that "
-                   "day in the database's time zone; default: the end of the data)")
-    p.add_argument("--since", metavar="DATE", help="start of the period (a date: its local "
-                   "midnight; default: the data's)")
+    add_period_options(p, "the first day with data")
+    config.add_config_option(p)
     p.add_argument("--format", choices=("text", "json", "csv"), default="text",
                    help="text (default), json (contract keys) or csv (the per-PM table)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
@@ -75,16 +56,19 @@ def register(sub, common) -> None:
 
 def run(args) -> int:
     from ..analyses.outages import analyse
+    from ..analyses.outages.report import warnings
     if args.limit < 0:
         raise OpevalError("--limit must be 0 or more")
     step = step_printer(args.progress)
     key = pseudonym_key(args) if args.anonymise_do else None
     step("opening the tables")
     tables = tables_from_args(args)
-    since, as_of = period_args(args, tables.zone)
+    since, as_of = period.asked(args.since, args.as_of, tables.zone)
     step("correlating interventions and cuts")
     report = analyse(tables, since=since, as_of=as_of, pseudonym_key=key,
-                     list_limit=args.limit or None, zone=tables.zone)
+                     config=config.for_command(args).outages, list_limit=args.limit or None,
+                     zone=tables.zone)
+    say_warnings(warnings(report.period))
     step("writing the result")
     if args.format == "json":
         text = report.to_json()
@@ -108,7 +92,7 @@ def render_text(d: dict, top: int = 20) -> str:
     """A readable page; the JSON carries every figure."""
     n = d["network"]
     ex = n["excluded_cuts"]
-    out = [f"Interventions and customer cuts {d['period']['start']} .. {d['period']['end']}",
+    out = [f"Interventions and customer cuts, {period_line(d['period'])}",
            (f"  {n['interventions']} intervention(s) at {n['pms']} PM(s) by {n['dos']} DO(s); "
            f"{n['missing_hf']} without HF (no window)"),
            (f"  covered by an M5: {n['covered_interventions']}, impacted: "
@@ -131,8 +115,9 @@ def render_text(d: dict, top: int = 20) -> str:
                    f"{r['impacted_interventions']:>5} {pct(r['incident_rate']):>7} "
                    f"{r['clients_hs']:>5} {r['cuts_in_windows']:>6} {r['cuts_out_of_windows']:>6}"
                    f"  {_rr(r)}")
-    out += ["", ("DOs (incident rate; timestamp quality: cuts ≤ 5 min before HD / after HF; "
-            "HD→M1 delay)")]
+    tol = d["config"]["tolerance_s"] / 60
+    out += ["", (f"DOs (incident rate; timestamp quality: cuts ≤ {tol:g} min before HD / after "
+                 f"HF; HD→M1 delay, late above {d['config']['m1_delay_large_s'] / 60:g} min)")]
     for r in d["dos"]:
         med = r["m1_delay_median_s"]
         out.append(f"  {r['code_do'] or '-':<12} {r['interventions']:>6} interv, rate "

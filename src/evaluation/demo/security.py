@@ -8,7 +8,7 @@ in :data:`PATTERNS` (and in ``docs/demo.md``):
   <= 4 h, repair <= 8 h, stricter per system);
 * periodic maintenance, 5.1.2 (cycle <= half a year after the warranty) and
   maintenance reports, 5.2.2 d;
-* service life, 5.1.2 table (:data:`evaluation.store.schema.SERVICE_LIFE_YEARS`);
+* service life, 5.1.2 table (:data:`evaluation.analyses.efficiency.config.SERVICE_LIFE_YEARS`);
 * the alarm life cycle of the VMS alarm guide (priority, handling, escalation,
   expiry, close reasons) and the ISA-18.2 style symptoms (chattering, floods,
   standing alarms, false alarms on a wrong schedule).
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..store.schema import SERVICE_LIFE_YEARS
+from ..analyses.efficiency.config import SERVICE_LIFE_YEARS
 from .common import (
     ALARMS_FROM,
     DAY,

@@ -17,12 +17,6 @@ SUBSYSTEMS = (
     "intrusion_alarm", "video_surveillance", "access_control", "patrol", "parking",
     "intercom", "network", "platform", "control_room", "cabling", "other",
 )
-# DB33/T 830-2011 5.1.2 service-life table, in years.
-SERVICE_LIFE_YEARS = {
-    "ccd_camera": 6, "monitor": 5, "dedicated_vcr": 4, "home_vcr": 2, "dvr": 5,
-    "ptz_indoor": 6, "ptz_outdoor": 5, "matrix_host": 8, "video_switcher": 4,
-    "intrusion_detector": 6, "alarm_controller": 6, "alarm_battery": 6,
-}
 REPAIR_MODES = ("onsite", "mail_in", "phone", "remote")          # 5.4 / B.2
 REPAIR_CLASSES = ("hardware", "software")                         # 5.4.3
 MAINTENANCE_KINDS = ("periodic", "per_call", "resident")         # 5.3.2

@@ -16,6 +16,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from ... import localtime, period
 from . import false_alarms, lifecycle, load, nuisance, tuning
 from .prep import facts, select, windows
 from .rules import AlarmRules, rate_class, rate_grade
@@ -71,25 +72,37 @@ def data_end(alarms: ibis.Table) -> dt.datetime | None:
     return max(times).to_pydatetime() if times else None
 
 
+OUTSIDE_DATA = ("each system is measured over its own records, first to last (or "
+                "--observed-until): days without any record count in no rate")
+"""What the alarm analysis does about a period reaching beyond the records (docs/alarms.md)."""
+
+ONE_US = dt.timedelta(microseconds=1)
+
+
 def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
                  since: dt.datetime | None = None, system_id: str | None = None,
                  rules: AlarmRules = AlarmRules(), cache: bool = True,
-                 observed_until: dt.datetime | None = None) -> dict:
+                 observed_until: dt.datetime | None = None,
+                 zone: str = localtime.UTC) -> dict:
     """All alarm KPIs for the alarms raised in ``[since, as_of]`` (of one system).
 
-    ``as_of`` defaults to the end of the data (or ``observed_until`` when later).
-    Each system is measured over its own observation window
-    (:func:`prep.windows`: its first to last record, or ``observed_until`` when
-    declared). ``cache`` materialises the per-instance
-    table once in the engine (Ibis ``cache``) so that the dozen aggregations
-    below do not recompute its windows.
+    ``as_of`` is the last instant known (inclusive); by default the end of the last
+    local day (of ``zone``) with a record, or ``observed_until`` when later
+    (:mod:`evaluation.period`: a command's ``--as-of`` ends the period, its last
+    instant is passed here). Each system is measured over its own observation
+    window (:func:`prep.windows`: its first to last record, or ``observed_until``
+    when declared). ``period`` and ``warnings`` say which period the report covers
+    and where it lies outside the records. ``cache`` materialises the per-instance
+    table once in the engine (Ibis ``cache``) so that the dozen aggregations below
+    do not recompute its windows.
     """
     scope = select(alarms, None, since, system_id)
     end = data_end(scope)
+    first_raise = scope.raised_at.min().execute()
+    data = period.Data.of([first_raise, end, observed_until])
     if as_of is None:
-        # the end of the data, or the declared end of the logs when later
-        as_of = max(x for x in (end, observed_until) if x is not None) if (
-            end or observed_until) else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # the end of the last day with data (a declared end of the logs counts as data)
+        as_of = data.end(zone) - ONE_US if not data.empty else (since or dt.datetime(1970, 1, 1))
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
     f = facts(t)                                   # no windows: life cycle, false alarms
@@ -107,6 +120,10 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     n = int(keyf.alarms.sum().execute() or 0)
     first = keyf.first_raised.min().execute() if n else None
     start = since or (first.to_pydatetime() if first is not None else as_of)
+    covered = period.Covered(min(since or data.start(zone) or as_of, as_of + ONE_US),
+                             as_of + ONE_US, zone, data)
+    # the operators' rates stop where the records do
+    until = min(as_of, max(x for x in (end, observed_until, start) if x is not None))
     params = dict(as_of=as_of.isoformat(), since=since.isoformat() if since else None,
                   system_id=system_id, period_start=start.isoformat(),
                   observed_until=observed_until.isoformat() if observed_until else None,
@@ -224,7 +241,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         rates=records(rates.rename(columns={"position": "system_id"}).assign(
             rate_class=lambda d: d.avg_per_10min.map(lambda v: rate_class(v, rules.benchmarks)),
             rate_grade=lambda d: d.avg_per_10min.map(lambda v: rate_grade(v, rules.benchmarks)))),
-        operators=_operators(ops, load.n_intervals(start, as_of, rules.interval_s), rules),
+        operators=_operators(ops, load.n_intervals(start, until, rules.interval_s), rules),
         lifecycle=life_row,
         close_reasons=records(reasons),
         false_alarm_rates=fa,
@@ -233,6 +250,8 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
         tuning=tuning.advise(facts_def, by_hour, stale_by_def, rules),
         benchmarks=dict(rules.benchmarks),
         parameters=params,
+        period=covered.as_dict(),
+        warnings=covered.warnings(OUTSIDE_DATA),
     )
 
 

@@ -10,7 +10,9 @@ chatter based on run length distributions", give the chatter index.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from .. import checks
 
 # ---------------------------------------------------------------- the guide (seed 004)
 PRIORITIES = (1, 2, 3, 4, 5)
@@ -23,104 +25,148 @@ OPEN_STATUSES = ("new", "in_progress", "escalated")
 
 @dataclass(frozen=True)
 class AlarmRules:
-    """Thresholds of the alarm analyses; every field is a parameter with its source.
+    """Thresholds of the alarm analyses; each field's docstring ends with its source.
 
-    ``flood_threshold`` / ``interval_s`` — ISA-18.2: a flood is **more than 10**
-    alarms in 10 minutes for one operator position; the 10-minute periods are
-    fixed, clock-aligned intervals (the ISA-18.2 metric "percentage of
-    10-minute periods containing more than 10 alarms"). ``interval_s`` must
-    divide an hour (the hourly figures are sums of intervals).
-    ``busy_hour_threshold`` — ISA-18.2 metric "percentage of hours containing
-    **more than 30** alarms" (target ~< 1 %, ``benchmarks["busy_hour_share_max"]``).
-    ``chatter_raises`` / ``chatter_window_s`` — ISA-18.2 / EEMUA 191 rule of
-    thumb used by the guide's users: an alarm that is raised **3 or more times
-    within 60 seconds** (first to last raise ≤ 60 s, boundary included) chatters.
-    ``chatter_index_threshold`` — Kondaveeti et al.: an alarm whose chatter index
-    ψ (see :func:`evaluation.analyses.alarms.nuisance.chatter_index`) is at
-    least 0.05 is chattering.
-    ``fleeting_s`` — a *fleeting* raise returns to normal by itself at most
-    this many seconds after it was raised (boundary included; default 10 s).
-    ISA-18.2 lists "chattering and fleeting alarms" among the performance
-    metrics with the target zero but sets no duration; alarm-management
-    practice (PAS, "Fixing chattering and fleeting alarms") describes a
-    fleeting alarm as one that "appears then clears almost immediately (often
-    within a few seconds)". 10 s is one sample of a 10-second process log
-    (the TEP logs), the shortest alarm such a log can show.
-    ``repeat_window_s`` — a raise of the same definition on the same resource
-    within this time after the previous raise is a *repeat* (the guide's
-    "history review" of a repetitive alarm); 600 s by default.
-    ``stale_after_h`` — ISA-18.2: an alarm standing (still active) for more
-    than 24 hours is *stale*; the benchmark is fewer than 5 stale alarms on
-    any day (``benchmarks["stale_max_per_day"]``).
-    ``bad_actor_top_n`` / ``pareto_share`` — bad actors: the definitions that
-    together make 80 % of the load, at most the top 10 (ISA-18.2 metric "top 10
-    most frequent alarms as share of the load").
-    ``escalate_min_s`` / ``expire_min_s`` / ``expire_default_h`` — the guide's
-    life cycle: a definition may escalate an alarm left unhandled for **more
-    than 45 s**, and expire it after **more than 90 s** (48 h by default);
-    an escalation at most 45 s or an expiry at most 90 s after the raise is
-    flagged (a clock or configuration problem).
-    ``high_priorities`` / ``medium_priorities`` — how the guide's five
-    priorities (1 highest) map onto the three levels of the ISA-18.2 priority
-    distribution (~5 % high, ~15 % medium, ~80 % low); priorities in neither
-    tuple are low.
-    ``benchmarks`` — the recommended performance figures (:data:`BENCHMARKS`).
+    Every field can be set in the ``[alarms]`` table of the settings file
+    (docs/configuration.md), the benchmarks in ``[alarms.benchmarks]``; the class
+    checks its own values.
     """
 
     flood_threshold: int = 10
+    """A flood is **more than** this many alarms in one 10-minute period for one operator
+    position (a system). Source: ISA-18.2 (more than 10 alarms in 10 minutes)."""
     interval_s: int = 600
+    """Length in seconds of the fixed, clock-aligned periods the load is counted in; must
+    divide an hour (the hourly figures are sums of periods). Source: ISA-18.2 metric
+    "percentage of 10-minute periods containing more than 10 alarms"."""
     busy_hour_threshold: int = 30
+    """An hour with **more than** this many alarms is a busy hour. Source: ISA-18.2 metric
+    "percentage of hours containing more than 30 alarms"."""
     chatter_raises: int = 3
+    """An alarm raised this many times or more within ``chatter_window_s`` chatters.
+    Source: ISA-18.2 / EEMUA 191 rule of thumb (3 or more raises in 60 s)."""
     chatter_window_s: float = 60.0
+    """The span, in seconds, of ``chatter_raises`` (first to last raise, boundary
+    included). Source: ISA-18.2 / EEMUA 191 rule of thumb."""
     chatter_index_threshold: float = 0.05
+    """An alarm whose chatter index ψ is at least this is chattering. Source: Kondaveeti
+    et al. (2013), run-length distributions."""
     fleeting_s: float = 10.0
+    """A raise that returns to normal by itself at most this many seconds after it was
+    raised is fleeting (boundary included); ISA-18.2 sets the target zero but no
+    duration, and 10 s is one sample of a 10-second process log. Source: project choice
+    after alarm-management practice ("clears almost immediately")."""
     repeat_window_s: float = 600.0
+    """A raise of the same definition on the same resource within this many seconds after
+    the previous one is a repeat. Source: the VMS alarm guide's history review, project
+    choice (10 minutes)."""
     stale_after_h: float = 24.0
+    """An alarm standing for more than this many hours is stale. Source: ISA-18.2 (24 h)."""
     bad_actor_top_n: int = 10
+    """Bad actors: at most this many definitions, the most frequent first. Source: ISA-18.2
+    metric "top 10 most frequent alarms"."""
     pareto_share: float = 0.8
+    """Bad actors: the definitions that together make this share of the load. Source:
+    Pareto principle (80 %), project choice."""
     escalate_min_s: float = 45.0
+    """A definition may escalate an alarm left unhandled for more than this many seconds;
+    an escalation at most this long after the raise is flagged. Source: the VMS alarm
+    guide (more than 45 s)."""
     expire_min_s: float = 90.0
+    """A definition may expire an alarm after more than this many seconds; an expiry at
+    most this long after the raise is flagged. Source: the VMS alarm guide (more than
+    90 s)."""
     expire_default_h: float = 48.0
+    """The default expiry in hours: an alarm standing longer, never handled, should have
+    expired. Source: the VMS alarm guide (48 h)."""
     high_priorities: tuple = (1, 2)
+    """The guide's priorities (1 highest … 5) that count as high in the three-level
+    ISA-18.2 priority distribution. Source: project mapping of the VMS alarm guide onto
+    ISA-18.2."""
     medium_priorities: tuple = (3,)
+    """The priorities that count as medium; those in neither list are low. Source: project
+    mapping of the VMS alarm guide onto ISA-18.2."""
     benchmarks: dict = field(default_factory=lambda: dict(BENCHMARKS))
+    """The recommended performance figures (:data:`BENCHMARK_RULES`, one key each; a key
+    left out keeps its default). Source: ISA-18.2 performance-metric table, EEMUA 191."""
 
     def __post_init__(self):
-        if self.interval_s <= 0 or 3600 % self.interval_s:
+        """Refuse rules no analysis can use, with a one-line reason."""
+        for name in ("flood_threshold", "busy_hour_threshold", "bad_actor_top_n"):
+            checks.whole(self, name, least=1)
+        checks.whole(self, "chatter_raises", least=2)
+        checks.whole(self, "interval_s", least=1)
+        if 3600 % self.interval_s:
             raise ValueError(f"interval_s must divide an hour (3600 s), not {self.interval_s}")
+        for name in ("chatter_window_s", "repeat_window_s", "stale_after_h",
+                     "expire_default_h"):
+            checks.number(self, name, above=0)
+        for name in ("fleeting_s", "escalate_min_s", "expire_min_s"):
+            checks.number(self, name, least=0)
+        checks.number(self, "chatter_index_threshold", least=0, most=1)
+        checks.number(self, "pareto_share", above=0, most=1)
+        for name in ("high_priorities", "medium_priorities"):
+            checks.items(self, name, "priorities from 1 to 5", lambda v: v in PRIORITIES)
+        both = set(self.high_priorities) & set(self.medium_priorities)
+        if both:
+            raise ValueError(f"medium_priorities must not repeat a high priority, not "
+                             f"{sorted(both)}")
+        checks.table(self, "benchmarks", "a number of at least 0", checks.is_number(least=0),
+                     keys=BENCHMARKS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-BENCHMARKS = {
-    # ISA-18.2 performance-metric table, per operator position.
-    "avg_per_10min_acceptable": 1.0,     # ~1 "very likely to be acceptable"
-    "avg_per_10min_manageable": 2.0,     # ~2 "maximum manageable"
-    "avg_per_hour_acceptable": 6.0,
-    "avg_per_hour_manageable": 12.0,
-    "avg_per_day_acceptable": 150.0,
-    "avg_per_day_manageable": 300.0,
-    "peak_per_10min_max": 10,            # more is a flood
-    "flood_interval_share_max": 0.01,    # < ~1 % of 10-minute periods in flood
-    "busy_hour_share_max": 0.01,         # < ~1 % of hours with more than 30 alarms
-    "top10_share_max": 0.05,             # top 10 alarms < ~1–5 % of the load
-    "stale_max_per_day": 5,              # fewer than 5 stale alarms on any day
-    "chattering_max": 0,                 # chattering and fleeting alarms: zero
-    "fleeting_max": 0,
-    "high_priority_share": 0.05,         # ~5 % high, ~15 % medium, ~80 % low (3 levels)
-    "medium_priority_share": 0.15,
-    "low_priority_share": 0.80,
-    # EEMUA 191, long-term average alarm rate in steady operation, per operator:
-    # less than 1 per 10 min very likely acceptable, 1 per 5 min manageable,
-    # 1 per 2 min likely over-demanding, more than 1 per minute very likely
-    # unacceptable — here as alarms per 10 minutes (the grade bounds of rate_grade).
-    "eemua_acceptable_per_10min": 1.0,
-    "eemua_manageable_per_10min": 2.0,
-    "eemua_unacceptable_per_10min": 10.0,
+BENCHMARK_RULES = {
+    "avg_per_10min_acceptable": (1.0, "average alarms per 10 minutes per operator position "
+                                      "very likely acceptable. Source: ISA-18.2 (~1)."),
+    "avg_per_10min_manageable": (2.0, "maximum manageable average per 10 minutes. "
+                                      "Source: ISA-18.2 (~2)."),
+    "avg_per_hour_acceptable": (6.0, "average per hour very likely acceptable. "
+                                     "Source: ISA-18.2 (~6)."),
+    "avg_per_hour_manageable": (12.0, "maximum manageable average per hour. "
+                                      "Source: ISA-18.2 (~12)."),
+    "avg_per_day_acceptable": (150.0, "average per day very likely acceptable. "
+                                      "Source: ISA-18.2 (~150)."),
+    "avg_per_day_manageable": (300.0, "maximum manageable average per day. "
+                                      "Source: ISA-18.2 (~300)."),
+    "peak_per_10min_max": (10, "largest alarms in one 10-minute period (more is a flood). "
+                               "Source: ISA-18.2 (≤ 10)."),
+    "flood_interval_share_max": (0.01, "share of 10-minute periods in flood. "
+                                       "Source: ISA-18.2 (< ~1 %)."),
+    "busy_hour_share_max": (0.01, "share of hours with more than busy_hour_threshold alarms. "
+                                  "Source: ISA-18.2 (< ~1 %)."),
+    "top10_share_max": (0.05, "share of the load made by the 10 most frequent alarms. "
+                              "Source: ISA-18.2 (< ~1–5 %)."),
+    "stale_max_per_day": (5, "stale alarms standing on any one day: fewer than this. "
+                             "Source: ISA-18.2 (less than 5)."),
+    "chattering_max": (0, "chattering alarms. Source: ISA-18.2 (zero)."),
+    "fleeting_max": (0, "fleeting alarms. Source: ISA-18.2 (zero)."),
+    "high_priority_share": (0.05, "target share of high-priority alarms. "
+                                  "Source: ISA-18.2 (~5 %)."),
+    "medium_priority_share": (0.15, "target share of medium-priority alarms. "
+                                    "Source: ISA-18.2 (~15 %)."),
+    "low_priority_share": (0.80, "target share of low-priority alarms. "
+                                 "Source: ISA-18.2 (~80 %)."),
+    "eemua_acceptable_per_10min": (1.0, "long-term average per 10 minutes very likely "
+                                        "acceptable (less than 1 per 10 min). "
+                                        "Source: EEMUA 191."),
+    "eemua_manageable_per_10min": (2.0, "average per 10 minutes still manageable (1 per "
+                                        "5 min). Source: EEMUA 191."),
+    "eemua_unacceptable_per_10min": (10.0, "average per 10 minutes above which the rate is "
+                                           "very likely unacceptable (1 per minute; up to "
+                                           "it likely over-demanding). Source: EEMUA 191."),
 }
-"""Recommended alarm-system performance figures (ISA-18.2 performance-metric table,
-EEMUA 191 average rates)."""
+"""Each recommended alarm-system performance figure: (default, what it bounds and its
+source) — the ISA-18.2 performance-metric table, per operator position, and EEMUA 191's
+grades of the long-term average rate in steady operation, here per 10 minutes."""
+
+BENCHMARKS = {key: value for key, (value, _doc) in BENCHMARK_RULES.items()}
+"""The default benchmarks (:data:`BENCHMARK_RULES` without their text)."""
 
 EEMUA_GRADES = ("very likely acceptable", "manageable", "likely over-demanding",
                 "very likely unacceptable")

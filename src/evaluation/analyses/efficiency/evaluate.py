@@ -17,10 +17,16 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from ... import localtime, period
 from . import audit, metrics, survival
 from .config import DEFAULT, EvaluationConfig
 
 TABLE_NAMES = ("systems", "devices", "faults", "maintenance", "alarms")
+
+
+OUTSIDE_DATA = ("device time (availability, MTBF, fault rate, exposure) counts over the "
+                "days with data only; faults and maintenance outside them are unknown")
+"""What the evaluation does about a window reaching beyond the records (docs/evaluation.md)."""
 
 
 @dataclass
@@ -31,12 +37,21 @@ class Evaluation:
     config: EvaluationConfig
     systems: list[dict]
     models: list[dict] = field(default_factory=list)
+    covered: period.Covered | None = None
+    """The window and the part of it the records cover (:mod:`evaluation.period`)."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per side of the window lying outside the records."""
+        return [] if self.covered is None else self.covered.warnings(OUTSIDE_DATA)
 
     def as_dict(self) -> dict:
         return {
             "as_of": self.as_of.isoformat(),
             "window": {"start": self.window_start.isoformat(), "end": self.as_of.isoformat(),
                        "days": self.window_days},
+            "period": None if self.covered is None else self.covered.as_dict(),
+            "warnings": self.warnings,
             "config": _jsonable(self.config.as_dict()),
             "models": _jsonable(self.models),
             "systems": _jsonable(self.systems),
@@ -104,22 +119,30 @@ def _scoped(tables: Mapping[str, ibis.Table], system_ids: Sequence[str] | None) 
     return out
 
 
-def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
+def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | str | None = None,
              window_days: int | None = None, system_ids: Sequence[str] | None = None,
-             config: EvaluationConfig = DEFAULT, progress: Callable[[str], None] | None = None) -> Evaluation:
-    """Evaluate every system (or ``system_ids``) as of ``as_of`` (default: latest event date).
+             config: EvaluationConfig = DEFAULT, progress: Callable[[str], None] | None = None,
+             zone: str | None = None) -> Evaluation:
+    """Evaluate every system (or ``system_ids``) as of the date ``as_of``: through the end
+    of that day in ``zone`` (default: the tables' time zone, else UTC), by default the
+    last day with data (:mod:`evaluation.period`).
 
     ``progress`` receives a short message at each stage. Raises ``ValueError``
     when there is nothing to evaluate.
     """
     say = progress or (lambda _msg: None)
     cfg = config if window_days is None else replace(config, window_days=int(window_days))
+    zone = zone or getattr(tables, "zone", None) or localtime.UTC
     t = _scoped(tables, system_ids)
+    data = metrics.data_span(tables)   # of the whole data, whatever the system filter
+    as_of = period.when(as_of, zone)
+    if isinstance(as_of, dt.datetime):
+        raise ValueError("the evaluation runs as of a date (YYYY-MM-DD), not a time")
     if as_of is None:
-        as_of = metrics.latest_event_date(tables)  # of the whole data, whatever the system filter
+        as_of = data.last_day(zone)
         if as_of is None:
             raise ValueError("no fault, maintenance or alarm recorded: give --as-of")
-    p = metrics.Period(as_of, cfg.window_days)
+    p = metrics.Period(as_of, cfg.window_days, zone, data)
     k = cfg.evidence_ids
 
     survival.preload()
@@ -158,14 +181,14 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     q["observation"] = metrics.observation(fb, t["maintenance"], settings, p)
     q["reports"] = metrics.maintenance_reports(t["maintenance"], p).select(
         "system_id", "maintenance_id", "started_at", "report_missing").order_by(["system_id", "started_at"])
-    life = metrics.service_life(dsvc, settings, p)
+    life = metrics.service_life(dsvc, settings, p, cfg)
     q["life_counts"] = life.group_by(["system_id", "life_status"]).agg(n=ibis._.count())
     q["life_rows"] = life.filter(life.life_status.isin(("past", "due"))).select(
         "system_id", "device_id", "life_status", "end_of_life").order_by(["system_id", "end_of_life", "device_id"])
     q["repeat"] = metrics.repeat_fault_devices(fb, p, cfg).order_by(["system_id", "device_id"])
     q["effect"] = metrics.maintenance_effect(fb, t["maintenance"], p, cfg).order_by(["system_id", "started_at"])
     q["exposure"] = metrics.exposure(dsvc, islands, p).order_by(["system_id", "zone", "subsystem"])
-    q["alarms"] = metrics.alarm_health(t["alarms"], p)
+    q["alarms"] = metrics.alarm_health(t["alarms"], p, cfg.unhandled_after_h)
     r = {}
     for name, expr in q.items():
         say(f"query {name}")
@@ -175,7 +198,9 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     hist = metrics.device_history(dsvc, fb).execute()
     first = tables["faults"].occurred_at.min().execute()   # start of the fault history (whole data)
     history_start = None if first is None or pd.isna(first) else pd.Timestamp(first).to_pydatetime()
-    models = survival.fit_models(hist, p.end, cfg.min_events_weibull, observed_from=history_start)
+    # devices that never failed are censored where the records end (no fault known later)
+    models = survival.fit_models(hist, p.observed_end, cfg.min_events_weibull,
+                                 observed_from=history_start)
     cycles = sdf.set_index("system_id")["cycle_days"]
     r["expected"] = _rows(survival.expected_failures(hist, models, p.end, cycles, observed_from=history_start))
 
@@ -185,7 +210,7 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | None = None,
     model_rows = [{"group": m.group, "model": m.model, "devices": m.devices, "first_faults": m.events,
                    "params": m.params} for m in models.values()]
     say("done")
-    return Evaluation(as_of, p.start_date, cfg.window_days, cfg, systems, model_rows)
+    return Evaluation(as_of, p.start_date, cfg.window_days, cfg, systems, model_rows, p.covered)
 
 
 def _perf(x: dict, key: str) -> dict:

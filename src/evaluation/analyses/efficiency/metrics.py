@@ -7,9 +7,12 @@ executes a query; the caller decides what to cache and what to fetch.
 
 Time conventions (documented in ``docs/evaluation.md``):
 
-* the evaluation instant ``T`` is the end of the as-of date (next midnight UTC);
-  records stamped after ``T`` are treated as not yet known;
-* the window is ``[T - window_days, T)``;
+* the evaluation instant ``T`` is the end of the as-of date (the next midnight in the
+  database's time zone, :mod:`evaluation.period`); records stamped after ``T`` are
+  treated as not yet known;
+* the window is the ``window_days`` local days ending with the as-of date; device
+  time (service, down time, exposure) counts only over the part of it the records
+  cover (:attr:`Period.observed_start` .. :attr:`Period.observed_end`);
 * durations are measured in seconds and compared with limits in seconds, so a
   repair of exactly 8 h is exactly at the limit (and conforms: "within" is <=).
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from ...store.schema import SERVICE_LIFE_YEARS
+from ... import localtime, period
 from .config import EvaluationConfig
 
 H = 3600.0
@@ -35,23 +38,45 @@ from the report (B.2 report time, else the occurrence: what the maintainer contr
 
 @dataclass(frozen=True)
 class Period:
-    """The as-of date and the look-back window of one evaluation."""
+    """The as-of date and the look-back window of one evaluation, in the local days of
+    ``zone`` (:mod:`evaluation.period`), and the span of the records (``data``; None:
+    taken as covering the window)."""
 
     as_of: dt.date
     window_days: int
+    zone: str = localtime.UTC
+    data: period.Data | None = None
 
     @property
     def end(self) -> dt.datetime:
-        """``T``: the end of the as-of date (exclusive)."""
-        return dt.datetime.combine(self.as_of + dt.timedelta(days=1), dt.time())
-
-    @property
-    def start(self) -> dt.datetime:
-        return self.end - dt.timedelta(days=self.window_days)
+        """``T``: the end of the as-of date, the next local midnight (exclusive)."""
+        return period.end_of(self.as_of, self.zone)
 
     @property
     def start_date(self) -> dt.date:
-        return self.start.date()
+        """The window's first day: ``window_days`` local days end with the as-of date."""
+        return self.as_of - dt.timedelta(days=self.window_days - 1)
+
+    @property
+    def start(self) -> dt.datetime:
+        return period.start_of(self.start_date, self.zone)
+
+    @property
+    def covered(self) -> period.Covered:
+        """The window and the part of it the records cover."""
+        return period.Covered(self.start, self.end, self.zone, self.data)
+
+    @property
+    def observed_start(self) -> dt.datetime:
+        """Where device time starts counting: the window's start, or the first day with
+        data when later (no record before it: no fault is known there)."""
+        return self.covered.observed_start
+
+    @property
+    def observed_end(self) -> dt.datetime:
+        """Where device time stops counting: ``T``, or the end of the last day with data
+        when earlier (no record after it: no fault is known there)."""
+        return self.covered.observed_end
 
 
 def _ts(value: dt.datetime) -> ir.TimestampScalar:
@@ -120,11 +145,14 @@ def device_service(devices: ir.Table, p: Period) -> ir.Table:
     """Devices with their in-service interval inside the window and ``active`` at the as-of date.
 
     In service from ``installed_on`` (or the window start when unknown) until
-    ``decommissioned_on`` (or ``T``), clipped to the window.
+    ``decommissioned_on`` (or ``T``), clipped to the part of the window the records
+    cover (:attr:`Period.observed_start` .. :attr:`Period.observed_end`): time without
+    any record is not counted as time without faults.
     """
     d = devices
-    start = ibis.greatest(d.installed_on.cast("timestamp").fill_null(_ts(p.start)), _ts(p.start))
-    end = ibis.least(d.decommissioned_on.cast("timestamp").fill_null(_ts(p.end)), _ts(p.end))
+    lo, hi = _ts(p.observed_start), _ts(p.observed_end)
+    start = ibis.greatest(d.installed_on.cast("timestamp").fill_null(lo), lo)
+    end = ibis.least(d.decommissioned_on.cast("timestamp").fill_null(hi), hi)
     as_of = ibis.literal(p.as_of)
     d = d.mutate(
         dev_key=ibis.row_number().over(ibis.window(order_by="device_id")),  # integer key for fast windows
@@ -462,17 +490,19 @@ def observation(fb: ir.Table, maintenance: ir.Table, settings: ir.Table, p: Peri
 
 # ------------------------------------------------------------------ 5.1.2 service life
 
-def service_life(dsvc: ir.Table, settings: ir.Table, p: Period) -> ir.Table:
+def service_life(dsvc: ir.Table, settings: ir.Table, p: Period, cfg: EvaluationConfig) -> ir.Table:
     """Active devices with their 5.1.2 service life and status.
 
     ``end_of_life`` = ``installed_on`` + life years. ``past`` when the end of
     life is on or before the as-of date; ``due`` when it falls after it but
     within the system's next cycle (up to ``next_cycle_end`` inclusive); ``ok``
-    otherwise; ``no_rule`` for a device type without a life in the table;
+    otherwise; ``no_rule`` for a device type without a life in the table
+    (``cfg.service_life_years``, 5.1.2);
     ``unknown_age`` without an installation date.
     """
-    life = ibis.memtable({"_lt": list(SERVICE_LIFE_YEARS),
-                          "life_years": [int(v) for v in SERVICE_LIFE_YEARS.values()]})
+    table = cfg.service_life_years
+    life = ibis.memtable({"_lt": list(table), "life_years": [int(v) for v in table.values()]},
+                         schema={"_lt": "string", "life_years": "int64"})
     d = dsvc.filter(dsvc.active)
     d = d.left_join(life, d.device_type == life._lt).drop("_lt")
     s = settings.select(_sid=settings.system_id, _cycle_end=settings.next_cycle_end)
@@ -580,12 +610,12 @@ def exposure(dsvc: ir.Table, islands: ir.Table, p: Period) -> ir.Table:
     return out.mutate(exposure_h=out.exposure_h.fill_null(0.0), episodes=out.episodes.fill_null(0)).drop("gk")
 
 
-def alarm_health(alarms: ir.Table, p: Period, stale_h: float = 48.0) -> ir.Table:
+def alarm_health(alarms: ir.Table, p: Period, stale_h: float) -> ir.Table:
     """Per system, alarms raised in the window: false-alarm share and unhandled share.
 
     ``false_alarm_share`` = closed as false alarm / closed. ``unhandled_share``
     = (expired + still new or escalated more than ``stale_h`` hours before
-    ``T``, i.e. never taken in hand) / alarms with a known status (null when
+    ``T``, i.e. never taken in hand; ``cfg.unhandled_after_h``) / alarms with a known status (null when
     the source records no status, e.g. a bare event log).
     """
     a = alarms.filter(alarms.system_id.notnull() & (alarms.raised_at >= _ts(p.start))
@@ -647,16 +677,19 @@ def first_rows(t: ir.Table, order_by: list, k: int, group: str = "system_id") ->
     return t.filter(t._rn < k).drop("_rn")
 
 
-def latest_event_date(tables) -> dt.date | None:
-    """The latest date stamped on any fault, maintenance or alarm (the default as-of date)."""
-    cands = []
-    for table, cols in (("faults", ("occurred_at", "reported_at", "restored_at")),
-                        ("maintenance", ("started_at", "ended_at")),
-                        ("alarms", ("raised_at", "closed_at"))):
+EVENT_TIMES = (("faults", ("occurred_at", "reported_at", "restored_at")),
+               ("maintenance", ("started_at", "ended_at")),
+               ("alarms", ("raised_at", "closed_at")))
+"""The times whose span is the evaluation's data (:func:`data_span`)."""
+
+
+def data_span(tables) -> period.Data:
+    """The records of the evaluation, from the earliest to the latest time stamped on any
+    fault, maintenance or alarm (:data:`EVENT_TIMES`; one query per table). The default
+    as-of date is the local day of the latest."""
+    values = []
+    for table, cols in EVENT_TIMES:
         t = tables[table]
-        cands.extend(t[c].max() for c in cols)
-    import pandas as pd
-    values = [v for v in (c.execute() for c in cands) if v is not None and not pd.isna(v)]
-    if not values:
-        return None
-    return max(pd.Timestamp(v) for v in values).date()
+        aggs = {f"{c}_{f}": getattr(t[c], f)() for c in cols for f in ("min", "max")}
+        values.extend(t.aggregate(**aggs).to_pyarrow().to_pylist()[0].values())
+    return period.Data.of(values)

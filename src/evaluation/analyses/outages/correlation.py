@@ -34,45 +34,53 @@ Decisions this module takes (docs/outages.md explains them):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ... import localtime
+from ... import localtime, period
+from .. import checks
 from . import rules
 from .rules import CUT_ID
 
 
 @dataclass(frozen=True)
 class OutageConfig:
-    """Parameters of the correlation (the defaults follow e-Intervention lot 1)."""
+    """Parameters of the correlation (the defaults follow e-Intervention lot 1); each
+    field's docstring ends with its source. Set in the ``[outages]`` table of the settings
+    file (docs/configuration.md); the class checks its own values."""
 
-    tolerance: dt.timedelta = rules.TIMESTAMP_TOLERANCE
-    """Margin around [HD, HF] in which cuts reveal badly placed timestamps (§4)."""
+    tolerance_s: float = rules.TIMESTAMP_TOLERANCE.total_seconds()
+    """Seconds around [HD, HF] in which cuts reveal badly placed timestamps.
+    Source: e-Intervention lot 1 §4 (5 minutes)."""
     m1_delay_large_s: float = 1800.0
-    """HD→M1-reception delay above which an M1 counts as late (§6 evolution)."""
+    """HD→M1-reception delay in seconds above which an M1 counts as late.
+    Source: e-Intervention lot 1 §6 evolution ("a gap too large"), project choice (30 min)."""
     bucket_s: int = 6 * 3600
-    """Time bucket of the PM×time hash join (performance only; results do not depend on it)."""
+    """Time bucket in seconds of the PM×time hash join (performance only; results do not
+    depend on it). Source: project choice."""
 
     def __post_init__(self) -> None:
-        if self.tolerance < dt.timedelta(0):
-            raise ValueError("tolerance: must not be negative")
-        if self.m1_delay_large_s < 0:
-            raise ValueError("m1_delay_large_s: must not be negative")
-        if self.bucket_s < 1:
-            raise ValueError("bucket_s: must be at least 1 second")
+        checks.number(self, "tolerance_s", least=0)
+        checks.number(self, "m1_delay_large_s", least=0)
+        checks.whole(self, "bucket_s", least=1)
+
+    @property
+    def tolerance(self) -> dt.timedelta:
+        """:attr:`tolerance_s` as a duration."""
+        return dt.timedelta(seconds=self.tolerance_s)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
-class Period:
-    """The analysed period ``[start, end)`` (naive UTC datetimes) and the time zone whose
-    calendar days the day rules use."""
-
-    start: dt.datetime
-    end: dt.datetime
-    zone: str = localtime.UTC
+class Period(period.Covered):
+    """The analysed period ``[start, end)`` (naive UTC datetimes), the time zone whose
+    calendar days the day rules use, and the span of the network data
+    (:class:`evaluation.period.Covered`: hours without data are not exposure)."""
 
     @property
     def hours(self) -> float:
@@ -98,47 +106,33 @@ def _to_datetime(value) -> dt.datetime | None:
     return value.to_pydatetime()
 
 
+def data_span(interventions: ir.Table, outages: ir.Table) -> period.Data:
+    """The network data from the earliest to the latest HD, HF or cut time."""
+    i = interventions.aggregate(a=interventions.started_at.min(), b=interventions.started_at.max(),
+                                c=interventions.ended_at.max()).to_pyarrow().to_pylist()[0]
+    o = outages.aggregate(a=outages.cut_at.min(), b=outages.cut_at.max()).to_pyarrow().to_pylist()[0]
+    return period.Data.of([*i.values(), *o.values()])
+
+
 def resolve_period(interventions: ir.Table, outages: ir.Table,
                    since: dt.date | dt.datetime | None = None,
                    as_of: dt.date | dt.datetime | None = None,
                    zone: str = localtime.UTC) -> Period:
-    """The period of an analysis.
+    """The period of an analysis (:mod:`evaluation.period`).
 
     ``as_of`` a date means the end of that local day of ``zone`` (the period
     includes it); a datetime is the exclusive end (naive UTC). Without it, the
-    period ends one second after the latest HD, HF or cut time in the data.
-    ``since`` a date starts at local midnight that day; without it, at the
-    earliest HD or cut time before the end.
+    period ends with the last local day with data (HD, HF or cut). ``since`` a
+    date starts at local midnight that day; without it, at the local midnight of
+    the first day with data (the end when the data begin after it).
     """
-    if isinstance(as_of, dt.datetime):
-        end = as_of
-    elif isinstance(as_of, dt.date):
-        end = localtime.day_end(as_of, zone)
-    else:
-        end = None
-    if isinstance(since, dt.datetime):
-        start = since
-    elif isinstance(since, dt.date):
-        start = localtime.day_start(since, zone)
-    else:
-        start = None
-    if end is None or start is None:
-        # the data's bounds, one query per table: the latest HD, HF or cut, and the
-        # earliest HD or cut before the end
-        bound = ibis.literal(end or dt.datetime.max)
-        i, o = interventions, outages
-        ib = i.aggregate(a=i.started_at.max(), b=i.ended_at.max(),
-                         first=i.started_at.min(where=i.started_at < bound)).execute()
-        ob = o.aggregate(a=o.cut_at.max(), first=o.cut_at.min(where=o.cut_at < bound)).execute()
-        if end is None:
-            latest = [x for x in map(_to_datetime, (ib["a"][0], ib["b"][0], ob["a"][0]))
-                      if x is not None]
-            end = (max(latest) + dt.timedelta(seconds=1)) if latest else dt.datetime(1970, 1, 1)
-        if start is None:
-            earliest = [x for x in map(_to_datetime, (ib["first"][0], ob["first"][0]))
-                        if x is not None and x < end]
-            start = min(earliest) if earliest else end
-    return Period(start=min(start, end), end=end, zone=zone)
+    data = data_span(interventions, outages)
+    end = period.end_of(as_of, zone) or data.end(zone) or dt.datetime(1970, 1, 1)
+    start = period.start_of(since, zone)
+    if start is None:
+        first = data.start(zone)
+        start = first if first is not None and first < end else end
+    return Period(start=min(start, end), end=end, zone=zone, data=data)
 
 
 def _left_join(left: ir.Table, right: ir.Table, key: str) -> ir.Table:
@@ -497,7 +491,7 @@ def per_pm(pi: ir.Table, placed: ir.Table, cut_table: pd.DataFrame, windows: ir.
         short_cuts_out_of_windows=t["period_short"] - t["placed_short"],
         supervised=t["supervised_ocs"] > 0,
         baseline_cuts_in_windows=t["baseline_in"], baseline_cuts_out_of_windows=t["baseline_out"],
-        out_of_window_hours=(period.hours - t["window_hours_in_period"]).clip(lower=0.0))
+        out_of_window_hours=(period.observed_hours - t["window_hours_in_period"]).clip(lower=0.0))
     t["short_cuts"] = t["short_cuts_in_windows"] + t["short_cuts_out_of_windows"]
     t = t[(t["interventions"] > 0) | (t["counted_cuts"] > 0)]
     cov = t["covered_interventions"].where(t["covered_interventions"] > 0)

@@ -137,6 +137,7 @@ class OutageReport:
     missing_hf: pd.DataFrame
     anonymised: bool = False
     rr_level: float = 0.95
+    config: c.OutageConfig = field(default_factory=c.OutageConfig)
 
     def to_json(self) -> str:
         """The contract's ``outages`` JSON (plus period, network totals and quality lists),
@@ -145,8 +146,10 @@ class OutageReport:
         return jsontext.document({
             "as_of": p.end,
             "period": period_dict(p),
+            "warnings": warnings(p),
             "anonymised_do": self.anonymised,
             "rate_ratio_level": self.rr_level,
+            "config": self.config.as_dict(),
             "network": self.network,
             "pms": self.pms,
             "dos": self.dos,
@@ -162,8 +165,19 @@ class OutageReport:
 
 
 def period_dict(p: c.Period) -> dict:
-    """What a result says of its period: start, end (exclusive), hours and time zone."""
-    return {"start": p.start, "end": p.end, "hours": round(p.hours, 3), "time_zone": p.zone}
+    """What a result says of its period: start, end (exclusive), hours, time zone, and the
+    data's days with the part of the period they cover (:meth:`evaluation.period.Covered.as_dict`)."""
+    return {**p.as_dict(), "hours": round(p.hours, 3)}
+
+
+OUTSIDE_DATA = ("hours without data count as no exposure (the out-of-window hours, rates and "
+                "rate ratio cover the days with data only)")
+"""What the outage analyses do about a period reaching beyond the data (docs/outages.md)."""
+
+
+def warnings(p: c.Period) -> list[str]:
+    """One line per side of the period lying outside the network data."""
+    return p.warnings(OUTSIDE_DATA)
 
 
 def analyse(tables: TableSource, since=None, as_of=None,
@@ -198,7 +212,7 @@ def _report(corr: Correlation, rr_level, key, limit) -> OutageReport:
                                        ).sort_values(["code_do", "hd", "ref_interv_oi"],
                                                      ignore_index=True)
     return OutageReport(period, network, pms, dos, ocs, short_df, short_total, missing_df,
-                        anonymised=bool(key), rr_level=rr_level)
+                        anonymised=bool(key), rr_level=rr_level, config=corr.config)
 
 
 _SUMS = ("interventions", "missing_hf", "covered_interventions", "impacted_interventions",
@@ -235,4 +249,4 @@ def records(df: pd.DataFrame, zone: str = localtime.UTC) -> list[dict]:
 
 
 __all__ = ["Correlation", "OutageReport", "add_rate_ratio", "analyse", "correlate",
-           "period_dict", "records"]
+           "period_dict", "records", "warnings"]
