@@ -214,9 +214,10 @@ def test_a_new_load_is_seen_without_restart(tmp_path):
 
 def test_systems_and_devices_only_give_no_verdict(tmp_path):
     """6.1 and "no verdict without evidence": with only systems and devices loaded (no fault, no
-    maintenance record) the page shows no availability figure (not 100 %), the classification
-    insufficient_evidence and no validity date. (The as-of date defaults to today: nothing
-    else dates the evaluation.)"""
+    maintenance record) there is no last day with data, so the page has no default as-of date
+    (never the machine's clock, issue #13 item 12): it asks for a date, as `opeval evaluate`
+    does. Given one, it shows no availability figure (not 100 %), the classification
+    insufficient_evidence and no validity date."""
     path = tmp_path / "bare.duckdb"
     con = db.connect(path)
     con.execute("INSERT INTO systems (system_id, name, accepted_on) VALUES ('A', 'Alone', DATE '2020-01-01')")
@@ -224,11 +225,18 @@ def test_systems_and_devices_only_give_no_verdict(tmp_path):
                 "VALUES ('A1', 'A', 'video_surveillance', 'ccd_camera', 'Z', DATE '2020-01-01')")
     con.close()
     state = EvaluationState(ReadOnlyStore(path))
-    assert state.default_as_of() == dt.datetime.now(dt.UTC).date()
+    assert state.default_as_of() is None
+    assert state.result().error == "no fault, maintenance or alarm recorded: give an as-of date"
+    state.as_of = dt.date(2025, 6, 30)
     r = state.result()
     assert r.ok and state.overview(r)["system_id"].tolist() == ["A"]
     ind = state.indicators(r)
     assert (ind["classification"], ind["valid_until"], ind["availability"]) == ("insufficient_evidence", None, None)
+    assert r.evaluation["period"]["data"] is None
+    assert r.evaluation["warnings"] == ["the data hold no record: every figure of the period is empty; "
+                                        "device time (availability, MTBF, fault rate, exposure) counts "
+                                        "over the days with data only; faults and maintenance outside "
+                                        "them are unknown"]
     view = EvaluationPage(state=state)
     view.__panel__()
     assert "Insufficient evidence" in view._verdict.object
@@ -236,6 +244,7 @@ def test_systems_and_devices_only_give_no_verdict(tmp_path):
     assert '<div class="value">none</div><div class="sub">no validity without enough evidence' in view._verdict.object
     assert '<div class="value">no evidence</div>' in view._cards.object
     assert "100" not in view._cards.object and "Conforming" not in view._verdict.object
+    assert "Warning: the data hold no record" in view._period.object
 
 
 def test_url_values_of_identifiers():
@@ -405,6 +414,8 @@ def test_a_failing_evaluation_is_said_and_retried(tmp_path, monkeypatch):
     path = tmp_path / "fail.duckdb"
     con = db.connect(path)
     con.execute("INSERT INTO systems (system_id, name) VALUES ('A', 'Alone')")
+    con.execute("INSERT INTO maintenance (maintenance_id, system_id, kind, started_at) "
+                "VALUES ('M1', 'A', 'periodic', TIMESTAMP '2025-06-30 10:00')")   # a day with data
     con.close()
 
     def boom(*_a, **_k):

@@ -237,4 +237,13 @@ class Covered:
         return out
 
 
-__all__ = ["Covered", "Data", "asked", "end_of", "parse", "start_of", "when"]
+def describe(p: dict) -> str:
+    """One line naming a result's period (:meth:`Covered.as_dict`), as the CLI's text
+    reports, the pages and the HTML report print it."""
+    data = p.get("data")
+    return (f"period {p['first_day']} .. {p['last_day']} ({p['time_zone']}: {p['start']} to "
+            f"{p['end']}, end excluded); records "
+            + (f"{data['first_day']} .. {data['last_day']}" if data else "none"))
+
+
+__all__ = ["Covered", "Data", "asked", "describe", "end_of", "parse", "start_of", "when"]

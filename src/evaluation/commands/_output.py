@@ -71,10 +71,8 @@ def say_warnings(warnings: list[str]) -> None:
 
 def period_line(p: dict) -> str:
     """How a text report names its period (the ``period`` of a result)."""
-    data = p.get("data")
-    return (f"period {p['first_day']} .. {p['last_day']} ({p['time_zone']}: {p['start']} to "
-            f"{p['end']}, end excluded); data "
-            + (f"{data['first_day']} .. {data['last_day']}" if data else "none"))
+    from ..period import describe
+    return describe(p)
 
 
 def emit(args, text: str) -> int:

@@ -15,7 +15,8 @@ def register(sub, common) -> None:
                     "while the server is up: pages show the last committed data meanwhile, "
                     "and the new data once the load is done (reload a page). At start, a "
                     "background warm-up computes what each page shows first; GET /health "
-                    "says when it is ready.")
+                    "says when it is ready. The pages use the thresholds of opeval.toml beside "
+                    "the database (docs/configuration.md), read again when it changes.")
     p.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
     p.add_argument("--address", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
@@ -59,8 +60,10 @@ def register(sub, common) -> None:
 
 
 def run(args) -> int:
+    from .. import config
     from ..serve import serve
 
+    config.for_database(args.db)   # a broken settings file is said now, in one line
     try:
         auth = args.auth or ("oauth" if args.oauth_provider else "none")
         lifetime_ms = max(100, int(args.session_lifetime * 1000))

@@ -30,11 +30,10 @@ from ..analyses.alarms.rules import AlarmRules
 from .alarms_state import PARETO_TOP, AlarmsState
 from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, table
 from .queries import ReadOnlyStore
-from .widgets import ALL, guarded, link_text, shown
+from .widgets import ALL, guarded, link_text, period_note, shown
 
 bokeh_plots()
 
-RULES = AlarmRules()
 NO_ALARMS = ("<b>No alarms in this database yet.</b> Load alarms or an alarm_log — "
              "<code>opeval ingest alarms FILE…</code> or <code>opeval ingest alarm_log "
              "FILE…</code> — or run <code>opeval demo</code> to build the demo database, "
@@ -52,7 +51,10 @@ NUM = NumberFormatter(format="0,0")
 NUM1 = NumberFormatter(format="0,0.0")
 PROB = NumberFormatter(format="0.000")
 NO_LOGO = {"plot.toolbar.logo": None}
-BUCKET_LABELS = {"auto": "auto", "10min": "10 min", "1h": "hour"}
+def bucket_labels(rules: AlarmRules) -> dict[str, str]:
+    """The load plot's buckets as labelled for the rules in force (the fine one is the
+    rules' interval, 10 minutes by ISA-18.2)."""
+    return {"auto": "auto", "10min": f"{rules.interval_s // 60} min", "1h": "hour"}
 OPEN_TAB, HISTORY_TAB = 5, 6
 MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — or, if this "
                "database has none yet, trained on its closed alarms.</p>")
@@ -99,22 +101,25 @@ def _section(title: str, *objects, anchor: str) -> pn.Column:
 
 
 # ------------------------------------------------------------------ plots
-def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Overlay:
-    """Alarms per bucket, the busiest system's 10-minute peak, the flood line and the floods."""
-    per = "10 min" if bucket == "10min" else "hour"
+def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str,
+              rules: AlarmRules) -> hv.Overlay:
+    """Alarms per bucket, the busiest system's peak per interval (10 minutes by ISA-18.2),
+    the flood line and the floods; every number in a label from ``rules``."""
+    iv = f"{rules.interval_s // 60} min"
+    per = iv if bucket == "10min" else "hour"
     data = series.rename(columns={"bucket": "time"})
     total = hv.Curve(data, "time", ["alarms", "peak_10min"], label="alarms per bucket").opts(
         color="#8fb0d3", line_width=1.5,
         hover_tooltips=[("time", "@time{%F %H:%M}"), (f"alarms per {per}", "@alarms"),
-                        ("busiest system, per 10 min", "@peak_10min")],
+                        (f"busiest system, per {iv}", "@peak_10min")],
         hover_formatters={"@time": "datetime"}, tools=["hover"])
     peak = hv.Curve(data, "time", ["peak_10min", "alarms"],
-                    label="busiest system, most in 10 min").opts(
+                    label=f"busiest system, most in {iv}").opts(
         color="#e07b00", line_width=2,
-        hover_tooltips=[("time", "@time{%F %H:%M}"), ("busiest system, per 10 min",
+        hover_tooltips=[("time", "@time{%F %H:%M}"), (f"busiest system, per {iv}",
                                                        "@peak_10min")],
         hover_formatters={"@time": "datetime"}, tools=["hover"])
-    line = hv.HLine(RULES.flood_threshold, label="flood threshold").opts(
+    line = hv.HLine(rules.flood_threshold, label="flood threshold").opts(
         color="#d62728", line_dash="dashed", line_width=1.5)
     spans = floods.rename(columns={"position": "system_id"})[["start", "end"]] if len(floods) \
         else pd.DataFrame({"start": pd.Series(dtype="datetime64[ns]"),
@@ -122,11 +127,11 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str) -> hv.Ove
     marked = hv.VSpans(spans, ["start", "end"], label="flood periods").opts(
         color="#d62728", alpha=0.25)
     top = float(max(series["alarms"].max() if len(series) else 0,
-                    RULES.flood_threshold * 1.2)) * 1.05   # the flood line always in view
+                    rules.flood_threshold * 1.2)) * 1.05   # the flood line always in view
     return (marked * total * peak * line).opts(
         responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel="alarms",
-        title=f"Alarms per {per}; flood line: more than {RULES.flood_threshold} in "
-              f"{RULES.interval_s // 60} min for one system",
+        title=f"Alarms per {per}; flood line: more than {rules.flood_threshold} in "
+              f"{iv} for one system",
         framewise=True,
         legend_position="top", legend_cols=4, show_grid=True, toolbar="above",
         active_tools=[], backend_opts=NO_LOGO)
@@ -234,7 +239,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._definition = select("Definition", "definition", 180, choices(opts["definition"]))
         self._operator = select("Operator", "operator", 115, choices(opts["operator"]))
         self._bucket = select("Load per", "bucket", 115,
-                              {v: k for k, v in BUCKET_LABELS.items()})
+                              {v: k for k, v in bucket_labels(s.rules).items()})
         self._reset = pn.widgets.Button(label="Clear", width=64, margin=(24, 5, 5, 5))
         self._reset.on_click(lambda _e: self._clear())
         for widget, name in ((self._system, "system"), (self._definition, "definition"),
@@ -245,16 +250,20 @@ class AlarmsPage(pn.viewable.Viewer):
         self._link(self._start, "start", lambda v: v, lambda v: v)
         self._link(self._end, "end", lambda v: v, lambda v: v)
         # Views.
+        rules = s.rules
         self._kpis = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["opeval-kpis"])
+        self._period = pn.pane.HTML("", sizing_mode="stretch_width",
+                                    css_classes=["opeval-period-note"])
         self._v = s.views()
         self._pipe = hv.streams.Pipe(data=self._v)
         self._hpipe = hv.streams.Pipe(data=(s.handling(), s.measure))
-        self._load = self._plot(lambda v: load_plot(v.series, v.floods, v.bucket),
+        self._load = self._plot(lambda v: load_plot(v.series, v.floods, v.bucket, rules),
                                 "opeval-load-plot")
         self._floods = _table(pd.DataFrame(), "opeval-table-floods", pagination="remote",
                               page_size=5, formatters=_fmt(peak_per_10min=NUM, minutes=NUM))
         self._no_floods = pn.pane.HTML("<p>No flood in this selection: no system got more "
-                                       "than 10 alarms in any 10 minutes.</p>",
+                                       f"than {rules.flood_threshold} alarms in any "
+                                       f"{rules.interval_s // 60} minutes.</p>",
                                        sizing_mode="stretch_width")
         self._pareto = self._plot(lambda v: pareto_plot(v.pareto), "opeval-pareto-plot")
         self._pareto_table = _table(pd.DataFrame(), "opeval-table-pareto", pagination="remote",
@@ -306,8 +315,8 @@ class AlarmsPage(pn.viewable.Viewer):
         self._hist_res.param.watch(self._hist_res_changed, "value")
         self._tabs = pn.Tabs(
             ("Load", pn.Column(self._load, _section(
-                f"Flood periods (more than {RULES.flood_threshold} alarms in "
-                f"{RULES.interval_s // 60} minutes for one system)",
+                f"Flood periods (more than {rules.flood_threshold} alarms in "
+                f"{rules.interval_s // 60} minutes for one system)",
                 self._no_floods, self._floods,
                 download("alarm_floods.csv", frame_csv(lambda: self._v.floods),
                          label="Download floods CSV"), anchor="floods"),
@@ -319,11 +328,11 @@ class AlarmsPage(pn.viewable.Viewer):
                                               frame_csv(lambda: self._v.pareto)),
                                      sizing_mode="stretch_width")),
             ("Chattering & repeats", pn.Row(
-                _section(f"Chattering ({RULES.chatter_raises} or more raises within "
-                         f"{RULES.chatter_window_s:g} s)", self._chattering,
+                _section(f"Chattering ({rules.chatter_raises} or more raises within "
+                         f"{rules.chatter_window_s:g} s)", self._chattering,
                          download("alarm_chattering.csv", frame_csv(lambda: self._v.chattering)),
                          anchor="chattering"),
-                _section(f"Repeats (raised again within {RULES.repeat_window_s:g} s)",
+                _section(f"Repeats (raised again within {rules.repeat_window_s:g} s)",
                          self._repeats, download("alarm_repeats.csv",
                                                  frame_csv(lambda: self._v.repeats)),
                          anchor="repeats"), sizing_mode="stretch_width")),
@@ -432,7 +441,8 @@ class AlarmsPage(pn.viewable.Viewer):
         has = v.kpis["alarms"] > 0
         self._no_match.visible = not has
         self._tabs.visible = self._kpis.visible = has
-        self._kpis.object = _kpi_html(v.kpis, s.filters())
+        self._kpis.object = _kpi_html(v.kpis, s.filters(), s.rules)
+        self._period.object = period_note(*s.period_note())
         if has:
             self._pipe.send(v)
             self._floods.visible = len(v.floods) > 0
@@ -532,7 +542,7 @@ class AlarmsPage(pn.viewable.Viewer):
         filters = pn.Row(self._start, self._end, self._system, self._priority, self._definition,
                          self._operator, self._bucket, self._reset,
                          sizing_mode="stretch_width", css_classes=["opeval-alarm-filters"])
-        return pn.Column(filters, self._error, self._no_match, self._kpis, self._tabs,
+        return pn.Column(filters, self._period, self._error, self._no_match, self._kpis, self._tabs,
                          sizing_mode="stretch_width")
 
 
@@ -546,9 +556,10 @@ def _fmt_pareto() -> dict:
     return _fmt(share=PCT, cumulative_share=PCT, false_alarm_rate=PCT)
 
 
-def _kpi_html(k: dict, f) -> str:
+def _kpi_html(k: dict, f, rules: AlarmRules) -> str:
     """The KPI cards; every threshold in a label comes from the rules in force."""
-    b = RULES.benchmarks
+    b = rules.benchmarks
+    iv = f"{rules.interval_s // 60} min"
     busiest = "–" if k["busiest_position"] is None else f"{k['busiest_avg_per_10min']:.2f}"
     busiest_sub = ("" if k["busiest_position"] is None else
                    f"{k['busiest_position']}: {k['busiest_rate_grade'] or ''} (EEMUA 191)")
@@ -556,14 +567,14 @@ def _kpi_html(k: dict, f) -> str:
     cards = [
         ("alarms", f"{k['alarms']:,}", f"{f.start:%Y-%m-%d} – {f.end:%Y-%m-%d}"),
         ("avg per 10 min, busiest system", busiest, busiest_sub),
-        ("peak in 10 min", f"{k['peak_per_10min']}",
-         f"one system; flood above {RULES.flood_threshold}"),
+        (f"peak in {iv}", f"{k['peak_per_10min']}",
+         f"one system; flood above {rules.flood_threshold}"),
         ("floods", f"{k['floods']}", f"{k['flood_minutes']} min in flood"),
         ("chattering alarms", f"{k['chattering']}",
          f"system and definition; benchmark: {b['chattering_max']}"),
         ("fleeting alarms", f"{k['fleeting']}",
-         f"back to normal within {RULES.fleeting_s:g} s; benchmark: {b['fleeting_max']}"),
-        ("repeat raises", f"{k['repeat_alarms']:,}", f"within {RULES.repeat_window_s:g} s"),
+         f"back to normal within {rules.fleeting_s:g} s; benchmark: {b['fleeting_max']}"),
+        ("repeat raises", f"{k['repeat_alarms']:,}", f"within {rules.repeat_window_s:g} s"),
         ("false-alarm rate", _pct(k["false_alarm_rate"]),
          f"{k['false_alarms']:,} of {k['closed']:,} closed"),
         ("median time to handle", _duration(k["median_handle_s"]),

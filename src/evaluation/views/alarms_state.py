@@ -16,8 +16,11 @@ the snapshot. Every filter change then runs plain group-bys in that engine
 (only aggregated rows come back), and the results are cached on
 (database, stamp, filters).
 
-**Time range.** The range selects alarms by raise time (``from`` 00:00 to the
-end of ``to``, UTC). Gaps, chattering and repeats are those of the whole
+**Time range.** The range selects alarms by raise time, from ``from`` 00:00 to the
+end of ``to`` in the database's time zone (:mod:`evaluation.period`, as
+``opeval alarms --since FROM --as-of TO``); by default the last four weeks ending
+with the last day with data. The rules (flood, chattering, repeats…) are those of
+the settings file beside the database (:func:`evaluation.config.for_database`). Gaps, chattering and repeats are those of the whole
 history (a raise just after ``from`` whose previous raise came just before it
 is a repeat), and handling and close reasons are as the database knows them
 now. ``opeval alarms --as-of`` gives the view as known at a past time. Rates
@@ -52,7 +55,8 @@ from ibis import _
 
 from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
 from ..analyses.alarms import model as fam
-from ..analyses.alarms.report import data_end
+from .. import config, localtime, period
+from ..analyses.alarms.report import OUTSIDE_DATA, data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
 from ..csv_export import to_csv
 from ..store.schema import TABLES
@@ -60,8 +64,9 @@ from . import snapshot as snapshots
 from .queries import stamp
 from .snapshot import SnapshotCache, attached
 
-RULES = AlarmRules()
 ALARM_COLUMNS = tuple(c.name for c in TABLES["alarms"].columns)
+EPOCH = dt.date(1970, 1, 1)
+"""The range of a database without alarms (nothing to show; never the machine's clock)."""
 DEFAULT_DAYS = 28
 """Default time range: the last four weeks of data."""
 AUTO_10MIN_DAYS = 7
@@ -82,6 +87,8 @@ class Snapshot(snapshots.Snapshot):
     alarms: int
     first: dt.datetime | None
     last: dt.datetime | None
+    zone: str = localtime.UTC
+    rules: AlarmRules = AlarmRules()
 
     @property
     def flagged(self) -> ibis.Table:
@@ -94,10 +101,19 @@ class Snapshot(snapshots.Snapshot):
 
 
 
-def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
-    """Copy the alarms with their per-raise facts into a new in-memory DuckDB."""
+def rules_for(path: str) -> AlarmRules:
+    """The alarm rules in force for the database at ``path`` (its settings file)."""
+    return config.for_database(path).alarms
+
+
+def build_snapshot(path: str) -> Snapshot:
+    """Copy the alarms with their per-raise facts (under the rules in force) into a new
+    in-memory DuckDB."""
     file_stamp = stamp(path)
+    rules = rules_for(path)
     with attached(path) as con:
+        zone = localtime.database_zone(lambda key: (con.execute(
+            "SELECT value FROM src.main.meta WHERE key = ?", [key]).fetchone() or [None])[0])
         backend = ibis.duckdb.from_connection(con)
         alarms = backend.table("alarms", database="src")
         flagged = nuisance.flag_nuisance(prep.instances(alarms, rules.chatter_raises), rules)
@@ -112,7 +128,7 @@ def build_snapshot(path: str, rules: AlarmRules = RULES) -> Snapshot:
     n = int(row["n"])
     first = None if pd.isna(row["first"]) else pd.Timestamp(row["first"]).to_pydatetime()
     last = data_end(t.select(*ALARM_COLUMNS)) if n else None
-    return Snapshot(path, file_stamp, con, backend, n, first, last)
+    return Snapshot(path, file_stamp, con, backend, n, first, last, zone, rules)
 
 
 _snapshots: SnapshotCache[Snapshot] = SnapshotCache(lambda path: build_snapshot(path))
@@ -134,12 +150,21 @@ class Filters:
     priority: int = 0
     definition: str = ""
     operator: str = ""
+    zone: str = localtime.UTC
+
+    @property
+    def lo(self) -> dt.datetime:
+        """The start of the range: ``start``'s local midnight (naive UTC)."""
+        return period.start_of(self.start, self.zone)
+
+    @property
+    def hi(self) -> dt.datetime:
+        """The end of the range (excluded): the end of the local day ``end``."""
+        return period.end_of(self.end, self.zone)
 
     def apply(self, t: ibis.Table) -> ibis.Table:
-        lo = dt.datetime.combine(self.start, dt.time())
-        hi = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
-        t = t.filter((t.raised_at >= ibis.literal(lo, type="timestamp"))
-                     & (t.raised_at < ibis.literal(hi, type="timestamp")))
+        t = t.filter((t.raised_at >= ibis.literal(self.lo, type="timestamp"))
+                     & (t.raised_at < ibis.literal(self.hi, type="timestamp")))
         if self.system:
             t = t.filter(t.system_id == self.system)
         if self.priority:
@@ -213,11 +238,12 @@ def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _fill_series(series: pd.DataFrame, f: Filters, bucket: str) -> pd.DataFrame:
-    """Every bucket of the range, empty ones with 0 (a flat line is information too)."""
-    freq = "10min" if bucket == "10min" else "1h"
-    start = pd.Timestamp(f.start)
-    end = pd.Timestamp(f.end) + pd.Timedelta(days=1) - pd.Timedelta(freq)
+def _fill_series(series: pd.DataFrame, f: Filters, bucket: str, interval_s: int) -> pd.DataFrame:
+    """Every bucket of the range, empty ones with 0 (a flat line is information too); the
+    fine bucket is the rules' interval (10 minutes by ISA-18.2)."""
+    freq = f"{interval_s}s" if bucket == "10min" else "1h"
+    start = pd.Timestamp(f.lo).floor(freq)
+    end = (pd.Timestamp(f.hi) - pd.Timedelta(1, "us")).floor(freq)
     index = pd.date_range(start, end, freq=freq, name="bucket")
     series = naive_utc(series)
     s = series.set_index("bucket").reindex(index, fill_value=0).reset_index()
@@ -272,10 +298,8 @@ OPEN_COLUMNS = ("alarm_id", "system_id", "definition", "resource_id", "priority"
 
 def _bind(con: duckdb.DuckDBPyConnection, f: Filters) -> None:
     """Point the scope view at the filters ``f`` (values passed as parameters)."""
-    lo = dt.datetime.combine(f.start, dt.time())
-    hi = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
-    con.execute("SET VARIABLE opeval_lo = $1::TIMESTAMP", [lo])
-    con.execute("SET VARIABLE opeval_hi = $1::TIMESTAMP", [hi])
+    con.execute("SET VARIABLE opeval_lo = $1::TIMESTAMP", [f.lo])
+    con.execute("SET VARIABLE opeval_hi = $1::TIMESTAMP", [f.hi])
     con.execute("SET VARIABLE opeval_system = $1::VARCHAR", [f.system])
     con.execute("SET VARIABLE opeval_priority = $1::INTEGER", [f.priority])
     con.execute("SET VARIABLE opeval_definition = $1::VARCHAR", [f.definition])
@@ -283,7 +307,7 @@ def _bind(con: duckdb.DuckDBPyConnection, f: Filters) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
+def _plan(schema: ibis.Schema, rules: AlarmRules) -> dict[str, str]:
     """The SQL of every view, compiled once from the analysis functions applied to
     *unbound* tables (Ibis): a filter change only sets variables and runs SQL."""
     scope = ibis.table(schema, name=SCOPE)
@@ -309,19 +333,19 @@ def _plan(schema: ibis.Schema, rules: AlarmRules = RULES) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _ic_schema(schema: ibis.Schema) -> ibis.Schema:
-    return load.interval_counts(ibis.table(schema, name=SCOPE), "system_id", RULES).schema()
+def _ic_schema(schema: ibis.Schema, rules: AlarmRules) -> ibis.Schema:
+    return load.interval_counts(ibis.table(schema, name=SCOPE), "system_id", rules).schema()
 
 
 @functools.lru_cache(maxsize=64)
-def _rates_sql(schema: ibis.Schema, lo: dt.datetime, hi: dt.datetime) -> str:
+def _rates_sql(schema: ibis.Schema, lo: dt.datetime, hi: dt.datetime, rules: AlarmRules) -> str:
     """Rates per system over its window: ``[lo, hi]`` cut to its log span."""
-    ic = ibis.table(_ic_schema(schema), name=IC)
+    ic = ibis.table(_ic_schema(schema, rules), name=IC)
     scope = ibis.table(schema, name=SCOPE)
     spans = ibis.table({"system_id": "string", "window_start": "timestamp",
                         "window_end": "timestamp"}, name=SPANS)
     wins = prep.windows(spans, scope, as_of=hi, since=lo)
-    return ibis.to_sql(load.rates(ic, wins, RULES), dialect="duckdb")
+    return ibis.to_sql(load.rates(ic, wins, rules), dialect="duckdb")
 
 
 @functools.lru_cache(maxsize=64)
@@ -334,15 +358,15 @@ def _open_sql(schema: ibis.Schema, cut: dt.datetime) -> str:
 
 
 def range_end(f: Filters, last: dt.datetime | None) -> dt.datetime:
-    """The end of the range: the end of ``to``, or the end of the data when earlier."""
-    end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time()) - dt.timedelta(
-        microseconds=1)
+    """The end of the range (its last instant): the end of ``to``, or the end of the data
+    when earlier."""
+    end = f.hi - dt.timedelta(microseconds=1)
     return min(end, last) if last is not None else end
 
 
 def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
     """Run every view of the page for the filters ``f`` on the snapshot."""
-    plan = _plan(snap.flagged.schema())
+    plan = _plan(snap.flagged.schema(), snap.rules)
     unit = choose_bucket(bucket, f.days)
     with snap.lock:
         con = snap.con
@@ -360,10 +384,10 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         nuis = nuis.iloc[0] if len(nuis) else pd.Series(dtype=object)
         series, floods = run(f"series_{unit}"), run("floods")
         rates = None
-        lo = dt.datetime.combine(f.start, dt.time())
+        lo = f.lo
         hi = max(range_end(f, snap.last), lo)
         if n:
-            rates = con.execute(_rates_sql(snap.flagged.schema(), lo, hi)).df()
+            rates = con.execute(_rates_sql(snap.flagged.schema(), lo, hi, snap.rules)).df()
         summary, overall = run("summary"), run("overall")
         heat, operators, handling = run("heat"), run("operators"), run("handling")
         open_at_end = naive_utc(con.execute(_open_sql(snap.flagged.schema(), hi)).df())
@@ -388,9 +412,9 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         "busiest_position": None if busiest is None else busiest["position"],
         "busiest_avg_per_10min": None if busiest is None else float(busiest["avg_per_10min"]),
         "busiest_rate_class": None if busiest is None else rate_class(
-            float(busiest["avg_per_10min"]), RULES.benchmarks),
+            float(busiest["avg_per_10min"]), snap.rules.benchmarks),
         "busiest_rate_grade": None if busiest is None else rate_grade(
-            float(busiest["avg_per_10min"]), RULES.benchmarks),
+            float(busiest["avg_per_10min"]), snap.rules.benchmarks),
         "floods": len(floods),
         "flood_minutes": int(floods["minutes"].sum()) if len(floods) else 0,
         "chattering": _int(nuis.get("chattering_alarms")),
@@ -404,7 +428,7 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         "open": len(open_at_end),
         "open_at": hi,
     }
-    series = _fill_series(series, f, unit) if n else series
+    series = _fill_series(series, f, unit, snap.rules.interval_s) if n else series
     return Views(kpis=kpis, series=series, bucket=unit, floods=floods,
                  pareto=_pareto(per_def, actors), chattering=chattering, repeats=repeats,
                  heat=heat, operators=operators, handling=handling, open=open_at_end)
@@ -468,7 +492,7 @@ def _train(path: str, slot: ModelSlot) -> None:
         snap = snapshot(path)
         # A connection of its own: page queries go on while the model trains.
         backend = ibis.duckdb.from_connection(snap.con.cursor())
-        fitted = fam.fit(snap.raw(backend), rules=RULES, max_rows=MODEL_TRAIN_ROWS)
+        fitted = fam.fit(snap.raw(backend), rules=snap.rules, max_rows=MODEL_TRAIN_ROWS)
         fitted.metadata["database"] = str(Path(path).resolve())
         fitted.metadata["trained_by"] = "opeval serve /alarms"
         try:
@@ -517,7 +541,7 @@ def _scores(path: str, file_stamp: tuple, model_id: int) -> pd.DataFrame:
         # The features of an alarm only look at raises of the same definition and resource.
         keys = open_.select("definition", "resource_id").distinct()
         subset = raw.semi_join(keys, ["definition", "resource_id"])
-        rows = fam.score_open(slot.model, subset, rules=RULES, limit=1_000_000)
+        rows = fam.score_open(slot.model, subset, rules=snap.rules, limit=1_000_000)
         df = pd.DataFrame(rows, columns=["alarm_id", "definition", "resource_id", "raised_at",
                                          "status", "p_false", "baseline"])
         if len(df):
@@ -550,7 +574,8 @@ class AlarmsState(param.Parameterized):
     """Filters and views of the ``/alarms`` page."""
 
     start = param.CalendarDate(default=None, allow_None=True,
-                               doc="First day of the time range (raise time, UTC).")
+                               doc="First day of the time range (raise time, days of the "
+                                   "database's time zone).")
     end = param.CalendarDate(default=None, allow_None=True,
                              doc="Last day of the time range (included).")
     system = param.String(default=NO_FILTER, doc="Only this system ('' every system).")
@@ -578,12 +603,13 @@ class AlarmsState(param.Parameterized):
             self.start = default[0]
 
     def default_range(self) -> tuple[dt.date, dt.date] | None:
-        """The last :data:`DEFAULT_DAYS` days of data (all of it when shorter)."""
-        snap = self._snap()
-        if not snap.alarms:
+        """The last :data:`DEFAULT_DAYS` days of data (all of it when shorter), ending with
+        the last local day with data (never the machine's clock)."""
+        days = self.data_range()
+        if days is None:
             return None
-        end = snap.last.date()
-        return max(snap.first.date(), end - dt.timedelta(days=DEFAULT_DAYS - 1)), end
+        first, end = days
+        return max(first, end - dt.timedelta(days=DEFAULT_DAYS - 1)), end
 
     # -------------------------------------------------------------- basics
     def _snap(self) -> Snapshot:
@@ -592,18 +618,38 @@ class AlarmsState(param.Parameterized):
     def has_alarms(self) -> bool:
         return self._snap().alarms > 0
 
-    def data_range(self) -> tuple[dt.date, dt.date] | None:
+    def data(self) -> period.Data:
+        """The alarms' span, first raise to last record."""
         snap = self._snap()
-        if not snap.alarms:
-            return None
-        return snap.first.date(), snap.last.date()
+        return period.Data(snap.first, snap.last) if snap.alarms else period.Data(None, None)
+
+    def data_range(self) -> tuple[dt.date, dt.date] | None:
+        """The first and the last local day with data (None without any alarm)."""
+        data, zone = self.data(), self._snap().zone
+        return None if data.empty else (data.first_day(zone), data.last_day(zone))
+
+    @property
+    def rules(self) -> AlarmRules:
+        """The rules in force (the settings file beside the database)."""
+        return self._snap().rules
 
     def filters(self) -> Filters:
-        first, last = self.data_range() or (dt.date.today(), dt.date.today())
+        first, last = self.data_range() or (EPOCH, EPOCH)
         start, end = self.start or first, self.end or last
         if start > end:
             start, end = end, start
-        return Filters(start, end, self.system, self.priority, self.definition, self.operator)
+        return Filters(start, end, self.system, self.priority, self.definition, self.operator,
+                       self._snap().zone)
+
+    def covered(self) -> period.Covered:
+        """The range as a period, with the alarms' data (:mod:`evaluation.period`)."""
+        f = self.filters()
+        return period.Covered(f.lo, f.hi, f.zone, self.data())
+
+    def period_note(self) -> tuple[dict, list[str]]:
+        """The range's ``period`` and its warnings, as ``opeval alarms`` gives them."""
+        c = self.covered()
+        return c.as_dict(), c.warnings(OUTSIDE_DATA)
 
     def options(self) -> dict[str, list]:
         """Values present in the database for each filter (independent of the others)."""

@@ -30,10 +30,12 @@ import panel as pn
 import param
 from bokeh.models.widgets.tables import NumberFormatter
 
+from ..analyses.efficiency import DEFAULT
 from ..errors import OpevalError, public_message
 from ..reports import evaluation as report
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
 from .layout import ACCENT, bokeh_plots, download, empty, error, table
+from .widgets import period_note
 from .queries import ReadOnlyStore
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ class EvaluationPage(pn.viewable.Viewer):
         self._focus = pn.widgets.Select(label="System in detail", width=320)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["opeval-status"],
                                     styles={"padding-top": "22px"})
+        self._period = pn.pane.HTML("", sizing_mode="stretch_width",
+                                    css_classes=["opeval-period-note"])
         self._error = error("")
         self._error.visible = False
         self._empty = empty(NO_SYSTEMS)
@@ -288,7 +292,8 @@ class EvaluationPage(pn.viewable.Viewer):
             return
         token = self._token = object()
         self._status.object = (f'<span class="opeval-busy">Evaluating every system as of '
-                               f'{s.effective_as_of()} over {s.window_days} days…</span>')
+                               f'{s.effective_as_of() or "the last day with data"} over '
+                               f'{s.window_days} days…</span>')
         self._body.loading = True
         doc = pn.state.curdoc
         if doc is None or doc.session_context is None:     # no server (tests, notebooks): wait here
@@ -322,12 +327,12 @@ class EvaluationPage(pn.viewable.Viewer):
         self._empty.visible = not s.has_systems()
         self._content.visible = has and res.ok
         if res is None:
-            self._status.object = ""
+            self._status.object = self._period.object = ""
             self._error.visible = False
             return
         if not res.ok:
             self._show_error(f"No evaluation: {html.escape(res.error)}")
-            self._status.object = ""
+            self._status.object = self._period.object = ""
             return
         self._error.visible = False
         ev = res.evaluation
@@ -335,6 +340,7 @@ class EvaluationPage(pn.viewable.Viewer):
             f'<span class="opeval-done">{len(res.by_id)} systems evaluated as of '
             f'<b>{ev["as_of"]}</b>, window {ev["window"]["start"]} to {ev["window"]["end"]} '
             f'({ev["window"]["days"]} days), in {res.seconds:.1f} s.</span>')
+        self._period.object = period_note(ev["period"], ev["warnings"])
         sel = s.selected()
         labels = {v: html.unescape(k) for k, v in self._systems.options.items()}  # Select: plain text
         focus = s.focus()
@@ -514,7 +520,7 @@ class EvaluationPage(pn.viewable.Viewer):
 
     @classmethod
     def _mttr_element(cls, data):
-        monthly, limit_h = data if data is not None else (None, 8.0)
+        monthly, limit_h = data if data is not None else (None, DEFAULT.repair_h)
         m = cls._months(monthly)
         kd = hv.Dimension("label", label="month")
         vd = [hv.Dimension("mttr_h", label="MTTR (h)"), hv.Dimension("faults", label="faults")]
@@ -551,7 +557,7 @@ class EvaluationPage(pn.viewable.Viewer):
 
     @staticmethod
     def _exposure_element(data):
-        exposure, limit_h = data if data is not None else (None, 24.0)
+        exposure, limit_h = data if data is not None else (None, DEFAULT.exposure_limit_h)
         cols = ["place", "exposure_h", "devices", "episodes", "over", "colour"]
         # the longest exposures, zeros included: most systems then always draw as many bars,
         # so a change of system updates the plot in place
@@ -635,11 +641,13 @@ class EvaluationPage(pn.viewable.Viewer):
                 "Chapter 6 operation evaluation (DB33/T 830-2011) of each security system as of a "
                 "date: performance, timeliness (5.1.1), periodicity and service life (5.1.2), "
                 "device effectiveness and potential threats, as an audit with a classification, a "
-                "disposition (6.3) and a validity (6.1). Same figures as `opeval evaluate`.",
+                "disposition (6.3) and a validity (6.1). Same figures as `opeval evaluate` with the "
+                "same as-of date and window (by default the last day with data), the thresholds of "
+                "the settings file beside the database.",
                 margin=(10, 5), sizing_mode="stretch_width"),
             pn.Row(self._systems, self._as_of, self._window, self._status,
                    sizing_mode="stretch_width"),
-            self._error, self._empty, self._content, sizing_mode="stretch_width")
+            self._period, self._error, self._empty, self._content, sizing_mode="stretch_width")
 
     def __panel__(self):
         return self._body

@@ -5,8 +5,8 @@ Everything shown on the page comes from the analysis package
 (indicators, findings, classification, disposition, exposure, expected
 failures, monthly trend), :func:`~evaluation.analyses.efficiency.metrics.service_life`
 (each device's service life, 5.1.2) and
-:func:`~evaluation.analyses.efficiency.metrics.latest_event_date` (the default
-as-of date, as ``opeval evaluate`` uses it). This module only selects, reshapes
+:func:`~evaluation.analyses.efficiency.metrics.data_span` (the default as-of
+date, the last day with data, as ``opeval evaluate`` uses it). This module only selects, reshapes
 and formats their small results.
 
 Cost and cache. The evaluation runs over the *whole* database at once (its
@@ -32,6 +32,7 @@ import ibis
 import pandas as pd
 import param
 
+from .. import config
 from ..analyses.efficiency import DEFAULT, evaluate, metrics
 from ..csv_export import to_csv
 from ..errors import OpevalError, public_message
@@ -89,7 +90,7 @@ class IdString(param.String):
 class Result:
     """One whole-database evaluation (small, JSON-ready) plus the devices' service life."""
 
-    as_of: dt.date
+    as_of: dt.date | None
     window_days: int
     evaluation: dict | None = None                   # Evaluation.as_dict()
     by_id: dict[str, dict] = field(default_factory=dict)
@@ -134,15 +135,17 @@ def _open(path: str):
     return open_tables(path)
 
 
-def latest_event_date(path: str) -> dt.date | None:
-    """The analysis' default as-of date for the database at ``path`` (cached on its stamp)."""
+def last_day_with_data(path: str) -> dt.date | None:
+    """The analysis' default as-of date for the database at ``path``: the last local day
+    (of its time zone) with a fault, maintenance or alarm record, as ``opeval evaluate``
+    uses it (:mod:`evaluation.period`); None without any record. Cached on its stamp."""
     key = (path, stamp(path))
     with _LOCK:
         if key in _AS_OF:
             return _AS_OF[key]
     tables = _open(path)
     try:
-        value = metrics.latest_event_date(tables)
+        value = metrics.data_span(tables).last_day(tables.zone)
     finally:
         tables.backend.disconnect()
     with _LOCK:
@@ -150,7 +153,7 @@ def latest_event_date(path: str) -> dt.date | None:
     return value
 
 
-def _devices_life(tables, as_of: dt.date, window_days: int) -> pd.DataFrame:
+def _devices_life(tables, as_of: dt.date, cfg) -> pd.DataFrame:
     """Each active device's service life (5.1.2) as the analysis states it, with its age.
 
     The status (``past``, ``due``, ``ok``, ``no_rule``, ``unknown_age``) and the
@@ -158,10 +161,9 @@ def _devices_life(tables, as_of: dt.date, window_days: int) -> pd.DataFrame:
     (days since installation / 365.25) and the share of the life used are
     only for drawing the bars.
     """
-    cfg = replace(DEFAULT, window_days=window_days)
-    p = metrics.Period(as_of, window_days)
+    p = metrics.Period(as_of, cfg.window_days, tables.zone)
     settings = metrics.system_settings(tables["systems"], cfg, p)
-    life = metrics.service_life(metrics.device_service(tables["devices"], p), settings, p)
+    life = metrics.service_life(metrics.device_service(tables["devices"], p), settings, p, cfg)
     age_days = ibis.literal(as_of).delta(life.installed_on, unit="day")
     age = age_days / 365.25
     life = life.select(
@@ -171,16 +173,18 @@ def _devices_life(tables, as_of: dt.date, window_days: int) -> pd.DataFrame:
     return life.order_by(["system_id", "device_id"]).execute()
 
 
-def _run(path: str, as_of: dt.date, window_days: int) -> Result:
-    """Evaluate every system of the database (the work of one background job)."""
+def _run(path: str, as_of: dt.date | None, window_days: int) -> Result:
+    """Evaluate every system of the database (the work of one background job) with the
+    thresholds of its settings file (:func:`evaluation.config.for_database`)."""
     t0 = time.perf_counter()
     try:
         tables = _open(path)
+        cfg = replace(config.for_database(path).evaluation, window_days=window_days)
     except OpevalError as exc:
         return Result(as_of, window_days, error=_first_line(exc))
     try:
-        ev = evaluate(tables, as_of=as_of, window_days=window_days).as_dict()
-        devices = _devices_life(tables, as_of, window_days)
+        ev = evaluate(tables, as_of=as_of, config=cfg).as_dict()
+        devices = _devices_life(tables, dt.date.fromisoformat(ev["as_of"]), cfg)
     except ValueError as exc:           # nothing to evaluate (the analysis says why)
         return Result(as_of, window_days, error=str(exc))
     except (duckdb.Error, OpevalError) as exc:
@@ -194,10 +198,11 @@ def _run(path: str, as_of: dt.date, window_days: int) -> Result:
     for col in ("installed_on", "end_of_life"):
         devices[col] = pd.to_datetime(devices[col]).dt.date
     by_id = {s["system_id"]: s for s in ev["systems"]}
-    return Result(as_of, window_days, ev, by_id, devices, time.perf_counter() - t0)
+    return Result(dt.date.fromisoformat(ev["as_of"]), window_days, ev, by_id, devices,
+                  time.perf_counter() - t0)
 
 
-def submit(path: str, as_of: dt.date, window_days: int) -> Future:
+def submit(path: str, as_of: dt.date | None, window_days: int) -> Future:
     """The (possibly running, possibly finished) job evaluating the database as of ``as_of``.
 
     Jobs are shared by every session and kept for the last few keys; a job
@@ -220,7 +225,7 @@ def submit(path: str, as_of: dt.date, window_days: int) -> Future:
         return job
 
 
-def warm(path: str, window_days: int = DEFAULT.window_days) -> Future | None:
+def warm(path: str, window_days: int | None = None) -> Future | None:
     """Start the evaluation the page shows first (default as-of date, default window).
 
     For a server that wants the first visit of ``/evaluation`` to find it
@@ -230,8 +235,9 @@ def warm(path: str, window_days: int = DEFAULT.window_days) -> Future | None:
     store = ReadOnlyStore(path)
     if not store.value("SELECT count(*) FROM systems"):
         return None
-    as_of = latest_event_date(store.path) or dt.datetime.now(dt.UTC).date()
-    return submit(store.path, as_of, window_days)
+    as_of = last_day_with_data(store.path)
+    days = window_days or config.for_database(store.path).evaluation.window_days
+    return None if as_of is None else submit(store.path, as_of, days)
 
 
 # ------------------------------------------------------------------ the page state
@@ -259,6 +265,8 @@ class EvaluationState(param.Parameterized):
     def __init__(self, store: ReadOnlyStore, **params):
         self.store = store
         super().__init__(**params)
+        if "window_days" not in params:   # the settings file's window, as the CLI's
+            self.window_days = config.for_database(store.path).evaluation.window_days
 
     # ---------------------------------------------------------------- reference data
     def system_table(self) -> pd.DataFrame:
@@ -279,11 +287,12 @@ class EvaluationState(param.Parameterized):
             out[label] = r.system_id
         return out
 
-    def default_as_of(self) -> dt.date:
-        """The latest event date (faults, maintenance, alarms), or today (UTC) when there is none."""
-        return latest_event_date(self.store.path) or dt.datetime.now(dt.UTC).date()
+    def default_as_of(self) -> dt.date | None:
+        """The last day with a fault, maintenance or alarm record (None without any: the
+        evaluation then needs a date, as ``opeval evaluate`` does; never the clock)."""
+        return last_day_with_data(self.store.path)
 
-    def effective_as_of(self) -> dt.date:
+    def effective_as_of(self) -> dt.date | None:
         return self.as_of or self.default_as_of()
 
     def selected(self) -> list[str]:

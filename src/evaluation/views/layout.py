@@ -46,6 +46,9 @@ _CSS = """
                 border-radius: .25rem; }
 .opeval-notice { padding: .5rem 1rem; background: #eef4fb; border-left: 4px solid #1f4e79;
                  border-radius: .25rem; font-size: .9rem; }
+.opeval-period { font-size: .85rem; color: #444; }
+.opeval-warning { padding: .35rem .75rem; margin-top: .25rem; background: #fff8e1;
+                  border-left: 4px solid #f0ad4e; border-radius: .25rem; font-size: .85rem; }
 """
 
 

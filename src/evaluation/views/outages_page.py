@@ -12,8 +12,9 @@ rendered in the browser:
 * **Selected PM** — its timeline (intervention windows [HD, HF] as spans, cuts
   as points by category; aggregated counts when there are too many) and the
   evidence: its interventions and the counted cuts;
-* **DOs** — incident rate per DO and the timestamp-quality charts (cuts in the
-  5 minutes before HD / after HF, HD→M1-reception delay, missing HF).
+* **DOs** — incident rate per DO and the timestamp-quality charts (cuts within the
+  tolerance before HD / after HF, 5 minutes by §4 unless the settings say otherwise,
+  HD→M1-reception delay, missing HF).
 
 Filters and the selected PM live in the URL
 (``?since=2025-03-01&as_of=2025-06-30&oi=OI01&zone=…&do=RAPI&min=10&pm=FI-…&oc=true``).
@@ -32,9 +33,9 @@ from bokeh.models import HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 
 from .layout import bokeh_plots, download, empty, error, frame_csv, table
-from .outages_state import CUT_CATEGORIES, M1_DELAY_BINS, OutagesState
+from .outages_state import CUT_CATEGORIES, INNER_LEVEL, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
-from .widgets import ALL, guarded, link_text, shown
+from .widgets import ALL, guarded, link_text, period_note, shown
 
 bokeh_plots()
 
@@ -220,15 +221,16 @@ def do_rate_plot(dos: pd.DataFrame, p0: float) -> hv.Overlay:
         title=f"Incident rate per DO (dashed: network {p0:.1%})")
 
 
-def do_window_cuts_plot(dos: pd.DataFrame) -> hv.Bars:
+def do_window_cuts_plot(dos: pd.DataFrame, tolerance_min: float) -> hv.Bars:
+    """Counted cuts within the tolerance (in force, minutes) before HD and after HF, per DO."""
+    before, after = f"≤ {tolerance_min:g} min before HD", f"≤ {tolerance_min:g} min after HF"
     long = dos.melt(id_vars=["code_do"], value_vars=["cuts_before_hd", "cuts_after_hf"],
                     var_name="side", value_name="cuts")
-    long["side"] = long["side"].map({"cuts_before_hd": "≤ 5 min before HD",
-                                     "cuts_after_hf": "≤ 5 min after HF"})
+    long["side"] = long["side"].map({"cuts_before_hd": before, "cuts_after_hf": after})
     return _bars(long, ["code_do", "side"], "cuts",
                  "Counted cuts just outside the window (timestamp quality)", "cuts",
                  [("DO", "@code_do"), ("", "@side"), ("cuts", "@cuts")], color=None,
-                 cmap={"≤ 5 min before HD": "#ff7f0e", "≤ 5 min after HF": "#9467bd"},
+                 cmap={before: "#ff7f0e", after: "#9467bd"},
                  multi_level=False, show_legend=True, legend_position="top_left")
 
 
@@ -295,6 +297,8 @@ class OutagesPage(pn.viewable.Viewer):
                                                   css_classes=["opeval-outages-busy"])
         # Views.
         self._headline = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._period = pn.pane.HTML("", sizing_mode="stretch_width",
+                                    css_classes=["opeval-period-note"])
         self._pts: pd.DataFrame | None = None
         self._drawn: dict[str, tuple] = {}
         self._funnel_pipe = hv.streams.Pipe(data=None)
@@ -331,7 +335,8 @@ class OutagesPage(pn.viewable.Viewer):
                                             sizing_mode="stretch_width", linked_axes=False,
                                             css_classes=[f"opeval-do-plot-{i}"])
                           for i, f in enumerate((lambda d: do_rate_plot(d[0], d[2]),
-                                                 lambda d: do_window_cuts_plot(d[0]),
+                                                 lambda d: do_window_cuts_plot(
+                                                     d[0], self.state.tolerance_min()),
                                                  lambda d: m1_delay_plot(d[1]),
                                                  lambda d: missing_hf_plot(d[0])))]
         # Shown only with a PM selected (the Column is toggled: a HoloViews pane's own
@@ -465,7 +470,7 @@ class OutagesPage(pn.viewable.Viewer):
         if self._changed("funnel", *period, "oi_code", "zone", "code_do", "min_covered"):
             pts, limits, p0 = s.funnel()
             self._pts = pts
-            levels = (0.95, s.config().funnel_level)
+            levels = (INNER_LEVEL, s.config().funnel_level)
             self._funnel_pipe.send((pts, limits, p0, levels))
             black = s.blacklist()
             if len(black):   # an empty list is not sent: the table hides, the message shows
@@ -486,6 +491,7 @@ class OutagesPage(pn.viewable.Viewer):
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
+        self._period.object = period_note(*s.period_note())
 
     def _tab_opened(self, event) -> None:
         if event.new == DO_TAB:
@@ -553,7 +559,7 @@ class OutagesPage(pn.viewable.Viewer):
             pn.FlexBox(self._since, self._as_of, self._oi, self._zone, self._do, self._min,
                        self._pm, self._oc, self._busy, sizing_mode="stretch_width",
                        css_classes=["opeval-outages-filters"]),
-            self._error, self._headline, self._tabs,
+            self._error, self._headline, self._period, self._tabs,
             sizing_mode="stretch_width")
 
 

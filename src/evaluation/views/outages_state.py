@@ -19,9 +19,11 @@ the selected PM only slice it, with plain group-bys in that engine.
 
 **Filters.**
 
-* *period*: ``since`` (00:00 that day) to ``as_of`` (end of that day); by
-  default the ``demo_as_of`` setting when the database has one, else the end
-  of the data (the analysis' own default).
+* *period*: ``since`` (00:00 that day) to ``as_of`` (end of that day), days of
+  the database's time zone (:mod:`evaluation.period`, as ``opeval outages
+  --since --as-of``); by default from the first to the last day with data (the
+  analysis' own default). The thresholds are those of the settings file beside
+  the database (:func:`evaluation.config.for_database`).
 * *OI / zone*: the PMs of that OI code / zone (``pms``); the DO comparison
   counts the interventions at those PMs only.
 * *DO*: the per-PM figures count the interventions (and their windows) of that
@@ -51,12 +53,13 @@ import numpy as np
 import pandas as pd
 import param
 
-from .. import localtime
+from .. import config, localtime, period
 from ..analyses import blacklist as bl
 from ..analyses.blacklist import BlacklistConfig
 from ..analyses.outages import correlation as c
 from ..analyses.outages import pseudonym as ps
 from ..analyses.outages import stats
+from ..analyses.outages import report
 from ..analyses.outages.report import Correlation, add_rate_ratio, correlate
 from . import snapshot as snapshots
 from .queries import stamp
@@ -65,9 +68,9 @@ from .snapshot import SnapshotCache, attached
 KEY_SETTING = "pseudonym_key"
 """``meta`` setting holding the database's pseudonym key (hex), see :mod:`evaluation.store.privacy`."""
 NETWORK_TABLES = ("pms", "interventions", "intervention_targets", "outage_reports", "outages")
-FUNNEL_LEVELS = (0.95, BlacklistConfig().funnel_level)
-"""Control limits drawn on the funnel: an inner (warning) limit and the blacklist's
-``funnel_level`` (the outer limit, the one its rule uses)."""
+INNER_LEVEL = 0.95
+"""The funnel's inner (warning) limit, drawn inside the blacklist's ``funnel_level`` (the
+outer limit, the one its rule uses, from the settings in force)."""
 MAX_POINTS = 3000
 """Most cuts sent as single points on a PM timeline; more are aggregated."""
 M1_DELAY_BINS = ((None, 0, "before HD"), (0, 300, "0–5 min"), (300, 1800, "5–30 min"),
@@ -77,7 +80,7 @@ threshold itself is :attr:`OutageConfig.m1_delay_large_s`, 30 min)."""
 
 # Categories of a cut on the PM timeline (the reasons are :func:`rules.exclusion_reason`'s).
 CUT_IN = "counted, in a window"
-CUT_NEAR = "counted, ≤ 5 min outside a window"
+CUT_NEAR = "counted, within the tolerance outside a window"
 CUT_OUT = "counted, outside windows"
 CUT_TARGET = "target line (not counted)"
 CUT_POWER = "power cut (not counted)"
@@ -140,7 +143,7 @@ def build_snapshot(path: str) -> Snapshot:
         for name in NETWORK_TABLES:
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM src.main."{name}"')
         settings = dict(con.execute(
-            "SELECT key, value FROM src.main.meta WHERE key IN ('demo_as_of', ?, ?)",
+            "SELECT key, value FROM src.main.meta WHERE key IN (?, ?)",
             [KEY_SETTING, localtime.SETTING]).fetchall())
         messages = int(con.execute("SELECT count(*) FROM src.main.messages").fetchone()[0])
     rows = {name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
@@ -180,7 +183,7 @@ class Analysis:
             tables["interventions"] = iv.filter(iv.code_do == code_do)
             p = self.corr.period
             self.by_do[code_do] = correlate(tables, since=p.start, as_of=p.end, cache=True,
-                                            zone=p.zone)
+                                            config=self.corr.config, zone=p.zone)
         return self.by_do[code_do]
 
     def release(self) -> None:
@@ -197,7 +200,8 @@ def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
         if found is not None:
             snap.analyses.move_to_end(key)
             return found
-        corr = correlate(snap.tables, since=since, as_of=as_of, cache=True, zone=snap.zone)
+        corr = correlate(snap.tables, since=since, as_of=as_of, cache=True, zone=snap.zone,
+                         config=config.for_database(snap.path).outages)
         pm_info = snap.backend.table("pms").select("pm_id", "oi_code", "zone").to_pandas()
         found = Analysis(corr, pm_info)
         snap.analyses[key] = found
@@ -206,16 +210,8 @@ def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
         return found
 
 
-def _naive(value) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
-
-
-def funnel_curve(p0: float, n_max: int, levels=FUNNEL_LEVELS, points: int = 200) -> pd.DataFrame:
+def funnel_curve(p0: float, n_max: int, levels: tuple[float, float],
+                 points: int = 200) -> pd.DataFrame:
     """Control limits (as rates) for 1…``n_max`` covered interventions around ``p0``.
 
     ``levels`` = (inner, outer); columns ``upper_inner``, ``lower_inner``,
@@ -258,8 +254,8 @@ class OutagesState(param.Parameterized):
                        doc="First day of the period (from local midnight, in the database's "
                            "time zone); None: from the first data.")
     as_of = param.CalendarDate(default=None, allow_None=True,
-                       doc="Last day of the period (to its local end); None: the demo_as_of "
-                           "setting, else the end of the data.")
+                       doc="Last day of the period (to its local end); None: the last day "
+                           "with data.")
     oi_code = param.String(default="", doc="Only the PMs of this OI code ('' = every OI).")
     zone = param.String(default="", doc="Only the PMs of this zone ('' = every zone).")
     code_do = param.String(default="", doc="Only the interventions of this DO ('' = every DO).")
@@ -272,6 +268,13 @@ class OutagesState(param.Parameterized):
     def __init__(self, path, **params):
         self.path = os.fspath(getattr(path, "path", path))
         super().__init__(**params)
+        if "min_covered" not in params:   # the settings file's, as `opeval blacklist`
+            self.min_covered = self.settings.blacklist.min_covered
+
+    @property
+    def settings(self) -> config.Settings:
+        """The thresholds in force (the settings file beside the database)."""
+        return config.for_database(self.path)
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -287,12 +290,10 @@ class OutagesState(param.Parameterized):
         return {**self.snap.rows, "messages": self.snap.messages}
 
     def _period_args(self) -> tuple:
+        """(since, as_of) as every command reads them (:mod:`evaluation.period`); a start
+        not before the end is dropped."""
         zone = self.snap.zone
-        since = localtime.day_start(self.since, zone) if self.since else None
-        if self.as_of:
-            as_of = localtime.day_end(self.as_of, zone)
-        else:
-            as_of = _naive(self.snap.settings.get("demo_as_of"))
+        since, as_of = period.start_of(self.since, zone), period.end_of(self.as_of, zone)
         if since is not None and as_of is not None and since >= as_of:
             since = None
         return since, as_of
@@ -304,6 +305,14 @@ class OutagesState(param.Parameterized):
     @property
     def period(self) -> c.Period:
         return self.analysis.corr.period
+
+    def period_note(self) -> tuple[dict, list[str]]:
+        """The period's ``period`` and warnings, as ``opeval outages`` gives them."""
+        return report.period_dict(self.period), report.warnings(self.period)
+
+    def tolerance_min(self) -> float:
+        """The timestamp tolerance in force, in minutes (§4: 5)."""
+        return self.settings.outages.tolerance_s / 60
 
     def _memo(self, name: str, key: tuple, make):
         a = self.analysis
@@ -370,8 +379,9 @@ class OutagesState(param.Parameterized):
         return self._memo("per_pm", (self.code_do,), make)
 
     def config(self) -> BlacklistConfig:
-        """The blacklist's thresholds, with the page's minimum covered interventions."""
-        return replace(BlacklistConfig(), min_covered=max(1, int(self.min_covered)))
+        """The blacklist's thresholds in force, with the page's minimum covered
+        interventions."""
+        return replace(self.settings.blacklist, min_covered=max(1, int(self.min_covered)))
 
     def _assessed(self) -> tuple[pd.DataFrame, float | None]:
         """Every PM in scope assessed by :func:`evaluation.analyses.blacklist.assess`.
@@ -402,7 +412,7 @@ class OutagesState(param.Parameterized):
 
         The blacklist's columns (funnel limit and p-value at its level,
         shrunken rate, posterior probability, attribution, score, candidate)
-        plus the inner :data:`FUNNEL_LEVELS` limit ``upper_inner``; ordered by
+        plus the inner :data:`INNER_LEVEL` limit ``upper_inner``; ordered by
         the funnel p-value, most extreme first.
         """
         return self._memo("pm_table", self._filter_key(), self._pm_table).copy()
@@ -414,7 +424,7 @@ class OutagesState(param.Parameterized):
         t, p0 = self._assessed()
         t = t[t["covered_interventions"] >= self.min_covered].copy()
         inner, _, _ = stats.funnel(t["impacted_interventions"], t["covered_interventions"],
-                                   p0 or 0.0, FUNNEL_LEVELS[0])
+                                   p0 or 0.0, INNER_LEVEL)
         t["upper_inner"] = inner
         cols = [c_ for c_ in PM_COLUMNS if c_ in t.columns] + [
             "upper_inner", "funnel_upper", "funnel_p_value", "shrunken_rate",
@@ -427,7 +437,7 @@ class OutagesState(param.Parameterized):
         pts = self.pm_table()
         p0 = self.network_rate()
         n_max = int(pts["covered_interventions"].max()) if len(pts) else 1
-        levels = (FUNNEL_LEVELS[0], self.config().funnel_level)
+        levels = (INNER_LEVEL, self.config().funnel_level)
         return pts, funnel_curve(p0, max(n_max, 10), levels), p0
 
     def blacklist(self) -> pd.DataFrame:
@@ -494,7 +504,8 @@ class OutagesState(param.Parameterized):
         More: rows of (``cut_at`` = bucket start, ``category``, ``cuts``).
         A cut is *in a window* when the analysis matched it inside [HD, HF]
         of one of the PM's windows (any source), *near* when only within the
-        5-minute tolerance, *target* when it is only a DO's own line.
+        tolerance (:attr:`OutageConfig.tolerance_s`, 5 minutes by §4), *target* when it
+        is only a DO's own line.
         """
         if not self.pm_id:
             return pd.DataFrame(columns=["cut_at", "category", "cuts"]), False

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import config
 from ..csv_export import to_csv
 from ..store import db, turns
 from ..store.schema import LOAD_ORDER
@@ -44,12 +45,14 @@ _committed: dict[str, tuple] = {}   # path -> the last stamp seen while no write
 
 
 def stamp(path: str | Path) -> tuple:
-    """The stamp of the last committed state of the database at ``path`` (see above)."""
+    """The stamp of the last committed state of the database at ``path`` (see above), and
+    of the settings file beside it (:func:`evaluation.config.file_stamp`): a changed
+    threshold is seen like a new load."""
     key = os.fspath(path)
     writer = turns.status(key)
     if writer is not None and writer.phase == turns.APPLYING and key in _committed:
         return _committed[key]
-    current = db.stamp(key)
+    current = db.stamp(key) + (config.file_stamp(key),)
     if writer is None or writer.phase != turns.APPLYING:
         _committed[key] = current
     return current

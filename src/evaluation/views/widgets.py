@@ -3,6 +3,7 @@ frame as the browser gets it, and the Select ↔ state link of a text filter."""
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable
 
 import duckdb
@@ -10,6 +11,7 @@ import pandas as pd
 import panel as pn
 
 from ..errors import OpevalError, public_message
+from ..period import describe
 
 ALL = "*"
 """The Select value meaning "no filter" ('' in the state)."""
@@ -34,6 +36,17 @@ def guarded(render: Callable[[str], str] = str):
             return result
         return run
     return decorate
+
+
+def period_note(p: dict | None, warnings: list[str]) -> str:
+    """HTML: the period a page's figures cover (the ``period`` of the analysis' result,
+    named as the CLI names it) and a warning for each side of it outside the data."""
+    if p is None:
+        return ""
+    head = describe(p)
+    out = f'<div class="opeval-period">{html.escape(head[0].upper() + head[1:])}.</div>'
+    return out + "".join(f'<div class="opeval-warning">Warning: {html.escape(w)}.</div>'
+                         for w in warnings)
 
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:

@@ -141,7 +141,7 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | str | None = Non
     if as_of is None:
         as_of = data.last_day(zone)
         if as_of is None:
-            raise ValueError("no fault, maintenance or alarm recorded: give --as-of")
+            raise ValueError("no fault, maintenance or alarm recorded: give an as-of date")
     p = metrics.Period(as_of, cfg.window_days, zone, data)
     k = cfg.evidence_ids
 
