@@ -75,7 +75,8 @@ con.close()
 display(settings)
 loads"""),
     code("""AS_OF = pd.Timestamp(settings.set_index("key").value.get("demo_as_of", "2025-07-01"))
-print("the analyses below look at the data as of", AS_OF.date())"""),
+LAST_DAY = (AS_OF - pd.Timedelta(1, "us")).date()   # as of a date = through the end of that day
+print("the demo world ends at", AS_OF, "- the analyses below look at it as of", LAST_DAY)"""),
     md("""A few rows of the two tables the risk manager and the network operator start from: faults of the
 security systems and customer cuts of the fibre network. `restored_at` is empty while a fault is
 open; `ref_interv_oi` is empty for cuts known from line supervision rather than from an M5."""),
@@ -169,7 +170,7 @@ evaluation of one system: `SYS-0004` had devices past their service life and a s
 in the demo."""),
     code("""from evaluation.analyses.efficiency import evaluate
 
-ev = evaluate(t, as_of=AS_OF.date(), system_ids=["SYS-0004"]).as_dict()
+ev = evaluate(t, as_of=LAST_DAY, system_ids=["SYS-0004"]).as_dict()
 s = ev["systems"][0]
 print(s["system_id"], "->", s["classification"], "/", s["disposition"])
 pd.DataFrame(s["findings"])[["clause", "requirement", "status", "corrective_action"]].head(8)"""),
@@ -185,8 +186,8 @@ Every step above has an `opeval` command (run from the repository root; `--db` d
 | build the demo database | `opeval demo --scale small` |
 | load a file, bad rows quarantined | `opeval ingest faults faults-new.csv` (`--strict`: all or nothing) |
 | why rows were rejected | `opeval quarantine --load 12` |
-| chapter 6 evaluation | `opeval evaluate --system SYS-0004 --as-of 2025-07-01 --format json` |
-| alarm KPIs | `opeval alarms --as-of 2025-07-01 --format json` |
+| chapter 6 evaluation | `opeval evaluate --system SYS-0004 --as-of 2025-06-30 --format json` |
+| alarm KPIs | `opeval alarms --as-of 2025-06-30 --format json` |
 | dashboards | `opeval serve` then http://127.0.0.1:5006/ |
 
 The cells below run two of them on the scratch copy, with the Python of this kernel."""),

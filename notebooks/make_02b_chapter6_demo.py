@@ -33,8 +33,7 @@ from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB, as_of = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
-AS_OF = as_of.date()
+DB, AS_OF = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its last day
 print("database:", DB, "- as of", AS_OF, "- window", DEFAULT.window_days, "days")"""),
     md("""## Every system at once
 
@@ -116,7 +115,7 @@ assert any("SYS-0004" in p.name for p in paths)"""),
     md("""## The same on the command line
 
 ```sh
-opeval evaluate --as-of 2025-07-01                          # text summary of every system
+opeval evaluate --as-of 2025-06-30                          # text summary of every system
 opeval evaluate --system SYS-0004 --format json             # the dict used above
 opeval evaluate --format html --out reports/                # the printable reports
 ```"""),

@@ -20,12 +20,14 @@ Notebook `03` runs the analysis on the Tennessee Eastman process alarm logs (an 
 this one runs it on the demo database, whose planted patterns (`docs/demo.md`) give known answers:
 a chattering door contact, false motion alarms on a wrong schedule, a flood during a car-park
 incident, standing alarms, and a slow operator."""),
-    code("""import subprocess, sys
+    code("""import datetime as dt
+import subprocess, sys
 
 import holoviews as hv
 import pandas as pd
 from ibis import _
 
+from evaluation import period
 from evaluation.analyses.alarms import AlarmRules, alarm_report, instances, select
 from evaluation.analyses.alarms import model as fa_model
 from evaluation.analyses.alarms.nuisance import flag_nuisance, history
@@ -34,15 +36,17 @@ from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB, as_of = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
-AS_OF = as_of.to_pydatetime()
-alarms = open_tables(DB).alarms
+DB, AS_OF = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its last day
+tables = open_tables(DB)
+alarms = tables.alarms
 print("database:", DB, "- as of", AS_OF)"""),
     md("""## The whole report
 
 `alarm_report` computes every KPI in the engine (one windowed pass over the alarms, the rest are
 aggregations) and returns a small JSON-ready dict, the one `opeval alarms --format json` prints."""),
-    code("""report = alarm_report(alarms, as_of=AS_OF)
+    code("""report = alarm_report(alarms, as_of=AS_OF, zone=tables.zone)   # a date: through its end
+LAST = dt.datetime.fromisoformat(report["kpis"]["as_of"])   # the last instant of that day
+print(period.describe(report["period"]), report["warnings"])
 k = report["kpis"]
 pd.Series({key: k[key] for key in ("alarms", "systems", "definitions", "avg_per_10min", "rate_class",
                                    "rate_grade", "peak_per_10min", "floods", "busy_hour_share",
@@ -76,7 +80,7 @@ chatter[["definition", "resource_id", "alarms", "chatter_raises", "chatter_index
 cleaners, while the shop is closed) and operators close those alarms as false. The false-alarm rate
 of that definition on that system by hour of day shows it. Below the chart, the tuning advice the
 analysis gives per definition (`evaluation.analyses.alarms.tuning`), each with its evidence."""),
-    code("""inst = instances(select(alarms, AS_OF))
+    code("""inst = instances(select(alarms, LAST))
 flagged = flag_nuisance(inst, AlarmRules())
 mall = flagged.filter((flagged.system_id == "SYS-0005") & (flagged.definition == "Motion detected"))
 by_hour = (mall.mutate(hour=mall.raised_at.hour())
@@ -121,12 +125,12 @@ ranked.round(3)"""),
     md("""## The same on the command line
 
 ```sh
-opeval alarms --as-of 2025-07-01                 # text KPIs, floods, bad actors, tuning advice
-opeval alarms --as-of 2025-07-01 --format json   # the dict used above
+opeval alarms --as-of 2025-06-30                 # text KPIs, floods, bad actors, tuning advice
+opeval alarms --as-of 2025-06-30 --format json   # the dict used above
 opeval serve                                     # the /alarms page
 ```"""),
     code("""out = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(DB), "alarms",
-                      "--as-of", AS_OF.date().isoformat()], capture_output=True, text=True)
+                      "--as-of", AS_OF.isoformat()], capture_output=True, text=True)
 assert out.returncode == 0, out.stderr
 print("\\n".join(out.stdout.splitlines()[:20]))"""),
 ]

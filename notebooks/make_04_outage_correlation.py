@@ -32,16 +32,18 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analyses.blacklist import BlacklistConfig, blacklist
+from evaluation import period
 from evaluation.analyses.outages import analyse
+from evaluation.analyses.outages.report import period_dict, warnings
 from evaluation.analyses.outages.stats import funnel
 from evaluation.demo import demo_database
 from evaluation.store.engine import open_tables
 
 hv.extension("bokeh", logo=False)
 pd.set_option("display.max_columns", 30)
-DB, AS_OF = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its demo_as_of
+DB, AS_OF = demo_database()   # $OPEVAL_DB, else ../data/opeval.duckdb; its last day
 t = open_tables(DB)
-print("database:", DB, "- as of", AS_OF.date())"""),
+print("database:", DB, "- as of", AS_OF)"""),
     md("""## 1. Correlation per PM
 
 `analyse` binds the correlation to the period in the engine (interventions' windows, the
@@ -57,7 +59,8 @@ totals. For each PM over the period:
 A cut is *counted* only if it is not a power cut, not on the line the DO works on, its PTO and time
 are known and the line has not churned."""),
     code("""report = analyse(t, as_of=AS_OF)
-print("period:", report.period.start, "->", report.period.end)
+print(period.describe(period_dict(report.period)))
+print("warnings:", warnings(report.period))
 pd.Series(report.network).drop("excluded_cuts").to_frame("network")"""),
     code("""pd.Series(report.network["excluded_cuts"], name="cuts not counted, by reason").to_frame()"""),
     code("""cols = ["pm_id", "lines", "interventions", "covered_interventions", "impacted_interventions",
@@ -151,12 +154,12 @@ assert d.loc["RAPI", "cuts_before_hd"] + d.loc["RAPI", "cuts_after_hf"] >= d.dro
     md("""## The same on the command line
 
 ```sh
-opeval outages --as-of 2025-07-01 --format json      # per PM / DO / OC, network totals
-opeval blacklist --as-of 2025-07-01 --format csv     # candidates, most urgent first
+opeval outages --as-of 2025-06-30 --format json      # per PM / DO / OC, network totals
+opeval blacklist --as-of 2025-06-30 --format csv     # candidates, most urgent first
 opeval serve                                         # the /outages page: funnel, blacklist, timeline
 ```"""),
     code("""out = subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(DB), "blacklist",
-                      "--as-of", str(AS_OF.date()), "--format", "csv"], capture_output=True, text=True)
+                      "--as-of", str(AS_OF), "--format", "csv"], capture_output=True, text=True)
 assert out.returncode == 0, out.stderr
 print("\\n".join(out.stdout.splitlines()[:4]))"""),
 ]

@@ -466,22 +466,23 @@ def test_sharded_scale_loads_cleanly_and_matches_its_messages(tmp_path, monkeypa
 
 
 def test_demo_database_locates_the_notebooks_database(tmp_path, monkeypatch):
-    """$OPEVAL_DB and its demo_as_of setting; else the demo world's end; a missing file says
-    how to make one."""
-    import pandas as pd
+    """$OPEVAL_DB and the last day before its demo_as_of setting (an as-of date means the
+    end of that day: the world ends at 2025-07-01 00:00, its last day is 2025-06-30); else
+    the demo world's; a missing file says how to make one."""
+    import datetime as dt
 
-    from evaluation.demo import AS_OF, demo_database
+    from evaluation.demo import demo_database
     from evaluation.store import db
 
     path = tmp_path / "nb.duckdb"
     con = db.connect(path)
     con.close()
     monkeypatch.setenv("OPEVAL_DB", str(path))
-    assert demo_database() == (path.resolve(), AS_OF)
+    assert demo_database() == (path.resolve(), dt.date(2025, 6, 30))
     con = db.connect(path)
     db.set_setting(con, "demo_as_of", "2024-01-02T00:00:00")
     con.close()
-    assert demo_database()[1] == pd.Timestamp("2024-01-02")
+    assert demo_database()[1] == dt.date(2024, 1, 1)
     monkeypatch.setenv("OPEVAL_DB", str(tmp_path / "absent.duckdb"))
     with pytest.raises(FileNotFoundError, match="run `opeval demo`"):
         demo_database()

@@ -56,5 +56,6 @@ def run(args) -> int:
               f"(receive with: opeval ingest messages, or demo --via-messages)")
     total = sum(gen.rows.values())
     print(f"database {built.db_path}: {total} rows in {built.seconds:.1f}s; "
-          f"oi_codes set; analyses: use --as-of 2025-07-01")
+          f"oi_codes set; the demo world ends with 2025-06-30 (each analysis defaults to its "
+          f"last day with data)")
     return 0

@@ -79,15 +79,16 @@ OUTSIDE_DATA = ("each system is measured over its own records, first to last (or
 ONE_US = dt.timedelta(microseconds=1)
 
 
-def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
+def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
                  since: dt.datetime | None = None, system_id: str | None = None,
                  rules: AlarmRules = AlarmRules(), cache: bool = True,
                  observed_until: dt.datetime | None = None,
                  zone: str = localtime.UTC) -> dict:
     """All alarm KPIs for the alarms raised in ``[since, as_of]`` (of one system).
 
-    ``as_of`` is the last instant known (inclusive); by default the end of the last
-    local day (of ``zone``) with a record, or ``observed_until`` when later
+    ``as_of`` is the last instant known (inclusive), or a date: through the end of that
+    local day of ``zone``; by default the end of the last local day with a record, or
+    ``observed_until`` when later
     (:mod:`evaluation.period`: a command's ``--as-of`` ends the period, its last
     instant is passed here). Each system is measured over its own observation
     window (:func:`prep.windows`: its first to last record, or ``observed_until``
@@ -96,6 +97,8 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | None = None,
     table once in the engine (Ibis ``cache``) so that the dozen aggregations below
     do not recompute its windows.
     """
+    if type(as_of) is dt.date:
+        as_of = period.end_of(as_of, zone) - ONE_US
     scope = select(alarms, None, since, system_id)
     end = data_end(scope)
     first_raise = scope.raised_at.min().execute()
