@@ -188,32 +188,32 @@ def test_cli_reads_the_file_beside_the_database(alarms_db, run_cli, tmp_path):
     the database sets flood_threshold = 3: one flood, and the text says "> 3". --config
     names another file (threshold 5: none); --repeat-window overrides the file (repeats:
     raised again within 600 s by default → 3; within 20 s → 0)."""
-    code, out, _ = run_cli("alarms", "--format", "json")
+    _code, out, _ = run_cli("alarms", "--format", "json")
     assert json.loads(out)["kpis"]["floods"] == 0
     (alarms_db.parent / "opeval.toml").write_text("[alarms]\nflood_threshold = 3\n")
-    code, out, _ = run_cli("alarms", "--format", "json")
+    _code, out, _ = run_cli("alarms", "--format", "json")
     r = json.loads(out)
     assert r["kpis"]["floods"] == 1 and r["parameters"]["flood_threshold"] == 3
-    code, out, _ = run_cli("alarms")
+    _code, out, _ = run_cli("alarms")
     assert "10 min periods > 3 " in out
     other = tmp_path / "other.toml"
     other.write_text("[alarms]\nflood_threshold = 5\nrepeat_window_s = 20\n")
-    code, out, _ = run_cli("alarms", "--format", "json", "--config", other)
+    _code, out, _ = run_cli("alarms", "--format", "json", "--config", other)
     r = json.loads(out)
     assert r["kpis"]["floods"] == 0 and r["kpis"]["repeat_alarms"] == 0
-    code, out, _ = run_cli("alarms", "--format", "json", "--config", other, "--repeat-window", "600")
+    _code, out, _ = run_cli("alarms", "--format", "json", "--config", other, "--repeat-window", "600")
     assert json.loads(out)["kpis"]["repeat_alarms"] == 3
 
 
 def test_cli_settings_errors_are_one_line(alarms_db, run_cli, tmp_path):
     (alarms_db.parent / "opeval.toml").write_text("[alarms]\nflood_threshold = 0\n")
-    code, out, err = run_cli("alarms")
+    code, _out, err = run_cli("alarms")
     assert code == 1 and err == (f"opeval: error: {alarms_db.parent / 'opeval.toml'}: [alarms] "
                                  "flood_threshold must be a whole number of at least 1, not 0\n")
-    code, out, err = run_cli("alarms", "--config", tmp_path / "missing.toml")
+    code, _out, err = run_cli("alarms", "--config", tmp_path / "missing.toml")
     assert code == 1 and "missing.toml: cannot read the settings file" in err
     (alarms_db.parent / "opeval.toml").unlink()
-    code, out, err = run_cli("alarms", "--repeat-window", "0")
+    code, _out, err = run_cli("alarms", "--repeat-window", "0")
     assert code == 1 and err.strip() == ("opeval: error: --repeat-window: repeat_window_s must be "
                                          "a number above 0, not 0.0")
 
@@ -230,15 +230,15 @@ def test_service_life_table_from_the_file(run_cli, db_path, tmp_path):
     con.execute("INSERT INTO maintenance (maintenance_id, system_id, kind, started_at) "
                 "VALUES ('M1', 'S', 'periodic', TIMESTAMP '2025-06-30 10:00')")
     con.close()
-    code, out, err = run_cli("evaluate", "--format", "json")
+    _code, out, _err = run_cli("evaluate", "--format", "json")
     assert json.loads(out)["systems"][0]["devices_past_service_life"] == []
     (db_path.parent / "opeval.toml").write_text(
         "[evaluation]\nwindow_days = 30\n\n[evaluation.service_life_years]\nccd_camera = 1\n")
-    code, out, err = run_cli("evaluate", "--format", "json")
+    _code, out, _err = run_cli("evaluate", "--format", "json")
     d = json.loads(out)
     assert d["systems"][0]["devices_past_service_life"] == ["C1"]
     assert d["window"]["days"] == 30 and d["config"]["service_life_years"] == {"ccd_camera": 1}
-    code, out, err = run_cli("evaluate", "--format", "json", "--window", "60")
+    _code, out, _err = run_cli("evaluate", "--format", "json", "--window", "60")
     assert json.loads(out)["window"]["days"] == 60
 
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evaluation.analyses.efficiency.config import SERVICE_LIFE_YEARS
 from evaluation.demo import FILES, MESSAGES_FILE, PATTERNS_FILE, build, generate
 from evaluation.demo.network import join_groups
-from evaluation.analyses.efficiency.config import SERVICE_LIFE_YEARS
 from evaluation.store.schema import LOAD_ORDER
 
 AS_OF = "TIMESTAMP '2025-07-01 00:00:00'"

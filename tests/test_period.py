@@ -77,10 +77,10 @@ def test_covered_part_and_warnings():
     assert (c.observed_start, c.observed_end) == (dt.datetime(2025, 5, 28), dt.datetime(2025, 6, 2))
     assert c.observed_hours == 120 and c.outside
     assert c.warnings("so what") == [
-        "the period starts on 2025-05-27 but the data on 2025-05-28: the 1 day before have "
-        "no record; so what",
-        "the period ends on 2025-06-05 but the data on 2025-06-01: the 4 days after have no "
-        "record; so what"]
+        ("the period starts on 2025-05-27 but the data on 2025-05-28: the 1 day before have "
+        "no record; so what"),
+        ("the period ends on 2025-06-05 but the data on 2025-06-01: the 4 days after have no "
+        "record; so what")]
     d = c.as_dict()
     assert (d["first_day"], d["last_day"], d["data"]) == (
         "2025-05-27", "2025-06-05", {"first_day": "2025-05-28", "last_day": "2025-06-01"})
@@ -88,8 +88,8 @@ def test_covered_part_and_warnings():
     assert inside.warnings("x") == [] and inside.observed_hours == 24
     after = period.Covered(dt.datetime(2030, 1, 1), dt.datetime(2030, 1, 2), "UTC", data)
     assert after.observed_hours == 0
-    assert after.warnings("x") == ["the period 2030-01-01 .. 2030-01-01 lies after the data "
-                                   "(2025-05-28 .. 2025-06-01): no record covers it; x"]
+    assert after.warnings("x") == [("the period 2030-01-01 .. 2030-01-01 lies after the data "
+                                   "(2025-05-28 .. 2025-06-01): no record covers it; x")]
 
 
 # ---------------------------------------------------------------- outages: no extrapolation
@@ -255,13 +255,13 @@ def test_pages_default_to_the_cli_period(tmp_path, run_cli, db_path):
     from evaluation.views.queries import ReadOnlyStore
 
     _paris_db(db_path)
-    code, out, err = run_cli("evaluate", "--format", "json")
+    _code, out, _err = run_cli("evaluate", "--format", "json")
     assert EvaluationState(ReadOnlyStore(db_path)).default_as_of() == dt.date.fromisoformat(
         json.loads(out)["as_of"]) == dt.date(2025, 7, 1)
 
     (tmp_path / "a.csv").write_text(ALARMS_CSV)
     run_cli("ingest", "alarms", tmp_path / "a.csv")
-    code, out, err = run_cli("alarms", "--format", "json")
+    _code, out, _err = run_cli("alarms", "--format", "json")
     alarms = AlarmsState(db_path)
     assert alarms.end == dt.date.fromisoformat(json.loads(out)["period"]["last_day"]) \
         == dt.date(2024, 5, 7)
@@ -276,7 +276,7 @@ def test_pages_default_to_the_cli_period(tmp_path, run_cli, db_path):
         con.unregister("__t")
     db.set_setting(con, "demo_as_of", "2025-07-01T00:00:00")
     con.close()
-    code, out, err = run_cli("--db", net, "outages", "--format", "json")
+    _code, out, _err = run_cli("--db", net, "outages", "--format", "json")
     cli_period = json.loads(out)["period"]
     page_period, warnings = OutagesState(net).period_note()
     assert page_period["end"] == cli_period["end"] == "2025-03-05T00:00:00+00:00"

@@ -233,10 +233,10 @@ def test_systems_and_devices_only_give_no_verdict(tmp_path):
     ind = state.indicators(r)
     assert (ind["classification"], ind["valid_until"], ind["availability"]) == ("insufficient_evidence", None, None)
     assert r.evaluation["period"]["data"] is None
-    assert r.evaluation["warnings"] == ["the data hold no record: every figure of the period is empty; "
+    assert r.evaluation["warnings"] == [("the data hold no record: every figure of the period is empty; "
                                         "device time (availability, MTBF, fault rate, exposure) counts "
                                         "over the days with data only; faults and maintenance outside "
-                                        "them are unknown"]
+                                        "them are unknown")]
     view = EvaluationPage(state=state)
     view.__panel__()
     assert "Insufficient evidence" in view._verdict.object

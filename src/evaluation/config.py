@@ -21,7 +21,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import itertools
 import json
+import math
 import os
 import re
 import textwrap
@@ -177,8 +179,9 @@ def _value(v) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return repr(v) if v == v and v not in (float("inf"), float("-inf")) else (
-            "nan" if v != v else ("inf" if v > 0 else "-inf"))
+        if math.isnan(v):
+            return "nan"
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, (list, tuple)):
@@ -218,7 +221,7 @@ def field_docs(klass: type) -> dict[str, str]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
     body = tree.body[0].body
     out = {}
-    for node, nxt in zip(body, body[1:]):
+    for node, nxt in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                 and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
                 and isinstance(nxt.value.value, str)):

@@ -97,19 +97,16 @@ def asked(since, as_of, zone: str = localtime.UTC) -> tuple[dt.datetime | None, 
     return start, end
 
 
-def _naive(value) -> dt.datetime | None:
-    if value is None:
+def naive(value) -> dt.datetime | None:
+    """A time from an engine (datetime, pandas Timestamp, aware or not) as naive UTC;
+    None for None, NaT and NaN."""
+    import pandas as pd
+    if value is None or pd.isna(value):
         return None
-    try:
-        import pandas as pd
-        if pd.isna(value):
-            return None
-        value = pd.Timestamp(value)
-        if value.tzinfo is not None:
-            value = value.tz_convert("UTC").tz_localize(None)
-        return value.to_pydatetime()
-    except (TypeError, ValueError):
-        return None
+    value = pd.Timestamp(value)
+    if value.tzinfo is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
+    return value.to_pydatetime()
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,7 @@ class Data:
     def of(cls, times: Iterable) -> Data:
         """From the earliest to the latest of ``times`` (None, NaT and NaN skipped): pass
         the minimum and the maximum of each time column the analysis reads."""
-        t = [x for x in map(_naive, times) if x is not None]
+        t = [x for x in map(naive, times) if x is not None]
         return cls(min(t), max(t)) if t else cls(None, None)
 
     @property
@@ -225,8 +222,8 @@ class Covered:
         p_last = _last_day(self.end, z) if self.end > self.start else p_first
         if p_first > last or p_last < first:
             side = "after" if p_first > last else "before"
-            return [f"the period {p_first} .. {p_last} lies {side} the data ({first} .. {last}): "
-                    f"no record covers it; {consequence}"]
+            return [(f"the period {p_first} .. {p_last} lies {side} the data ({first} .. {last}): "
+                    f"no record covers it; {consequence}")]
         out = []
         if p_first < first:
             out.append(f"the period starts on {p_first} but the data on {first}: the "
@@ -246,4 +243,4 @@ def describe(p: dict) -> str:
             + (f"{data['first_day']} .. {data['last_day']}" if data else "none"))
 
 
-__all__ = ["Covered", "Data", "asked", "describe", "end_of", "parse", "start_of", "when"]
+__all__ = ["Covered", "Data", "asked", "describe", "end_of", "naive", "parse", "start_of", "when"]

@@ -3,7 +3,8 @@
 Every threshold can come from a TOML file (:mod:`evaluation.config`), so every
 config class refuses a value no analysis can use, in its ``__post_init__``,
 with a one-line :class:`ValueError` that names the field and says what is
-wrong (``flood_threshold must be a whole number of at least 1, not 0``). The
+wrong (``flood_threshold must be a whole number of at least 1, not 0``); a value
+of the wrong type is a ValueError too, one error type for every bad value. The
 loader adds the file and the table in front. Lists become tuples and tables
 :class:`FrozenMap`, so a config stays hashable (pages cache on it).
 """
@@ -77,7 +78,7 @@ def flag(obj, name: str) -> None:
     """``obj.name`` is true or false."""
     v = getattr(obj, name)
     if not isinstance(v, bool):
-        raise ValueError(f"{name} must be true or false, not {v!r}")
+        raise ValueError(f"{name} must be true or false, not {v!r}")  # noqa: TRY004
 
 
 def items(obj, name: str, kind: str, ok, allow_empty: bool = True) -> None:

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 
-
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show progress on stderr (default: when stderr is a terminal)")

@@ -44,7 +44,7 @@ import json
 import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -53,9 +53,9 @@ import pandas as pd
 import param
 from ibis import _
 
+from .. import config, localtime, period
 from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
 from ..analyses.alarms import model as fam
-from .. import config, localtime, period
 from ..analyses.alarms.report import OUTSIDE_DATA, data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
 from ..csv_export import to_csv
@@ -88,7 +88,7 @@ class Snapshot(snapshots.Snapshot):
     first: dt.datetime | None
     last: dt.datetime | None
     zone: str = localtime.UTC
-    rules: AlarmRules = AlarmRules()
+    rules: AlarmRules = field(default_factory=AlarmRules)
 
     @property
     def flagged(self) -> ibis.Table:

@@ -35,8 +35,8 @@ from ..errors import OpevalError, public_message
 from ..reports import evaluation as report
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
 from .layout import ACCENT, bokeh_plots, download, empty, error, table
-from .widgets import period_note
 from .queries import ReadOnlyStore
+from .widgets import period_note
 
 log = logging.getLogger(__name__)
 

@@ -58,8 +58,7 @@ from ..analyses import blacklist as bl
 from ..analyses.blacklist import BlacklistConfig
 from ..analyses.outages import correlation as c
 from ..analyses.outages import pseudonym as ps
-from ..analyses.outages import stats
-from ..analyses.outages import report
+from ..analyses.outages import report, stats
 from ..analyses.outages.report import Correlation, add_rate_ratio, correlate
 from . import snapshot as snapshots
 from .queries import stamp

@@ -122,44 +122,44 @@ class AlarmRules:
 
 
 BENCHMARK_RULES = {
-    "avg_per_10min_acceptable": (1.0, "average alarms per 10 minutes per operator position "
-                                      "very likely acceptable. Source: ISA-18.2 (~1)."),
-    "avg_per_10min_manageable": (2.0, "maximum manageable average per 10 minutes. "
-                                      "Source: ISA-18.2 (~2)."),
-    "avg_per_hour_acceptable": (6.0, "average per hour very likely acceptable. "
-                                     "Source: ISA-18.2 (~6)."),
-    "avg_per_hour_manageable": (12.0, "maximum manageable average per hour. "
-                                      "Source: ISA-18.2 (~12)."),
-    "avg_per_day_acceptable": (150.0, "average per day very likely acceptable. "
-                                      "Source: ISA-18.2 (~150)."),
-    "avg_per_day_manageable": (300.0, "maximum manageable average per day. "
-                                      "Source: ISA-18.2 (~300)."),
-    "peak_per_10min_max": (10, "largest alarms in one 10-minute period (more is a flood). "
-                               "Source: ISA-18.2 (≤ 10)."),
-    "flood_interval_share_max": (0.01, "share of 10-minute periods in flood. "
-                                       "Source: ISA-18.2 (< ~1 %)."),
-    "busy_hour_share_max": (0.01, "share of hours with more than busy_hour_threshold alarms. "
-                                  "Source: ISA-18.2 (< ~1 %)."),
-    "top10_share_max": (0.05, "share of the load made by the 10 most frequent alarms. "
-                              "Source: ISA-18.2 (< ~1–5 %)."),
-    "stale_max_per_day": (5, "stale alarms standing on any one day: fewer than this. "
-                             "Source: ISA-18.2 (less than 5)."),
+    "avg_per_10min_acceptable": (1.0, ("average alarms per 10 minutes per operator position "
+                                       "very likely acceptable. Source: ISA-18.2 (~1).")),
+    "avg_per_10min_manageable": (2.0, ("maximum manageable average per 10 minutes. "
+                                       "Source: ISA-18.2 (~2).")),
+    "avg_per_hour_acceptable": (6.0, ("average per hour very likely acceptable. "
+                                      "Source: ISA-18.2 (~6).")),
+    "avg_per_hour_manageable": (12.0, ("maximum manageable average per hour. "
+                                       "Source: ISA-18.2 (~12).")),
+    "avg_per_day_acceptable": (150.0, ("average per day very likely acceptable. "
+                                       "Source: ISA-18.2 (~150).")),
+    "avg_per_day_manageable": (300.0, ("maximum manageable average per day. "
+                                       "Source: ISA-18.2 (~300).")),
+    "peak_per_10min_max": (10, ("largest alarms in one 10-minute period (more is a flood). "
+                                "Source: ISA-18.2 (≤ 10).")),
+    "flood_interval_share_max": (0.01, ("share of 10-minute periods in flood. "
+                                        "Source: ISA-18.2 (< ~1 %).")),
+    "busy_hour_share_max": (0.01, ("share of hours with more than busy_hour_threshold alarms. "
+                                   "Source: ISA-18.2 (< ~1 %).")),
+    "top10_share_max": (0.05, ("share of the load made by the 10 most frequent alarms. "
+                               "Source: ISA-18.2 (< ~1–5 %).")),
+    "stale_max_per_day": (5, ("stale alarms standing on any one day: fewer than this. "
+                              "Source: ISA-18.2 (less than 5).")),
     "chattering_max": (0, "chattering alarms. Source: ISA-18.2 (zero)."),
     "fleeting_max": (0, "fleeting alarms. Source: ISA-18.2 (zero)."),
-    "high_priority_share": (0.05, "target share of high-priority alarms. "
-                                  "Source: ISA-18.2 (~5 %)."),
-    "medium_priority_share": (0.15, "target share of medium-priority alarms. "
-                                    "Source: ISA-18.2 (~15 %)."),
-    "low_priority_share": (0.80, "target share of low-priority alarms. "
-                                 "Source: ISA-18.2 (~80 %)."),
-    "eemua_acceptable_per_10min": (1.0, "long-term average per 10 minutes very likely "
-                                        "acceptable (less than 1 per 10 min). "
-                                        "Source: EEMUA 191."),
-    "eemua_manageable_per_10min": (2.0, "average per 10 minutes still manageable (1 per "
-                                        "5 min). Source: EEMUA 191."),
-    "eemua_unacceptable_per_10min": (10.0, "average per 10 minutes above which the rate is "
-                                           "very likely unacceptable (1 per minute; up to "
-                                           "it likely over-demanding). Source: EEMUA 191."),
+    "high_priority_share": (0.05, ("target share of high-priority alarms. "
+                                   "Source: ISA-18.2 (~5 %).")),
+    "medium_priority_share": (0.15, ("target share of medium-priority alarms. "
+                                     "Source: ISA-18.2 (~15 %).")),
+    "low_priority_share": (0.80, ("target share of low-priority alarms. "
+                                  "Source: ISA-18.2 (~80 %).")),
+    "eemua_acceptable_per_10min": (1.0, ("long-term average per 10 minutes very likely "
+                                         "acceptable (less than 1 per 10 min). "
+                                        "Source: EEMUA 191.")),
+    "eemua_manageable_per_10min": (2.0, ("average per 10 minutes still manageable (1 per "
+                                         "5 min). Source: EEMUA 191.")),
+    "eemua_unacceptable_per_10min": (10.0, ("average per 10 minutes above which the rate is "
+                                            "very likely unacceptable (1 per minute; up to "
+                                           "it likely over-demanding). Source: EEMUA 191.")),
 }
 """Each recommended alarm-system performance figure: (default, what it bounds and its
 source) — the ISA-18.2 performance-metric table, per operator position, and EEMUA 191's

@@ -137,7 +137,7 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | str | None = Non
     data = metrics.data_span(tables)   # of the whole data, whatever the system filter
     as_of = period.when(as_of, zone)
     if isinstance(as_of, dt.datetime):
-        raise ValueError("the evaluation runs as of a date (YYYY-MM-DD), not a time")
+        raise TypeError("the evaluation runs as of a date (YYYY-MM-DD), not a time")
     if as_of is None:
         as_of = data.last_day(zone)
         if as_of is None:

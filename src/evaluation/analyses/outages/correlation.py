@@ -94,16 +94,7 @@ class Period(period.Covered):
         return (ts >= ibis.literal(self.start)) & (ts < ibis.literal(self.end))
 
 
-def _to_datetime(value) -> dt.datetime | None:
-    if value is None:
-        return None
-    import pandas as pd
-    if pd.isna(value):
-        return None
-    value = pd.Timestamp(value)
-    if value.tzinfo is not None:
-        value = value.tz_convert("UTC").tz_localize(None)
-    return value.to_pydatetime()
+_to_datetime = period.naive
 
 
 def data_span(interventions: ir.Table, outages: ir.Table) -> period.Data:
