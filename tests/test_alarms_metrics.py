@@ -236,7 +236,10 @@ def test_select_as_of_forgets_later_facts():
 
 # ---------------------------------------------------------------- tuning advice
 
-def test_tuning_advice_with_evidence():
+def _tuning_case(rules=None):
+    """The definitions of :func:`test_tuning_advice_with_evidence` and what the advice reads
+    of them under ``rules`` (default: the default rules): (facts, by_hour, stale)."""
+    rules = rules or AlarmRules()
     rows = []
     # N: 10 false alarms at 02:00-02:59 (night), 10 handled ones at 14:00 -> schedule
     for day in range(10):
@@ -254,13 +257,18 @@ def test_tuning_advice_with_evidence():
              for r in raises("C", [0, 20, 40])]
     # S: standing for 30 h at as_of -> shelving
     rows += raises("S", [0])
-    inst = flagged(rows)
-    facts = tuning.definition_facts(inst).execute()
+    inst = flagged(rows, rules)
+    facts = tuning.definition_facts(inst, rules).execute()
     by_hour = tuning.false_by_hour(inst).execute()
     end = at(0, hours=30)
-    eps = nuisance.stale_episodes(inst, windows(inst, inst, end, observed_until=end)).execute()
+    eps = nuisance.stale_episodes(inst, windows(inst, inst, end, observed_until=end),
+                                  rules).execute()
     stale = {d: (len(g), g.stood_h.max()) for d, g in eps.groupby("definition")}
-    adv = tuning.advise(facts, by_hour, stale)
+    return facts, by_hour, stale
+
+
+def test_tuning_advice_with_evidence():
+    adv = tuning.advise(*_tuning_case())
     kinds = {(a["definition"], a["kind"]) for a in adv}
     assert kinds == {("N", "schedule"), ("P", "priority"), ("C", "delay_deadband"),
                      ("S", "shelving")}
@@ -280,6 +288,44 @@ def test_tuning_advice_with_evidence():
     assert shelve["evidence"] == "1 alarm(s) stood more than 24 h in the period, the longest 30.0 h"
     prio = next(a for a in adv if a["kind"] == "priority")
     assert "lower the priority" in prio["advice"] and "67% of its 6 closed" in prio["evidence"]
+
+
+def test_tuning_advice_follows_the_rules_in_force():
+    """Issue #13 item 13: the advice's thresholds are :class:`AlarmRules` fields (settings
+    file, ``[alarms]``) and its evidence prints the numbers in force, never a literal.
+
+    Same definitions as above, under other rules:
+
+    - ``tuning_min_false = 11``: N has 10 false alarms, fewer than 11 → no schedule advice;
+    - ``chatter_raises = 2``: C (raises at 0, 20, 40 s) chatters with its 2nd and 3rd raise
+      (each within 60 s of the one before) → 2 chatter raises, evidence "the 2nd or later"
+      (was "the 3rd or later" whatever the rule);
+    - ``high_priorities = (2,)``, P has priority 1: no longer high (1 is now low: neither
+      high nor medium 3), so no "lower" advice; as a low priority it has 67 % false, above
+      ``raise_priority_false_share`` 20 % → no "raise" advice either;
+    - ``stale_after_h = 36``: S stood 30 h → no stale episode, no shelving;
+    - ``on_delay_fleeting_share = 1.0``: C's 3 of 3 fleeting alarms (100 %) still meet it.
+    """
+    rules = AlarmRules(tuning_min_false=11, chatter_raises=2, high_priorities=(2,),
+                       stale_after_h=36.0, on_delay_fleeting_share=1.0)
+    adv = tuning.advise(*_tuning_case(rules), rules=rules)
+    assert {(a["definition"], a["kind"]) for a in adv} == {("C", "delay_deadband")}
+    delay = adv[0]
+    assert delay["figures"]["chatter_raises"] == 2
+    assert "2 of its 3 raise(s) were the 2nd or later within 60 s" in delay["evidence"]
+    assert "on-delay of 10 s" in delay["advice"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("schedule_max_hours", 25, ("schedule_max_hours must be a whole number of at least 1 and "
+                                "at most 24, not 25")),
+    ("shelve_false_share", 1.5, ("shelve_false_share must be a number of at least 0 and at "
+                                 "most 1, not 1.5")),
+    ("tuning_min_closed", 0, "tuning_min_closed must be a whole number of at least 1, not 0"),
+])
+def test_tuning_thresholds_are_checked_by_the_rules(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        AlarmRules(**{field: value})
 
 
 # ---------------------------------------------------------------- the report

@@ -81,6 +81,11 @@ def alarm_rules(draw):
         pareto_share=draw(_num(0, 1, exclude_min=True)), escalate_min_s=draw(_num(0, 1e4)),
         expire_min_s=draw(_num(0, 1e4)), expire_default_h=draw(_num(0.001, 1e4)),
         high_priorities=tuple(high), medium_priorities=tuple(medium),
+        tuning_min_false=draw(_whole(1, 100)), schedule_cover=draw(_num(0, 1, exclude_min=True)),
+        schedule_max_hours=draw(_whole(1, 24)), on_delay_fleeting_share=draw(_num(0, 1)),
+        tuning_min_closed=draw(_whole(1, 100)), lower_priority_false_share=draw(_num(0, 1)),
+        raise_priority_false_share=draw(_num(0, 1)), raise_priority_left_share=draw(_num(0, 1)),
+        shelve_repeat_share=draw(_num(0, 1)), shelve_false_share=draw(_num(0, 1)),
         benchmarks=draw(st.dictionaries(st.sampled_from(list(BENCHMARKS)), _num(0, 1e6))))
 
 

@@ -191,7 +191,8 @@ def test_evaluation_counts_device_time_over_the_days_with_data(tmp_path, run_cli
     """As of 2025-06-05 over 10 days, the window is 05-27 .. 06-05, [05-27, 06-06). The
     records cover 05-28 .. 06-01, [05-28, 06-02): 5 days = 120 device hours (not 240), 12
     of them down: availability 1 − 12/120 = 0.9, MTBF (120 − 12) / 1 = 108 h (the whole
-    window gave 0.95 and 228 h). Both sides are said, in the JSON and on stderr."""
+    window gave 0.95 and 228 h). Both sides are said, in the JSON, on stderr, in the text
+    and in the printable HTML report."""
     path = _short_db(tmp_path / "opeval.duckdb")
     code, out, err = run_cli("evaluate", "--as-of", "2025-06-05", "--window", "10",
                              "--format", "json")
@@ -209,6 +210,16 @@ def test_evaluation_counts_device_time_over_the_days_with_data(tmp_path, run_cli
     assert path.exists()
     code, out, err = run_cli("evaluate", "--as-of", "2025-06-05", "--window", "10")
     assert "period 2025-05-27 .. 2025-06-05 (UTC" in out and "records 2025-05-28 .. 2025-06-01" in out
+    # the printable report names the same period and both warnings
+    html = tmp_path / "report.html"
+    code, out, err = run_cli("evaluate", "--as-of", "2025-06-05", "--window", "10",
+                             "--format", "html", "--out", str(html))
+    assert code == 0, err
+    text = html.read_text(encoding="utf-8")
+    assert ("2025-05-27T00:00:00+00:00 to 2025-06-06T00:00:00+00:00 (end excluded; days of UTC)"
+            in text) and "records 2025-05-28 to 2025-06-01" in text
+    assert "Warning: the period starts on 2025-05-27 but the data on 2025-05-28" in text
+    assert "Warning: the period ends on 2025-06-05 but the data on 2025-06-01" in text
 
 
 # ---------------------------------------------------------------- alarms
@@ -243,9 +254,23 @@ def test_alarms_as_of_a_date_is_the_local_day(run_cli, tmp_path):
 
 # ---------------------------------------------------------------- pages agree with the CLI
 
+def _net_db(path):
+    """A database holding :func:`_one_pm`'s network (and a demo_as_of setting the pages
+    must ignore)."""
+    t = _one_pm()
+    con = db.connect(path)
+    for name in ("pms", "interventions", "outage_reports", "outages"):
+        con.register("__t", t[name].to_pandas())
+        con.execute(f'INSERT INTO "{name}" SELECT * FROM __t')
+        con.unregister("__t")
+    db.set_setting(con, "demo_as_of", "2025-07-01T00:00:00")
+    con.close()
+    return path
+
+
 def test_pages_default_to_the_cli_period(tmp_path, run_cli, db_path):
     """Every page's default period is the CLI's default: the evaluation page's as-of date is
-    `opeval evaluate`'s (2025-07-01 in Paris for F1), the alarms page's range ends with the
+    `opeval evaluate`'s (2025-07-01 in Paris for F1) and its result the command's, the alarms page's range ends with the
     last local day with data (7 May in Paris, not the UTC 6 May), and the outages page
     ignores the demo_as_of setting and ends, as `opeval outages`, with the last day with
     data (2025-03-04)."""
@@ -256,8 +281,12 @@ def test_pages_default_to_the_cli_period(tmp_path, run_cli, db_path):
 
     _paris_db(db_path)
     _code, out, _err = run_cli("evaluate", "--format", "json")
-    assert EvaluationState(ReadOnlyStore(db_path)).default_as_of() == dt.date.fromisoformat(
-        json.loads(out)["as_of"]) == dt.date(2025, 7, 1)
+    cli = json.loads(out)
+    state = EvaluationState(ReadOnlyStore(db_path))
+    assert state.default_as_of() == dt.date.fromisoformat(cli["as_of"]) == dt.date(2025, 7, 1)
+    # "same figures as `opeval evaluate`": the whole result, MTBF and validity included
+    page = json.loads(json.dumps(state.result().evaluation))
+    assert page == cli and page["systems"][0]["faults"] == 1
 
     (tmp_path / "a.csv").write_text(ALARMS_CSV)
     run_cli("ingest", "alarms", tmp_path / "a.csv")
@@ -267,17 +296,47 @@ def test_pages_default_to_the_cli_period(tmp_path, run_cli, db_path):
         == dt.date(2024, 5, 7)
     assert alarms.period_note()[0]["end"] == "2024-05-08T00:00:00+02:00"
 
-    net = tmp_path / "net.duckdb"
-    t = _one_pm()
-    con = db.connect(net)
-    for name in ("pms", "interventions", "outage_reports", "outages"):
-        con.register("__t", t[name].to_pandas())
-        con.execute(f'INSERT INTO "{name}" SELECT * FROM __t')
-        con.unregister("__t")
-    db.set_setting(con, "demo_as_of", "2025-07-01T00:00:00")
-    con.close()
+    net = _net_db(tmp_path / "net.duckdb")
     _code, out, _err = run_cli("--db", net, "outages", "--format", "json")
     cli_period = json.loads(out)["period"]
     page_period, warnings = OutagesState(net).period_note()
     assert page_period["end"] == cli_period["end"] == "2025-03-05T00:00:00+00:00"
     assert page_period == cli_period and warnings == []
+
+
+def test_pages_warn_as_the_cli_when_the_range_lies_outside_the_data(tmp_path, run_cli, db_path):
+    """Item 12: a page warns, with the CLI's words, when its range lies outside the data.
+
+    Alarms (Paris, records on 6 and 7 May): the range 6 .. 20 May ends 13 days after the
+    data, as ``opeval alarms --as-of 2024-05-20`` says on stderr and in ``warnings``; the
+    page's note prints the period and that warning. Outages (records 2025-03-03 ..
+    03-04): as of 2030-01-01 the page names the CLI's period (observed 48 h) and its
+    warning (1764 days after the data), and counts the 47 out-of-window hours of the days
+    with data, not the years after them."""
+    from evaluation.views.alarms_state import AlarmsState
+    from evaluation.views.outages_state import OutagesState
+    from evaluation.views.widgets import period_note
+
+    run_cli("config", "timezone", PARIS)
+    (tmp_path / "a.csv").write_text(ALARMS_CSV)
+    run_cli("ingest", "alarms", tmp_path / "a.csv")
+    _code, out, _err = run_cli("alarms", "--format", "json", "--as-of", "2024-05-20")
+    cli = json.loads(out)
+    page, warnings = AlarmsState(db_path, end=dt.date(2024, 5, 20)).period_note()
+    assert warnings == cli["warnings"] and len(warnings) == 1
+    assert warnings[0].startswith("the period ends on 2024-05-20 but the data on 2024-05-07: "
+                                  "the 13 days after have no record")
+    assert page["end"] == cli["period"]["end"] == "2024-05-21T00:00:00+02:00"
+    note = period_note(page, warnings)
+    assert "Period 2024-05-06 .. 2024-05-20 (Europe/Paris" in note
+    assert "Warning: the period ends on 2024-05-20" in note
+
+    net = _net_db(tmp_path / "net.duckdb")
+    _code, out, _err = run_cli("--db", net, "outages", "--format", "json", "--as-of", "2030-01-01")
+    cli = json.loads(out)
+    state = OutagesState(net, as_of=dt.date(2030, 1, 1))
+    page, warnings = state.period_note()
+    assert page == cli["period"] and page["observed"]["hours"] == 48
+    assert warnings == cli["warnings"] and "the 1764 days after have no record" in warnings[0]
+    p1 = state.analysis.corr.per_pm().set_index("pm_id").loc["P1"]
+    assert p1["out_of_window_hours"] == pytest.approx(47)

@@ -239,7 +239,7 @@ def render_text(r: dict) -> str:
         for f in sorted(r["floods"], key=lambda f: (-f["minutes"], f["start"]))[:10]:
             tops = ", ".join(f"{c['definition']} {c['alarms']}" for c in f["top_contributors"])
             out.append(f"  system {f['system_id'] or '-'} {f['start']} for {f['minutes']} min, "
-                       f"peak {f['peak_per_10min']}/10 min, {f['alarms']} alarms: {tops}")
+                       f"peak {f['peak_per_10min']} per {iv}, {f['alarms']} alarms: {tops}")
     defs = r["definitions"]
     if defs:
         out += ["", "Definitions (top 15 by load): alarms, chattering, repeats, false-alarm rate"]

@@ -86,6 +86,41 @@ class AlarmRules:
     medium_priorities: tuple = (3,)
     """The priorities that count as medium; those in neither list are low. Source: project
     mapping of the VMS alarm guide onto ISA-18.2."""
+    tuning_min_false: int = 5
+    """Schedule advice: only for a definition with at least this many false alarms in the
+    period. Source: project choice (docs/alarms.md, tuning advice)."""
+    schedule_cover: float = 0.8
+    """Schedule advice: when this share of a definition's false alarms falls in at most
+    ``schedule_max_hours`` hours of the day. Source: the VMS alarm guide ("a wrong
+    schedule causes unwanted alarms"), project choice (80 %)."""
+    schedule_max_hours: int = 6
+    """Schedule advice: the most hours of the day (0–24) those false alarms may take. Source:
+    project choice (a quarter of the day)."""
+    on_delay_fleeting_share: float = 0.5
+    """Delay advice: an on-delay of ``fleeting_s`` is advised too when at least this share
+    of the definition's alarms that returned to normal were fleeting. Source: ISA-18.2 /
+    EEMUA 191 (on-delays against fleeting alarms), project choice ("most": 50 %)."""
+    tuning_min_closed: int = 5
+    """Priority advice, and shelving advice on repeats: only for a definition with at least
+    this many closed alarms (a false-alarm rate needs closed alarms). Source: project
+    choice."""
+    lower_priority_false_share: float = 0.5
+    """Priority advice: lower a high priority (``high_priorities``) when at least this share
+    of its closed alarms were false alarms. Source: the VMS alarm guide (priority, close
+    reasons), project choice (50 %)."""
+    raise_priority_false_share: float = 0.2
+    """Priority advice: raise a low priority (neither high nor medium) when at most this
+    share of its closed alarms were false alarms … Source: the VMS alarm guide (priority,
+    close reasons), project choice (20 %)."""
+    raise_priority_left_share: float = 0.3
+    """… and at least this share of its alarms were left until escalation or expiry.
+    Source: the VMS alarm guide (escalation, expiry), project choice (30 %)."""
+    shelve_repeat_share: float = 0.5
+    """Shelving advice: when at least this share of a definition's alarms are repeats …
+    Source: ISA-18.2 / EEMUA 191 (shelving), project choice (50 %)."""
+    shelve_false_share: float = 0.8
+    """… and at least this share of its closed alarms were false alarms. Source: ISA-18.2 /
+    EEMUA 191 (shelving), project choice (80 %)."""
     benchmarks: dict = field(default_factory=lambda: dict(BENCHMARKS))
     """The recommended performance figures (:data:`BENCHMARK_RULES`, one key each; a key
     left out keeps its default). Source: ISA-18.2 performance-metric table, EEMUA 191."""
@@ -105,6 +140,14 @@ class AlarmRules:
             checks.number(self, name, least=0)
         checks.number(self, "chatter_index_threshold", least=0, most=1)
         checks.number(self, "pareto_share", above=0, most=1)
+        for name in ("tuning_min_false", "tuning_min_closed"):
+            checks.whole(self, name, least=1)
+        checks.whole(self, "schedule_max_hours", least=1, most=24)
+        checks.number(self, "schedule_cover", above=0, most=1)
+        for name in ("on_delay_fleeting_share", "lower_priority_false_share",
+                     "raise_priority_false_share", "raise_priority_left_share",
+                     "shelve_repeat_share", "shelve_false_share"):
+            checks.number(self, name, least=0, most=1)
         for name in ("high_priorities", "medium_priorities"):
             checks.items(self, name, "priorities from 1 to 5", lambda v: v in PRIORITIES)
         both = set(self.high_priorities) & set(self.medium_priorities)
@@ -113,6 +156,14 @@ class AlarmRules:
                              f"{sorted(both)}")
         checks.table(self, "benchmarks", "a number of at least 0", checks.is_number(least=0),
                      keys=BENCHMARKS)
+
+    def priority_level(self, priority: int) -> str:
+        """The ISA-18.2 level of one of the guide's priorities: ``high``, ``medium`` or
+        ``low`` (the mapping :func:`evaluation.analyses.alarms.load.priority_levels`
+        counts with)."""
+        if priority in self.high_priorities:
+            return "high"
+        return "medium" if priority in self.medium_priorities else "low"
 
     def __hash__(self) -> int:
         return hash(tuple(getattr(self, f.name) for f in fields(self)))

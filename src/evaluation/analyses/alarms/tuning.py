@@ -6,21 +6,29 @@ the trigger itself; from ISA-18.2 / EEMUA 191 come **on/off-delays and
 deadbands** against chattering and **shelving** of an alarm that stands or
 keeps coming while its cause is being repaired. The rules:
 
-- *schedule*: at least ``min_false`` false alarms, and 80 % of them fall in at
-  most 6 hours of the day (a quarter) → restrict the schedule in those hours;
-- *delay_deadband*: the definition chatters (≥ 3 raises in 60 s) or its chatter
-  index ψ ≥ 0.05 → add an off-delay/deadband as long as the largest re-raise gap
-  within the chatter window (it would have merged every such re-raise) and,
-  when most of its alarms that returned to normal were fleeting (back within
-  ``rules.fleeting_s``), an on-delay of that length (it would have kept them
-  from being raised);
-- *priority*: priority 1–2 with a false-alarm rate ≥ 50 % (over ≥ ``min_closed``
-  closed alarms) → lower it; priority 4–5 with a false-alarm rate ≤ 20 % and
-  ≥ 30 % of its alarms escalated or expired → raise it;
-- *shelving*: alarms of the definition that stood more than 24 h in the period
-  (stale episodes, also those that ended later), or ≥ 50 % repeats with a
-  false-alarm rate ≥ 80 % → shelve it (with a time limit) until the cause is
-  repaired.
+Every threshold is a field of :class:`AlarmRules` (defaults in brackets):
+
+- *schedule*: at least ``tuning_min_false`` (5) false alarms, and
+  ``schedule_cover`` (80 %) of them fall in at most ``schedule_max_hours`` (6)
+  hours of the day → restrict the schedule in those hours;
+- *delay_deadband*: the definition chatters (``chatter_raises`` raises within
+  ``chatter_window_s``: 3 in 60 s) or its chatter index ψ ≥
+  ``chatter_index_threshold`` (0.05) → add an off-delay/deadband as long as the
+  largest re-raise gap within the chatter window (it would have merged every
+  such re-raise) and, when at least ``on_delay_fleeting_share`` (50 %) of its
+  alarms that returned to normal were fleeting (back within ``fleeting_s``), an
+  on-delay of that length (it would have kept them from being raised);
+- *priority* (over ≥ ``tuning_min_closed`` (5) closed alarms): a high priority
+  (``high_priorities``: 1–2) with a false-alarm rate ≥
+  ``lower_priority_false_share`` (50 %) → lower it; a low one (4–5) with a
+  false-alarm rate ≤ ``raise_priority_false_share`` (20 %) and ≥
+  ``raise_priority_left_share`` (30 %) of its alarms escalated or expired →
+  raise it;
+- *shelving*: alarms of the definition that stood more than ``stale_after_h``
+  (24 h) in the period (stale episodes, also those that ended later), or ≥
+  ``shelve_repeat_share`` (50 %) repeats with a false-alarm rate ≥
+  ``shelve_false_share`` (80 %) → shelve it (with a time limit) until the cause
+  is repaired.
 
 Each evidence states what was measured in the period (counts, shares, the
 longest gap or standing time), never the rule restated.
@@ -39,11 +47,6 @@ from ibis import _
 from . import false_alarms
 from .nuisance import key_facts, per_alarm
 from .rules import AlarmRules
-
-MIN_FALSE = 5
-MIN_CLOSED = 5
-SCHEDULE_COVER = 0.8
-SCHEDULE_MAX_HOURS = 6
 
 
 def definition_facts(flagged_or_facts: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
@@ -66,6 +69,12 @@ def _hours(hours: list[int]) -> str:
     return ", ".join(f"{h:02d}h" for h in sorted(hours))
 
 
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
            stale: dict[str, tuple[int, float]] | None = None,
            rules: AlarmRules = AlarmRules()) -> list[dict]:
@@ -86,10 +95,10 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
         rate = f.false_alarms / f.closed if f.closed else None
         # schedule
         g = hours.get(d)
-        if g is not None and f.false_alarms >= MIN_FALSE:
+        if g is not None and f.false_alarms >= rules.tuning_min_false:
             cum = g.false_alarms.cumsum()
-            need = int((cum < SCHEDULE_COVER * f.false_alarms).sum()) + 1
-            if need <= SCHEDULE_MAX_HOURS:
+            need = int((cum < rules.schedule_cover * f.false_alarms).sum()) + 1
+            if need <= rules.schedule_max_hours:
                 top = g.head(need)
                 rest = g.iloc[need:]
                 r_in = top.false_alarms.sum() / max(top.closed.sum(), 1)
@@ -112,9 +121,10 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
             fleeting = f.fleeting / f.cleared if f.cleared else None
             window, quick = f"{rules.chatter_window_s:g} s", f"{rules.fleeting_s:g} s"
             text = f"add an off-delay or deadband of about {size} s to '{d}'"
-            if fleeting is not None and fleeting >= 0.5:
+            if fleeting is not None and fleeting >= rules.on_delay_fleeting_share:
                 text += f" and an on-delay of {quick}"
-            evidence = (f"{f.chatter_raises} of its {f.alarms} raise(s) were the 3rd or later "
+            nth = _ordinal(rules.chatter_raises)
+            evidence = (f"{f.chatter_raises} of its {f.alarms} raise(s) were the {nth} or later "
                         f"within {window}; chatter index ψ = "
                         + (f"{ci:.3f}" if ci is not None else "n/a (no re-raise)"))
             if f.short_gaps:
@@ -130,15 +140,17 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
                              fleeting=int(f.fleeting), fleeting_share=fleeting)))
         # priority
         prio = None if pd.isna(f.priority) else int(f.priority)
-        if prio is not None and f.closed >= MIN_CLOSED and rate is not None:
+        if prio is not None and f.closed >= rules.tuning_min_closed and rate is not None:
             esc = f.escalated_or_expired / f.alarms
-            if prio <= 2 and rate >= 0.5:
+            level = rules.priority_level(prio)
+            if level == "high" and rate >= rules.lower_priority_false_share:
                 out.append(dict(
                     definition=d, kind="priority",
                     advice=f"lower the priority of '{d}' (now {prio})",
                     evidence=f"{rate:.0%} of its {f.closed} closed alarms were false alarms",
                     figures=dict(priority=prio, false_alarm_rate=rate, closed=int(f.closed))))
-            elif prio >= 4 and rate <= 0.2 and esc >= 0.3:
+            elif (level == "low" and rate <= rules.raise_priority_false_share
+                  and esc >= rules.raise_priority_left_share):
                 out.append(dict(
                     definition=d, kind="priority",
                     advice=f"raise the priority of '{d}' (now {prio})",
@@ -149,7 +161,8 @@ def advise(facts: pd.DataFrame, by_hour: pd.DataFrame,
         # shelving
         episodes, longest = stale.get(d, (0, 0.0))
         rep = f.repeat_alarms / f.alarms if f.alarms else 0.0
-        noisy = rep >= 0.5 and rate is not None and rate >= 0.8 and f.closed >= MIN_CLOSED
+        noisy = (rep >= rules.shelve_repeat_share and rate is not None
+                 and rate >= rules.shelve_false_share and f.closed >= rules.tuning_min_closed)
         if episodes > 0 or noisy:
             why = []
             if episodes:
