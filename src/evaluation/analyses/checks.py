@@ -78,7 +78,7 @@ def flag(obj, name: str) -> None:
     """``obj.name`` is true or false."""
     v = getattr(obj, name)
     if not isinstance(v, bool):
-        raise ValueError(f"{name} must be true or false, not {v!r}")  # noqa: TRY004
+        raise ValueError(f"{name} must be true or false, not {v!r}")
 
 
 def items(obj, name: str, kind: str, ok, allow_empty: bool = True) -> None:

@@ -17,18 +17,18 @@ the snapshot. Every filter change then runs plain group-bys in that engine
 (database, stamp, filters).
 
 **Time range.** The range selects alarms by raise time, from ``from`` 00:00 to the
-end of ``to`` in the database's time zone (:mod:`evaluation.period`, as
-``opeval alarms --since FROM --as-of TO``); by default the last four weeks ending
-with the last day with data. The rules (flood, chattering, repeats…) are those of
-the settings file beside the database (:func:`evaluation.config.for_database`). Gaps, chattering and repeats are those of the whole
-history (a raise just after ``from`` whose previous raise came just before it
-is a repeat), and handling and close reasons are as the database knows them
-now. ``opeval alarms --as-of`` gives the view as known at a past time. Rates
-divide by each system's own observation window: the range cut to the
-system's first and last record (:func:`prep.windows`). The **open alarms**
-are those still on the operator's list at the end of the range (the end of
-``to``, or the end of the data when earlier), whatever their raise time: an
-alarm raised months before ``from`` and never closed is open.
+end of ``to`` in the database's time zone (:mod:`evaluation.period`, as ``opeval
+alarms --since FROM --as-of TO``); by default the last four weeks ending with the
+last day with data. The rules (flood, chattering, repeats…) are those of the
+settings file beside the database (:func:`evaluation.config.for_database`). Gaps,
+chattering and repeats are those of the whole history (a raise just after ``from``
+whose previous raise came just before it is a repeat), and handling and close
+reasons are as the database knows them now. ``opeval alarms --as-of`` gives the view
+as known at a past time. Rates divide by each system's own observation window: the
+range cut to the system's first and last record (:func:`prep.windows`). The **open
+alarms** are those still on the operator's list at the end of the range (the end of
+``to``, or the end of the data when earlier), whatever their raise time: an alarm
+raised months before ``from`` and never closed is open.
 
 **False-alarm model.** The open alarms are ranked by
 :mod:`evaluation.analyses.alarms.model`. A model saved under
