@@ -122,8 +122,17 @@ def _finish_pending(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SELECT 1").fetchall()
 
 
-def _keys(con, name: str, columns: dict[str, list]) -> None:
+def _rows_for(con, name: str, columns: dict[str, list], sql: str) -> list[tuple]:
+    """The rows of ``sql``, which joins the keys ``columns`` registered as table ``name``;
+    no query at all when there is no key (a batch of the live endpoint often needs only
+    some of the lookups)."""
+    if not next(iter(columns.values())):
+        return []
     con.register(name, pa.table({c: pa.array(v, STR) for c, v in columns.items()}))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.unregister(name)
 
 
 def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
@@ -141,47 +150,40 @@ def load_state(con: duckdb.DuckDBPyConnection, oi_codes: set[str],
             refs.add(make_ref(p.code_oi, p.code_do, p.ref_do))
             pm_ids.add(p.pm)
     refs |= m5_refs
-    names = ("__k_do", "__k_ref", "__k_pm", "__k_m5")
     _finish_pending(con)
-    try:
-        _keys(con, "__k_do", {"code_do": [k[0] for k in do_keys], "ref_do": [k[1] for k in do_keys]})
-        _keys(con, "__k_ref", {"ref": sorted(refs)})
-        _keys(con, "__k_pm", {"pm_id": sorted(pm_ids)})
-        _keys(con, "__k_m5", {"ref": sorted(m5_refs)})
-        pm_owner = dict(con.execute(
-            "SELECT pm_id, oi_code FROM pms SEMI JOIN __k_pm k USING (pm_id)").fetchall())
-        cols = ("ref_interv_oi, ref_interv_do, code_do, code_oi, pm_id, started_at, ended_at, "
-                "m1_received_at, m3_received_at")
-        rows = con.execute(f"""
-            SELECT {cols} FROM interventions i SEMI JOIN __k_do k
-                ON k.code_do = i.code_do AND k.ref_do = i.ref_interv_do
-            UNION
-            SELECT {cols} FROM interventions i SEMI JOIN __k_ref k ON k.ref = i.ref_interv_oi
-            """).fetchall()
-        targets: dict[str, dict[str | None, set]] = {}
-        for ref, source, nature, pbo, pto in con.execute("""
-                SELECT ref_interv_oi, declared_in, nature, pbo, pto FROM intervention_targets
-                WHERE ref_interv_oi IN (
-                    SELECT ref_interv_oi FROM interventions i SEMI JOIN __k_do k
-                        ON k.code_do = i.code_do AND k.ref_do = i.ref_interv_do
-                    UNION SELECT ref FROM __k_ref)""").fetchall():
-            targets.setdefault(ref, {}).setdefault(source, set()).add((nature, pbo, pto))
-        interventions = [Intervention(*r, targets={k: canonical(v) for k, v in
-                                                   targets.get(r[0], {}).items()}, stored=True)
-                         for r in rows]
-        clients: dict[tuple, set] = {}
-        for ref, oc, *client in con.execute("""
-                SELECT ref_interv_oi, code_oc, pto, pbo, tube, fibre, position_pm, cut_at
-                FROM outages SEMI JOIN __k_m5 k ON k.ref = outages.ref_interv_oi""").fetchall():
-            clients.setdefault((ref, oc), set()).add(tuple(client))
-        reports = [Report(ref, oc, received, canonical(clients.get((ref, oc), ())), aside or 0,
-                          stored=True)
-                   for ref, oc, received, aside in con.execute("""
-                SELECT ref_interv_oi, code_oc, received_at, clients_set_aside FROM outage_reports
-                SEMI JOIN __k_m5 k ON k.ref = outage_reports.ref_interv_oi""").fetchall()]
-    finally:
-        for name in names:
-            con.unregister(name)
+    pm_owner = dict(_rows_for(con, "__k_pm", {"pm_id": sorted(pm_ids)},
+                              "SELECT pm_id, oi_code FROM pms SEMI JOIN __k_pm k USING (pm_id)"))
+    cols = ("ref_interv_oi, ref_interv_do, code_do, code_oi, pm_id, started_at, ended_at, "
+            "m1_received_at, m3_received_at")
+    rows = {r[0]: r for r in _rows_for(
+        con, "__k_do", {"code_do": [k[0] for k in do_keys], "ref_do": [k[1] for k in do_keys]},
+        f"""SELECT {cols} FROM interventions i SEMI JOIN __k_do k
+            ON k.code_do = i.code_do AND k.ref_do = i.ref_interv_do""")}
+    rows.update((r[0], r) for r in _rows_for(
+        con, "__k_ref", {"ref": sorted(refs - rows.keys())},
+        f"SELECT {cols} FROM interventions i SEMI JOIN __k_ref k ON k.ref = i.ref_interv_oi"))
+    targets: dict[str, dict[str | None, set]] = {}
+    for ref, source, nature, pbo, pto in _rows_for(
+            con, "__k_iv", {"ref": sorted(rows)},
+            """SELECT ref_interv_oi, declared_in, nature, pbo, pto FROM intervention_targets t
+               SEMI JOIN __k_iv k ON k.ref = t.ref_interv_oi"""):
+        targets.setdefault(ref, {}).setdefault(source, set()).add((nature, pbo, pto))
+    interventions = [Intervention(*r, targets={k: canonical(v) for k, v in
+                                               targets.get(r[0], {}).items()}, stored=True)
+                     for r in rows.values()]
+    clients: dict[tuple, set] = {}
+    for ref, oc, *client in _rows_for(
+            con, "__k_m5", {"ref": sorted(m5_refs)},
+            """SELECT ref_interv_oi, code_oc, pto, pbo, tube, fibre, position_pm, cut_at
+               FROM outages SEMI JOIN __k_m5 k ON k.ref = outages.ref_interv_oi"""):
+        clients.setdefault((ref, oc), set()).add(tuple(client))
+    reports = [Report(ref, oc, received, canonical(clients.get((ref, oc), ())), aside or 0,
+                      stored=True)
+               for ref, oc, received, aside in _rows_for(
+                   con, "__k_m5", {"ref": sorted(m5_refs)},
+                   """SELECT ref_interv_oi, code_oc, received_at, clients_set_aside
+                      FROM outage_reports SEMI JOIN __k_m5 k
+                      ON k.ref = outage_reports.ref_interv_oi""")]
     return Reception(oi_codes, pm_owner, interventions, reports,
                      do_codes=settings.codes(con, "do_codes"),
                      oc_codes=settings.codes(con, "oc_codes"))
@@ -321,7 +323,7 @@ def _log(con, load_id: int, files: list[FileResult], started: dt.datetime, statu
         notes = [f"{f.quarantined} message(s) answered KO"] if f.quarantined else []
         if set_aside[i]:
             notes.append(f"{set_aside[i]} client(s) of accepted M5s set aside")
-        con.execute("""INSERT INTO load_log (load_id, file_index, kind, source, started_at,
+        con.execute("""INSERT OR REPLACE INTO load_log (load_id, file_index, kind, source, started_at,
             finished_at, status, strict, rows_read, accepted, quarantined, inserted, updated,
             unchanged, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [load_id, i, KIND, f.source, started, finished, status, strict, f.rows_read,
@@ -343,6 +345,72 @@ def _answers_text(answers: list[Answer], file_of: list[int], sources: list[str])
 
 def _progress_enabled(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+def store_parsed(con: duckdb.DuckDBPyConnection, codes: set[str], parsed: list[Parsed],
+                 file_of: list[int], files: list[FileResult], sources: list[str],
+                 started: dt.datetime, set_aside: list[int], strict: bool = False,
+                 responses: str | Path | None = None, progress: bool = False,
+                 load_id: int | None = None, also=None) -> tuple[int, list[Answer], str]:
+    """Answer checked lines with the OI rules over the stored state and store them in one
+    transaction (passes 2 to 4); the one path of every message received, from a log file
+    (:func:`ingest_messages`) or from the live endpoint (:mod:`.live`).
+
+    ``files`` and ``set_aside`` (clients of accepted M5s set aside, per file) are
+    counters this call adds to, and ``load_log`` gets their totals: the endpoint keeps
+    one load per day and passes the same counters and ``load_id`` to each batch.
+    ``also(con)`` runs inside the transaction (the endpoint records there how far its
+    journal is applied). Returns the load id, the answers in line order, and the status
+    (``applied``, or ``rejected`` under ``strict`` when any line is answered KO).
+    """
+    reception = load_state(con, codes, parsed)
+    answers = [reception.receive(p) for p in tqdm(
+        parsed, desc="applying OI rules", unit="msg", file=sys.stderr, disable=not progress,
+        leave=False)]
+    ko = 0
+    for p, a, f in zip(parsed, answers, file_of):
+        fr = files[f]
+        if a.effect == REJECTED:
+            fr.quarantined += 1
+            ko += 1
+        elif a.effect == INSERTED:
+            fr.inserted += 1
+        elif a.effect == UPDATED:
+            fr.updated += 1
+        elif a.effect == UNCHANGED:
+            fr.unchanged += 1
+        if a.code == 0:
+            set_aside[f] += len(p.set_aside)
+    status = "rejected" if strict and ko else "applied"
+    tmp = None
+    if responses is not None:
+        responses = Path(responses)
+        tmp = responses.with_name(f".{responses.name}.{os.getpid()}.tmp")
+    _finish_pending(con)
+    with writing(con):   # the store is written from here only (evaluation.store.writer)
+        if load_id is None:
+            load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _log(con, load_id, files, started, status, strict, set_aside)
+            _write_quarantine(con, load_id, sources, file_of, parsed, answers)
+            if status == "applied":
+                _write_records(con, reception)
+                _write_messages(con, load_id, parsed, answers, file_of)
+            if also is not None:
+                also(con)
+            if tmp is not None:
+                with open(tmp, "w", encoding="utf-8") as out:
+                    out.writelines(_answers_text(answers, file_of, sources))
+            con.execute("COMMIT")
+        except BaseException:
+            db.rollback(con)
+            if tmp is not None and tmp.exists():
+                tmp.unlink()
+            raise
+    if tmp is not None:
+        os.replace(tmp, responses)
+    return load_id, answers, status
 
 
 def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
@@ -382,53 +450,12 @@ def ingest_messages(con: duckdb.DuckDBPyConnection, paths: Sequence[str | Path],
             file_of.extend([i] * n)
             files.append(FileResult(sources[i], rows_read=n))
 
-    reception = load_state(con, codes, parsed)
-    answers = [reception.receive(p) for p in tqdm(
-        parsed, desc="applying OI rules", unit="msg", file=sys.stderr, disable=not shown,
-        leave=False)]
-    for a, f in zip(answers, file_of):
-        fr = files[f]
-        if a.effect == REJECTED:
-            fr.quarantined += 1
-        elif a.effect == INSERTED:
-            fr.inserted += 1
-        elif a.effect == UPDATED:
-            fr.updated += 1
-        elif a.effect == UNCHANGED:
-            fr.unchanged += 1
-    rejected = sum(f.quarantined for f in files)
-    status = "rejected" if strict and rejected else "applied"
-    set_aside = [0] * len(files)
-    for p, a, f in zip(parsed, answers, file_of):
-        if a.code == 0:
-            set_aside[f] += len(p.set_aside)
-    tmp = None
-    if responses is not None:
-        responses = Path(responses)
-        tmp = responses.with_name(f".{responses.name}.{os.getpid()}.tmp")
-    _finish_pending(con)
-    with writing(con):   # the store is written from here only (evaluation.store.writer)
-        load_id = con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0]
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _log(con, load_id, files, started, status, strict, set_aside)
-            _write_quarantine(con, load_id, sources, file_of, parsed, answers)
-            if status == "applied":
-                _write_records(con, reception)
-                _write_messages(con, load_id, parsed, answers, file_of)
-            if tmp is not None:
-                with open(tmp, "w", encoding="utf-8") as out:
-                    out.writelines(_answers_text(answers, file_of, sources))
-            con.execute("COMMIT")
-        except BaseException:
-            db.rollback(con)
-            if tmp is not None and tmp.exists():
-                tmp.unlink()
-            raise
-    if tmp is not None:
-        os.replace(tmp, responses)
+    load_id, _, status = store_parsed(
+        con, codes, parsed, file_of, files, sources, started, [0] * len(files), strict=strict,
+        responses=responses, progress=shown)
     result = LoadResult(load_id, KIND, status, files)
     if status == "rejected":
+        rejected = sum(f.quarantined for f in files)
         raise LoadRejected(f"--strict: {rejected} of {result.total('rows_read')} messages answered "
                            f"KO, nothing applied (see `opeval quarantine --load {load_id}`)")
     return result

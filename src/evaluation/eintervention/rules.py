@@ -171,6 +171,20 @@ class Reception:
             r.original = r.state()
             self.reports[(r.ref_interv_oi, r.code_oc)] = r
 
+    def absorb(self, loaded: Reception) -> None:
+        """Take in ``loaded`` (state just read from the store for a new batch), keeping
+        what this reception already holds: its records are newer (the live endpoint keeps
+        one reception over the messages not yet applied to the store, :mod:`.live`)."""
+        self.oi_codes, self.do_codes, self.oc_codes = (loaded.oi_codes, loaded.do_codes,
+                                                       loaded.oc_codes)
+        self.pm_owner.update(loaded.pm_owner)     # PMs are reference data: the store's
+        for iv in loaded.by_ref.values():
+            if iv.ref_interv_oi not in self.by_ref and (iv.code_oi, iv.code_do,
+                                                        iv.ref_interv_do) not in self.by_do:
+                self._index(iv)
+        for key, report in loaded.reports.items():
+            self.reports.setdefault(key, report)
+
     def _index(self, iv: Intervention) -> None:
         self.by_ref[iv.ref_interv_oi] = iv
         if iv.code_do is not None and iv.ref_interv_do is not None:
