@@ -167,6 +167,8 @@ class _Base(tornado.web.RequestHandler):
         self.finish({"error": reason})
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        if status_code == 405:
+            self.set_header("Allow", "GET" if isinstance(self, HealthHandler) else "POST")
         self.finish({"error": self._reason})
 
 

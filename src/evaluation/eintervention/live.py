@@ -33,6 +33,7 @@ the same transaction as the rows.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import datetime as dt
 import json
 import logging
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from ..errors import OpevalError
 from ..store import db, settings, turns
 from ..store.ingest import FileResult
 from . import journal
@@ -148,6 +150,7 @@ class Live:
                  command: str = "opeval oi serve", apply_wait: float = 10.0,
                  read_wait: float = 30.0):
         self.db_path = os.fspath(db_path)
+        self._alone = self._only_endpoint(self.db_path)
         self.oi_codes = oi_codes
         self.flows = flows or (lambda p, a, r: [])
         self.command = command
@@ -168,6 +171,20 @@ class Live:
         self.mismatches = 0
         self.applies = 0
         self.last_apply: str | None = None
+
+    @staticmethod
+    def _only_endpoint(db_path: str) -> int:
+        """An exclusive lock on ``<database>.oi.lock`` for the life of this endpoint: two
+        endpoints on one store would answer from two overlays (the kernel drops the lock
+        when the process dies, even by ``kill -9``)."""
+        fd = os.open(f"{db_path}.oi.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OpevalError(f"another OI endpoint (`opeval oi serve`) runs on {db_path}; "
+                              "one endpoint per database") from None
+        return fd
 
     # ---------------------------------------------------------------- the store
 
@@ -444,3 +461,4 @@ class Live:
             self._close_reader()
         self.journal.close()
         self._apply_journal.close()
+        os.close(self._alone)

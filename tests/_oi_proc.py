@@ -1,0 +1,153 @@
+"""The OI endpoint (`opeval oi serve`) as a child process on a free loopback port, its
+partners, and stub OC endpoints (flow 2) for the tests."""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tests._serve_proc import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT.parent / "shared" / "specs" / "e-intervention-lot1-v1.0.0.oas3.yaml"
+
+
+def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evaluation.cli", "--db", str(db), *args],
+                          capture_output=True, text=True, check=False)
+
+
+def add_partner(db: Path, code: str, role: str, *extra: str) -> str:
+    """``opeval oi partners add``; the token is the last line printed."""
+    r = cli(db, "oi", "partners", "add", code, "--role", role, *extra)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Endpoint:
+    proc: subprocess.Popen
+    url: str            # base URL, …/v1
+    root: str           # http://127.0.0.1:PORT
+    err: Path
+    port: int
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.root}/health", timeout=10) as r:
+            return json.loads(r.read())
+
+    def wait_applied(self, timeout: float = 60) -> dict:
+        """Until nothing waits for the store (and no delivery is pending, when asked)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            h = self.health()
+            if h["waiting_for_store"] == 0 or time.monotonic() > deadline:
+                return h
+            time.sleep(0.2)
+
+
+def start(db: Path, *args: str, port: int | None = None, timeout: float = 60) -> Endpoint:
+    port = port or free_port()
+    err = db.parent / f"oi-{port}-{time.monotonic_ns()}.err"
+    with open(err, "wb") as e:
+        proc = subprocess.Popen([sys.executable, "-m", "evaluation.cli", "--db", str(db), "oi",
+                                 "serve", "--port", str(port), *args],
+                                stdout=e, stderr=subprocess.STDOUT, env=dict(os.environ))
+    ep = Endpoint(proc, f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}", err, port)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"opeval oi serve exited with {proc.returncode}:\n"
+                               f"{err.read_text()}")
+        try:
+            ep.health()
+            return ep
+        except OSError:
+            if time.monotonic() > deadline:
+                ep.stop()
+                raise
+            time.sleep(0.1)
+
+
+def post(url: str, body: bytes | dict, token: str | None,
+         headers: dict | None = None) -> tuple[int, dict | None, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, payload, hdrs = r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as exc:
+        status, payload, hdrs = exc.code, exc.read(), dict(exc.headers)
+    return status, (json.loads(payload) if payload else None), hdrs
+
+
+def spec() -> dict:
+    return yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+
+
+@dataclass
+class OCStub:
+    """An OC's lot 1 endpoint on 127.0.0.1: records every M2/M4 posted to
+    ``/v1/intervention_OI``; the first ``fail`` requests get HTTP 503."""
+
+    fail: int = 0
+    received: list = field(default_factory=list)
+    headers: list = field(default_factory=list)
+    attempts: int = 0
+
+    def __post_init__(self) -> None:
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server convention
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                stub.attempts += 1
+                if self.path != "/v1/intervention_OI":
+                    return self._send(404, {"Code_Reponse": 3, "Libelle_Reponse": "PM_INCONNU"})
+                if stub.attempts <= stub.fail:
+                    return self._send(503, None)
+                stub.received.append(json.loads(body))
+                stub.headers.append(dict(self.headers))
+                return self._send(200, {"Code_Reponse": 0, "Libelle_Reponse": "OK"})
+
+            def _send(self, status, obj):
+                data = json.dumps(obj).encode() if obj is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
