@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from tests._serve_proc import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +119,7 @@ class OCStub:
         stub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server convention
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 stub.attempts += 1

@@ -12,10 +12,10 @@ import sqlite3
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
-
-from evaluation.eintervention import journal
 from tests import _oi_proc as oi
 from tests._oi_proc import post
+
+from evaluation.eintervention import journal
 
 PMS = "pm_id,oi_code,lines,zone\nFI-35238-0001,ALTF,10,Rennes\nFI-35238-0002,ALTF,10,Rennes\n" \
       "FI-44109-0001,NEOI,10,Nantes\n"

@@ -33,8 +33,8 @@ the same transaction as the rows.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
