@@ -108,11 +108,13 @@ def spec() -> dict:
 @dataclass
 class OCStub:
     """An OC's lot 1 endpoint on 127.0.0.1: records every M2/M4 posted to
-    ``/v1/intervention_OI``; the first ``fail`` requests get HTTP 503."""
+    ``/v1/intervention_OI`` once by its ``Idempotency-Key`` (a re-sent one is answered OK
+    and not recorded again); the first ``fail`` requests get HTTP 503."""
 
     fail: int = 0
     received: list = field(default_factory=list)
     headers: list = field(default_factory=list)
+    keys: set = field(default_factory=set)
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -127,8 +129,11 @@ class OCStub:
                     return self._send(404, {"Code_Reponse": 3, "Libelle_Reponse": "PM_INCONNU"})
                 if stub.attempts <= stub.fail:
                     return self._send(503, None)
-                stub.received.append(json.loads(body))
-                stub.headers.append(dict(self.headers))
+                key = self.headers.get("Idempotency-Key")
+                if key not in stub.keys:           # at-least-once delivery: keep one
+                    stub.keys.add(key)
+                    stub.received.append(json.loads(body))
+                    stub.headers.append(dict(self.headers))
                 return self._send(200, {"Code_Reponse": 0, "Libelle_Reponse": "OK"})
 
             def _send(self, status, obj):

@@ -147,11 +147,13 @@ def flows_for(directory: Directory):
 
 # ------------------------------------------------------------------ delivery
 
-def _post(url: str, body: str, token: str | None, timeout: float) -> tuple[int, bytes]:
+def _post(url: str, body: str, token: str | None, timeout: float,
+          key: str) -> tuple[int, bytes]:
     parts = urllib.parse.urlsplit(url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname, parts.port, timeout=timeout)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "Idempotency-Key": key}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -179,11 +181,17 @@ def judge(status: int, payload: bytes) -> tuple[str, str]:
 
 class Deliverer:
     """Sends the due deliveries of the outbox, one after the other (its own journal
-    connection; ``wake`` is set by the endpoint when it queues new ones)."""
+    connection; ``wake`` is set by the endpoint when it queues new ones).
+
+    Delivery is at least once: an attempt whose answer is lost (a timeout after the OC
+    took the message) is made again. Each request carries ``Idempotency-Key:
+    oi-<journal id>-<delivery id>``, the same on every attempt of one delivery, so an
+    OC can recognise a message it already has."""
 
     def __init__(self, db_path: str | os.PathLike, directory: Directory,
                  delays: tuple[float, ...] = DEFAULT_DELAYS, timeout: float = TIMEOUT):
         self.con = journal.connect(db_path)
+        self.prefix = f"oi-{journal.identity(self.con)[:12]}-"
         self.directory = directory
         self.delays, self.timeout = tuple(delays), timeout
         self.wake = threading.Event()
@@ -199,7 +207,8 @@ class Deliverer:
         rid, code_oc, url, body, attempts, series = row
         oc = self.directory.by_code(code_oc)
         try:
-            status, payload = _post(url, body, oc.token() if oc else None, self.timeout)
+            status, payload = _post(url, body, oc.token() if oc else None, self.timeout,
+                                    f"{self.prefix}{rid}")
             verdict, what = judge(status, payload)
         except (OSError, http.client.HTTPException) as exc:
             verdict, what = "retry", f"{type(exc).__name__}: {str(exc)[:80]}"
