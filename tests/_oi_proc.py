@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from jsonschema import Draft4Validator
 from tests._serve_proc import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +104,13 @@ def post(url: str, body: bytes | dict, token: str | None,
 
 def spec() -> dict:
     return yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+
+
+def validator(name: str) -> Draft4Validator:
+    """A JSON Schema validator of the OpenAPI schema ``name`` (its $refs resolved in the
+    description; OpenAPI 3.0 schemas are a JSON Schema draft 4 dialect)."""
+    return Draft4Validator({"$ref": f"#/components/schemas/{name}",
+                            "components": spec()["components"]})
 
 
 @dataclass

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from jsonschema import Draft4Validator
 from tests import _oi_proc as oi
 
 from evaluation.eintervention import journal
@@ -175,7 +174,7 @@ def test_replay_equals_ingest_and_reaches_the_ocs(demo, tmp_path):
     assert two.attempts >= len(two.received) + 2 and all(b["PM"] in bleu_pms
                                                          for b in two.received)
     assert all(h["Idempotency-Key"].startswith("oi-") for h in every.headers + two.headers)
-    validator = Draft4Validator(oi.spec()["components"]["schemas"]["intervention_OI"])
+    validator = oi.validator("intervention_OI")
     for body in every.received + two.received:
         validator.validate(body)
         assert not {"Code_DO", "Ref_Interv_DO"} & body.keys() and "PTO" not in json.dumps(body)

@@ -165,3 +165,27 @@ def test_a_new_load_is_seen_without_restart(tmp_path):
     assert state.quarantine_total() == 5
     assert state.table_counts().set_index("table").loc["systems", "rows"] == 3
     assert state.loads()["load_id"].iloc[0] == 5
+
+
+def test_deliveries_of_the_live_endpoint(tmp_path):
+    """Flow 2's outbox, read from the endpoint's journal beside the database: counts by OC,
+    message and state; no journal (no endpoint ever ran) is an empty table, not an error."""
+    from evaluation.eintervention import journal
+    path = tmp_path / "db.duckdb"
+    db.connect(path).close()
+    state = DataState(ReadOnlyStore(path))
+    assert state.deliveries().empty
+    con = journal.connect(path)
+    for i, (oc, message, st) in enumerate([("OCAA", "M2", "delivered"), ("OCAA", "M2",
+                                           "delivered"), ("OCAA", "M4", "failed"),
+                                           ("BLEU", "M2", "pending")]):
+        con.execute("INSERT INTO outbox (seq, message, ref_interv_oi, code_oc, url, body, state, "
+                    "created_at, series_at, next_at, last_at) VALUES (?, ?, 'R', ?, 'u', '{}', ?, "
+                    "'t', 't', ?, ?)", [i, message, oc, st, "n" if st == "pending" else None,
+                                         f"2025-01-0{i + 1}"])
+    con.commit()
+    con.close()
+    got = state.deliveries()
+    assert got[["code_oc", "message", "state", "deliveries"]].values.tolist() == [
+        ["BLEU", "M2", "pending", 1], ["OCAA", "M2", "delivered", 2], ["OCAA", "M4", "failed", 1]]
+    assert got.loc[1, "last_attempt"] == "2025-01-02"

@@ -147,3 +147,20 @@ def delivery_counts(con: sqlite3.Connection) -> dict[str, int]:
     counts = dict.fromkeys(STATES, 0)
     counts.update(con.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     return counts
+
+
+def delivery_summary(db_path: str | os.PathLike) -> list[tuple]:
+    """(OC, message, state, deliveries, last attempt, next attempt) of the flow-2 outbox
+    of the endpoint on the store at ``db_path``, for the ``/data`` page; empty when no
+    endpoint ever ran there."""
+    con = read_only(db_path)
+    if con is None:
+        return []
+    try:
+        return con.execute(
+            "SELECT code_oc, message, state, count(*), max(last_at), min(next_at) FROM outbox "
+            "GROUP BY code_oc, message, state ORDER BY code_oc, message, state").fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()

@@ -1,4 +1,5 @@
-"""The ``/data`` page: tables and row counts, the load log, quarantine, e-Intervention answers.
+"""The ``/data`` page: tables and row counts, the load log, quarantine, e-Intervention answers
+and the live endpoint's M2/M4 deliveries to the OCs.
 
 A thin Viewer over :class:`~evaluation.views.data_state.DataState`: widgets write
 the state's parameters, watchers update the tables in place, the filters and
@@ -21,6 +22,8 @@ NO_QUARANTINE = "No quarantined rows for this filter: every row read met the dat
 NO_MESSAGES = ("**No e-Intervention messages yet.** Load some with "
                "`opeval ingest messages FILE.ndjson` (one M1, M3 or M5 per line).")
 NO_KO = "No KO answers for this filter: every message was answered OK (Code_Reponse 0)."
+NO_DELIVERIES = ("No M2/M4 deliveries: the live endpoint (`opeval oi serve --ocs FILE`) relays "
+                 "them to the OCs present at the PM.")
 
 _guarded = guarded()
 
@@ -69,6 +72,8 @@ class DataPage(pn.viewable.Viewer):
         self._ko_pager = Pager(s.ko_total, s.ko_pages, state=s, page_param="ko_page")
         self._ko_empty = empty(NO_KO)
         self._no_messages = empty(NO_MESSAGES)
+        self._deliveries = table(s.deliveries(), css_classes=["opeval-table-deliveries"])
+        self._no_deliveries = empty(NO_DELIVERIES)
         self._refresh = pn.widgets.Button(label="Reload from the database", width=220)
         self._error = error("")
         self._error.visible = False
@@ -138,6 +143,8 @@ class DataPage(pn.viewable.Viewer):
         ko_rows = s.ko_total() > 0
         self._ko_table.visible = self._ko_pager.visible = ko_rows
         self._ko_empty.visible = has_messages and not ko_rows
+        self._deliveries.visible = not self._deliveries.value.empty
+        self._no_deliveries.visible = self._deliveries.value.empty
 
     @_guarded
     def refresh(self) -> None:
@@ -151,6 +158,7 @@ class DataPage(pn.viewable.Viewer):
         self._tables.value = s.table_counts()
         self._loads.value = s.loads()
         self._answers.value = s.answer_counts()
+        self._deliveries.value = s.deliveries()
         for widget, options in self._choices.items():
             widget.options = options()
         self._update_quarantine()
@@ -177,6 +185,8 @@ class DataPage(pn.viewable.Viewer):
                      download("answers.csv", frame_csv(s.answer_counts)), anchor="answers"),
             _section("KO answers", self._message_select, self._ko_empty, self._ko_table,
                      self._ko_pager, download("ko_answers.csv", s.ko_csv), anchor="ko"),
+            _section("M2/M4 deliveries to the OCs (flow 2)", self._no_deliveries,
+                     self._deliveries, anchor="deliveries"),
             sizing_mode="stretch_width",
         )
 

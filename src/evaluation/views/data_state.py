@@ -123,6 +123,15 @@ class DataState(param.Parameterized):
     def has_messages(self) -> bool:
         return bool(self.store.value("SELECT count(*) FROM messages"))
 
+    def deliveries(self) -> pd.DataFrame:
+        """Flow 2 of the live endpoint (`opeval oi serve`): M2/M4 deliveries to the OCs by
+        OC, message and state (pending, delivered, rejected by the OC, failed after the
+        automatic retries), read from the endpoint's journal beside the database."""
+        from ..eintervention.journal import delivery_summary
+        return pd.DataFrame(delivery_summary(self.store.path),
+                            columns=["code_oc", "message", "state", "deliveries",
+                                     "last_attempt", "next_attempt"])
+
     def answer_counts(self) -> pd.DataFrame:
         """Answers per message type and Code_Reponse, with their share of that type."""
         return self.store.df("""
