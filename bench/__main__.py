@@ -13,7 +13,7 @@ import importlib
 import time
 
 BENCHES = ("ingest", "messages", "alarms", "evaluation", "outages", "dashboards", "loads",
-           "scaling")
+           "scaling", "oi")
 
 
 def main() -> None:

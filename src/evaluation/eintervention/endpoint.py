@@ -16,8 +16,9 @@ posting under another ``Code_DO``, an OC under another ``Code_OC_impacte``, gets
 The answer's status and body follow :mod:`.wire`. Methods other than POST on the
 operations get 405; an unexpected failure 500 (the message is then not stored).
 
-Every request is logged: one line on stderr (``--log-format json``: one JSON
-object) and one row of the journal's ``requests`` table.
+Every request is logged: one row of the journal's ``requests`` table, and a line on
+stderr for those not answered 200 (``--log-format json``: one JSON object for every
+request).
 
 Beside the HTTP loop three threads work: the receiver, the applier (every
 ``apply_every`` s, :meth:`.live.Live.apply`) and the deliverer of flow 2
@@ -120,9 +121,11 @@ class Receiver:
                 self.deliverer.wake.set()
 
     def _take_log(self) -> list[tuple]:
+        """The request-log rows waiting, their times (``time.time()``) as journal text."""
         rows = []
         while self.log_rows:
-            rows.append(self.log_rows.popleft())
+            at, *rest = self.log_rows.popleft()
+            rows.append((journal.iso(dt.datetime.fromtimestamp(at, dt.UTC)), *rest))
         return rows
 
     def _flush_log(self) -> None:
@@ -183,10 +186,14 @@ class OperationHandler(_Base):
         self.chunks: list[bytes] = []
         self.too_big = False
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         if self.request.method != "POST":
             return
-        self.partner = self.app.gate.check(self.request.headers.get("Authorization"))
+        header = self.request.headers.get("Authorization")
+        self.partner = self.app.gate.known(header)
+        if self.partner is False:      # a token not seen yet: one scrypt, off the loop
+            self.partner = await asyncio.get_running_loop().run_in_executor(
+                None, self.app.gate.check, header)
         if self.partner is None:
             self.set_header("WWW-Authenticate", f'Bearer scope="{self.scope}"')
             return self.refuse(401, "a valid bearer token is required")
@@ -243,21 +250,24 @@ class EndpointApp:
         self.limits = RateLimits()
 
     def log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """Every request goes to the journal's ``requests`` table (written with the next
+        batch, or within a second); stderr gets those not answered 200 — refusals, KO
+        answers, errors — or, with ``--log-format json``, every one as a JSON object."""
         req = handler.request
         ms = 1000.0 * req.request_time()
         partner = getattr(handler, "partner", None)
-        row = (journal.now(), partner.code if partner else None, req.remote_ip, req.method,
-               req.path[:200], handler.get_status(), getattr(handler, "received", 0)
-               or len(req.body or b""), round(ms, 3), getattr(handler, "seq", None),
-               getattr(handler, "detail", None))
+        status = handler.get_status()
+        row = (time.time(), partner.code if partner else None, req.remote_ip, req.method,
+               req.path[:200], status, getattr(handler, "received", 0) or len(req.body or b""),
+               round(ms, 3), getattr(handler, "seq", None), getattr(handler, "detail", None))
         self.receiver.log_rows.append(row)
         if self.log_json:
             log.info(json.dumps({"event": "request", "partner": row[1], "remote": row[2],
-                                 "method": row[3], "path": row[4], "status": row[5],
+                                 "method": row[3], "path": row[4], "status": status,
                                  "bytes": row[6], "duration_ms": row[7], "seq": row[8],
                                  "detail": row[9]}))
-        else:
-            log.info("%s %s %s %s %.1f ms%s", row[1] or "-", row[3], row[4], row[5], ms,
+        elif status != 200:
+            log.info("%s %s %s %s %.1f ms%s", row[1] or "-", row[3], row[4], status, ms,
                      f" ({row[9]})" if row[9] else "")
 
 

@@ -10,7 +10,7 @@ it is made. The lot 1 OpenAPI names OAuth2 scopes: a DO's token carries
 
 Checking a token costs one scrypt (tens of milliseconds), so a token found good is
 remembered in memory (by a SHA-256 of it) until the partners table changes (a
-revocation takes effect at the next request). A token whose id is unknown is
+revocation takes effect within a quarter of a second). A token whose id is unknown is
 refused without any hash computed.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 
 from ..auth.credentials import check_password, hash_password
@@ -30,6 +31,9 @@ ROLES = {"do": "write:interventions", "oc": "write:clients"}
 CODE = re.compile(r"[0-9A-Z]{4}")
 TOKEN = re.compile(r"oi_([0-9a-f]{8})\.([A-Za-z0-9_-]{43})")
 DEFAULT_RATE, DEFAULT_BURST = 100.0, 200
+RECHECK = 0.25
+"""Seconds between two looks at the partners table: a new or revoked token counts
+within this delay."""
 
 
 @dataclass(frozen=True)
@@ -83,17 +87,22 @@ def revoke(con: sqlite3.Connection, who: str) -> int:
 
 class Gate:
     """Token checks for the endpoint, with the memory of good tokens described above;
-    ``con`` is its own connection to the journal (it re-reads the table when a token was
-    added or revoked since its last look)."""
+    ``con`` is its own connection to the journal (at most every :data:`RECHECK` s it
+    looks whether a token was added or revoked, and then reads the table again)."""
 
     def __init__(self, con: sqlite3.Connection):
         self._con = con
         self._lock = threading.Lock()
         self._version = None
+        self._looked = -RECHECK
         self._rows: dict[str, tuple] = {}
         self._good: dict[bytes, Partner] = {}
 
     def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._looked < RECHECK:
+            return
+        self._looked = now
         version = self._con.execute(
             "SELECT count(*), max(created_at), max(revoked_at) FROM partners").fetchone()
         if version == self._version:
@@ -104,26 +113,37 @@ class Gate:
         self._good.clear()
         self._version = version
 
-    def check(self, header: str | None) -> Partner | None:
-        """The partner of an ``Authorization: Bearer <token>`` header, or None."""
+    def known(self, header: str | None) -> Partner | None | bool:
+        """The partner of an ``Authorization: Bearer <token>`` header when that can be told
+        without hashing: the partner for a token found good before, None for a header
+        that is no token of ours; False when only :meth:`check` (one scrypt) can tell."""
         if not header or not header.startswith("Bearer "):
             return None
         token = header[7:].strip()
         m = TOKEN.fullmatch(token)
         if m is None:
             return None
-        key = hashlib.sha256(token.encode()).digest()
         with self._lock:
             self._refresh()
-            known = self._good.get(key)
+            known = self._good.get(hashlib.sha256(token.encode()).digest())
             if known is not None:
                 return known
+            return False if m.group(1) in self._rows else None
+
+    def check(self, header: str | None) -> Partner | None:
+        """The partner of an ``Authorization: Bearer <token>`` header, or None."""
+        known = self.known(header)
+        if known is not False:
+            return known
+        token = header[7:].strip()
+        m = TOKEN.fullmatch(token)
+        with self._lock:
             row = self._rows.get(m.group(1))
         if row is None or not check_password(m.group(2), row[2]):
             return None
         partner = Partner(row[0], row[1], m.group(1), row[3], row[4])
         with self._lock:
-            self._good[key] = partner
+            self._good[hashlib.sha256(token.encode()).digest()] = partner
         return partner
 
     def close(self) -> None:
