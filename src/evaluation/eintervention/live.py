@@ -18,7 +18,8 @@ Two steps, both with the one implementation of the reception (:mod:`.fields`,
    store exactly as a log file is — :func:`.reception.store_parsed` over the stored
    state, in one transaction, in a writer turn (:mod:`evaluation.store.turns`) — with
    how far the journal is applied (``meta.oi_applied_seq``) in the same transaction.
-   The overlay is then emptied: the store holds it all.
+   The lines checked on receipt are not checked again (the same text, the same zone:
+   the same result); a line the journal holds from a previous run is.
 
 Because the apply runs the same rules over the same state in the same order, its
 answers are those given; the one way they can differ is another program writing the
@@ -164,6 +165,7 @@ class Live:
         self._context: tuple | None = None                   # (zone, OI codes) of the reader
         self.overlay: Reception | None = None
         self.looked: set[tuple] = set()
+        self._checked: dict[int, Parsed] = {}   # seq -> the line as checked on receipt
         self.directory: dict[str, set] | None = None
         self.applied_seq = self._stored_mark()
         self.stamp = db.stamp(self.db_path)
@@ -316,6 +318,8 @@ class Live:
                 self._answer(items, lines, parsed, outcomes)
                 journal.log_requests(self.journal, requests)
                 self.journal.commit()
+                self._checked.update((o.seq, p) for o, p in zip(outcomes, parsed)
+                                     if o.seq is not None)
             except BaseException:
                 self.journal.rollback()
                 self._forget()          # the overlay may hold what the journal does not
@@ -332,7 +336,7 @@ class Live:
                         "ref_interv_oi, http_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [journal.iso(item.received_at), item.partner, p.kind, line, a.code,
                          a.libelle, a.ref_interv_oi, http_status(p.kind, a.code)])
-            out.seq = a.line = cur.lastrowid
+            out.seq = a.line = p.line = cur.lastrowid
             out.answer = a
             if a.code == OK and a.effect in (INSERTED, UPDATED):
                 for code_oc, url, message, body in self.flows(p, a, self.overlay):
@@ -415,6 +419,9 @@ class Live:
         finally:
             turn.release()
         self.applied_seq = max(self.applied_seq, mark, rows[-1][0] if rows else 0)
+        for seq in list(self._checked):      # list(): one step, the receiver may add meanwhile
+            if seq <= self.applied_seq:
+                self._checked.pop(seq, None)
         self.applies += 1
         self.last_apply = journal.now()
         return len(rows)
@@ -422,7 +429,8 @@ class Live:
     def _store(self, con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str]]) -> None:
         zone = settings.timezone(con)
         codes = resolve_oi_codes(con, self.oi_codes)
-        parsed = [parse_line(seq, line, zone) for seq, line in rows]
+        parsed = [self._checked.pop(seq, None) or parse_line(seq, line, zone)
+                  for seq, line in rows]
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if self.load is None or self.load.day != now.date():
             self.load = _Load(None, now.date(), now)
