@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bench.dashboards import Server, _free_port, demo_database
 from bench.messages import OURS, generate, pm_rows
+from bench.messages import _prepare as prepare_pms
 
 SIZES = {"small": (3_000, 3_000), "full": (15_000, 30_000)}
 RATES = (500.0, 3_000.0)
@@ -57,8 +58,6 @@ def _prepare(workdir: Path, scale: str) -> tuple[Path, dict[str, str]]:
     """The bench store (a copy of the small demo plus the bench PMs) and the tokens."""
     import shutil
 
-    import pyarrow as pa
-
     from evaluation.eintervention import journal, partners
     from evaluation.store import db
 
@@ -66,12 +65,7 @@ def _prepare(workdir: Path, scale: str) -> tuple[Path, dict[str, str]]:
     print(f"  store: {how}, plus {len(pm_rows())} PMs of OI01/OI02", flush=True)
     path = workdir / "oi-bench.duckdb"
     shutil.copy(demo, path)
-    con = db.connect(path)
-    rows = pm_rows()
-    con.register("__pms", pa.table({name: [r[k] for r in rows] for k, name in
-                                    enumerate(("pm_id", "oi_code", "lines", "zone"))}))
-    con.execute("INSERT INTO pms SELECT pm_id, oi_code, lines, CAST(zone AS VARCHAR) FROM __pms")
-    con.unregister("__pms")
+    con = prepare_pms(str(path))
     codes = db.get_setting(con, "oi_codes") or ""
     db.set_setting(con, "oi_codes", ",".join(filter(None, [codes, OURS])))
     con.close()
