@@ -10,6 +10,7 @@ import json
 import sqlite3
 import time
 
+import duckdb
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -213,3 +214,95 @@ def test_tokens_are_stored_hashed(served):
     secrets_ = [t.split(".", 1)[1] for t in tokens.values()]
     assert all(h.startswith("scrypt$") for (h,) in stored)
     assert not any(s in h for (h,) in stored for s in secrets_)
+
+
+def test_a_failure_is_500_and_stores_nothing(tmp_path, monkeypatch):
+    """Lot 1 OpenAPI: 500 "Internal Server Error" for an unexpected failure. The endpoint
+    runs in this process (its receiver thread, the Tornado loop in another thread) and the
+    journal's first write fails (an I/O error of the disk, injected): the M1 waiting in
+    that batch is answered 500 with a JSON reason, nothing is journaled nor counted as
+    received. Worked out by hand:
+
+    - the same M1 sent again once the disk is back is answered 200, 0 OK, effect
+      "inserted" (the overlay forgot the failed batch: had it kept it, the M1 would be a
+      duplicate, "already received", and the store would lack it);
+    - the journal's inbox then holds one line, and the apply stores one intervention;
+    - the request log lost nothing: the 401 sent just before (its row is written with
+      the next batch, here the failed one, unless a second without requests came
+      between), the 500 and the 200 are rows of ``requests``, in that order.
+    """
+    import asyncio
+    import threading
+
+    import tornado.httpserver
+    from tests._serve_proc import free_port
+
+    from evaluation.eintervention import endpoint
+    from evaluation.eintervention.live import Live
+
+    db = _store(tmp_path)
+    con = journal.connect(db)
+    token = partners.add(con, "TECA", "do")
+    con.close()
+    live = Live(db)
+    receiver = endpoint.Receiver(live, None)
+    gate = partners.Gate(journal.connect(db))
+    app = endpoint.EndpointApp(live, gate, receiver, endpoint.DEFAULT_MAX_BODY, False)
+    server = tornado.httpserver.HTTPServer(endpoint.make_app(app))
+    port, ready, loops = free_port(), threading.Event(), []
+
+    async def main() -> None:
+        server.listen(port, "127.0.0.1")
+        done = asyncio.Event()
+        loops.append((asyncio.get_running_loop(), done))
+        ready.set()
+        await done.wait()
+        server.stop()
+
+    http = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    receiver.thread.start()
+    http.start()
+    assert ready.wait(30)
+    url = f"http://127.0.0.1:{port}/v1/intervention_DO"
+    real_log, real_receive = journal.log_requests, live.receive
+    receiving, failures = [], [sqlite3.OperationalError("disk I/O error")]
+
+    def failing(con, rows):      # the first write of a batch's answers fails
+        if receiving and failures:
+            raise failures.pop()
+        real_log(con, rows)
+
+    def receive(items, requests=()):
+        receiving.append(True)
+        try:
+            return real_receive(items, requests)
+        finally:
+            receiving.clear()
+
+    monkeypatch.setattr(journal, "log_requests", failing)
+    monkeypatch.setattr(live, "receive", receive)
+    try:
+        assert post(url, M1, None)[0] == 401
+        status, answer, _ = post(url, M1, token)
+        assert status == 500 and answer == {"error": "Internal Server Error"}
+        assert live.pending() == 0
+        status, answer, _ = post(url, M1, token)
+        assert (status, answer["Code_Reponse"], answer["Description_Reponse"]) == (
+            200, 0, "intervention created")
+        time.sleep(1.5)        # the request log is written with the next batch or within 1 s
+        assert live.apply() == 1
+    finally:
+        loop, done = loops[0]
+        loop.call_soon_threadsafe(done.set)
+        http.join(30)
+        receiver.stop()
+        live.close()
+        gate.close()
+    con = sqlite3.connect(journal.journal_path(db))
+    assert con.execute("SELECT count(*) FROM inbox").fetchone() == (1,)
+    assert [s for (s,) in con.execute("SELECT status FROM requests ORDER BY rowid")] == [
+        401, 500, 200]
+    con.close()
+    store = duckdb.connect(str(db), read_only=True)
+    assert store.execute("SELECT count(*) FROM interventions").fetchone() == (1,)
+    store.close()

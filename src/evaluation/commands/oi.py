@@ -81,7 +81,9 @@ def register(sub, common) -> None:
     add = pact.add_parser("add", parents=[common], help="make a token for a partner; the token "
                           "is printed once, alone on the last line")
     add.add_argument("code", help="the partner's Interop code (Code_DO or Code_OC)")
-    add.add_argument("--role", required=True, choices=("do", "oc"))
+    add.add_argument("--role", required=True, choices=("do", "oc"),
+                     help="do: a DO, posts M1/M3 (scope write:interventions); oc: an OC, "
+                          "posts M5 (scope write:clients)")
     add.add_argument("--rate", type=_rate, default=None, metavar="PER_SECOND",
                      help="requests per second allowed (default 100)")
     add.add_argument("--burst", type=positive_int("number of requests"), default=None,

@@ -32,6 +32,7 @@ import json
 import logging
 import queue
 import signal
+import sqlite3
 import ssl
 import threading
 import time
@@ -78,9 +79,12 @@ class Receiver:
         self.live, self.deliverer = live, deliverer
         self.queue: queue.Queue = queue.Queue()
         self.log_rows: deque = deque()
+        self._unwritten: list[tuple] = []   # request-log rows of a batch that failed
         self.thread = threading.Thread(target=self.run, name="oi-receiver", daemon=True)
 
     def submit(self, item: Incoming) -> asyncio.Future:
+        """Queue one request; the future gets its :class:`.live.Outcome` (one event loop
+        serves every request, so the batch's loop is everyone's)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.queue.put((item, fut, loop))
@@ -110,19 +114,21 @@ class Receiver:
             rows = self._take_log()
             try:
                 outcomes = self.live.receive([b[0] for b in batch], rows)
+                error = None
             except Exception as exc:  # answered 500, nothing stored
                 log.exception("receive failed")
-                for _, fut, loop in batch:
-                    loop.call_soon_threadsafe(_settle, fut, None, exc)
-                continue
-            for (_, fut, loop), out in zip(batch, outcomes):
-                loop.call_soon_threadsafe(_settle, fut, out, None)
-            if self.deliverer is not None:
+                outcomes, error = [None] * len(batch), exc
+                self._unwritten = rows      # the request log keeps them for the next write
+            # One wake-up of the event loop for the whole batch.
+            batch[0][2].call_soon_threadsafe(_settle, [(fut, out, error) for (_, fut, _), out
+                                                       in zip(batch, outcomes)])
+            if self.deliverer is not None and error is None:
                 self.deliverer.wake.set()
 
     def _take_log(self) -> list[tuple]:
-        """The request-log rows waiting, their times (``time.time()``) as journal text."""
-        rows = []
+        """The request-log rows waiting (those of a failed batch first), their times
+        (``time.time()``) as journal text."""
+        rows, self._unwritten = self._unwritten, []
         while self.log_rows:
             at, *rest = self.log_rows.popleft()
             rows.append((journal.iso(dt.datetime.fromtimestamp(at, dt.UTC)), *rest))
@@ -132,21 +138,28 @@ class Receiver:
         rows = self._take_log()
         if rows:
             with self.live.lock:
-                journal.log_requests(self.live.journal, rows)
-                self.live.journal.commit()
+                try:
+                    journal.log_requests(self.live.journal, rows)
+                    self.live.journal.commit()
+                except sqlite3.Error:
+                    log.exception("request log not written; kept for the next write")
+                    self.live.journal.rollback()
+                    self._unwritten = rows
 
     def stop(self) -> None:
         self.queue.put(None)
         self.thread.join(30)
 
 
-def _settle(fut: asyncio.Future, result, exc) -> None:
-    if fut.done():
-        return
-    if exc is not None:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(result)
+def _settle(answers: list[tuple]) -> None:
+    """In the event loop: give each waiting request its outcome (or the failure)."""
+    for fut, result, exc in answers:
+        if fut.done():
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
 
 
 class _Base(tornado.web.RequestHandler):
