@@ -31,6 +31,7 @@ WITHOUT_TIMES = {"interventions": "ref_interv_oi, ref_interv_do, code_do, code_o
                  "intervention_targets": "*", "outages": "*",
                  "outage_reports": "ref_interv_oi, code_oc, clients_hs, clients_set_aside"}
 DELAYS = "0.3,0.3,0.5,1,2"
+RESTART_DELAYS = "0.5,1,2,5,10"   # 18.5 s: a restart on a loaded machine takes seconds
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +181,21 @@ def test_replay_equals_ingest_and_reaches_the_ocs(demo, tmp_path):
         assert not {"Code_DO", "Ref_Interv_DO"} & body.keys() and "PTO" not in json.dumps(body)
 
 
+def _journaled(db: Path) -> int:
+    """Lines in the endpoint's journal (0 before it exists)."""
+    con = journal.read_only(db)
+    if con is None:
+        return 0
+    try:
+        return con.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    finally:
+        con.close()
+
+
 def test_kill_9_loses_no_answered_message(demo, tmp_path):
-    """`kill -9` of the endpoint in the middle of a replay (3 000 lines at 300/s), then a
-    restart on the same port: every line answered with code 0 before or after is in the
-    store's ``messages`` (the journal had it before the answer; the restart applied it),
+    """`kill -9` of the endpoint in the middle of a replay (3 000 lines at 300/s, killed
+    once 300 are journaled), then a restart on the same port: every line answered with
+    code 0 before or after is in the store's ``messages`` (the journal had it before the answer; the restart applied it),
     the simulator's retries got every line answered, and no line is stored twice except
     the re-sent ones the endpoint had answered before the kill (answered again as
     duplicates)."""
@@ -194,15 +206,17 @@ def test_kill_9_loses_no_answered_message(demo, tmp_path):
     partners(db, log, tokens)
     ep = oi.start(db, "--apply-every", "0.5")
     sim = simulate(ep, log, tokens, tmp_path / "answers.ndjson", "--rate", "300",
-                   "--concurrency", "4", background=True)
+                   "--concurrency", "4", "--retry-delays", RESTART_DELAYS, background=True)
     try:
-        time.sleep(4)
+        # In the middle of the replay: once 300 lines are journaled (the simulator's start
+        # takes seconds on a loaded machine, so no fixed delay).
+        deadline = time.monotonic() + 120
+        while _journaled(db) < 300:
+            assert time.monotonic() < deadline and sim.poll() is None
+            time.sleep(0.05)
         ep.proc.kill()                       # SIGKILL: no cleanup, no last apply
         ep.proc.wait()
-        before = journal.read_only(db)
-        journaled = before.execute("SELECT count(*) FROM inbox").fetchone()[0]
-        before.close()
-        assert 100 < journaled < 3000
+        assert 300 <= _journaled(db) < 3000
         time.sleep(1)
         ep = oi.start(db, "--apply-every", "0.5", port=ep.port)
         out, err = sim.communicate(timeout=300)
