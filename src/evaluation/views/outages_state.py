@@ -124,12 +124,6 @@ class Snapshot(snapshots.Snapshot):
         """The database's time zone (its days are the period's days)."""
         return localtime.database_zone(self.settings.get)
 
-    def close(self) -> None:
-        for a in self.analyses.values():
-            a.release()
-        self.analyses.clear()
-        super().close()
-
 
 _MAX_PERIODS = 4
 _process_key = secrets.token_bytes(32)

@@ -6,7 +6,7 @@ into an in-memory DuckDB of this process, once per database *stamp*
 for the copy (:func:`attached`), so the server never holds the database file
 and ``opeval ingest`` can write while pages are open; :class:`SnapshotCache`
 keeps the latest copy of a few databases and rebuilds one when its stamp
-changes. No Panel here.
+changes, leaving the old copy to the pages still reading it. No Panel here.
 """
 from __future__ import annotations
 
@@ -35,20 +35,12 @@ class Snapshot:
     backend: object
     lock: threading.RLock = field(default_factory=threading.RLock, kw_only=True)
 
-    def close(self) -> None:
-        try:
-            self.con.close()
-        except duckdb.Error:
-            pass
 
-
-class _Closable(Protocol):
+class _Stamped(Protocol):
     stamp: tuple
 
-    def close(self) -> None: ...
 
-
-S = TypeVar("S", bound=_Closable)
+S = TypeVar("S", bound=_Stamped)
 
 
 def quote(path: str) -> str:
@@ -78,7 +70,14 @@ def attached(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 class SnapshotCache(Generic[S]):
     """The snapshot of each database at its current stamp, at most ``most`` databases
-    (the oldest one is closed first); a snapshot whose stamp is stale is rebuilt."""
+    (the oldest one is dropped first); a snapshot whose stamp is stale is rebuilt.
+
+    A snapshot replaced or dropped is not closed here: a page being built may still
+    read it (a page's state asks the cache at each query, and the live e-Intervention
+    endpoint moves the stamp every second or so; closing it made such a page fail with
+    "Connection has already been closed"). It is freed with its last reader — its
+    in-memory DuckDB goes with the connection.
+    """
 
     def __init__(self, build: Callable[[str], S], most: int = 2) -> None:
         self._build = build
@@ -94,10 +93,8 @@ class SnapshotCache(Generic[S]):
             if snap is not None and snap.stamp == current:
                 return snap
             fresh = self._build(path)
-            if snap is not None:
-                snap.close()
             self._snapshots.pop(path, None)
             while len(self._snapshots) >= self._most:
-                self._snapshots.pop(next(iter(self._snapshots))).close()
+                self._snapshots.pop(next(iter(self._snapshots)))
             self._snapshots[path] = fresh
             return fresh
