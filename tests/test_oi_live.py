@@ -5,8 +5,10 @@ store equals `opeval ingest messages` on the same log, the OCs' stubs get their 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -237,3 +239,123 @@ def test_kill_9_loses_no_answered_message(demo, tmp_path):
     assert not missing, f"{sum(missing.values())} answered message(s) not in the store"
     assert sum(a["attempts"] > 1 for a in answers) > 0      # the kill made senders retry
     assert len(answers) == sum(1 for x in lines if '"xFIBX"' not in x)
+
+
+def _headline(doc: str) -> tuple[int, int, int] | None:
+    """/outages' headline: interventions, covered (with an M5), impacted; None without data."""
+    m = re.search(r"(\d+) interventions, (\d+) covered \(with an M5\), (\d+) impacted", doc)
+    return tuple(map(int, m.groups())) if m else None
+
+
+def test_the_dashboards_see_it_live(tmp_path):
+    """Issue 18 item 4: new interventions and cuts appear in /outages and /data within
+    seconds, while the endpoint keeps answering. `opeval serve` and `opeval oi serve`
+    (flow 2 to a stub OC) run on the same database; nothing is loaded by hand.
+
+    Worked out by hand, per round k = 1, 2: DO TECA posts M1 then M3 for intervention
+    LIVE-k at PM FI-35238-000k (window 08:00–09:00 on 2025-03-0k), and OC OCAA posts an M5
+    with one client cut at 08:30 (inside the window). After round k, /outages' headline
+    reads "k + 1 interventions, k covered (with an M5), k impacted" (BUSY's below; an M5
+    covers an intervention, a cut in its window makes it impacted) and /data's flow-2
+    section lists OCAA's M2 and M4 as delivered (one of each per round: M1 created the
+    intervention, M3 ended it). Before
+    round 1, /outages says there is no data and /data that there are no deliveries.
+    Each round's lines must be in the store (the endpoint's applied mark) and its M2/M4
+    delivered within 5 s of the last answer; then the first /outages and /data pulled
+    (as a browser gets them) must show the round. How long a page takes to build is the
+    dashboards' matter (seconds on an idle machine, tens under load): printed, not
+    asserted. Meanwhile DO BUSY keeps re-sending one M1 (PM
+    FI-35238-0003, no M5): the first creates one more intervention, the others are
+    duplicates; every one is answered 200 within 2 s.
+    """
+    from tests._serve_proc import Client, pull_document
+    from tests._serve_proc import start as serve_dashboards
+
+    db = tmp_path / "live.duckdb"
+    (tmp_path / "pms.csv").write_text(
+        "pm_id,oi_code,lines,zone\nFI-35238-0001,ALTF,10,Rennes\nFI-35238-0002,ALTF,10,Rennes\n"
+        "FI-35238-0003,ALTF,10,Rennes\n")
+    assert oi.cli(db, "ingest", "pms", str(tmp_path / "pms.csv")).returncode == 0
+    assert oi.cli(db, "config", "oi_codes", "ALTF").returncode == 0
+    con = journal.connect(db)
+    tokens = {c: add(con, c, role, rate=1000, burst=1000)
+              for c, role in (("TECA", "do"), ("BUSY", "do"), ("OCAA", "oc"))}
+    con.close()
+    stub = oi.OCStub()
+    (tmp_path / "ocs.toml").write_text(f'[[oc]]\ncode = "OCAA"\nurl = "{stub.url}"\n')
+    ep = oi.start(db, "--ocs", str(tmp_path / "ocs.toml"), "--apply-every", "0.5")
+    dash = serve_dashboards(db)
+    busy: list[tuple[int, float]] = []
+    halt = threading.Event()
+
+    def keep_posting() -> None:
+        i = 0
+        while not halt.is_set():
+            i += 1
+            t0 = time.monotonic()
+            status, _, _ = oi.post(f"{ep.url}/intervention_DO", {
+                "Code_DO": "BUSY", "Code_OI": "ALTF", "Ref_Interv_DO": "B-1",
+                "PM": "FI-35238-0003", "Debut_Inter": "2025-03-01T10:00:00Z",
+                "Nature_PBO_PTO": [{"nature": 1, "PBO": "PT9"}]}, tokens["BUSY"])
+            busy.append((status, time.monotonic() - t0))
+            time.sleep(0.05)
+
+    def page(path: str) -> str:
+        return pull_document(dash.url, path, Client(dash.url).request(path)[2])
+
+    def in_the_store_within(seconds: float = 5) -> float:
+        """Until the store holds every line TECA and OCAA sent (the endpoint's applied mark
+        reaches the journal's last line of theirs) and flow 2 has nothing pending."""
+        con = journal.read_only(db)
+        last = con.execute("SELECT max(seq) FROM inbox WHERE partner IN ('TECA', 'OCAA')"
+                           ).fetchone()[0]
+        con.close()
+        t0 = time.monotonic()
+        while ep.health()["applied_seq"] < last or wait_deliveries(db, 0)["pending"]:
+            assert time.monotonic() - t0 < seconds
+            time.sleep(0.05)
+        return time.monotonic() - t0
+
+    poster = threading.Thread(target=keep_posting, daemon=True)
+    try:
+        assert "No interventions or cuts in this database yet" in page("/outages")
+        assert "No M2/M4 deliveries" in page("/data")
+        poster.start()
+        waits, builds = [], []
+        for k in (1, 2):
+            day = f"2025-03-0{k}"
+            m1 = {"Code_DO": "TECA", "Code_OI": "ALTF", "Ref_Interv_DO": f"LIVE-{k}",
+                  "PM": f"FI-35238-000{k}", "Debut_Inter": f"{day}T08:00:00Z",
+                  "Nature_PBO_PTO": [{"nature": 1, "PBO": "PT1", "PTO": "FI-1000-0001"}]}
+            status, r1, _ = oi.post(f"{ep.url}/intervention_DO", m1, tokens["TECA"])
+            assert status == 200 and r1["Code_Reponse"] == 0
+            status, _, _ = oi.post(f"{ep.url}/intervention_DO",
+                                   dict(m1, Fin_Inter=f"{day}T09:00:00Z"), tokens["TECA"])
+            assert status == 200
+            status, r5, _ = oi.post(f"{ep.url}/client_HS_OC_Par_Inter", {
+                "Code_OC_impacte": "OCAA", "Ref_Interv_OI": r1["Ref_Interv_OI"],
+                "Liste_Clients_HS": [{"PTO": f"FI-2000-000{k}",
+                                      "HMS_Coupure": f"{day}T08:30:00Z"}]}, tokens["OCAA"])
+            assert status == 200 and r5["Code_Reponse"] == 0
+            waits.append(in_the_store_within())
+            t0 = time.monotonic()
+            assert _headline(page("/outages")) == (k + 1, k, k)
+            doc = page("/data")
+            assert all(w in doc for w in ("OCAA", "M2", "M4", "delivered"))
+            builds.append(time.monotonic() - t0)
+    finally:
+        halt.set()
+        if poster.is_alive():
+            poster.join(30)
+        dash.stop()
+        ep.stop()
+        stub.close()
+    # TECA's two M1 and two M3, and BUSY's first M1 (OCAA is present at every PM).
+    assert sorted((m["PM"], "Fin_Inter" in m) for m in stub.received) == [
+        ("FI-35238-0001", False), ("FI-35238-0001", True), ("FI-35238-0002", False),
+        ("FI-35238-0002", True), ("FI-35238-0003", False)]
+    assert busy and all(s == 200 for s, _ in busy), Counter(s for s, _ in busy)
+    assert max(t for _, t in busy) < 2.0, max(t for _, t in busy)
+    print(f"in the store after {', '.join(f'{w:.1f}' for w in waits)} s; /outages and /data "
+          f"built in {', '.join(f'{b:.1f}' for b in builds)} s; {len(busy)} M1s answered "
+          f"meanwhile, slowest {max(t for _, t in busy) * 1000:.0f} ms")
