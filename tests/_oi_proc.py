@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 from jsonschema import Draft4Validator
-from tests._serve_proc import free_port
+from tests._serve_proc import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "specs" / "e-intervention-lot1-v1.0.0.oas3.yaml"
@@ -42,13 +42,7 @@ class Endpoint:
     port: int
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 60)
 
     def health(self) -> dict:
         with urllib.request.urlopen(f"{self.root}/health", timeout=10) as r:
