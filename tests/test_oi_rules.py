@@ -379,3 +379,53 @@ def test_partner_tokens(tmp_path):
         partners.add(con, "DO01", "admin")
     gate.close()
     con.close()
+
+
+def test_deliveries_and_partners_in_the_cli(tmp_path):
+    """Issue 18: the state of each delivery is visible in the CLI, and a failed delivery
+    can be retried by hand (spec chapter 3, "un retry manuel sur une période donnée").
+    Three deliveries, worked out by hand: #1 M2 to OCAA failed (created 1 March), #2 M4
+    to OCAA rejected (2 March), #3 M2 to BLEU delivered (2 March).
+
+    - `oi outbox` counts them by state and lists each; `--state failed` lists #1 only;
+    - `--retry --since 2025-03-02` makes #2 due again (#3, delivered, is not retried;
+      #1 is outside the period): 1; `--retry --id 1`: 1; `--retry --id 3`: 0;
+    - selecting without --retry, and --retry without a selection, are one-line errors;
+    - `oi partners list` shows each partner's code, role and token id, never a hash.
+    """
+    from tests._oi_proc import cli
+
+    path = store(tmp_path / "s.duckdb")
+    con = journal.connect(path)
+    for i, (message, oc, state, day) in enumerate([("M2", "OCAA", "failed", "01"),
+                                                  ("M4", "OCAA", "rejected", "02"),
+                                                  ("M2", "BLEU", "delivered", "02")], start=1):
+        con.execute("INSERT INTO outbox (seq, message, ref_interv_oi, code_oc, url, body, state, "
+                    "attempts, created_at, series_at, next_at) VALUES (?, ?, 'OI01-R', ?, 'u', "
+                    "'{}', ?, 6, ?, ?, NULL)", [i, message, oc, state,
+                                                f"2025-03-{day}T10:00:00.000000Z",
+                                                f"2025-03-{day}T10:00:00.000000Z"])
+    con.commit()
+    token = partners.add(con, "DO01", "do")
+    con.close()
+
+    out = cli(path, "oi", "outbox").stdout
+    assert "failed 1" in out and "rejected 1" in out and "delivered 1" in out
+    assert "#1 M2 OI01-R -> OCAA: failed, 6 attempt(s)" in out
+    listed = cli(path, "oi", "outbox", "--state", "failed").stdout.splitlines()[1:]
+    assert [x.split()[0] for x in listed] == ["#1"]
+    assert "deliveries due again now: 1" in cli(path, "oi", "outbox", "--retry", "--since",
+                                                "2025-03-02").stdout
+    assert "deliveries due again now: 1" in cli(path, "oi", "outbox", "--retry", "--id",
+                                                "1").stdout
+    assert "deliveries due again now: 0" in cli(path, "oi", "outbox", "--retry", "--id",
+                                                "3").stdout
+    con = sqlite3.connect(journal.journal_path(path))
+    assert con.execute("SELECT id, state, attempts FROM outbox ORDER BY id").fetchall() == [
+        (1, "pending", 0), (2, "pending", 0), (3, "delivered", 6)]
+    con.close()
+    for args in (("--id", "1"), ("--retry",)):
+        r = cli(path, "oi", "outbox", *args)
+        assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    listing = cli(path, "oi", "partners", "list").stdout
+    assert f"DO01  do  {token.split('.')[0]}" in listing and "scrypt" not in listing

@@ -220,7 +220,7 @@ def run_outbox(args) -> int:
             if not (args.ids or args.since or args.until):
                 raise OpevalError("--retry needs --id N or a period (--since/--until)")
             n = outbox.retry(con, args.ids, since=args.since, until=args.until)
-            print(f"{n} deliverie(s) due again now")
+            print(f"deliveries due again now: {n}")
             return 0
         counts = journal.delivery_counts(con)
         print("deliveries: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
