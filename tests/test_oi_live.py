@@ -197,8 +197,9 @@ def _journaled(db: Path) -> int:
 def test_kill_9_loses_no_answered_message(demo, tmp_path):
     """`kill -9` of the endpoint in the middle of a replay (3 000 lines at 300/s, killed
     once 300 are journaled), then a restart on the same port: every line answered with
-    code 0 before or after is in the store's ``messages`` (the journal had it before the answer; the restart applied it),
-    the simulator's retries got every line answered, and no line is stored twice except
+    code 0 before or after is in the store's ``messages`` (the journal had it before the
+    answer; the restart applied it), the simulator's retries got every line answered,
+    and no line is stored twice except
     the re-sent ones the endpoint had answered before the kill (answered again as
     duplicates)."""
     log = tmp_path / "part.ndjson"
