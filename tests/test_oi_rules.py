@@ -429,3 +429,51 @@ def test_deliveries_and_partners_in_the_cli(tmp_path):
         assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     listing = cli(path, "oi", "partners", "list").stdout
     assert f"DO01  do  {token.split('.')[0]}" in listing and "scrypt" not in listing
+
+
+def test_simulator_late_m1_and_retries():
+    """The simulator (issue 18 item 5) against a stub endpoint that records what it gets.
+
+    Spec chapter 4, "envoi de M3 avant M1": with ``late=1`` every M1 is held back
+    ``late_by`` s, so the log M1(A-1), M3(A-1) reaches the endpoint as M3 then M1 (the
+    same sender keeps one intervention's lines, in due order). Spec chapter 3, automatic
+    retries: the stub answers the first two requests 503, so the first line sent takes 3
+    attempts (503, 503, 200) and nothing is given up; a line whose DO has no token is
+    counted, not sent. By hand: 2 lines sent, 1 without token, answers {200: 2}."""
+    import http.server
+    import threading
+
+    from evaluation.eintervention import simulate
+
+    got: list[tuple[str, str]] = []
+
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            got.append((self.path, "M3" if body.get("Fin_Inter") else "M1"))
+            status = 503 if len(got) <= 2 else 200
+            data = json.dumps({"Code_Reponse": 0, "Libelle_Reponse": "OK"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    lines = [json.dumps({"message": "M1", "body": m1("A-1")}),
+             json.dumps({"message": "M3", "body": m3("A-1")}),
+             json.dumps({"message": "M1", "body": dict(m1("B-1"), Code_DO="DO09")})]
+    try:
+        summary = simulate.replay(f"http://127.0.0.1:{server.server_address[1]}/v1", lines,
+                                  {"DO01": "t"}, rate=100, concurrency=2, delays=(0.05, 0.05),
+                                  late=1.0, late_by=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got == [("/v1/intervention_DO", "M3")] * 3 + [("/v1/intervention_DO", "M1")]
+    assert [(r.line, r.status, r.attempts) for r in summary.results] == [(1, 200, 1),
+                                                                         (2, 200, 3)]
+    assert summary.no_token == 1 and "given up 0" in summary.text()
