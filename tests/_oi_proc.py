@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -40,12 +41,14 @@ class Endpoint:
     root: str           # http://127.0.0.1:PORT
     err: Path
     port: int
+    ssl_context: ssl.SSLContext | None = None
 
     def stop(self) -> None:
         stop_process(self.proc, 60)
 
     def health(self) -> dict:
-        with urllib.request.urlopen(f"{self.root}/health", timeout=10) as r:
+        with urllib.request.urlopen(f"{self.root}/health", timeout=10,
+                                    context=self.ssl_context) as r:
             return json.loads(r.read())
 
     def wait_applied(self, timeout: float = 60) -> dict:
@@ -58,14 +61,19 @@ class Endpoint:
             time.sleep(0.2)
 
 
-def start(db: Path, *args: str, port: int | None = None, timeout: float = 60) -> Endpoint:
+def start(db: Path, *args: str, port: int | None = None, timeout: float = 60,
+          ssl_context: ssl.SSLContext | None = None) -> Endpoint:
+    """``opeval oi serve ARGS`` on a free loopback port, once /health answers (over HTTPS
+    with ``ssl_context`` when one is given)."""
     port = port or free_port()
     err = db.parent / f"oi-{port}-{time.monotonic_ns()}.err"
     with open(err, "wb") as e:
         proc = subprocess.Popen([sys.executable, "-m", "evaluation.cli", "--db", str(db), "oi",
                                  "serve", "--port", str(port), *args],
                                 stdout=e, stderr=subprocess.STDOUT, env=dict(os.environ))
-    ep = Endpoint(proc, f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}", err, port)
+    scheme = "https" if ssl_context is not None else "http"
+    ep = Endpoint(proc, f"{scheme}://127.0.0.1:{port}/v1", f"{scheme}://127.0.0.1:{port}", err,
+                  port, ssl_context)
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -81,15 +89,15 @@ def start(db: Path, *args: str, port: int | None = None, timeout: float = 60) ->
             time.sleep(0.1)
 
 
-def post(url: str, body: bytes | dict, token: str | None,
-         headers: dict | None = None) -> tuple[int, dict | None, dict]:
+def post(url: str, body: bytes | dict, token: str | None, headers: dict | None = None,
+         context: ssl.SSLContext | None = None) -> tuple[int, dict | None, dict]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method="POST",
                                  headers={"Content-Type": "application/json", **(headers or {})})
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=context) as r:
             status, payload, hdrs = r.status, r.read(), dict(r.headers)
     except urllib.error.HTTPError as exc:
         status, payload, hdrs = exc.code, exc.read(), dict(exc.headers)

@@ -7,7 +7,10 @@ three PMs (two of ALTF, this database's OI; one of NEOI, another OI).
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import ssl
+import subprocess
 import time
 
 import duckdb
@@ -306,3 +309,42 @@ def test_a_failure_is_500_and_stores_nothing(tmp_path, monkeypatch):
     store = duckdb.connect(str(db), read_only=True)
     assert store.execute("SELECT count(*) FROM interventions").fetchone() == (1,)
     store.close()
+
+
+def _self_signed(root, name: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl, no download)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is absent: cannot make a test certificate")
+    cert, key = root / f"{name}.pem", root / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_tls_and_mutual_tls(tmp_path):
+    """--tls-cert/--tls-key serve HTTPS; --tls-client-ca requires a client certificate
+    signed by that CA, on top of the token (docs/security.md). By hand, with the server's
+    certificate trusted: a client with its certificate (its own CA here) and the DO's
+    token gets 200 OK; with the certificate and no token, 401 (the token is still
+    required); without a client certificate, no HTTP answer at all (the handshake is
+    refused); plain HTTP on that port, no answer either."""
+    db = _store(tmp_path)
+    token = oi.add_partner(db, "TECA", "do")
+    server_cert, server_key = _self_signed(tmp_path, "server")
+    client_cert, client_key = _self_signed(tmp_path, "client")
+    with_cert = ssl.create_default_context(cafile=server_cert)
+    with_cert.load_cert_chain(client_cert, client_key)
+    ep = oi.start(db, "--tls-cert", server_cert, "--tls-key", server_key, "--tls-client-ca",
+                  client_cert, ssl_context=with_cert)
+    url = f"{ep.url}/intervention_DO"
+    try:
+        status, answer, _ = post(url, M1, token, context=with_cert)
+        assert status == 200 and answer["Code_Reponse"] == 0
+        assert post(url, M1, None, context=with_cert)[0] == 401
+        with pytest.raises(OSError):
+            post(url, M1, token, context=ssl.create_default_context(cafile=server_cert))
+        with pytest.raises(OSError):
+            post(url.replace("https://", "http://"), M1, token)
+    finally:
+        ep.stop()
