@@ -4,8 +4,10 @@ One file holds every table of the contract plus the bookkeeping tables:
 ``meta`` (schema version, settings such as the OI codes of this database),
 ``load_log`` (each load: what, from where, when, counts, outcome),
 ``quarantine`` (each rejected input row with file, line, columns and reason) and
-``messages`` (every e-Intervention message received, with the OI's answer)
-and ``audit_log`` (purges and erasures of personal data).
+``messages`` (every e-Intervention message received, with the OI's answer),
+``audit_log`` (purges and erasures of personal data) and the alerts' state
+(``alerts``, ``alert_events``, ``alert_baselines``, ``alert_deliveries``:
+:mod:`evaluation.alerts.store`).
 """
 from __future__ import annotations
 
@@ -59,6 +61,30 @@ BOOKKEEPING_DDL = [
         PRIMARY KEY (load_id, file_index, line))""",
 ]
 
+ALERT_DDL = [
+    "CREATE SEQUENCE IF NOT EXISTS alert_id_seq START 1",
+    "CREATE SEQUENCE IF NOT EXISTS alert_event_seq START 1",
+    """CREATE TABLE IF NOT EXISTS alerts (
+        alert_id BIGINT PRIMARY KEY, rule VARCHAR NOT NULL, key VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL, title VARCHAR NOT NULL, evidence VARCHAR NOT NULL,
+        link VARCHAR NOT NULL, subject VARCHAR NOT NULL, state VARCHAR NOT NULL,
+        active BOOLEAN NOT NULL, fired_at TIMESTAMP NOT NULL, last_seen_at TIMESTAMP NOT NULL,
+        cleared_at TIMESTAMP, acknowledged_by VARCHAR, acknowledged_at TIMESTAMP,
+        resolved_by VARCHAR, resolved_at TIMESTAMP, note VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS alert_events (
+        event_id BIGINT PRIMARY KEY, alert_id BIGINT NOT NULL, event_at TIMESTAMP NOT NULL,
+        event VARCHAR NOT NULL, actor VARCHAR, note VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS alert_baselines (
+        rule VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        observed_at TIMESTAMP NOT NULL, PRIMARY KEY (rule, key))""",
+    """CREATE TABLE IF NOT EXISTS alert_deliveries (
+        event_id BIGINT NOT NULL, recipient VARCHAR NOT NULL, channel VARCHAR NOT NULL,
+        sent_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, attempts INTEGER NOT NULL,
+        detail VARCHAR)""",
+]
+"""The alerts' state (:mod:`evaluation.alerts.store`), kept with the data so that it
+survives a restart and follows the writers' turns."""
+
 
 def table_ddl(table: Table) -> str:
     """CREATE TABLE for one contract table; PRIMARY KEY where every key column is required."""
@@ -79,6 +105,8 @@ MIGRATIONS: dict[int, list[str]] = {
         f"WHERE pto IS DISTINCT FROM {reference_sql('pto')}",
         f"UPDATE intervention_targets SET pto = {reference_sql('pto')} "
         f"WHERE pto IS DISTINCT FROM {reference_sql('pto')}"],
+    # 3: the alerts' state.
+    3: ALERT_DDL,
 }
 
 
@@ -103,7 +131,7 @@ def configure(con: duckdb.DuckDBPyConnection, path: str | None = None,
 
 
 def _create(con: duckdb.DuckDBPyConnection) -> None:
-    for stmt in BOOKKEEPING_DDL:
+    for stmt in BOOKKEEPING_DDL + ALERT_DDL:
         con.execute(stmt)
     for table in TABLES.values():
         con.execute(table_ddl(table))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SUBSYSTEMS = (
     "intrusion_alarm", "video_surveillance", "access_control", "patrol", "parking",
