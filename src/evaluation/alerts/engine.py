@@ -167,3 +167,17 @@ def deliver(d: Delivery, r, channel: str, events: list[store.Event],
         return send.mail(d.smtp, r, messages.subject(events), messages.text(events, d.base_url))
     return send.hook(d.webhook, r, messages.payload(events, r.name, d.base_url),
                      **({"sleep": sleep} if sleep else {}))
+
+
+def after_load(path: str | os.PathLike, command: str, wait: float | None = None,
+               say: Callable[[str], None] | None = None) -> str:
+    """The alerts at the end of a load: a run with the delivery file beside the database.
+    The load is committed already, so a failure here is reported in the line returned,
+    never raised."""
+    from ..errors import OpevalError
+    from .recipients import load
+    try:
+        return "alerts: " + run(path, delivery=load(path), command=command, wait=wait,
+                                say=say).summary()
+    except (OpevalError, OSError) as exc:
+        return f"alerts: not checked: {exc}"

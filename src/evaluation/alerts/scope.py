@@ -8,8 +8,10 @@ The role decides, as everywhere else (:mod:`evaluation.auth.roles`):
 * an alarm operator limited to systems sees only the alerts of those systems;
 * an OC sees only the alerts about itself (its M5s) and the blacklist alerts of the PMs
   where it has cuts or M5s; never a DO's timestamp quality; in what it sees every DO code
-  is replaced by its keyed pseudonym (flow 2 gives OCs anonymised interventions) and
-  the cuts of other OCs are left out (:func:`redact`).
+  is replaced by its keyed pseudonym (flow 2 gives OCs anonymised interventions), and
+  the cuts of other OCs, the other OCs present and the per-intervention cut counts (all
+  OCs' cuts) are left out (:func:`redact`); the PM's own figures (rates over all
+  covered interventions) stay, as the blacklist decides on them.
 """
 from __future__ import annotations
 
@@ -48,8 +50,8 @@ def _redact(value, who: Principal, key: bytes):
                 out[k] = pseudonym(str(v), key, DO_PREFIX)
             elif k == "cuts_by_oc" and isinstance(v, dict):
                 out[k] = {oc: n for oc, n in v.items() if oc == who.oc}
-            elif k in ("ocs", "ref_interv_do"):
-                continue
+            elif k in ("ocs", "ref_interv_do") or (k == "cuts" and "ref_interv_oi" in value):
+                continue        # other OCs present; the DO's reference; all OCs' cuts
             else:
                 out[k] = _redact(v, who, key)
         return out

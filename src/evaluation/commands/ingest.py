@@ -50,6 +50,9 @@ def register(sub, common) -> None:
                    default=DEFAULT_MAX_FIELD_BYTES, metavar="N",
                    help="a row with a field longer than N bytes is quarantined "
                         f"(default {DEFAULT_MAX_FIELD_BYTES})")
+    p.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=True,
+                   help="after the load, check the alert rules and deliver what fired "
+                        "(default: yes; docs/alerts.md)")
     add_wait_option(p)
     p.set_defaults(func=run)
 
@@ -83,6 +86,9 @@ def run(args) -> int:
     result = writer.run(args.db, load, command_line(args), f"ingest {args.kind}",
                         wait=args.wait, say=say_waiting)
     report(result)
+    if args.alerts:
+        from ..alerts.engine import after_load
+        print(after_load(args.db, command_line(args), args.wait, say_waiting))
     return 0
 
 
