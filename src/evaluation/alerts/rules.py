@@ -50,6 +50,7 @@ from ..analyses.blacklist import BlacklistConfig
 from ..analyses.efficiency.audit import INSUFFICIENT
 from ..analyses.efficiency.config import EvaluationConfig
 from ..analyses.outages.correlation import OutageConfig
+from ..analyses.outages.quality import timestamp_quality
 from ..store.engine import Tables
 from .config import AlertRules
 from .model import CHANGE, EVENT, STATE, Condition, Rule, link
@@ -387,19 +388,6 @@ def blacklist_candidate(ctx: Context) -> list[Condition]:
                  pm=c["pm_id"]),
             {"pm_id": c["pm_id"], "ocs": ctx.oc_pms.get(c["pm_id"], [])}))
     return out
-
-
-def timestamp_quality(do: dict) -> float | None:
-    """A DO's timestamp quality: the share of its declared timestamps that hold, two per
-    intervention (HD and HF). An HD fails when a counted cut lies within the 5-minute
-    tolerance before it (HD declared after the first manipulation); an HF fails when it is
-    missing or a counted cut lies within the tolerance after it (e-Intervention,
-    timestamp quality). None without an intervention."""
-    n = do["interventions"]
-    if not n:
-        return None
-    wrong = do["interventions_cut_before_hd"] + do["interventions_cut_after_hf"] + do["missing_hf"]
-    return 1.0 - wrong / (2 * n)
 
 
 def do_timestamp_quality(ctx: Context) -> list[Condition]:

@@ -53,7 +53,8 @@ def register(sub, common) -> None:
                         "later than the data; default: each system is observed from its first "
                         "to its last record, so a log that ended early is not charged for the "
                         "time after it)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "pdf"), default="text",
+                   help="text, json, or pdf (the printed report, A4; needs --out)")
     p.add_argument("--repeat-window", type=float, metavar="S", default=None,
                    help="a raise of the same alarm within S seconds is a repeat (default: "
                         f"repeat_window_s of the settings file, else "
@@ -87,6 +88,10 @@ def run(args) -> int:
                             repeat_window_s=("--repeat-window", args.repeat_window))
     if args.resource and not args.history:
         raise OpevalError("--resource applies to --history only")
+    from . import _pdf
+    _pdf.need_out(args)
+    if args.format == "pdf" and args.history:
+        raise OpevalError("--format pdf prints the alarm report, not --history")
     step = step_printer(args.progress)
     tables = tables_from_args(args)
     zone = tables.zone
@@ -137,6 +142,9 @@ def run(args) -> int:
         report["open_alarm_scores"] = scores
     if args.format == "json":
         return emit(args, json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    if args.format == "pdf":
+        from ..reports.pdf import alarms_pdf
+        return _pdf.write(args, alarms_pdf(json.loads(json.dumps(report, default=str))))
     return emit(args, render_text(report))
 
 

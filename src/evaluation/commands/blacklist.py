@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import config, period
 from ..csv_export import to_csv
+from ..errors import OpevalError
 from ..progress import step_printer
 from ._engine import add_engine_options, tables_from_args
 from ._output import add_period_options, add_progress_option, emit, pct, period_line, say_warnings
@@ -40,7 +41,11 @@ def register(sub, common) -> None:
                         "candidates (exclude_fragile = false)")
     p.add_argument("--max-evidence", type=int, default=None, metavar="N",
                    help="list at most N interventions and N cuts per candidate")
-    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument("--format", choices=("text", "json", "csv", "pdf"), default="text",
+                   help="text, json, csv, or pdf (the outages report with these candidates, "
+                        "A4; needs --out)")
+    p.add_argument("--anonymise-do", action="store_true",
+                   help="with --format pdf: DO codes as keyed pseudonyms (the OC version)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     config.add_config_option(p)
     add_progress_option(p)
@@ -59,7 +64,13 @@ def run(args) -> int:
         recent_days=("--recent-days", args.recent_days),
         exclude_fragile=("--keep-fragile", False if args.keep_fragile else None),
         max_evidence=("--max-evidence", args.max_evidence))
+    from . import _pdf
+    _pdf.need_out(args)
+    if args.anonymise_do and args.format != "pdf":
+        raise OpevalError("--anonymise-do applies to --format pdf")
     step = step_printer(args.progress)
+    from .outages import pseudonym_key
+    key = pseudonym_key(args) if args.anonymise_do else None   # before the tables are open
     step("opening the tables")
     tables = tables_from_args(args)
     since, as_of = period.asked(args.since, args.as_of, tables.zone)
@@ -67,6 +78,12 @@ def run(args) -> int:
     result = blacklist(tables, since=since, as_of=as_of, config=cfg,
                        outage_config=settings.outages, zone=tables.zone)
     say_warnings(warnings(result.period))
+    if args.format == "pdf":
+        from ..analyses.outages import analyse
+        from ..reports.pdf import outages_pdf
+        o = analyse(tables, since=since, as_of=as_of, config=settings.outages, pseudonym_key=key,
+                    zone=tables.zone)
+        return _pdf.write(args, outages_pdf(o.to_dict(), result.to_dict(), key))
     if args.format == "json":
         return emit(args, result.to_json())
     if args.format == "csv":

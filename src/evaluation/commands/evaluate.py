@@ -5,6 +5,8 @@
 FILE`` one document holding one page per system; with ``--out DIR/`` (an
 existing directory or a path ending in ``/``) one file per system
 ``evaluation-<system_id>.html``; without ``--out`` the document goes to stdout.
+``--format pdf --out FILE`` prints the same report as a PDF with a fleet summary page
+in front; ``--out DIR/`` writes one PDF per system ``evaluation-<system_id>.pdf``.
 """
 from __future__ import annotations
 
@@ -51,15 +53,19 @@ def register(sub, common) -> None:
                    help="look-back window of DAYS days ending with the as-of date (default: "
                         f"window_days of the settings file, else {DEFAULT.window_days})")
     config.add_config_option(p)
-    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html", "pdf"), default="text",
+                   help="text, json, html, or pdf (A4, a fleet summary page first; needs --out)")
     p.add_argument("--out", metavar="FILE",
-                   help="write to FILE instead of stdout (html: a directory gives one file per system)")
+                   help="write to FILE instead of stdout (html, pdf: a directory gives one file "
+                        "per system)")
     add_progress_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from . import _pdf
+    _pdf.need_out(args)
     step = step_printer(args.progress)
     step("opening the store")
     cfg = config.override(config.for_command(args).evaluation,
@@ -82,6 +88,16 @@ def run(args) -> int:
     say_warnings(ev.warnings)
     data = ev.as_dict()
     step(f"{len(data['systems'])} systems evaluated; writing {args.format}")
+    if args.format == "pdf":
+        from ..reports import pdf
+        if args.out.endswith(("/", "\\")) or Path(args.out).is_dir():
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            for s in data["systems"]:
+                path = Path(args.out) / f"evaluation-{report.safe_name(s['system_id'])}.pdf"
+                path.write_bytes(pdf.evaluation_pdf(data, [s["system_id"]], fleet=False))
+            print(f"{len(data['systems'])} report(s) written to {args.out}")
+            return 0
+        return _pdf.write(args, pdf.evaluation_pdf(data))
     if args.format == "html" and args.out and (args.out.endswith(("/", "\\")) or Path(args.out).is_dir()):
         paths = report.write_reports(data, Path(args.out))
         print(f"{len(paths)} report(s) written to {args.out}")

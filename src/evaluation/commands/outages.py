@@ -41,8 +41,10 @@ def register(sub, common) -> None:
                     "known, churned lines dropped; no M5 = unknown). See docs/outages.md.")
     add_period_options(p, "the first day with data")
     config.add_config_option(p)
-    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
-                   help="text (default), json (contract keys) or csv (the per-PM table)")
+    p.add_argument("--format", choices=("text", "json", "csv", "pdf"), default="text",
+                   help="text (default), json (contract keys), csv (the per-PM table) or pdf "
+                        "(the printed report with the blacklist, A4; needs --out; with "
+                        "--anonymise-do the OC version)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--anonymise-do", action="store_true",
                    help="replace DO codes by keyed pseudonyms (views meant for OCs)")
@@ -59,17 +61,26 @@ def run(args) -> int:
     from ..analyses.outages.report import warnings
     if args.limit < 0:
         raise OpevalError("--limit must be 0 or more")
+    from . import _pdf
+    _pdf.need_out(args)
     step = step_printer(args.progress)
     key = pseudonym_key(args) if args.anonymise_do else None
     step("opening the tables")
     tables = tables_from_args(args)
     since, as_of = period.asked(args.since, args.as_of, tables.zone)
     step("correlating interventions and cuts")
+    settings = config.for_command(args)
     report = analyse(tables, since=since, as_of=as_of, pseudonym_key=key,
-                     config=config.for_command(args).outages, list_limit=args.limit or None,
-                     zone=tables.zone)
+                     config=settings.outages, list_limit=args.limit or None, zone=tables.zone)
     say_warnings(warnings(report.period))
     step("writing the result")
+    if args.format == "pdf":
+        from ..analyses.blacklist import blacklist
+        from ..reports.pdf import outages_pdf
+        step("assessing the PMs (blacklist)")
+        b = blacklist(tables, since=since, as_of=as_of, config=settings.blacklist,
+                      outage_config=settings.outages, zone=tables.zone).to_dict()
+        return _pdf.write(args, outages_pdf(report.to_dict(), b, key))
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
