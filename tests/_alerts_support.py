@@ -1,0 +1,47 @@
+"""Hand-made stores for the alert tests: rows put into a database file, and one alert run."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from evaluation.alerts.engine import run
+from evaluation.store import db
+from evaluation.store.schema import TABLES, normalise_reference
+
+NOW = dt.datetime(2025, 7, 1, 6, 0)
+"""The clock of the runs (loads are dated by the clock, the data by their own times)."""
+
+
+def put(path, **rows: list[dict]) -> None:
+    """Insert rows (dicts; missing columns NULL) into tables of the store at ``path``."""
+    con = db.connect(path)
+    try:
+        for name, data in rows.items():
+            table = TABLES[name]
+            cols = table.column_names
+            refs = {c.name for c in table.columns if c.reference}
+            df = pd.DataFrame([{c: normalise_reference(r.get(c)) if c in refs else r.get(c)
+                                for c in cols} for r in data], columns=list(cols))
+            df = df.astype(object).where(df.notna(), None)
+            con.register("__rows", df)
+            names = ", ".join(f'"{c}"' for c in cols)
+            con.execute(f'INSERT INTO "{name}" ({names}) SELECT {names} FROM __rows')
+            con.unregister("__rows")
+    finally:
+        con.close()
+
+
+def sql(path, statement: str, params=()) -> None:
+    con = db.connect(path)
+    try:
+        con.execute(statement, list(params))
+    finally:
+        con.close()
+
+
+def once(path, rule: str, **kw):
+    """One run of one rule (no delivery); returns (fired, cleared) as lists of keys."""
+    r = run(path, rules=[rule], now=kw.pop("now", NOW), **kw)
+    assert not r.errors, r.errors
+    return [e.alert.key for e in r.fired], [e.alert.key for e in r.cleared]
