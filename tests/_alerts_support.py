@@ -45,3 +45,29 @@ def once(path, rule: str, **kw):
     r = run(path, rules=[rule], now=kw.pop("now", NOW), **kw)
     assert not r.errors, r.errors
     return [e.alert.key for e in r.fired], [e.alert.key for e in r.cleared]
+
+
+# ------------------------------------------------------------------ a fibre network
+
+DAY = dt.datetime(2025, 3, 3, 9, 0)
+
+
+def _iv(ref, pm, day, do="DOAA", hf=True):
+    hd = DAY + dt.timedelta(days=day)
+    return {"ref_interv_oi": ref, "ref_interv_do": "D-" + ref, "code_do": do, "code_oi": "OI01",
+            "pm_id": pm, "started_at": hd, "ended_at": hd + dt.timedelta(hours=1) if hf else None,
+            "m1_received_at": hd, "m3_received_at": hd + dt.timedelta(hours=1)}
+
+
+def _m5(ref, day, oc="OCAA"):
+    return {"ref_interv_oi": ref, "code_oc": oc, "clients_hs": 0,
+            "received_at": DAY + dt.timedelta(days=day, hours=2)}
+
+
+def _pms(*ids):
+    return [{"pm_id": p, "oi_code": "OI01", "lines": 100} for p in ids]
+
+
+def _cut(pm, ref, day, n, oc="OCAA"):
+    return {"code_oc": oc, "pm_id": pm, "pto": f"FI-{pm}-{n:04d}", "ref_interv_oi": ref,
+            "cut_at": DAY + dt.timedelta(days=day, minutes=30)}

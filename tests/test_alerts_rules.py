@@ -9,12 +9,11 @@ import json
 import pytest
 
 import evaluation_fixture as F
-from _alerts_support import NOW, once, put, sql
+from _alerts_support import NOW, _cut, _iv, _m5, _pms, once, put, sql
 from evaluation.alerts import AlertRules
 from evaluation.alerts.engine import run
 from evaluation.alerts.store import list_alerts
 from evaluation.store import db
-
 
 # ------------------------------------------------------------------ chapter 6
 
@@ -167,25 +166,6 @@ def test_stale_alarms_reach_the_daily_benchmark(db_path):
 
 # ------------------------------------------------------------------ network
 
-DAY = dt.datetime(2025, 3, 3, 9, 0)
-
-
-def _iv(ref, pm, day, do="DOAA", hf=True):
-    hd = DAY + dt.timedelta(days=day)
-    return {"ref_interv_oi": ref, "ref_interv_do": "D-" + ref, "code_do": do, "code_oi": "OI01",
-            "pm_id": pm, "started_at": hd, "ended_at": hd + dt.timedelta(hours=1) if hf else None,
-            "m1_received_at": hd, "m3_received_at": hd + dt.timedelta(hours=1)}
-
-
-def _m5(ref, day, oc="OCAA"):
-    return {"ref_interv_oi": ref, "code_oc": oc, "clients_hs": 0,
-            "received_at": DAY + dt.timedelta(days=day, hours=2)}
-
-
-def _pms(*ids):
-    return [{"pm_id": p, "oi_code": "OI01", "lines": 100} for p in ids]
-
-
 def test_blacklist_candidate_enters_and_leaves(db_path):
     """e-Intervention §6 (blacklist), BlacklistConfig: ≥ 10 covered interventions, above
     the 99.8 % binomial funnel around the network rate, P(rate > network) ≥ 95 %.
@@ -217,11 +197,6 @@ def test_blacklist_candidate_enters_and_leaves(db_path):
     assert "pm=P5" in a.link
     sql(db_path, "DELETE FROM outages WHERE pm_id = 'P5' AND ref_interv_oi <> 'P5-00'")
     assert once(db_path, "blacklist_candidate") == ([], ["P5"])
-
-
-def _cut(pm, ref, day, n):
-    return {"code_oc": "OCAA", "pm_id": pm, "pto": f"FI-{pm}-{n:04d}", "ref_interv_oi": ref,
-            "cut_at": DAY + dt.timedelta(days=day, minutes=30)}
 
 
 def test_oc_stops_sending_m5s(db_path):

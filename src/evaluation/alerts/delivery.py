@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import ssl
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from ..errors import OpevalError
 from .recipients import Recipient, Smtp, WebhookPolicy
 
 SIGNATURE_HEADER = "X-Opeval-Signature"
@@ -86,7 +88,7 @@ def post_webhook(url: str, payload: dict, secret: bytes, policy: WebhookPolicy,
         try:
             with urllib.request.urlopen(req, timeout=policy.timeout_s) as resp:
                 return True, attempt, f"HTTP {resp.status}"
-        except Exception as exc:     # noqa: BLE001 - every failure is reported, none raised
+        except (OSError, ValueError, http.client.HTTPException) as exc:   # reported, not raised
             if isinstance(exc, urllib.error.HTTPError):
                 last = f"HTTP {exc.code}"
             else:
@@ -136,7 +138,7 @@ def mail(smtp: Smtp | None, r: Recipient, subject: str, text: str,
             raise ValueError("no [smtp] table in the delivery file")
         send_mail(smtp, r.email, subject, text, attachments)
         return Outcome(r.name, "email", True, 1, f"sent to {len(r.email)} address(es)")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported in the outcome
+    except (smtplib.SMTPException, OSError, ValueError, OpevalError) as exc:   # reported
         return Outcome(r.name, "email", False, 1, f"{type(exc).__name__}: {exc}"[:500])
 
 
@@ -145,7 +147,7 @@ def hook(policy: WebhookPolicy, r: Recipient, payload: dict,
     """POST to ``r``'s webhook; never raises."""
     try:
         secret = r.secret()
-    except Exception as exc:  # noqa: BLE001 - reported in the outcome
+    except OpevalError as exc:         # reported in the outcome
         return Outcome(r.name, "webhook", False, 0, str(exc))
     ok, tries, what = post_webhook(r.webhook, payload, secret, policy, sleep)
     return Outcome(r.name, "webhook", ok, tries, what)

@@ -61,7 +61,7 @@ def check(ctx: Context, names: Iterable[str] | None = None
             found[name] = rule.check(ctx)
             if rule.kind == CHANGE:
                 observed[name] = rule.observe(ctx)
-        except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
+        except Exception as exc:    # one rule's failure must not stop the others
             errors[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             log.warning("alert rule %s not checked: %s", name, errors[name], exc_info=True)
     return found, observed, errors

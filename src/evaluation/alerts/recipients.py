@@ -225,7 +225,7 @@ def parse(text: str, source: str, users_file: str | os.PathLike | None = None) -
     names = [r.name for r in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise OpevalError(f"{source}: recipient name {sorted(dup)[0]!r} is given twice")
+        raise OpevalError(f"{source}: recipient name {min(dup)!r} is given twice")
     if any(r.email for r in out) and smtp is None:
         raise OpevalError(f"{source}: recipients with an email need an [smtp] table")
     return Delivery(tuple(out), smtp, policy, base_url, source)

@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import ibis
+import pandas as pd
 
 from ..analyses.alarms.rules import AlarmRules
 from ..analyses.blacklist import BlacklistConfig
-from ..analyses.efficiency.audit import INSUFFICIENT
 from ..analyses.efficiency.config import EvaluationConfig
 from ..analyses.outages.correlation import OutageConfig
 from ..analyses.outages.quality import timestamp_quality
@@ -122,7 +122,7 @@ class Context:
     def network_end(self) -> dt.datetime | None:
         """The latest intervention start (HD) of the data."""
         v = self.tables["interventions"].started_at.max().execute()
-        return None if v is None or v != v else v.to_pydatetime()
+        return None if pd.isna(v) else v.to_pydatetime()
 
     @cached_property
     def blacklist(self) -> dict | None:
@@ -285,7 +285,7 @@ def alarm_chattering(ctx: Context) -> list[Condition]:
               .select("definition", "resource_id", "system_id").distinct().execute())
     systems: dict[tuple, str | None] = {}
     for d, res, s in sys_df.itertuples(index=False, name=None):
-        systems[(d, res)] = s if s == s else None
+        systems[(d, res)] = None if pd.isna(s) else s
     out = []
     for d in chat:
         system = systems.get((d["definition"], d["resource_id"]))
@@ -443,8 +443,7 @@ def oc_m5_silent(ctx: Context) -> list[Condition]:
             {"silent_since": start.isoformat(), "data_end": end.isoformat(),
              "m5_silence_days": cfg.m5_silence_days, "m5_received_before": int(n),
              "last_m5_intervention_hd": last_hd.isoformat(),
-             "last_m5_received_at": None if last_rx != last_rx or last_rx is None
-             else last_rx.isoformat(),
+             "last_m5_received_at": None if pd.isna(last_rx) else last_rx.isoformat(),
              "interventions_at_its_pms": len(at_pms), "pms": len(pms)},
             link("/outages", since=start.date().isoformat(), as_of=end.date().isoformat()),
             {"code_oc": oc}))

@@ -25,7 +25,6 @@ import datetime as dt
 import math
 from collections import Counter
 
-
 import jinja2
 
 from .. import __version__
