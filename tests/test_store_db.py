@@ -34,10 +34,10 @@ def test_migration_applies_new_versions_in_order(db_path):
     con.close()
 
 
-def test_version_1_database_is_migrated_to_version_2(db_path):
+def test_version_1_database_is_migrated_to_the_current_version(db_path):
     """A database of schema version 1 (before issue 12): targets without ``declared_in``,
     reports without ``clients_set_aside``, PTO references as the operators wrote them.
-    Opening it migrates it: the columns exist, and ``fi-1 `` / ``inconnu`` are stored as
+    Opening it migrates it (through 2 and 3): the columns exist, and ``fi-1 `` / ``inconnu`` are stored as
     ``FI-1`` / empty, so the analyses compare references as stored."""
     con = db.connect(db_path)
     con.execute("ALTER TABLE intervention_targets DROP COLUMN declared_in")
@@ -48,12 +48,31 @@ def test_version_1_database_is_migrated_to_version_2(db_path):
         VALUES ('OC01', 'PM1', 'fi-1 ', '2025-01-01'), ('OC01', 'PM1', 'inconnu', '2025-01-01')""")
     con.close()
     con = db.connect(db_path)
-    assert db.schema_version(con) == SCHEMA_VERSION == 2
+    assert db.schema_version(con) == SCHEMA_VERSION == 3
     assert con.execute("SELECT pto FROM outages ORDER BY pto NULLS LAST").fetchall() == [
         ("FI-1",), (None,)]
     cols = {r[0] for r in con.execute("""SELECT column_name FROM information_schema.columns
         WHERE table_name IN ('intervention_targets', 'outage_reports')""").fetchall()}
     assert {"declared_in", "clients_set_aside"} <= cols
+    con.close()
+
+
+def test_version_2_database_gets_the_alert_tables(db_path):
+    """A database of schema version 2 (issue 12, before the alerts of issue 16) has no
+    alert tables; opening it creates them empty (migration 3) and keeps its data."""
+    con = db.connect(db_path)
+    for t in ("alerts", "alert_events", "alert_baselines", "alert_deliveries"):
+        con.execute(f"DROP TABLE {t}")
+    con.execute("DROP SEQUENCE alert_id_seq")
+    con.execute("DROP SEQUENCE alert_event_seq")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("INSERT INTO pms VALUES ('PM1', 'OI01', 1, NULL)")
+    con.close()
+    con = db.connect(db_path)
+    assert db.schema_version(con) == 3
+    assert con.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+    assert con.execute("SELECT nextval('alert_id_seq')").fetchone() == (1,)
+    assert con.execute("SELECT pm_id FROM pms").fetchall() == [("PM1",)]
     con.close()
 
 

@@ -8,7 +8,7 @@
     security = "starttls"          # starttls (default), tls (SMTPS) or none (a local relay)
     username = "opeval"            # optional: no AUTH without it
     password_env = "OPEVAL_SMTP_PASSWORD"   # the password is read from this variable
-    sender = "opeval@example.org"
+    sender = "opeval@example.org"    # required: the From address
     timeout_s = 30
     cafile = "/etc/ssl/internal-ca.pem"     # optional: the CA of a server with a private certificate
 
@@ -59,12 +59,14 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 @dataclass(frozen=True)
 class Smtp:
+    """The mail server; ``sender`` is required (no made-up From address)."""
+
     host: str
+    sender: str
     port: int = 587
     security: str = "starttls"
     username: str | None = None
     password_env: str | None = None
-    sender: str = "opeval@localhost"
     timeout_s: float = 30.0
     cafile: str | None = None
 
@@ -137,9 +139,10 @@ def _unknown(table: dict, where: str, known: tuple[str, ...]) -> None:
 def _smtp(t: dict, where: str) -> Smtp:
     _unknown(t, where, ("host", "port", "security", "username", "password_env", "sender",
                         "timeout_s", "cafile"))
-    s = Smtp(_take(t, where, "host", str, required=True), _take(t, where, "port", int, 587),
+    s = Smtp(_take(t, where, "host", str, required=True),
+             _take(t, where, "sender", str, required=True), _take(t, where, "port", int, 587),
              _take(t, where, "security", str, "starttls"), _take(t, where, "username", str),
-             _take(t, where, "password_env", str), _take(t, where, "sender", str, "opeval@localhost"),
+             _take(t, where, "password_env", str),
              _take(t, where, "timeout_s", float, 30.0), _take(t, where, "cafile", str))
     if s.security not in SECURITY:
         raise OpevalError(f"{where}: security must be one of {', '.join(SECURITY)}")
