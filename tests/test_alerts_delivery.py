@@ -3,6 +3,7 @@ receivers started here on 127.0.0.1, one failing twice before it accepts; the co
 each recipient gets, checked against its role's scope."""
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import http.server
@@ -312,3 +313,128 @@ def test_delivery_file_errors_name_the_entry(tmp_path, db_path):
     with pytest.raises(OpevalError, match=r"\[smtp\]: sender is not an e-mail address"):
         parse('[smtp]\nhost = "h"\nsender = "opeval@localhost"\n')
     assert recipients.load(db_path).recipients == ()     # no file: nobody to deliver to
+
+
+# ------------------------------------------------------------------ digests
+
+WEEK_END = dt.datetime(2025, 3, 17)
+"""A Monday: the week digested is 2025-03-10 .. 03-17 (UTC store), the one before 03-03 .. 03-10."""
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_digest_mails_the_week_with_trend_and_pdf_within_scope(db_path, tmp_path, smtp_server,
+                                                               receiver, monkeypatch):
+    """The alerts of the network fire on 2025-03-12 (inside the week). The network
+    operator's digest is one mail: both alerts under "what changed", the headline figures
+    equal to the outages analysis of each week (the JSON the CLI prints) with their
+    difference as trend, and the outages PDF of the week attached. OCAA's digest goes to
+    its webhook: only P5's alert, no DO code in clear, no other OC; its PDF (what its
+    e-mail would carry) names neither DOAA, DOBB nor OCBB.
+
+    By hand (:func:`_network`, interventions on days 0..19 from 2025-03-03): the week
+    before (days 0..6) covers 5 PMs × 7 = 35 interventions, impacted 4 (the day-0 cut of
+    P1..P4) + 7 (P5) = 11; the week (days 7..13) covers 35 − 6 (P1's days 8..13 have no
+    HF, so no window) = 29, impacted 7 (P5): trend −6 covered, −4 impacted."""
+    from evaluation.alerts import digest
+    from evaluation.analyses.outages import analyse
+    from evaluation.store.engine import open_tables
+
+    _network(db_path)
+    run(db_path, now=dt.datetime(2025, 3, 12, 6), rules=["blacklist_candidate",
+                                                         "do_timestamp_quality"])
+    monkeypatch.setenv("OPEVAL_SMTP_PASSWORD", "s3cret-mail-pass")
+    monkeypatch.setenv("OPEVAL_TEST_HOOK_SECRET", SECRET)
+    ok, down = receiver(), receiver([503] * 3)
+    d = recipients.load(db_path, _delivery_file(tmp_path, smtp_server, ok, down))
+
+    [(r, dg, out)] = digest.send_role(db_path, d, "network_operator", "week", WEEK_END)
+    assert r.name == "noc" and [o.ok for o in out] == [True]
+    assert (dg.start, dg.end) == (dt.datetime(2025, 3, 10), WEEK_END)
+    tables = open_tables(db_path)
+    try:
+        cur = analyse(tables, since=dg.start, as_of=dg.end)
+        prev = analyse(tables, since=dt.datetime(2025, 3, 3), as_of=dg.start)
+    finally:
+        tables.backend.disconnect()
+    fig = {f["label"]: f for f in dg.figures}
+    for label, key in digest.OUTAGE_FIGURES:
+        assert (fig[label]["current"], fig[label]["previous"]) == (cur.network[key],
+                                                                   prev.network[key])
+    c = fig["covered interventions"]
+    assert (c["current"], c["previous"], c["trend"]) == (29, 35, -6)
+    i = fig["impacted interventions"]
+    assert (i["current"], i["previous"], i["trend"]) == (7, 11, -4)
+    _a, _t, to, raw = smtp_server.messages[-1]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    assert to == ["noc@example.org"] and "What changed: 2 alert event(s)" in text
+    assert f"covered interventions: {c['current']} / {c['previous']} / " in text
+    assert "DOBB" in text
+    [pdf] = [p for p in msg.iter_attachments()]
+    assert pdf.get_filename() == "outages-2025-03-10_2025-03-17.pdf"
+    assert pdf.get_content().startswith(b"%PDF")
+
+    done = {r.name: (dg, out) for r, dg, out in
+            digest.send_role(db_path, d, "oc", "week", WEEK_END)}
+    assert [o.ok for o in done["oc-aa"][1]] == [True]
+    assert [o.ok for o in done["oc-bb-down"][1]] == [False]
+    body = ok.requests[-1][1]
+    sent = json.loads(body)["digest"]
+    assert [e["alert"]["key"] for e in sent["changes"]] == ["P5"]
+    assert b"DOAA" not in body and b"DOBB" not in body and b"OCBB" not in body
+    oc_pdf = _pdf_text(done["oc-aa"][0].attachments[0][2])
+    assert "(OC version)" in oc_pdf
+    assert not any(code in oc_pdf for code in ("DOAA", "DOBB", "OCBB"))
+
+
+def test_digest_due_once_per_period(db_path, tmp_path, smtp_server, receiver, monkeypatch):
+    """A recipient with ``digest = "week"``: on Tuesday 2025-03-18 the week ending Monday
+    03-17 is due and sent; a second check the same day sends nothing; the next Tuesday
+    the week ending 03-24 is sent. The risk manager (no digest asked) gets none."""
+    from evaluation.alerts import digest
+    _network(db_path)
+    monkeypatch.setenv("OPEVAL_SMTP_PASSWORD", "s3cret-mail-pass")
+    path = tmp_path / "d.toml"
+    path.write_text(f"""
+[smtp]
+host = "127.0.0.1"
+port = {smtp_server.port}
+username = "opeval"
+password_env = "OPEVAL_SMTP_PASSWORD"
+sender = "opeval@example.org"
+cafile = "{smtp_server.cafile}"
+[[recipients]]
+name = "noc"
+role = "network_operator"
+email = "noc@example.org"
+digest = "week"
+[[recipients]]
+name = "risk"
+role = "risk_manager"
+email = "risk@example.org"
+""")
+    d = recipients.load(db_path, path)
+    lines = digest.send_due(db_path, d, now=dt.datetime(2025, 3, 18, 8))
+    assert lines == ["digest week to noc: sent (email: sent to 1 address(es))"]
+    assert digest.send_due(db_path, d, now=dt.datetime(2025, 3, 18, 20)) == []
+    assert len(digest.send_due(db_path, d, now=dt.datetime(2025, 3, 25, 8))) == 1
+    subjects = [email.message_from_bytes(m[3], policy=email.policy.default)["Subject"]
+                for m in smtp_server.messages]
+    assert [s.split(": ")[1].split(",")[0] for s in subjects] == [
+        "2025-03-10 to 2025-03-17", "2025-03-17 to 2025-03-24"]
+    assert {m[2][0] for m in smtp_server.messages} == {"noc@example.org"}
+
+
+def test_scheduled_tick_without_delivery_file_records_only(db_path):
+    """The server's schedule with no delivery file beside the database: the rules run and
+    are recorded, no digest (nobody asked for one)."""
+    from evaluation.alerts.schedule import tick
+    _network(db_path)
+    lines = tick(db_path)
+    assert len(lines) == 1 and lines[0].startswith("alerts: ") and "fired" in lines[0]

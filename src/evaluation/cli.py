@@ -17,7 +17,7 @@ from .config import default_db
 from .errors import OpevalError, engine_message
 
 COMMANDS = ("ingest", "quarantine", "config", "serve", "evaluate", "demo", "alarms", "export", "privacy",
-            "outages", "blacklist", "users", "oi", "alerts")
+            "outages", "blacklist", "users", "oi", "alerts", "digest")
 
 
 def build_parser() -> argparse.ArgumentParser:

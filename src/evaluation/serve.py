@@ -169,7 +169,7 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
           log_format: str = "text", allow_unauthenticated: bool = False,
           session_lifetime_ms: int = 15_000, check_sessions_ms: int = 5_000,
           tls_cert: str | None = None, tls_key: str | None = None, insecure: bool = False,
-          behind_proxy: bool = False) -> None:
+          behind_proxy: bool = False, alerts_every_s: float = 0.0) -> None:
     """Serve every registered page until interrupted; StoreError first if the db is unusable.
 
     ``auth`` is ``none`` (open: only on a loopback address unless
@@ -178,6 +178,8 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
     With ``tls_cert``/``tls_key`` the server speaks HTTPS; ``--auth`` beyond
     loopback needs it (or a TLS proxy in front on this machine) unless ``insecure``.
     ``behind_proxy`` trusts the proxy's ``X-Forwarded-For``/``X-Forwarded-Proto``.
+    With ``alerts_every_s`` > 0 the alert rules and due digests run on that schedule
+    (:mod:`evaluation.alerts.schedule`).
     Sessions whose browser went away are destroyed after ``session_lifetime_ms``.
     """
     from .auth import hardening
@@ -227,6 +229,8 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
     hardening.cookie_defaults()
     auth_server.log_sessions()
     warm_up = warm_pages(db_path)
+    from .alerts.schedule import Schedule
+    schedule = Schedule(db_path, alerts_every_s).start() if alerts_every_s > 0 else None
     origins = {f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}",
                *(allow_origins or [])}
     scheme = "https" if tls else "http"
@@ -248,4 +252,6 @@ def serve(db_path: str | Path, port: int = 5006, address: str = "127.0.0.1",
                  xsrf_cookies=True, transforms=[hardening.SecurityHeaders],
                  use_xheaders=behind_proxy, **options)
     finally:
+        if schedule is not None:
+            schedule.stop()
         access.close()

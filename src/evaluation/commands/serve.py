@@ -56,6 +56,9 @@ def register(sub, common) -> None:
                         "(requests, page sessions, errors)")
     p.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
                    help="destroy a page session this long after its browser went away (default 15)")
+    p.add_argument("--alerts-every", type=float, default=15.0, metavar="MINUTES",
+                   help="run the alert rules and send the due digests every MINUTES while "
+                        "serving (default 15; 0: never; docs/alerts.md)")
     p.set_defaults(func=run)
 
 
@@ -73,7 +76,7 @@ def run(args) -> int:
               allow_unauthenticated=args.allow_unauthenticated,
               session_lifetime_ms=lifetime_ms, check_sessions_ms=max(100, lifetime_ms // 3),
               tls_cert=args.tls_cert, tls_key=args.tls_key, insecure=args.insecure,
-              behind_proxy=args.behind_proxy)
+              behind_proxy=args.behind_proxy, alerts_every_s=max(0.0, args.alerts_every * 60))
     except KeyboardInterrupt:
         print("opeval: server stopped", file=sys.stderr)
     return 0
