@@ -8,8 +8,8 @@ reports already are — CSS paged media gives A4 pages, running headers, "Page N
 report is the existing HTML report (:mod:`.evaluation`) printed, not a second copy of
 it. It installs from PyPI (pure-Python dependencies: pydyf, tinycss2, cssselect2,
 tinyhtml5, fonttools) plus Pango, which Debian ships (``libpango-1.0-0``,
-``libpangoft2-1.0-0``; ``make install`` installs them and the DejaVu fonts when they are
-missing). The alternatives were weighed: ReportLab and fpdf2 need no system library but
+``libpangoft2-1.0-0``, and ``fonts-dejavu-core`` for the fonts; docs/alerts.md). The
+alternatives were weighed: ReportLab and fpdf2 need no system library but
 every table, page break and repeated header drawn by hand in Python, and the chapter 6
 HTML report written a second time; a headless browser prints HTML well but is a 300 MB
 install. Every figure is formatted here from the JSON result of the command, so a PDF
