@@ -204,17 +204,22 @@ def _network(db_path):
         outage_reports=m5s, outages=cuts)
 
 
-def _delivery_file(tmp_path, smtp_server, hook_ok, hook_down):
-    text = f"""
-base_url = "https://opeval.example.org"
-[smtp]
+def _smtp_toml(server) -> str:
+    """The [smtp] table for the local server (STARTTLS with the test CA, AUTH)."""
+    return f"""[smtp]
 host = "127.0.0.1"
-port = {smtp_server.port}
+port = {server.port}
 username = "opeval"
 password_env = "OPEVAL_SMTP_PASSWORD"
 sender = "opeval@example.org"
-cafile = "{smtp_server.cafile}"
-[webhook]
+cafile = "{server.cafile}"
+"""
+
+
+def _delivery_file(tmp_path, smtp_server, hook_ok, hook_down):
+    text = f"""
+base_url = "https://opeval.example.org"
+{_smtp_toml(smtp_server)}[webhook]
 attempts = 3
 backoff_s = 0.01
 [[recipients]]
@@ -402,14 +407,7 @@ def test_digest_due_once_per_period(db_path, tmp_path, smtp_server, receiver, mo
     monkeypatch.setenv("OPEVAL_SMTP_PASSWORD", "s3cret-mail-pass")
     path = tmp_path / "d.toml"
     path.write_text(f"""
-[smtp]
-host = "127.0.0.1"
-port = {smtp_server.port}
-username = "opeval"
-password_env = "OPEVAL_SMTP_PASSWORD"
-sender = "opeval@example.org"
-cafile = "{smtp_server.cafile}"
-[[recipients]]
+{_smtp_toml(smtp_server)}[[recipients]]
 name = "noc"
 role = "network_operator"
 email = "noc@example.org"

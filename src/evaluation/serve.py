@@ -60,7 +60,7 @@ def build_page(path: str, db_path: str | Path | None = None, access=None):
         else:
             try:
                 data_path = access.scopes.path_for(who) if access is not None else db_path
-                store = ReadOnlyStore(data_path, principal=who)
+                store = ReadOnlyStore(data_path, principal=who, source=db_path)
                 with store.session():
                     content = entry.load_factory()(store)
             except (OpevalError, duckdb.Error) as exc:

@@ -46,6 +46,7 @@ ALARM_FIGURES = (("alarms raised", "alarms"), ("average alarms per day", "avg_pe
 OUTAGE_FIGURES = (("covered interventions", "covered_interventions"),
                   ("impacted interventions", "impacted_interventions"),
                   ("incident rate", "incident_rate"))
+ADJECTIVE = {"day": "daily", "week": "weekly"}
 COMMAND = "opeval digest"
 
 
@@ -72,13 +73,13 @@ class Digest:
                 "attachments": [name for name, _m, _b in self.attachments]}
 
     def subject(self) -> str:
-        return (f"[opeval] {self.period}ly digest for {self.role}: {self.start:%Y-%m-%d} to "
+        return (f"[opeval] {ADJECTIVE[self.period]} digest for {self.role}: {self.start:%Y-%m-%d} to "
                 f"{self.end:%Y-%m-%d}, {len(self.open)} open alert(s)")
 
     def text(self, base_url: str = "") -> str:
         """The e-mail's plain text."""
         from .messages import text as event_text
-        lines = [f"opeval {self.period}ly digest for {self.role}",
+        lines = [f"opeval {ADJECTIVE[self.period]} digest for {self.role}",
                  (f"Period: {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC "
                   f"(local midnights, {self.zone}); the previous period is as long, before it."),
                  "",

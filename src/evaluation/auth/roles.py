@@ -30,12 +30,13 @@ ROLES = ("risk_manager", "alarm_operator", "network_operator", "oc", "analyst", 
 SECURITY_TABLES = ("systems", "devices", "faults", "maintenance", "alarms")
 NETWORK_TABLES = ("pms", "interventions", "intervention_targets", "outage_reports", "outages")
 
+# /alerts for every role: each sees there only the alerts of its scope (evaluation.alerts.scope).
 PAGE_ACCESS: dict[str, frozenset[str]] = {
-    "risk_manager": frozenset({"/", "/evaluation", "/alarms"}),
-    "alarm_operator": frozenset({"/", "/alarms"}),
-    "network_operator": frozenset({"/", "/data", "/outages"}),
-    "oc": frozenset({"/", "/outages"}),
-    "analyst": frozenset({"/", "/evaluation", "/alarms", "/outages"}),
+    "risk_manager": frozenset({"/", "/evaluation", "/alarms", "/alerts"}),
+    "alarm_operator": frozenset({"/", "/alarms", "/alerts"}),
+    "network_operator": frozenset({"/", "/data", "/outages", "/alerts"}),
+    "oc": frozenset({"/", "/outages", "/alerts"}),
+    "analyst": frozenset({"/", "/evaluation", "/alarms", "/outages", "/alerts"}),
     "admin": None,  # every registered page
 }
 

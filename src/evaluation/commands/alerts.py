@@ -48,7 +48,8 @@ def principal_from_args(args) -> Principal:
     return LOCAL_ADMIN
 
 
-def _date(text: str) -> dt.date:
+def iso_date(text: str) -> dt.date:
+    """An argparse type: YYYY-MM-DD."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -74,7 +75,7 @@ def register(sub, common) -> None:
         r.add_argument("--no-deliver", action="store_true", help="record only, send nothing")
         r.add_argument("--rule", action="append", dest="rules", choices=sorted(RULES),
                        metavar="RULE", help="only this rule (repeatable): " + ", ".join(RULES))
-        r.add_argument("--today", type=_date, metavar="DATE",
+        r.add_argument("--today", type=iso_date, metavar="DATE",
                        help="the day the validity rules compare with (default: today in the "
                             "database's time zone)")
         add_wait_option(r)
@@ -210,4 +211,4 @@ def history(args) -> int:
                                 for r in rows))
 
 
-__all__ = ["add_principal_options", "principal_from_args", "register"]
+__all__ = ["add_principal_options", "iso_date", "principal_from_args", "register"]

@@ -9,21 +9,13 @@ PDF (or, with no recipient of that role, the role's own digest is built and writ
 """
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 
 from ..auth.roles import ROLES, Principal
 from ..errors import OpevalError
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from .alerts import iso_date
 
 
 def register(sub, common) -> None:
@@ -38,7 +30,7 @@ def register(sub, common) -> None:
     p.add_argument("--role", choices=ROLES, required=True)
     p.add_argument("--oc", metavar="CODE", help="with --role oc and no recipient: this OC")
     p.add_argument("--period", choices=tuple(PERIODS), default="week")
-    p.add_argument("--until", type=_day, metavar="DATE",
+    p.add_argument("--until", type=iso_date, metavar="DATE",
                    help="the period ends at this local midnight (default: the last whole period)")
     p.add_argument("--delivery", metavar="FILE",
                    help="delivery file (default: opeval-alerts.toml beside the database)")

@@ -50,6 +50,9 @@ PAGES: dict[str, Page] = {p.path: p for p in (
     Page("/outages", "Outages", "Network operator: do interventions at a PM cut other "
          "customers? Funnel plot, PM blacklist with evidence, PM timeline, DO comparison.",
          "evaluation.views.outages_page:create", warm="evaluation.views.outages_state:warm"),
+    Page("/alerts", "Alerts", "Everyone, within their role's scope: open alerts with their "
+         "evidence, acknowledge or resolve them, their history.",
+         "evaluation.views.alerts_page:create"),
 )}
 
 

@@ -87,8 +87,11 @@ def _cached(path: str, file_stamp: tuple, sql: str, params: tuple) -> pd.DataFra
 class ReadOnlyStore:
     """Parameterised, cached queries on one database file, opened read-only each time."""
 
-    def __init__(self, path: str | Path, principal=None):
+    def __init__(self, path: str | Path, principal=None, source: str | Path | None = None):
         self.path = os.fspath(path)
+        # The store itself, where ``path`` is a role's scoped copy of its tables: the
+        # alerts' state lives there only (evaluation.views.alerts_state).
+        self.source = os.fspath(source) if source is not None else self.path
         # Who the pages built on this store are for (evaluation.auth.roles.Principal);
         # None outside an authenticated server. The rows are already restricted: with
         # --auth, ``path`` is the principal's scoped database (evaluation.auth.scope).
