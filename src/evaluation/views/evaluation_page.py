@@ -171,6 +171,9 @@ class EvaluationPage(pn.viewable.Viewer):
         self._report = pn.widgets.FileDownload(
             callback=self._report_bytes, filename="evaluation.html", label="Download HTML report",
             color="primary", embed=False, width=220, css_classes=["opeval-report"])
+        self._pdf = pn.widgets.FileDownload(
+            callback=self._pdf_bytes, filename="evaluation.pdf", label="Download PDF report",
+            color="light", embed=False, width=200, css_classes=["opeval-report-pdf"])
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
                                sortable=False, widths={"requirement": 230, "evidence": 290,
                                                        "corrective_action": 220},
@@ -363,6 +366,7 @@ class EvaluationPage(pn.viewable.Viewer):
         if ind is None:
             return
         self._report.filename = s.report_filename()
+        self._pdf.filename = s.report_filename("pdf")
         self._verdict.object = self._verdict_html(ind)
         self._cards.object = self._cards_html(ind)
         for update in self._tab_updates:      # every tab, shown or not
@@ -586,6 +590,12 @@ class EvaluationPage(pn.viewable.Viewer):
             raise OpevalError("no evaluation yet")
         return io.BytesIO(self.state.report_html(res).encode("utf-8"))
 
+    def _pdf_bytes(self) -> io.BytesIO:
+        res = self._res
+        if res is None:
+            raise OpevalError("no evaluation yet")
+        return io.BytesIO(self.state.report_pdf(res))
+
     def _csv(self, make) -> callable:
         def build() -> bytes:
             res = self._res or Result(dt.date.today(), 1)
@@ -632,7 +642,7 @@ class EvaluationPage(pn.viewable.Viewer):
                 "<small>One row per selected system; click a row to see it in detail.</small>"),
                 self._overview, download("evaluation_systems.csv", self._csv(s.overview)),
                 anchor="overview"),
-            _section("System in detail", pn.Row(self._focus, self._report,
+            _section("System in detail", pn.Row(self._focus, self._report, self._pdf,
                                                  styles={"align-items": "flex-end"}),
                      self._verdict, self._cards, anchor="detail"),
             self._tabs, sizing_mode="stretch_width", visible=False)

@@ -454,8 +454,17 @@ class EvaluationState(param.Parameterized):
             raise OpevalError("no evaluated system to report on")
         return report.render(res.evaluation, [sid])
 
-    def report_filename(self) -> str:
-        return f"evaluation-{report.safe_name(self.focus() or 'system')}.html"
+    def report_pdf(self, res: Result) -> bytes:
+        """The focused system's printed report as PDF: the file ``opeval evaluate --format pdf
+        --out DIR/`` writes for it (:mod:`evaluation.reports.pdf`)."""
+        from ..reports.pdf import evaluation_pdf
+        sid = self.focus()
+        if not res.ok or sid not in res.by_id:
+            raise OpevalError("no evaluated system to report on")
+        return evaluation_pdf(res.evaluation, [sid], fleet=False)
+
+    def report_filename(self, suffix: str = "html") -> str:
+        return f"evaluation-{report.safe_name(self.focus() or 'system')}.{suffix}"
 
     @staticmethod
     def csv(frame: pd.DataFrame) -> bytes:
