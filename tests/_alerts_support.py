@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
-
 from evaluation.alerts.engine import run
 from evaluation.store import db
-from evaluation.store.schema import TABLES, normalise_reference
+from outages_fixtures import insert
 
 NOW = dt.datetime(2025, 7, 1, 6, 0)
 """The clock of the runs (loads are dated by the clock, the data by their own times)."""
@@ -18,16 +16,7 @@ def put(path, **rows: list[dict]) -> None:
     con = db.connect(path)
     try:
         for name, data in rows.items():
-            table = TABLES[name]
-            cols = table.column_names
-            refs = {c.name for c in table.columns if c.reference}
-            df = pd.DataFrame([{c: normalise_reference(r.get(c)) if c in refs else r.get(c)
-                                for c in cols} for r in data], columns=list(cols))
-            df = df.astype(object).where(df.notna(), None)
-            con.register("__rows", df)
-            names = ", ".join(f'"{c}"' for c in cols)
-            con.execute(f'INSERT INTO "{name}" ({names}) SELECT {names} FROM __rows')
-            con.unregister("__rows")
+            insert(con, name, data)
     finally:
         con.close()
 

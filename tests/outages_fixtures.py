@@ -25,22 +25,28 @@ def D(hms: str, day: int = 0) -> dt.datetime:
     return dt.datetime.combine(DAY + dt.timedelta(days=day), dt.time(h, m, s))
 
 
+def insert(con, name: str, data: list[dict]) -> None:
+    """Insert rows (dicts; missing columns NULL, references normalised as a load does) into
+    contract table ``name``."""
+    table = TABLES[name]
+    cols = table.column_names
+    refs = {c.name for c in table.columns if c.reference}
+    df = pd.DataFrame([{c: normalise_reference(r.get(c)) if c in refs else r.get(c)
+                        for c in cols} for r in data], columns=list(cols))
+    df = df.astype(object).where(df.notna(), None)
+    con.register("__rows", df)
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    con.execute(f'INSERT INTO "{name}" ({col_list}) SELECT {col_list} FROM __rows')
+    con.unregister("__rows")
+
+
 def store(**rows: list[dict]) -> Tables:
     con = db.connect(":memory:")
     for name in ("pms", "interventions", "intervention_targets", "outage_reports", "outages"):
         data = rows.get(name, [])
         if not data:
             continue
-        table = TABLES[name]
-        cols = table.column_names
-        refs = {c.name for c in table.columns if c.reference}
-        df = pd.DataFrame([{c: normalise_reference(r.get(c)) if c in refs else r.get(c)
-                            for c in cols} for r in data], columns=list(cols))
-        df = df.astype(object).where(df.notna(), None)
-        con.register("__rows", df)
-        col_list = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f'INSERT INTO "{name}" ({col_list}) SELECT {col_list} FROM __rows')
-        con.unregister("__rows")
+        insert(con, name, data)
     return Tables(ibis.duckdb.from_connection(con),
                   settings=dict(con.execute("SELECT key, value FROM meta").fetchall()))
 

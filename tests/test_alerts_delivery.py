@@ -8,15 +8,14 @@ import email
 import email.policy
 import http.server
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 
 import pytest
 
 from _alerts_support import NOW, _cut, _iv, _m5, _pms, put
+from conftest import self_signed
 from evaluation.alerts import delivery, recipients
 from evaluation.alerts.engine import run
 from evaluation.errors import OpevalError
@@ -76,12 +75,7 @@ def smtp_server(tmp_path):
     pytest.importorskip("aiosmtpd")
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is absent: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    cert, key = self_signed(tmp_path)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
 

@@ -15,6 +15,8 @@ from conftest import ROOT
 from evaluation.cli import main
 from evaluation.reports.pdf import pct
 
+pytestmark = pytest.mark.slow     # the demo database, four analyses, six PDFs
+
 PREVIEWS = ROOT / "docs" / "pdf"
 AS_OF = "2025-07-01"
 

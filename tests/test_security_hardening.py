@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import ssl
-import subprocess
 import sys
 import time
 
@@ -23,7 +21,7 @@ import pytest
 
 import _security_db
 from _serve_proc import Client, add_users, password, start
-from conftest import holding
+from conftest import holding, self_signed
 from evaluation.auth.sessions import LoginBackoff, Sessions
 
 USERS = {"root": ("admin", []), "ocuser": ("oc", ["--oc", "OC01"])}
@@ -209,19 +207,9 @@ def test_auth_beyond_loopback_needs_tls_or_insecure(run_cli, planted, monkeypatc
     assert "ssl_certfile" not in seen
 
 
-def _self_signed(tmp_path):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is absent: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return cert, key
-
-
 def test_tls_serves_https_with_secure_cookies_and_hsts(planted, tmp_path, run_cli):
     db, users = planted
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     code, _, err = run_cli("--db", db, "serve", "--tls-cert", cert, "--tls-key", db)
     assert code == 1 and "cannot use them" in err and err.count("\n") == 1
     served = start(db, "--auth", "basic", "--users", str(users), "--tls-cert", str(cert),
