@@ -194,8 +194,10 @@ def build(path: str | os.PathLike, who: Principal, period: str = "week",
         periods = ((start, end), (before, start))
         tag = f"{localtime.local_date(start, zone)}_{localtime.local_date(end, zone)}"
         if who.may_open("/evaluation"):
-            figs, data = _evaluation_figures(mine, localtime.local_date(start, zone),
-                                             localtime.local_date(end, zone))
+            # a date as of means through the end of that local day: the days before each end
+            day = dt.timedelta(days=1)
+            figs, data = _evaluation_figures(mine, localtime.local_date(start, zone) - day,
+                                             localtime.local_date(end, zone) - day)
             d.figures += figs
             d.attachments.append((f"evaluation-{tag}.pdf", "application/pdf",
                                   pdf.evaluation_pdf(data, scope=who.name)))
