@@ -25,6 +25,12 @@ browser: ## install Debian's Chromium for the browser tests (Playwright cannot d
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+pdf: ## install Debian's Pango and DejaVu fonts for the PDF reports (WeasyPrint) if they are missing
+	@{ ldconfig -p | grep -q libpangoft2-1.0.so.0 && fc-list 2>/dev/null | grep -qi dejavu; } || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fontconfig >/dev/null; }
+
 java: ## install a Java 17 runtime for the Spark engine and its tests if none is found
 	@command -v java >/dev/null 2>&1 || [ -x "$${JAVA_HOME:-/nonexistent}/bin/java" ] || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -36,13 +42,13 @@ $(DB): | $(VENV)/.installed
 
 demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missing
 
-serve: install $(DB) ## set up, build the demo database if missing, serve the dashboards on http://localhost:5006
+serve: install pdf $(DB) ## set up, build the demo database if missing, serve the dashboards on http://localhost:5006
 	$(BIN)/opeval --db $(DB) serve --port $(PORT)
 
-test: install browser java lint ## set up, lint, run every test
+test: install browser java pdf lint ## set up, lint, run every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install browser java ## run the benchmarks and print figures against their references
+bench: install browser java pdf ## run the benchmarks and print figures against their references
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install ## static checks
@@ -51,4 +57,4 @@ lint: install ## static checks
 clean: ## remove the virtual environment and generated data
 	rm -rf $(VENV) data/demo $(DB) $(DB).wal
 
-.PHONY: help install browser java demo serve test bench lint clean
+.PHONY: help install browser java pdf demo serve test bench lint clean
