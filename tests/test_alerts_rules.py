@@ -261,6 +261,27 @@ def test_load_quarantine_through_ingest(run_cli, tmp_path, db_path):
     assert alerts[0]["link"] == "/data?load=2&kind=pms"
 
 
+def test_the_settings_file_sets_the_alert_thresholds(run_cli, tmp_path, db_path):
+    """The [alerts] table of the settings file holds the rules' thresholds, as the other
+    tables hold the analyses' (issue 16: "thresholds come from the same configuration").
+    With ``quarantine_share_max = 0.6`` in opeval.toml beside the database, a load of 2
+    rows with one bad (50 %) is not more than 60 %: the load's own check fires nothing,
+    where the default 5 % fires (test above). `opeval alerts run --config` with a file
+    saying 0.4: 50 % is more than 40 %, so that load fires now, once."""
+    (tmp_path / "opeval.toml").write_text("[alerts]\nquarantine_share_max = 0.6\n")
+    (tmp_path / "b.csv").write_text("pm_id,oi_code,lines,zone\nFI-1,OI01,1,Z\nFI-2,x,1,Z\n")
+    code, out, err = run_cli("ingest", "pms", tmp_path / "b.csv")
+    assert code == 0 and "alerts: 0 alert(s) fired, 0 cleared" in out, err
+    tight = tmp_path / "tight.toml"
+    tight.write_text("[alerts]\nquarantine_share_max = 0.4\n")
+    code, out, err = run_cli("alerts", "run", "--config", tight, "--format", "json")
+    assert code == 0, err
+    assert [e["alert"]["rule"] for e in json.loads(out)["fired"]] == ["load_quarantine"]
+    (tmp_path / "opeval.toml").write_text("[alerts]\nquarantine_share_max = 2\n")
+    code, _, err = run_cli("alerts", "run")
+    assert code != 0 and "quarantine_share_max" in err and err.strip().count("\n") == 0
+
+
 def test_thresholds_are_checked():
     """AlertRules refuses what no rule can use, naming the field."""
     with pytest.raises(ValueError, match="quarantine_share_max must be a number"):

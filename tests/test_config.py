@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from alarm_fixtures import raises
 from evaluation import config
+from evaluation.alerts import AlertRules
 from evaluation.analyses.alarms.rules import BENCHMARKS, PRIORITIES, AlarmRules
 from evaluation.analyses.blacklist import BlacklistConfig
 from evaluation.analyses.efficiency.config import EvaluationConfig
@@ -121,12 +122,22 @@ def blacklist_configs(draw):
         rate_ratio_level=draw(_num(0.001, 0.999)), max_evidence=draw(st.none() | _whole(1)))
 
 
+@st.composite
+def alert_rules(draw):
+    return AlertRules(
+        expiry_warning_days=draw(_whole(1, 400)), alarm_lookback_days=draw(_whole(1, 400)),
+        network_lookback_days=draw(_whole(1, 400)), do_timestamp_quality_min=draw(_num(0, 1)),
+        do_min_interventions=draw(_whole(1, 1000)), m5_silence_days=draw(_whole(1, 400)),
+        m5_min_interventions=draw(_whole(1, 1000)), quarantine_share_max=draw(_num(0, 1)),
+        load_lookback_days=draw(_whole(1, 400)))
+
+
 @settings(max_examples=150, deadline=None)
-@given(evaluation_configs(), alarm_rules(), outage_configs(), blacklist_configs())
-def test_any_valid_config_round_trips_through_toml(ev, al, out, bl):
+@given(evaluation_configs(), alarm_rules(), outage_configs(), blacklist_configs(), alert_rules())
+def test_any_valid_config_round_trips_through_toml(ev, al, out, bl, alerts):
     """Every valid setting written as TOML reads back to equal config objects (floats
     exactly, lists as tuples, tables whole, unset keys unset)."""
-    s = config.Settings(ev, al, out, bl, source="x.toml")
+    s = config.Settings(ev, al, out, bl, alerts, source="x.toml")
     assert config.parse(config.dumps(s), "x.toml") == s
 
 

@@ -4,10 +4,11 @@
 ``data/opeval.duckdb`` under the current directory (where ``make demo`` builds
 the demo database).
 
-**The thresholds.** Every threshold of the four analyses can be set in one TOML
-file, one table per analysis — ``[evaluation]`` (:class:`EvaluationConfig`),
+**The thresholds.** Every threshold of the four analyses and of the alert rules can
+be set in one TOML file, one table each — ``[evaluation]`` (:class:`EvaluationConfig`),
 ``[alarms]`` (:class:`AlarmRules`), ``[outages]`` (:class:`OutageConfig`),
-``[blacklist]`` (:class:`BlacklistConfig`) — read from ``--config FILE``, else
+``[blacklist]`` (:class:`BlacklistConfig`), ``[alerts]`` (:class:`AlertRules`) — read
+from ``--config FILE``, else
 from ``opeval.toml`` beside the database (the file the dashboards read too).
 Keys are the classes' field names; a key left out keeps its default. The
 classes check the values themselves; an error names the file, the table, the
@@ -46,12 +47,13 @@ def default_db() -> str:
 def _classes() -> dict[str, type]:
     """The table name of each analysis and its config class (imported when needed: the
     CLI starts faster)."""
+    from .alerts.config import AlertRules
     from .analyses.alarms.rules import AlarmRules
     from .analyses.blacklist import BlacklistConfig
     from .analyses.efficiency.config import EvaluationConfig
     from .analyses.outages.correlation import OutageConfig
     return {"evaluation": EvaluationConfig, "alarms": AlarmRules, "outages": OutageConfig,
-            "blacklist": BlacklistConfig}
+            "blacklist": BlacklistConfig, "alerts": AlertRules}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Settings:
     alarms: object
     outages: object
     blacklist: object
+    alerts: object
     source: str | None = None
 
     @classmethod

@@ -28,7 +28,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import localtime
+from .. import config, localtime
 from ..auth.roles import Principal
 from ..auth.scope import scoped_tables
 from ..store import db, privacy, settings, writer
@@ -141,25 +141,29 @@ def _alarm_figures(tables, periods, rules) -> tuple[list[dict], dict]:
     return figs, cur
 
 
-def _outage_figures(tables, periods, zone, key) -> tuple[list[dict], dict, dict]:
+def _outage_figures(tables, periods, zone, key, rules) -> tuple[list[dict], dict, dict]:
     from ..analyses.blacklist import blacklist
     from ..analyses.outages import analyse
     (s, e), (ps, pe) = periods
-    cur = analyse(tables, since=s, as_of=e, pseudonym_key=key, zone=zone).to_dict()
-    prev = analyse(tables, since=ps, as_of=pe, pseudonym_key=key, zone=zone).to_dict()
+    cur = analyse(tables, since=s, as_of=e, pseudonym_key=key, zone=zone,
+                  config=rules.outages).to_dict()
+    prev = analyse(tables, since=ps, as_of=pe, pseudonym_key=key, zone=zone,
+                   config=rules.outages).to_dict()
     figs = [_figure("/outages", label, cur["network"][k], prev["network"][k])
             for label, k in OUTAGE_FIGURES]
-    b = blacklist(tables, since=s, as_of=e, zone=zone).to_dict()
-    pb = blacklist(tables, since=ps, as_of=pe, zone=zone).to_dict()
+    b = blacklist(tables, since=s, as_of=e, zone=zone, config=rules.blacklist,
+                  outage_config=rules.outages).to_dict()
+    pb = blacklist(tables, since=ps, as_of=pe, zone=zone, config=rules.blacklist,
+                   outage_config=rules.outages).to_dict()
     figs.append(_figure("/outages", "blacklist candidates", len(b["candidates"]),
                         len(pb["candidates"])))
     return figs, cur, b
 
 
-def _evaluation_figures(tables, start: dt.date, end: dt.date) -> tuple[list[dict], dict]:
+def _evaluation_figures(tables, start: dt.date, end: dt.date, cfg) -> tuple[list[dict], dict]:
     from ..analyses.efficiency import evaluate
-    cur = evaluate(tables, as_of=end).as_dict()
-    prev = evaluate(tables, as_of=start).as_dict()
+    cur = evaluate(tables, as_of=end, config=cfg).as_dict()
+    prev = evaluate(tables, as_of=start, config=cfg).as_dict()
     c = Counter(s["classification"] for s in cur["systems"])
     p = Counter(s["classification"] for s in prev["systems"])
     from ..reports.pdf import CLASS_ORDER
@@ -171,14 +175,15 @@ def build(path: str | os.PathLike, who: Principal, period: str = "week",
           end: dt.datetime | None = None, now: dt.datetime | None = None,
           key: bytes | None = None) -> Digest:
     """The digest of the ``period`` ending at ``end`` (naive UTC; default: the end of the
-    last whole period) for ``who``. An OC needs the store's pseudonym ``key``."""
-    from ..analyses.alarms.rules import AlarmRules
+    last whole period) for ``who``, with the thresholds of the settings file beside the
+    database (as the pages). An OC needs the store's pseudonym ``key``."""
     from ..reports import pdf
     from .engine import utc_now
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     path = os.fspath(path)
     now = now or utc_now()
+    rules = config.for_database(path)
     tables = open_tables(path)
     try:
         zone = tables.zone
@@ -197,18 +202,20 @@ def build(path: str | os.PathLike, who: Principal, period: str = "week",
             # a date as of means through the end of that local day: the days before each end
             day = dt.timedelta(days=1)
             figs, data = _evaluation_figures(mine, localtime.local_date(start, zone) - day,
-                                             localtime.local_date(end, zone) - day)
+                                             localtime.local_date(end, zone) - day,
+                                             rules.evaluation)
             d.figures += figs
             d.attachments.append((f"evaluation-{tag}.pdf", "application/pdf",
                                   pdf.evaluation_pdf(data, scope=who.name)))
         if who.may_open("/alarms"):
-            figs, data = _alarm_figures(mine, periods, AlarmRules())
+            figs, data = _alarm_figures(mine, periods, rules.alarms)
             d.figures += figs
             d.attachments.append((f"alarms-{tag}.pdf", "application/pdf",
                                   pdf.alarms_pdf(json.loads(json.dumps(data, default=str)),
                                                  scope=who.name)))
         if who.may_open("/outages"):
-            figs, o, b = _outage_figures(mine, periods, zone, key if who.role == "oc" else None)
+            figs, o, b = _outage_figures(mine, periods, zone, key if who.role == "oc" else None,
+                                       rules)
             d.figures += figs
             d.attachments.append((f"outages-{tag}.pdf", "application/pdf",
                                   pdf.outages_pdf(o, b, key if who.role == "oc" else None,

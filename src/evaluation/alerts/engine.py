@@ -15,7 +15,8 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .. import localtime
+from .. import config, localtime
+from ..config import Settings
 from ..store import db, privacy, writer
 from ..store.engine import open_tables
 from ..store.schema import SCHEMA_VERSION
@@ -23,7 +24,7 @@ from . import delivery as send
 from . import messages, scope, store
 from .model import CHANGE, Condition
 from .recipients import Delivery
-from .rules import RULES, Context, Thresholds
+from .rules import RULES, Context
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def check(ctx: Context, names: Iterable[str] | None = None
     return found, observed, errors
 
 
-def _read(path: str, thresholds: Thresholds, now: dt.datetime, today: dt.date | None,
+def _read(path: str, thresholds: Settings, now: dt.datetime, today: dt.date | None,
           names) -> tuple[dict, dict, dict]:
     tables = open_tables(path)
     try:
@@ -100,17 +101,19 @@ def _deliverable(d: Delivery) -> bool:
     return bool(d.recipients)
 
 
-def run(path: str | os.PathLike, thresholds: Thresholds | None = None,
+def run(path: str | os.PathLike, thresholds: Settings | None = None,
         delivery: Delivery | None = None, now: dt.datetime | None = None,
         today: dt.date | None = None, rules: Iterable[str] | None = None,
         command: str = "opeval alerts run", wait: float | None = None,
         say: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] | None = None) -> RunResult:
     """Check the rules on the store at ``path``, record the run and deliver (see the
-    module docstring). ``now`` (naive UTC) and ``today`` (the database's local day) come
-    from the clock unless given; ``rules`` limits the run to some rules."""
+    module docstring) with the ``thresholds`` in force (default: the settings file beside
+    the database, :func:`evaluation.config.for_database`). ``now`` (naive UTC) and
+    ``today`` (the database's local day) come from the clock unless given; ``rules``
+    limits the run to some rules."""
     path = os.fspath(path)
-    thresholds = thresholds or Thresholds()
+    thresholds = thresholds or config.for_database(path)
     delivery = delivery or Delivery()
     now = now or utc_now()
     if not os.path.exists(path):

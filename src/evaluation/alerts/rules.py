@@ -3,7 +3,8 @@
 Every rule reads what the CLI and the pages read — :func:`evaluation.analyses.efficiency.
 evaluate`, :func:`evaluation.analyses.alarms.alarm_report`,
 :func:`evaluation.analyses.outages.analyse`, :func:`evaluation.analyses.blacklist.blacklist`,
-the store's ``load_log`` — with the thresholds in force (:class:`Thresholds`). A rule
+the store's ``load_log`` — with the thresholds in force (:class:`evaluation.config.Settings`,
+the tables of the settings file, ``[alerts]`` for the rules' own). A rule
 returns the subjects for which it holds *now*; :mod:`.engine` turns the differences
 between two runs into alerts (one per episode).
 
@@ -40,19 +41,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import ibis
 import pandas as pd
 
-from ..analyses.alarms.rules import AlarmRules
-from ..analyses.blacklist import BlacklistConfig
-from ..analyses.efficiency.config import EvaluationConfig
-from ..analyses.outages.correlation import OutageConfig
 from ..analyses.outages.quality import timestamp_quality
+from ..config import Settings
 from ..store.engine import Tables
-from .config import AlertRules
 from .model import CHANGE, EVENT, STATE, Condition, Rule, link
 
 EVIDENCE_ROWS = 20
@@ -64,24 +60,13 @@ CLASS_RANK = {"fit": 0, "fit_with_remarks": 1, "impaired": 2, "unfit": 3}
 ``insufficient_evidence`` is no rank: a system without enough records cannot worsen."""
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """The thresholds in force, one object per analysis (the tables of the settings file)."""
-
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    alarms: AlarmRules = field(default_factory=AlarmRules)
-    outages: OutageConfig = field(default_factory=OutageConfig)
-    blacklist: BlacklistConfig = field(default_factory=BlacklistConfig)
-    alerts: AlertRules = field(default_factory=AlertRules)
-
-
 class Context:
     """What the rules read at one run: the tables, the thresholds, the day ``today`` (for
     validity; the clock's day by default, given in tests), the clock time ``now`` (for the
     loads, which are dated by the clock), and the baselines of the change rules. Each
     analysis runs at most once, when a rule first asks for it."""
 
-    def __init__(self, tables: Tables, thresholds: Thresholds, now: dt.datetime,
+    def __init__(self, tables: Tables, thresholds: Settings, now: dt.datetime,
                  today: dt.date, baselines: dict[str, dict[str, str]] | None = None):
         self.tables = tables
         self.t = thresholds

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import time
 
+from .. import config
 from ..auth.roles import LOCAL_ADMIN, ROLES, Principal
 from ..errors import OpevalError
 from ._output import add_wait_option, command_line, emit, say_waiting
@@ -79,6 +80,7 @@ def register(sub, common) -> None:
                        help="the day the validity rules compare with (default: today in the "
                             "database's time zone)")
         add_wait_option(r)
+        config.add_config_option(r)
         return r
 
     r = runner("run", "check every rule once, record and deliver")
@@ -124,8 +126,9 @@ def _delivery(args):
 
 def run(args) -> int:
     from ..alerts.engine import run as run_alerts
-    result = run_alerts(args.db, delivery=_delivery(args), today=args.today, rules=args.rules,
-                        command=command_line(args), wait=args.wait, say=say_waiting)
+    result = run_alerts(args.db, config.for_command(args), delivery=_delivery(args),
+                        today=args.today, rules=args.rules, command=command_line(args),
+                        wait=args.wait, say=say_waiting)
     if args.format == "json":
         return emit(args, json.dumps(result_dict(result), indent=2, ensure_ascii=False))
     return emit(args, render_result(result))
@@ -158,8 +161,9 @@ def watch(args) -> int:
     n = 0
     while True:
         delivery = _delivery(args)
-        result = run_alerts(args.db, delivery=delivery, today=args.today, rules=args.rules,
-                            command=command_line(args), wait=args.wait, say=say_waiting)
+        result = run_alerts(args.db, config.for_command(args), delivery=delivery,
+                            today=args.today, rules=args.rules, command=command_line(args),
+                            wait=args.wait, say=say_waiting)
         print(render_result(result), flush=True)
         if delivery is not None:
             for line in send_due(args.db, delivery):
