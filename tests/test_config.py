@@ -87,6 +87,15 @@ def alarm_rules(draw):
         tuning_min_closed=draw(_whole(1, 100)), lower_priority_false_share=draw(_num(0, 1)),
         raise_priority_false_share=draw(_num(0, 1)), raise_priority_left_share=draw(_num(0, 1)),
         shelve_repeat_share=draw(_num(0, 1)), shelve_false_share=draw(_num(0, 1)),
+        avalanche_window_s=draw(_whole(1, 3600)), avalanche_min_alarms=draw(_whole(1)),
+        avalanche_top_followers=draw(_whole(1, 100)), follow_window_s=draw(_num(0.001, 1e5)),
+        consequence_min_together=draw(_whole(1)),
+        consequence_alpha=draw(_num(0, 1, exclude_min=True, exclude_max=True)),
+        consequence_min_confidence=draw(_num(0, 1)), consequence_min_lift=draw(_num(0, 1e3)),
+        sequence_top_n=draw(_whole(1, 100)), standing_series_max_steps=draw(_whole(1)),
+        nuisance_weights=tuple(draw(st.lists(_num(0, 10), min_size=4, max_size=4)
+                                    .filter(lambda w: sum(w) > 0))),
+        nuisance_top_n=draw(_whole(1, 100)),
         benchmarks=draw(st.dictionaries(st.sampled_from(list(BENCHMARKS)), _num(0, 1e6))))
 
 
@@ -153,6 +162,18 @@ def test_any_valid_config_round_trips_through_toml(ev, al, out, bl, alerts):
     ("[alarms.benchmarks]\nfleeting_mx = 1\n", "f.toml: [alarms] benchmarks has no key 'fleeting_mx'"),
     ("[alarms]\nhigh_priorities = [1, 9]\n",
      "f.toml: [alarms] high_priorities must be a list of priorities from 1 to 5, not [1, 9]"),
+    ("[alarms]\nconsequence_alpha = 1\n",
+     "f.toml: [alarms] consequence_alpha must be a number above 0 and below 1, not 1"),
+    ("[alarms]\nfollow_window_s = 0\n",
+     "f.toml: [alarms] follow_window_s must be a number of at least 0.001, not 0"),
+    ("[alarms]\nnuisance_weights = [0, 0, 0, 0]\n",
+     "f.toml: [alarms] nuisance_weights must be 4 weights (chatter, fleeting, repeat, standing), "
+     "not all 0, not [0, 0, 0, 0]"),
+    ("[alarms]\nnuisance_weights = [1, 1]\n",
+     "f.toml: [alarms] nuisance_weights must be 4 weights (chatter, fleeting, repeat, standing), "
+     "not all 0, not [1, 1]"),
+    ("[alarms]\navalanche_min_alarms = 0\n",
+     "f.toml: [alarms] avalanche_min_alarms must be a whole number of at least 1, not 0"),
     ("[evaluation]\nmax_cycle_months = 7\n",
      "f.toml: [evaluation] max_cycle_months must be at most 6 (5.1.2: half a year), not 7"),
     ("[evaluation]\nresponse_h = \"half an hour\"\n",

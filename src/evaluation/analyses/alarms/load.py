@@ -12,6 +12,8 @@ import datetime as dt
 import math
 
 import ibis
+import numpy as np
+import pandas as pd
 from ibis import _
 
 from .rules import AlarmRules
@@ -91,7 +93,8 @@ def rates(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
     ``avg_per_hour``, ``avg_per_day``, ``peak_per_10min``, ``flood_intervals``,
     ``flood_interval_share`` (the ISA-18.2 share of 10-minute periods with more
     than 10 alarms), ``hours``, ``busy_hours`` and ``busy_hour_share`` (hours
-    with more than 30 alarms). Empty intervals count in the averages; a system
+    with more than 30 alarms), ``peak_to_average`` (the busiest interval's
+    alarms over the average interval's). Empty intervals count in the averages; a system
     is not charged for intervals outside its own window. Busiest first;
     positions with the same average in position order, so every engine lists
     them alike.
@@ -107,6 +110,8 @@ def rates(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
     joined = (per.join(w, per.position.identical_to(w._sys)).drop("_sys"))
     joined = joined.join(busy, joined.position.identical_to(busy._pos)).drop("_pos")
     return (joined.mutate(avg_per_10min=_.alarms.cast("float64") / _.intervals * per_10,
+                          peak_to_average=_.peak_per_10min.cast("float64") * _.intervals
+                          / _.alarms,
                           avg_per_hour=_.alarms.cast("float64") / _.intervals * per_10 * 6,
                           avg_per_day=_.alarms.cast("float64") / _.intervals * per_10 * 144,
                           flood_interval_share=_.flood_intervals.cast("float64") / _.intervals,
@@ -181,3 +186,50 @@ def priority_distribution(levels: dict) -> dict:
     n = sum(int(levels.get(k) or 0) for k in ("high", "medium", "low"))
     out = {k: (int(levels.get(k) or 0) / n if n else None) for k in ("high", "medium", "low")}
     return dict(out, prioritised=n, unprioritised=int(levels.get("unprioritised") or 0))
+
+
+WEEK_H = 168
+EPOCH_SLOT = 72
+"""The hour of the week (Monday 00:00 = 0) of the epoch, Thursday 1970-01-01 00:00."""
+
+
+def hour_weekday_counts(cube: ibis.Table) -> ibis.Table:
+    """Alarms per day of the week (``weekday``, 0 Monday … 6 Sunday) and hour of the
+    day (``hour``, 0–23) of their raise, UTC — from the false-alarm cube
+    (:func:`evaluation.analyses.alarms.false_alarms.as_cube`) or any table with
+    those columns and ``alarms``."""
+    return cube.group_by("weekday", "hour").agg(alarms=_.alarms.sum())
+
+
+def slot_hours(windows: pd.DataFrame) -> np.ndarray:
+    """Clock hours observed per hour of the week (168, Monday 00:00 first),
+    summed over the systems' windows (``window_start``, ``window_end``): the
+    hours each window touches, as for the hourly rates."""
+    out = np.zeros(WEEK_H, dtype="int64")
+    if not len(windows):
+        return out
+    h0, h1 = (units_since_epoch(windows[c], 3600) for c in ("window_start", "window_end"))
+    slots = np.arange(WEEK_H)[:, None]
+    # hours h of [h0, h1] with (h + EPOCH_SLOT) mod 168 == slot
+    count = ((h1[None, :] + EPOCH_SLOT - slots) // WEEK_H
+             - (h0[None, :] - 1 + EPOCH_SLOT - slots) // WEEK_H)
+    return count.sum(axis=1)
+
+
+def load_pattern(counts: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """Hour-of-day × day-of-week load: every one of the 168 hours of the week
+    (``weekday`` 0 Monday … 6, ``hour`` 0–23, UTC) with ``alarms`` raised in it,
+    ``hours`` observed (:func:`slot_hours`) and ``avg_per_hour`` (alarms per
+    observed hour; NULL when none was observed)."""
+    grid = pd.DataFrame({"weekday": np.repeat(np.arange(7), 24), "hour": np.tile(np.arange(24), 7)})
+    c = counts[["weekday", "hour", "alarms"]].astype("int64") if len(counts) else counts
+    grid = grid.merge(c, on=["weekday", "hour"], how="left") if len(c) else grid.assign(alarms=0)
+    grid["alarms"] = grid.alarms.fillna(0).astype("int64")
+    grid["hours"] = slot_hours(windows)
+    grid["avg_per_hour"] = grid.alarms / grid.hours.where(grid.hours > 0)
+    return grid
+
+
+def units_since_epoch(times: pd.Series, unit_s: int) -> np.ndarray:
+    """Whole ``unit_s``-second units since the epoch of naive UTC times (floor)."""
+    return ((pd.to_datetime(times) - pd.Timestamp(0)) // pd.Timedelta(seconds=unit_s)).to_numpy()

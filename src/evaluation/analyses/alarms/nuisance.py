@@ -9,7 +9,19 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from .prep import KEY, TIME_COLUMNS, facts, millis, runs, seconds, with_window
+from .prep import (
+    KEY,
+    TIME_COLUMNS,
+    ended_at,
+    ended_unknown,
+    facts,
+    key_raises,
+    millis,
+    number_keys,
+    seconds,
+    with_key,
+    with_window,
+)
 from .rules import OPEN_STATUSES, AlarmRules
 
 
@@ -54,15 +66,18 @@ def chatter_index(inst: ibis.Table, by=KEY) -> ibis.Table:
                  median_run_s=_.gap_s.median()))
 
 
-def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
+def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules(),
+              keys: ibis.Table | None = None, raises: ibis.Table | None = None) -> ibis.Table:
     """Per alarm key (system, definition, resource): additive facts.
 
     Everything per definition, per resource or overall is a sum (or min/max)
-    of these rows. Each distinct key first gets a number (``key_id``), so the
+    of these rows. Each distinct key first gets a number (``key_id``,
+    :func:`evaluation.analyses.alarms.prep.number_keys`), so the
     one window of the analysis — the gaps between raises of the same alarm,
-    :func:`evaluation.analyses.alarms.prep.runs` — sorts (number, time) pairs
+    :func:`evaluation.analyses.alarms.prep.key_raises` — sorts (number, time) pairs
     rather than three strings; then two group-bys on that number (the window
-    pass and the plain per-alarm facts) meet the key strings again.
+    pass and the plain per-alarm facts) meet the key strings again. ``keys``
+    and ``raises`` pass those two tables when the caller made (and cached) them.
     Columns: ``alarms``, ``priority`` (highest =
     lowest number), ``chatter_raises``, ``repeat_alarms``, ``runs`` (raises with
     a previous raise of the same alarm), ``inv_run_sum`` (Σ 1/r, for ψ),
@@ -75,13 +90,10 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     (the latest time any of its records carries).
     """
     window = rules.chatter_window_s
-    keys = alarms.select(*KEY).distinct().mutate(
-        key_id=ibis.row_number().over(ibis.window(order_by=list(KEY))))
-    named = keys.rename({f"_{k}": k for k in KEY})
-    f = facts(alarms)
-    f = (f.join(named, [f[k].identical_to(named[f"_{k}"]) for k in KEY])
-         .drop(*KEY, *[f"_{k}" for k in KEY]))
-    flagged = flag_nuisance(runs(f, rules.chatter_raises, key=("key_id",)), rules)
+    keys = number_keys(alarms) if keys is None else keys
+    raises = key_raises(alarms, keys, rules.chatter_raises) if raises is None else raises
+    f = with_key(facts(alarms), keys)
+    flagged = flag_nuisance(raises, rules)
     a = (flagged.group_by("key_id")
          .agg(alarms=_.count(),
               chatter_raises=_.chatter.cast("int64").sum(),
@@ -104,7 +116,8 @@ def key_facts(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Tabl
     # the latest record of a key from the latest of each of its times (cheaper
     # than a greatest over every alarm's times)
     lasts = [f"_last_{c}" for c in TIME_COLUMNS[1:]]
-    out = keys.join(a, "key_id").join(b, "key_id").drop("key_id")
+    out = (keys.drop("alarm_no", "sys_no").join(a, "key_id").join(b, "key_id")
+           .drop("key_id"))
     return out.mutate(last_record=ibis.greatest(
         _.last_raised, *[_[c].fill_null(_.last_raised) for c in lasts])).drop(*lasts)
 
@@ -167,18 +180,6 @@ def _cut(cut) -> ibis.Value:
     return cut if isinstance(cut, ibis.Value) else ibis.literal(cut, type="timestamp")
 
 
-def ended_at(alarms: ibis.Table) -> ibis.Value:
-    """When the alarm stopped standing: returned to normal or closed, whichever
-    came first (NULL while neither is known)."""
-    return ibis.least(alarms.cleared_at, alarms.closed_at)
-
-
-def _ended_unknown(alarms: ibis.Table) -> ibis.Value:
-    """Closed or expired by status, but with no time: ended, at an unknown time."""
-    return (ended_at(alarms).isnull()
-            & alarms.status.isin(("closed", "expired"))).fill_null(False)
-
-
 def is_active(alarms: ibis.Table, cut) -> ibis.Value:
     """An alarm stands at ``cut`` (a time, or a column: each system's window end)
     when it was raised by then and has neither returned to normal nor been
@@ -187,7 +188,7 @@ def is_active(alarms: ibis.Table, cut) -> ibis.Value:
     cut = _cut(cut)
     ended = ended_at(alarms)
     return ((alarms.raised_at <= cut) & (ended.isnull() | (ended > cut))
-            & ~_ended_unknown(alarms))
+            & ~ended_unknown(alarms))
 
 
 def standing_facts(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = AlarmRules()
@@ -217,7 +218,7 @@ def standing_facts(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = Ala
     until = ibis.ifelse(end.notnull() & (end <= t.window_end), end, t.window_end)
     t = t.mutate(ended_at=ibis.ifelse(end <= t.window_end, end, ibis.null("timestamp")),
                  stood_h=seconds(until, t.raised_at) / 3600.0, active=active,
-                 unknown=_ended_unknown(t))
+                 unknown=ended_unknown(t))
     return (t.filter(_.active | (~_.unknown & (_.stood_h > rules.stale_after_h)))
             .select("alarm_id", "system_id", "definition", "resource_id", "priority",
                     "raised_at", "status", "handled_at", "window_end", "ended_at", "stood_h",

@@ -86,11 +86,12 @@ def facts(alarms: ibis.Table) -> ibis.Table:
     )
 
 
-def runs(alarms: ibis.Table, chatter_raises: int = 3, key=KEY) -> ibis.Table:
+def runs(alarms: ibis.Table, chatter_raises: int = 3, key=KEY, group=None) -> ibis.Table:
     """The raises only (``key``, ``raised_at``) with ``gap_s`` and ``span_s`` as in
     :func:`instances` — a narrow table, so the sort behind the window carries
-    little payload. ``key`` names the columns that identify one alarm."""
-    w = ibis.window(group_by=[_[k] for k in key], order_by=_.raised_at)
+    little payload. ``key`` names the columns kept, ``group`` those that
+    identify one alarm (default: all of ``key``)."""
+    w = ibis.window(group_by=[_[k] for k in (group or key)], order_by=_.raised_at)
     t = alarms.select(*key, "raised_at").mutate(
         prev_raised=_.raised_at.lag().over(w),
         back_raised=_.raised_at.lag(chatter_raises - 1).over(w))
@@ -98,6 +99,54 @@ def runs(alarms: ibis.Table, chatter_raises: int = 3, key=KEY) -> ibis.Table:
         gap_s=seconds(_.raised_at, _.prev_raised),
         span_s=seconds(_.raised_at, _.back_raised),
     ).drop("prev_raised", "back_raised")
+
+
+def ended_at(alarms: ibis.Table) -> ibis.Value:
+    """When the alarm stopped standing: returned to normal or closed, whichever
+    came first (NULL while neither is known)."""
+    return ibis.least(alarms.cleared_at, alarms.closed_at)
+
+
+def ended_unknown(alarms: ibis.Table) -> ibis.Value:
+    """Closed or expired by status, but with no time: ended, at an unknown time."""
+    return (ended_at(alarms).isnull()
+            & alarms.status.isin(("closed", "expired"))).fill_null(False)
+
+
+def number_keys(alarms: ibis.Table) -> ibis.Table:
+    """Each distinct alarm key (system, definition, resource) with numbers, so that
+    windows and joins over every raise sort and match integers, not strings:
+    ``key_id`` (the key's rank), ``alarm_no`` (the rank of its definition and
+    resource: one alarm across systems) and ``sys_no`` (the rank of its system;
+    systems without a name are one system)."""
+    return alarms.select(*KEY).distinct().mutate(
+        key_id=ibis.row_number().over(ibis.window(order_by=list(KEY))),
+        alarm_no=ibis.dense_rank().over(ibis.window(order_by=["definition", "resource_id"])),
+        sys_no=ibis.dense_rank().over(ibis.window(order_by=["system_id"])))
+
+
+def with_key(alarms: ibis.Table, keys: ibis.Table) -> ibis.Table:
+    """``alarms`` with the numbers of their key (:func:`number_keys`), key columns dropped."""
+    named = keys.rename({f"_{k}": k for k in KEY})
+    return (alarms.join(named, [alarms[k].identical_to(named[f"_{k}"]) for k in KEY])
+            .drop(*KEY, *[f"_{k}" for k in KEY]))
+
+
+def key_raises(alarms: ibis.Table, keys: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
+    """Every raise as numbers only: ``key_id``, ``sys_no``, ``alarm_no``, ``raised_at``,
+    ``gap_s`` and ``span_s`` (as in :func:`instances`) and ``ended_at``
+    (:func:`_stood_until`: NULL while standing) — the one
+    window over all raises, which the per-key facts, consequential alarms,
+    avalanches and sequences all read."""
+    t = with_key(alarms.select(*KEY, "raised_at", ended_at=_stood_until(alarms)), keys)
+    return runs(t, chatter_raises, key=("key_id", "sys_no", "alarm_no", "ended_at"),
+                group=("key_id",))
+
+
+def _stood_until(alarms: ibis.Table) -> ibis.Value:
+    """When the alarm stopped standing (:func:`ended_at`); its raise when it ended
+    at an unknown time (closed or expired by status only): it never stood."""
+    return ibis.ifelse(ended_unknown(alarms), alarms.raised_at, ended_at(alarms))
 
 
 def instances(alarms: ibis.Table, chatter_raises: int = 3) -> ibis.Table:
@@ -176,3 +225,32 @@ def with_window(t: ibis.Table, wins: ibis.Table) -> ibis.Table:
     without a name are one system too)."""
     w = wins.rename(_sys="system_id")
     return t.join(w, t.system_id.identical_to(w._sys)).drop("_sys")
+
+
+class KeyNames:
+    """The names behind the numbers of :func:`number_keys` (a small table, read
+    once), to name the alarms and systems of results computed on numbers."""
+
+    def __init__(self, keys: ibis.Table):
+        k = keys.select("sys_no", "alarm_no", *KEY).execute()
+        self.alarms = (k[["alarm_no", "definition", "resource_id"]].drop_duplicates("alarm_no")
+                       .set_index("alarm_no"))
+        self.systems = k[["sys_no", "system_id"]].drop_duplicates("sys_no").set_index("sys_no")
+
+    def name_alarm(self, df, column: str = "alarm_no", prefix: str = ""):
+        """``df`` with ``{prefix}definition`` and ``{prefix}resource_id`` in place of
+        the alarm number in ``column``."""
+        named = self.alarms.rename(columns={"definition": f"{prefix}definition",
+                                            "resource_id": f"{prefix}resource_id"})
+        pos = df.columns.get_loc(column)
+        out = df.join(named, on=column).drop(columns=[column])
+        cols = list(out.columns)
+        moved = cols[-2:]
+        return out[cols[:pos] + moved + [c for c in cols[pos:] if c not in moved]]
+
+    def name_system(self, df, column: str = "sys_no"):
+        """``df`` with ``system_id`` in place of the system number in ``column``."""
+        pos = df.columns.get_loc(column)
+        out = df.join(self.systems, on=column).drop(columns=[column])
+        cols = list(out.columns)
+        return out[cols[:pos] + ["system_id"] + [c for c in cols[pos:-1]]]

@@ -17,8 +17,8 @@ import pandas as pd
 from ibis import _
 
 from ... import localtime, period
-from . import false_alarms, lifecycle, load, nuisance, tuning
-from .prep import facts, select, windows
+from . import false_alarms, lifecycle, load, nuisance, rationalisation, tuning
+from .prep import facts, key_raises, number_keys, select, windows
 from .rules import AlarmRules, rate_class, rate_grade
 
 
@@ -50,18 +50,25 @@ def records(df: pd.DataFrame) -> list[dict]:
     out = df.copy()
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].map(lambda v: None if pd.isna(v) else v.isoformat())
+            out[c] = _iso(out[c])
         elif pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c].astype(object).where(out[c].notna() & ~out[c].isin([float("inf"),
                                                                                    float("-inf")]),
                                                  None)
-    rows = out.to_dict("records")
-    if any(pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_extension_array_dtype(df[c])
-           for c in df.columns):
-        rows = [{k: _clean(v) for k, v in r.items()} for r in rows]
-    else:
-        rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in rows]
-    return rows
+        elif pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_extension_array_dtype(out[c]):
+            out[c] = [_clean(v) for v in out[c].astype(object)]
+    return out.to_dict("records")   # native Python values (pandas boxes them)
+
+
+def _iso(times: pd.Series) -> pd.Series:
+    """Naive times as ``datetime.isoformat`` writes them (microseconds only when
+    not zero), NaT as None; aware times one by one."""
+    if getattr(times.dt, "tz", None) is not None:
+        return times.map(lambda v: None if pd.isna(v) else v.isoformat()).astype(object)
+    us = times.dt.microsecond
+    text = (times.dt.strftime("%Y-%m-%dT%H:%M:%S")
+            + ("." + us.astype("Int64").astype(str).str.zfill(6)).where(us != 0, ""))
+    return text.astype(object).where(times.notna(), None)
 
 
 def data_end(alarms: ibis.Table) -> dt.datetime | None:
@@ -109,7 +116,9 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     # Facts later than as_of must be forgotten, unless there are none.
     t = select(alarms, as_of, since, system_id, mask=end is not None and end > as_of)
     f = facts(t)                                   # no windows: life cycle, false alarms
-    keyf = nuisance.key_facts(t, rules)            # the one windowed pass
+    keys = _cached(number_keys(t), cache)
+    raises = _cached(key_raises(t, keys, rules.chatter_raises), cache)  # the one windowed pass
+    keyf = nuisance.key_facts(t, rules, keys, raises)
     ic = load.interval_counts(t, "system_id", rules)
     cube = false_alarms.as_cube(f)
     if cache:
@@ -160,6 +169,8 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     per_priority = load.counts_by(t, "priority").execute()
     levels = records(load.priority_levels(t, rules).execute())
     per_system = load.counts_by(keyf, "system_id").execute()
+    rat = rationalisation.compute(raises, keys, episodes, cube, ic, wins.execute(), per_def,
+                                  episode_df, rules)
 
     # floods with their top contributors
     floods = []
@@ -226,6 +237,8 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
         closed_without_handling_share=life_row.get("closed_without_handling_share"),
         high_priority_share=prio["high"],
         priority_distribution=prio,
+        peak_to_average=peak10 / avg10 if avg10 else None,
+        **rat.kpis(),
     )
     kpis["benchmark_status"] = _benchmark_status(kpis, rules.benchmarks)
     longest = (episode_df.groupby("definition").stood_h.agg(["size", "max"])
@@ -255,6 +268,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
         parameters=params,
         period=covered.as_dict(),
         warnings=covered.warnings(OUTSIDE_DATA),
+        **rat.to_json(records),
     )
 
 
@@ -308,8 +322,8 @@ def _pooled_chatter_index(per_def: pd.DataFrame) -> float | None:
 def _empty_rates() -> pd.DataFrame:
     return pd.DataFrame(columns=["position", "window_start", "window_end", "alarms",
                                  "peak_per_10min", "flood_intervals", "intervals", "hours",
-                                 "busy_hours", "avg_per_10min", "avg_per_hour", "avg_per_day",
-                                 "flood_interval_share", "busy_hour_share"])
+                                 "busy_hours", "avg_per_10min", "peak_to_average", "avg_per_hour",
+                                 "avg_per_day", "flood_interval_share", "busy_hour_share"])
 
 
 def _operators(ops: pd.DataFrame, n_intervals: int, rules: AlarmRules) -> list[dict]:

@@ -121,6 +121,51 @@ class AlarmRules:
     shelve_false_share: float = 0.8
     """… and at least this share of its closed alarms were false alarms. Source: ISA-18.2 /
     EEMUA 191 (shelving), project choice (80 %)."""
+    avalanche_window_s: int = 60
+    """An avalanche minute: a clock-aligned window of this many seconds of one operator
+    position (a system) holding at least ``avalanche_min_alarms`` alarms; consecutive
+    avalanche windows form one avalanche, whose first alarm is the likely initiator. Source:
+    the public pandas ISA-18.2 analyser opeval was compared with in issue 17 (1-minute
+    windows)."""
+    avalanche_min_alarms: int = 10
+    """An avalanche window holds **at least** this many alarms (boundary included): a whole
+    ISA-18.2 flood's worth (more than 10 in 10 minutes) packed into one minute. Source: the
+    issue-17 analyser (threshold 10)."""
+    avalanche_top_followers: int = 5
+    """How many of the alarms that followed the initiator are listed per avalanche. Source:
+    project choice (a table row's width)."""
+    follow_window_s: float = 60.0
+    """B follows A when B is raised 0 to this many seconds after A (both bounds included) in
+    the same system: the window of consequential pairs, suppression advice and sequences;
+    at least a millisecond (the resolution the pairs are timed in). Source: ISA-18.2 names
+    consequential alarms without a window; project choice (the avalanche minute, 60 s)."""
+    consequence_min_together: int = 5
+    """A pair A → B is tested only when A's episodes were followed by B at least this many
+    times (fewer is anecdote, as ``tuning_min_false``). Source: project choice."""
+    consequence_alpha: float = 0.01
+    """The family-wise error rate of the binomial test of every pair tried, Holm-corrected
+    (Holm 1979, step-down Bonferroni); strictly between 0 and 1. Source: project choice
+    (1 %, stricter than the usual 5 %: a wrong suppression hides a real alarm)."""
+    consequence_min_confidence: float = 0.7
+    """Suppression advice "suppress B while A is active" needs B after at least this share of
+    A's episodes (boundary included). Source: the issue-17 analyser (confidence 0.7)."""
+    consequence_min_lift: float = 3.0
+    """… and B after A at least this many times as often as chance (boundary included).
+    Source: the issue-17 analyser (lift 3)."""
+    sequence_top_n: int = 15
+    """The busiest alarms kept in the transition matrix, and the number of most frequent
+    sequences of each length listed. Source: the issue-17 analyser (top 15)."""
+    standing_series_max_steps: int = 1000
+    """The series of standing alarms uses the shortest step of 10 min, 1 h, 1 day or 1 week
+    that keeps each system's window within this many steps (the longest step when none
+    does). Source: project choice (a chart's width in pixels; not a performance rule)."""
+    nuisance_weights: tuple = (1.0, 1.0, 1.0, 1.0)
+    """The weights of the four parts of the composite nuisance score, in the order chatter,
+    fleeting, repeat and standing shares; numbers of at least 0, not all 0. Source: project
+    choice (equal: no standard weighs them; the issue-17 analyser weighs 0.35 chatter, 0.35
+    repeats, 0.30 load)."""
+    nuisance_top_n: int = 20
+    """The alarms listed by nuisance score, the highest first. Source: project choice."""
     benchmarks: dict = field(default_factory=lambda: dict(BENCHMARKS))
     """The recommended performance figures (:data:`BENCHMARK_RULES`, one key each; a key
     left out keeps its default). Source: ISA-18.2 performance-metric table, EEMUA 191."""
@@ -154,6 +199,18 @@ class AlarmRules:
         if both:
             raise ValueError(f"medium_priorities must not repeat a high priority, not "
                              f"{sorted(both)}")
+        for name in ("avalanche_window_s", "avalanche_min_alarms", "avalanche_top_followers",
+                     "consequence_min_together", "sequence_top_n", "standing_series_max_steps",
+                     "nuisance_top_n"):
+            checks.whole(self, name, least=1)
+        checks.number(self, "follow_window_s", least=0.001)
+        checks.number(self, "consequence_alpha", above=0, below=1)
+        checks.number(self, "consequence_min_confidence", least=0, most=1)
+        checks.number(self, "consequence_min_lift", least=0)
+        checks.items(self, "nuisance_weights", "numbers of at least 0", checks.is_number(least=0))
+        if len(self.nuisance_weights) != 4 or not sum(self.nuisance_weights) > 0:
+            raise ValueError(f"nuisance_weights must be 4 weights (chatter, fleeting, repeat, "
+                             f"standing), not all 0, not {list(self.nuisance_weights)!r}")
         checks.table(self, "benchmarks", "a number of at least 0", checks.is_number(least=0),
                      keys=BENCHMARKS)
 
@@ -257,3 +314,7 @@ def rate_grade(avg_per_10min: float | None, benchmarks: dict = BENCHMARKS) -> st
     if avg_per_10min <= b["eemua_unacceptable_per_10min"]:
         return EEMUA_GRADES[2]
     return EEMUA_GRADES[3]
+
+
+DEFAULT_RULES = AlarmRules()
+"""The rules as stated above, for default arguments."""
