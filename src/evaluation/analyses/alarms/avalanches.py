@@ -141,6 +141,15 @@ def initiators(episode_df: pd.DataFrame) -> pd.DataFrame:
     return g[INITIATOR_COLUMNS]
 
 
+def raises_of(alarms: ibis.Table, system_id: str | None, start, end) -> ibis.Table:
+    """The raises of one avalanche (the drill-down of an episode): the alarms of
+    system ``system_id`` raised in ``[start, end)`` — its minutes — in time order
+    (ties by definition and resource, as the initiator is chosen)."""
+    t = alarms.filter(_.system_id.identical_to(system_id), _.raised_at >= start,
+                      _.raised_at < end)
+    return t.order_by("raised_at", "definition", "resource_id", "alarm_id")
+
+
 @dataclass(frozen=True)
 class Avalanches:
     """The avalanches of an analysis as small tables (columns in

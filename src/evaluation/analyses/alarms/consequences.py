@@ -166,10 +166,10 @@ def pairs_tried(keys: ibis.Table) -> int:
 
 def binomial_tail(k, n, p) -> np.ndarray:
     """P(X ≥ k) for X ~ Binomial(n, p), elementwise (1 when k ≤ 0)."""
-    k, n, p = (np.asarray(x, dtype=float) for x in (k, n, p))
-    p = np.clip(p, 0.0, 1.0)
+    k, n = np.asarray(k, dtype="int64"), np.asarray(n, dtype="int64")
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     with np.errstate(invalid="ignore"):
-        tail = special.bdtrc(k - 1, n, p)
+        tail = special.bdtrc(np.maximum(k - 1, 0), n, p)
     return np.where(k <= 0, 1.0, np.where(p >= 1.0, 1.0, tail))
 
 
@@ -240,6 +240,34 @@ def removed(raises: ibis.Table, pairs: pd.DataFrame, rules: AlarmRules = DEFAULT
     lead = _leaders(raises.filter(_.alarm_no.isin([int(x) for x in set(pairs.a_alarm)])), rules)
     hit = b.join(lead, [*_within(b, lead, rules), b.a_alarm == lead._a], how="semi")
     return hit.group_by("a_alarm", "b_alarm").agg(removed=_.count())
+
+
+def trigger_episodes(alarms: ibis.Table, trigger: tuple[str, str], consequence: tuple[str, str],
+                     rules: AlarmRules = DEFAULT_RULES) -> ibis.Table:
+    """The evidence of one pair, episode by episode (the drill-down of an advice):
+    every episode of the trigger (``trigger`` = definition, resource; an episode
+    starts with a raise more than W after the previous raise of the same alarm
+    in its system) as ``system_id``, ``episode_start``, with ``followed_at`` (the
+    first raise of ``consequence`` 0–W after it in the same system, NULL when
+    none), ``delay_s`` and ``consequences`` (how many of its raises came in
+    that window). ``alarms``: instances (``system_id``, ``definition``,
+    ``resource_id``, ``raised_at``), the scope of the analysis."""
+    w = _window_ms(rules)
+
+    def one(key):
+        d, r = key
+        return alarms.filter((_.definition == d) & _.resource_id.identical_to(r))
+
+    a = one(trigger).select("system_id", t=_.raised_at)
+    prev = _.t.lag().over(ibis.window(group_by="system_id", order_by="t"))
+    a = a.mutate(_prev=prev).filter(_._prev.isnull() | (millis(_.t, _._prev) > w))
+    b = one(consequence).select(_sys=_.system_id, _bt=_.raised_at)
+    j = a.left_join(b, [a.system_id.identical_to(b._sys), b._bt >= a.t,
+                        millis(b._bt, a.t) <= w])
+    out = j.group_by("system_id", episode_start=_.t).agg(followed_at=_._bt.min(),
+                                                         consequences=_._bt.count())
+    return (out.mutate(delay_s=millis(_.followed_at, _.episode_start).cast("float64") / 1000)
+            .order_by("episode_start", "system_id"))
 
 
 @dataclass(frozen=True)
