@@ -333,3 +333,93 @@ def test_the_ranked_open_list_keeps_alarms_raised_before_the_range(tmp_path, mon
     assert ranked["alarm_id"].tolist() == ["A-OLD", "A-LATE"]
     assert ranked["p_false"].iloc[0] == 0.2 and pd.isna(ranked["p_false"].iloc[1])
     assert ranked["rank"].tolist() == [1, 2]
+
+
+# ---------------------------------------------------------------- rationalisation tabs (issue 17)
+def _planted_rows() -> list[dict]:
+    """S1 on 2025-03-03: A raised at 00:05:00 and every 30 min (20 times), B 10 s
+    after each A; D every 97 s from 00:00:00 (372 raises, independent of both);
+    F0…F9 one a second from 10:30:05 — ten alarms in the minute 10:30, an
+    avalanche whose initiator is F0. As in tests/test_alarms_consequences.py:
+    the only advice is "suppress B while A is active", 20 of A's 20 episodes
+    followed by B 10 s later; D follows A and B no more than chance, and the
+    F's come together once (fewer than 5: not tested)."""
+    base = {"system_id": "S1", "event_type": "process", "priority": 3}
+
+    def one(alarm_id, definition, sec):
+        return dict(base, alarm_id=alarm_id, definition=definition, resource_id=definition,
+                    raised_at=fx.T1 + dt.timedelta(seconds=sec))
+
+    a = [300 + 1800 * k for k in range(20)]
+    return ([one(f"A{i}", "A", t) for i, t in enumerate(a)]
+            + [one(f"B{i}", "B", t + 10) for i, t in enumerate(a)]
+            + [one(f"D{i}", "D", 97 * i) for i in range(372)]
+            + [one(f"F{i}", f"F{i}", 37805 + i) for i in range(10)])
+
+
+def test_rationalisation_tabs_show_the_report_and_drill_down_to_the_episodes(tmp_path):
+    """The tabs compute nothing until opened; then they show the keys of
+    ``opeval alarms --format json`` for the filters (the same ``alarm_report``),
+    and a click on the advice lists A's 20 episodes, each followed by B 10 s
+    later; a click on the avalanche lists its ten raises, F0 first."""
+    import types
+
+    import panel as pn
+
+    from evaluation.analyses.alarms import alarm_report
+    from evaluation.store.engine import open_tables
+    from evaluation.views.alarms_page import RATIONALISATION_TAB, AlarmsPage
+
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in", _planted_rows()))
+    page = AlarmsPage(state=AlarmsState(path))
+    pn.panel(page).get_root()
+    rat = page._rat
+    assert rat.data is None                                   # nothing computed yet
+    page._tabs.active = RATIONALISATION_TAB + 1               # "Consequences"
+    assert page._tabs._names[RATIONALISATION_TAB:] == [
+        "Avalanches", "Consequences", "Sequences", "Standing & nuisance", "Load pattern"]
+    cli = alarm_report(open_tables(path).alarms)
+    assert rat.data["consequences"]["suppression"] == cli["consequences"]["suppression"]
+    advice = rat.advice.value
+    assert advice[["trigger_definition", "consequence_definition"]].values.tolist() == [["A", "B"]]
+    assert (advice.together.item(), advice.trigger_episodes.item()) == (20, 20)
+    rat._pick_pair(rat.advice, types.SimpleNamespace(row=0))
+    ep = rat.pair_episodes.value
+    assert len(ep) == 20 and ep.delay_s.tolist() == [10.0] * 20
+    assert "20 of 20 followed by B within 60 s" in rat.pair_title.object
+    assert rat.episodes.value.initiator_definition.tolist() == ["F0"]
+    rat._pick_avalanche(types.SimpleNamespace(row=0))
+    raises = rat.avalanche_raises.value
+    assert raises.definition.tolist() == [f"F{i}" for i in range(10)]
+    assert raises.raised_at.iloc[0] == "2025-03-03 10:30:05"
+    assert len(rat.data["load_pattern"]) == 168
+    page.state.definition = "D"                               # D alone: no pair, no avalanche
+    assert rat.advice.value.empty and rat.episodes.value.empty
+
+
+def test_rationalisation_labels_follow_the_settings_file(tmp_path):
+    """The numbers the tabs print are the rules in force (opeval.toml beside the database),
+    not the defaults: a 30 s follow window, 90 % confidence, 12 alarms per avalanche
+    minute, a 5-minute interval and 12 h to stale."""
+    from evaluation.views.alarms_rationalisation import (
+        RationalisationTabs,
+        standing_plot,
+        transition_plot,
+    )
+
+    path = fx.build(tmp_path / "db.duckdb", tmp_path / "in", _planted_rows())
+    (path.parent / "opeval.toml").write_text(
+        "[alarms]\nfollow_window_s = 30\nconsequence_min_confidence = 0.9\n"
+        "avalanche_min_alarms = 12\nstale_after_h = 12\nsequence_top_n = 7\n")
+    state = AlarmsState(str(path))
+    html_text = " ".join(str(getattr(o, "object", "")) for _t, col in
+                         RationalisationTabs(state).tabs() for o in col.objects)
+    assert "at least 12 alarms in 60 s" in html_text
+    assert "at least 90% of A's episodes within 30 s" in html_text
+    empty = pd.DataFrame(columns=["from_definition", "from_resource_id", "to_definition",
+                                  "to_resource_id", "transitions", "share"])
+    assert transition_plot(empty, state.rules).opts.get().kwargs["title"] == (
+        "Which alarm follows which within 30 s (7 busiest alarms)")
+    series = pd.DataFrame({"step_start": ["2025-03-03T00:00:00"], "standing_at_end": [1],
+                           "stale_at_end": [0]})
+    assert "stale (> 12 h)" in [c.label for c in standing_plot(series, 600, state.rules)]

@@ -1,6 +1,8 @@
 """The ``/alarms`` page (alarm operator / supervisor): load, floods, bad actors,
 chattering and repeats, false alarms, handling times, open alarms ranked by the
-false-alarm model, and the history review of one alarm.
+false-alarm model, the history review of one alarm, and the rationalisation
+tabs (avalanches, consequential alarms and suppression advice, sequences,
+standing alarms and nuisance score, load pattern: :mod:`.alarms_rationalisation`).
 
 A thin Viewer over :class:`~evaluation.views.alarms_state.AlarmsState`: widgets
 write the state's parameters, one watcher recomputes the views (cached per
@@ -27,6 +29,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.alarms.rules import AlarmRules
+from .alarms_rationalisation import RationalisationTabs
 from .alarms_state import PARETO_TOP, AlarmsState
 from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, table
 from .queries import ReadOnlyStore
@@ -56,6 +59,9 @@ def bucket_labels(rules: AlarmRules) -> dict[str, str]:
     rules' interval, 10 minutes by ISA-18.2)."""
     return {"auto": "auto", "10min": f"{rules.interval_s // 60} min", "1h": "hour"}
 OPEN_TAB, HISTORY_TAB = 5, 6
+RATIONALISATION_TAB = 7
+"""The first of the rationalisation tabs (avalanches, consequences, sequences,
+standing & nuisance, load pattern: :mod:`.alarms_rationalisation`)."""
 MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — or, if this "
                "database has none yet, trained on its closed alarms.</p>")
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
@@ -313,6 +319,7 @@ class AlarmsPage(pn.viewable.Viewer):
             t.on_click(functools.partial(self._pick_history, t))
         self._hist_def.param.watch(self._hist_def_changed, "value")
         self._hist_res.param.watch(self._hist_res_changed, "value")
+        self._rat = RationalisationTabs(s)
         self._tabs = pn.Tabs(
             ("Load", pn.Column(self._load, _section(
                 f"Flood periods (more than {rules.flood_threshold} alarms in "
@@ -351,6 +358,7 @@ class AlarmsPage(pn.viewable.Viewer):
                                          self._hist_pager,
                                          download("alarm_history.csv", s.history_csv),
                                          sizing_mode="stretch_width")),
+            *self._rat.tabs(),
             sizing_mode="stretch_width", css_classes=["opeval-alarm-tabs"], dynamic=True)
         s.param.watch(self._update, ["start", "end", "system", "priority", "definition",
                                      "operator", "bucket"])
@@ -457,6 +465,7 @@ class AlarmsPage(pn.viewable.Viewer):
             self._repeats.value = shown(v.repeats)
             self._operators.value = shown(v.operators)
             self._update_handling()
+            self._rat.update()
         self._update_open()
         self._update_history()
 
@@ -480,6 +489,8 @@ class AlarmsPage(pn.viewable.Viewer):
         if event.new == OPEN_TAB:
             self._open_seen = True
             self._update_model(train=True)
+        elif event.new >= RATIONALISATION_TAB:
+            self._rat.open()
 
     def _update_model(self, train: bool = False) -> None:
         slot = self.state.model(train=train)

@@ -54,9 +54,17 @@ import param
 from ibis import _
 
 from .. import config, localtime, period
-from ..analyses.alarms import false_alarms, lifecycle, load, nuisance, prep
+from ..analyses.alarms import (
+    avalanches,
+    consequences,
+    false_alarms,
+    lifecycle,
+    load,
+    nuisance,
+    prep,
+)
 from ..analyses.alarms import model as fam
-from ..analyses.alarms.report import OUTSIDE_DATA, data_end
+from ..analyses.alarms.report import OUTSIDE_DATA, alarm_report, data_end
 from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
 from ..csv_export import to_csv
 from ..store.schema import TABLES
@@ -364,6 +372,13 @@ def range_end(f: Filters, last: dt.datetime | None) -> dt.datetime:
     return min(end, last) if last is not None else end
 
 
+def _range(f: Filters, last: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    """The start of ``from`` (:attr:`Filters.lo`) and :func:`range_end` (never before the
+    start)."""
+    lo = f.lo
+    return lo, max(range_end(f, last), lo)
+
+
 def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
     """Run every view of the page for the filters ``f`` on the snapshot."""
     plan = _plan(snap.flagged.schema(), snap.rules)
@@ -384,8 +399,7 @@ def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
         nuis = nuis.iloc[0] if len(nuis) else pd.Series(dtype=object)
         series, floods = run(f"series_{unit}"), run("floods")
         rates = None
-        lo = f.lo
-        hi = max(range_end(f, snap.last), lo)
+        lo, hi = _range(f, snap.last)
         if n:
             rates = con.execute(_rates_sql(snap.flagged.schema(), lo, hi, snap.rules)).df()
         summary, overall = run("summary"), run("overall")
@@ -446,6 +460,27 @@ def _int(v) -> int:
 def _cached_views(path: str, file_stamp: tuple, f: Filters, bucket: str) -> Views:
     snap = snapshot(path)
     return compute_views(snap, f, bucket)
+
+
+# ------------------------------------------------------------------ rationalisation
+RATIONALISATION_KEYS = ("avalanches", "consequences", "sequences", "standing_series",
+                        "nuisance_scores", "load_pattern")
+"""The keys of ``opeval alarms --format json`` the rationalisation tabs show."""
+AVALANCHE_RAISE_COLUMNS = ("raised_at", "definition", "resource_id", "priority", "cleared_at",
+                           "status", "alarm_id")
+
+
+@functools.lru_cache(maxsize=16)
+def _rationalisation(path: str, file_stamp: tuple, f: Filters) -> dict:
+    """The rationalisation keys of the alarm report (the function ``opeval alarms``
+    calls) for the alarms of the filters, each system over its window within
+    the range; with ``kpis`` and ``rates``."""
+    snap = snapshot(path)
+    lo, hi = _range(f, snap.last)
+    with snap.lock:
+        rep = alarm_report(f.apply(snap.raw()), as_of=hi, since=lo, rules=snap.rules,
+                           zone=snap.zone)
+    return {k: rep[k] for k in (*RATIONALISATION_KEYS, "kpis", "rates")}
 
 
 # ------------------------------------------------------------------ model
@@ -713,6 +748,32 @@ class AlarmsState(param.Parameterized):
                    "priority", "definition", "operator", "page_size", watch=True)
     def _reset_history_page(self):
         self.history_page = 1
+
+    # -------------------------------------------------------------- rationalisation
+    def rationalisation(self) -> dict:
+        """Avalanches, consequential alarms and suppression advice, sequences, the
+        standing series, nuisance scores and the load pattern for the filters
+        (JSON-ready, as ``opeval alarms --format json``; cached)."""
+        return _rationalisation(self.path, stamp(self.path), self.filters())
+
+    def avalanche_raises(self, system_id: str | None, start, end) -> pd.DataFrame:
+        """The drill-down of one avalanche: its raises (of the filters) in time order."""
+        snap = self._snap()
+        with snap.lock:
+            t = avalanches.raises_of(self.filters().apply(snap.flagged), system_id,
+                                     pd.Timestamp(start).to_pydatetime(),
+                                     pd.Timestamp(end).to_pydatetime())
+            return naive_utc(t.select(*AVALANCHE_RAISE_COLUMNS).execute())
+
+    def advice_episodes(self, trigger: tuple[str, str], consequence: tuple[str, str]
+                        ) -> pd.DataFrame:
+        """The drill-down of one pair: each episode of the trigger and whether (and
+        when) the consequence followed within the window, for the filters."""
+        snap = self._snap()
+        with snap.lock:
+            t = self.filters().apply(snap.raw())
+            return naive_utc(consequences.trigger_episodes(t, trigger, consequence, snap.rules)
+                             .execute())
 
     # -------------------------------------------------------------- model
     def model(self, train: bool = True) -> ModelSlot:
