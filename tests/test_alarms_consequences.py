@@ -209,6 +209,15 @@ def test_systems_are_pooled_where_both_alarms_occur():
 def test_no_alarms_no_pairs():
     c = report(rows("S1", "A", [0]))
     assert c["pairs"] == [] and c["suppression"] == [] and c["pairs_tested"] == 0
+    assert c["pairs_tried"] == 0                   # one alarm: no pair
+
+
+def test_pairs_tried_is_said_when_none_was_tested():
+    """A, B, C raised once each in S1 (together once at most: below 5, nothing
+    tested): 3 × 2 = 6 ordered pairs could have been tried, and the report says
+    so rather than 0."""
+    c = report(rows("S1", "A", [0]) + rows("S1", "B", [10]) + rows("S1", "C", [20]))
+    assert (c["pairs_tried"], c["pairs_tested"], c["pairs"]) == (6, 0, [])
 
 
 def test_holm_adjustment():

@@ -322,7 +322,7 @@ def compute(raises: ibis.Table, keys: ibis.Table, names: KeyNames, windows: pd.D
                             // pd.Timedelta(milliseconds=1)).astype("int64"))
     wms = ibis.memtable(w[["sys_no", "window_ms"]].astype("int64"))
     cand = candidates(raises, wms, rules).execute()
-    family = pairs_tried(keys) if len(cand) else 0
+    family = pairs_tried(keys)
     observed = float(w.window_ms.sum()) / 1000 / rules.follow_window_s
     tested = test_pairs(cand, family, observed, rules)
     sig = tested[tested.significant].sort_values(["p_adjusted", "a_alarm", "b_alarm"])
