@@ -151,3 +151,24 @@ def test_observed_until_declares_where_every_log_ran(loaded):
     code, out, err = loaded("alarms", "--since", at(120).isoformat(), "--observed-until",
                             at(60).isoformat())
     assert code != 0 and "--observed-until is before --since" in err
+
+
+def test_json_has_the_rationalisation_keys_for_all_systems_and_one(loaded):
+    """Issue 17's keys, for every system and with ``--system``: the hour × weekday
+    load counts the 15 alarms (1 in S2), the standing series covers the systems
+    of the scope; no avalanche (at most 8 alarms in a minute: A at 0 and 30 s, B
+    at 0…50 s), no pair together 5 times but 2 × 1 ordered pairs could be
+    tried in S1 (A and B on R1 and R9) — S2's one alarm adds none."""
+    keys = {"avalanches", "consequences", "sequences", "standing_series", "nuisance_scores",
+            "load_pattern"}
+    for extra, alarms, systems, tried in (((), 15, {"S1", "S2"}, 2), (("--system", "S2"), 1,
+                                                                      {"S2"}, 0)):
+        code, out, err = loaded("alarms", "--format", "json", *extra)
+        assert code == 0, err
+        r = json.loads(out)
+        assert keys <= set(r)
+        assert sum(p["alarms"] for p in r["load_pattern"]) == alarms
+        assert {s["system_id"] for s in r["standing_series"]["series"]} == systems
+        assert r["avalanches"]["episodes"] == [] and r["kpis"]["avalanches"] == 0
+        assert r["consequences"]["pairs_tried"] == tried
+        assert r["consequences"]["suppression"] == []
