@@ -115,3 +115,13 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
                     "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     return cert, key
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF's pages, its generation time masked (two prints of one report
+    differ only there)."""
+    import re
+
+    from pypdf import PdfReader
+    raw = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "<time>", raw)

@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 
 import _alarms_views_db as fx
+from conftest import pdf_text
+from evaluation.cli import main as cli_main
 from evaluation.views import alarms_state
 from evaluation.views.alarms_state import AlarmsState, Filters, choose_bucket
+from evaluation.views.layout import pdf_name
 
 
 @pytest.fixture(scope="module")
@@ -423,3 +426,16 @@ def test_rationalisation_labels_follow_the_settings_file(tmp_path):
     series = pd.DataFrame({"step_start": ["2025-03-03T00:00:00"], "standing_at_end": [1],
                            "stale_at_end": [0]})
     assert "stale (> 12 h)" in [c.label for c in standing_plot(series, 600, state.rules)]
+
+
+def test_pdf_download_is_the_file_opeval_alarms_writes(state, db_file, tmp_path, capsys):
+    """The page's "Download PDF report" for its default range (the days with data) has
+    the text of `opeval alarms --since FIRST --as-of LAST --format pdf` for the same local
+    days, and is named after them (issue 16: a download on each page)."""
+    page = state.report_pdf()
+    note, _ = state.period_note()
+    assert cli_main(["--db", str(db_file), "alarms", "--since", note["first_day"], "--as-of",
+                     note["last_day"], "--format", "pdf", "--out", str(tmp_path / "a.pdf")]) == 0
+    capsys.readouterr()
+    assert pdf_text(page) == pdf_text((tmp_path / "a.pdf").read_bytes())
+    assert pdf_name("alarms", note) == f"alarms-{note['first_day']}_{note['last_day']}.pdf"

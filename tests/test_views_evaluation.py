@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import evaluation_fixture as fx
+from conftest import pdf_text
 from evaluation.cli import main as cli_main
 from evaluation.store import db
 from evaluation.views import evaluation_state as es
@@ -185,20 +186,13 @@ def test_report_is_the_file_opeval_evaluate_writes(state, res, fx_db, tmp_path, 
 def test_pdf_download_is_the_file_opeval_evaluate_writes(state, res, fx_db, tmp_path, capsys):
     """The page's PDF of S3 has the text of `opeval evaluate --format pdf --out DIR/`'s
     evaluation-S3.pdf (the generation time aside) and names S3, not S1."""
-    import io
-
-    from pypdf import PdfReader
     state.system = "S3"
     assert state.report_filename("pdf") == "evaluation-S3.pdf"
     page = state.report_pdf(res)
     assert cli_main(["--db", str(fx_db), "evaluate", "--format", "pdf", "--out", f"{tmp_path}/"]) == 0
     capsys.readouterr()
-
-    def text(data):
-        raw = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
-        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "<time>", raw)
-    assert text(page) == text((tmp_path / "evaluation-S3.pdf").read_bytes())
-    assert "S3" in text(page) and "S1" not in text(page)
+    assert pdf_text(page) == pdf_text((tmp_path / "evaluation-S3.pdf").read_bytes())
+    assert "S3" in pdf_text(page) and "S1" not in pdf_text(page)
 
 
 def test_window_and_as_of_give_another_evaluation(state, res):

@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import load_csv_texts
+from conftest import load_csv_texts, pdf_text
 from evaluation.analyses.blacklist import BlacklistConfig, blacklist
 from evaluation.analyses.outages import pseudonym as ps
+from evaluation.cli import main as cli_main
 from evaluation.store import db
 from evaluation.store.engine import open_tables
 from evaluation.views import outages_state as st
@@ -397,3 +398,25 @@ def test_warm_caches_the_default_views_and_each_oi_and_zone(network_db):
                 for oi, zone in (("", ""), ("OI01", ""), ("OI02", ""), ("", "Z1"), ("", "Z2"))}
     assert expected <= set(frames)
     assert ("per_do", "", "", "") in frames and ("exclusions",) in frames
+
+
+def test_pdf_download_is_the_file_opeval_outages_writes(state, network_db, tmp_path, capsys,
+                                                        monkeypatch):
+    """The page's "Download PDF report" is `opeval outages --format pdf` for the same
+    period (SINCE to AS_OF); in OC view it is the OC version: the DO codes AAAA and BBBB
+    appear only pseudonymised, as with `--anonymise-do`."""
+    monkeypatch.setenv(ps.KEY_ENV, "cd" * 32)
+    page = state.report_pdf()
+    days = ["--since", str(SINCE), "--as-of", str(AS_OF)]
+    assert cli_main(["--db", str(network_db), "outages", *days, "--format", "pdf",
+                     "--out", str(tmp_path / "o.pdf")]) == 0
+    capsys.readouterr()
+    assert pdf_text(page) == pdf_text((tmp_path / "o.pdf").read_bytes())
+    assert "AAAA" in pdf_text(page)
+    state.oc_view = True
+    oc = pdf_text(state.report_pdf())
+    assert "AAAA" not in oc and "BBBB" not in oc
+    assert cli_main(["--db", str(network_db), "outages", *days, "--format", "pdf", "--anonymise-do",
+                     "--out", str(tmp_path / "oc.pdf")]) == 0
+    capsys.readouterr()
+    assert oc == pdf_text((tmp_path / "oc.pdf").read_bytes())

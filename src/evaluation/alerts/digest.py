@@ -23,7 +23,6 @@ remembering the last period sent in the store's settings.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -211,7 +210,7 @@ def build(path: str | os.PathLike, who: Principal, period: str = "week",
             figs, data = _alarm_figures(mine, periods, rules.alarms)
             d.figures += figs
             d.attachments.append((f"alarms-{tag}.pdf", "application/pdf",
-                                  pdf.alarms_pdf(json.loads(json.dumps(data, default=str)),
+                                  pdf.alarms_pdf(data,
                                                  scope=who.name)))
         if who.may_open("/outages"):
             figs, o, b = _outage_figures(mine, periods, zone, key if who.role == "oc" else None,

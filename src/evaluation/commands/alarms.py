@@ -144,7 +144,7 @@ def run(args) -> int:
         return emit(args, json.dumps(report, indent=2, ensure_ascii=False, default=str))
     if args.format == "pdf":
         from ..reports.pdf import alarms_pdf
-        return _pdf.write(args, alarms_pdf(json.loads(json.dumps(report, default=str))))
+        return _pdf.write(args, alarms_pdf(report))
     return emit(args, render_text(report))
 
 

@@ -22,6 +22,7 @@ a ``data:`` URL, so rendering never reaches the network whatever a text contains
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import Counter
 
@@ -173,7 +174,9 @@ def alarms_html(r: dict, scope: str | None = None) -> str:
 
 
 def alarms_pdf(r: dict, scope: str | None = None) -> bytes:
-    return render(alarms_html(r, scope))
+    """The alarm report ``r`` (:func:`evaluation.analyses.alarms.alarm_report`'s dict, as
+    ``opeval alarms --format json`` writes it) printed."""
+    return render(alarms_html(json.loads(json.dumps(r, default=str)), scope))
 
 
 # ------------------------------------------------------------------ outages
@@ -235,5 +238,19 @@ def outages_pdf(o: dict, b: dict | None, pseudonym_key: bytes | None = None,
     return render(outages_html(o, b, pseudonym_key, scope))
 
 
-__all__ = ["alarms_pdf", "evaluation_pdf", "outages_pdf", "pct", "render"]
+def outages_period_pdf(tables, since, as_of, settings, zone: str,
+                       pseudonym_key: bytes | None = None, scope: str | None = None) -> bytes:
+    """The outages report of a period as ``opeval outages --format pdf`` prints it: the
+    correlation and the blacklist with the thresholds of ``settings``
+    (:class:`evaluation.config.Settings`); with ``pseudonym_key``, the OC version."""
+    from ..analyses.blacklist import blacklist
+    from ..analyses.outages import analyse
+    o = analyse(tables, since=since, as_of=as_of, pseudonym_key=pseudonym_key,
+                config=settings.outages, zone=zone).to_dict()
+    b = blacklist(tables, since=since, as_of=as_of, config=settings.blacklist,
+                  outage_config=settings.outages, zone=zone).to_dict()
+    return outages_pdf(o, b, pseudonym_key, scope)
+
+
+__all__ = ["alarms_pdf", "evaluation_pdf", "outages_pdf", "outages_period_pdf", "pct", "render"]
 

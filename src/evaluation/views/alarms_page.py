@@ -31,7 +31,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from ..analyses.alarms.rules import AlarmRules
 from .alarms_rationalisation import RationalisationTabs
 from .alarms_state import PARETO_TOP, AlarmsState
-from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, table
+from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, pdf_download, pdf_name, table
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded, link_text, period_note, shown
 
@@ -247,6 +247,7 @@ class AlarmsPage(pn.viewable.Viewer):
         self._bucket = select("Load per", "bucket", 115,
                               {v: k for k, v in bucket_labels(s.rules).items()})
         self._reset = pn.widgets.Button(label="Clear", width=64, margin=(24, 5, 5, 5))
+        self._pdf = pdf_download(self.state.report_pdf, "alarms.pdf", "opeval-alarms-pdf")
         self._reset.on_click(lambda _e: self._clear())
         for widget, name in ((self._system, "system"), (self._definition, "definition"),
                              (self._operator, "operator")):
@@ -450,7 +451,9 @@ class AlarmsPage(pn.viewable.Viewer):
         self._no_match.visible = not has
         self._tabs.visible = self._kpis.visible = has
         self._kpis.object = _kpi_html(v.kpis, s.filters(), s.rules)
-        self._period.object = period_note(*s.period_note())
+        note, warns = s.period_note()
+        self._period.object = period_note(note, warns)
+        self._pdf.filename = pdf_name("alarms", note)
         if has:
             self._pipe.send(v)
             self._floods.visible = len(v.floods) > 0
@@ -551,7 +554,7 @@ class AlarmsPage(pn.viewable.Viewer):
         if not self._has_alarms:
             return pn.Column(self._no_alarms, sizing_mode="stretch_width")
         filters = pn.Row(self._start, self._end, self._system, self._priority, self._definition,
-                         self._operator, self._bucket, self._reset,
+                         self._operator, self._bucket, self._reset, self._pdf,
                          sizing_mode="stretch_width", css_classes=["opeval-alarm-filters"])
         return pn.Column(filters, self._period, self._error, self._no_match, self._kpis, self._tabs,
                          sizing_mode="stretch_width")

@@ -470,17 +470,15 @@ AVALANCHE_RAISE_COLUMNS = ("raised_at", "definition", "resource_id", "priority",
                            "status", "alarm_id")
 
 
-@functools.lru_cache(maxsize=16)
-def _rationalisation(path: str, file_stamp: tuple, f: Filters) -> dict:
-    """The rationalisation keys of the alarm report (the function ``opeval alarms``
-    calls) for the alarms of the filters, each system over its window within
-    the range; with ``kpis`` and ``rates``."""
+@functools.lru_cache(maxsize=8)
+def _report(path: str, file_stamp: tuple, f: Filters) -> dict:
+    """The alarm report for the alarms of the filters: ``alarm_report`` called as ``opeval
+    alarms --since FROM --as-of TO`` calls it (the range's local days), each system over
+    its window within the range."""
     snap = snapshot(path)
-    lo, hi = _range(f, snap.last)
     with snap.lock:
-        rep = alarm_report(f.apply(snap.raw()), as_of=hi, since=lo, rules=snap.rules,
-                           zone=snap.zone)
-    return {k: rep[k] for k in (*RATIONALISATION_KEYS, "kpis", "rates")}
+        return alarm_report(f.apply(snap.raw()), as_of=f.end, since=f.lo, rules=snap.rules,
+                            zone=snap.zone)
 
 
 # ------------------------------------------------------------------ model
@@ -754,7 +752,14 @@ class AlarmsState(param.Parameterized):
         """Avalanches, consequential alarms and suppression advice, sequences, the
         standing series, nuisance scores and the load pattern for the filters
         (JSON-ready, as ``opeval alarms --format json``; cached)."""
-        return _rationalisation(self.path, stamp(self.path), self.filters())
+        rep = _report(self.path, stamp(self.path), self.filters())
+        return {k: rep[k] for k in (*RATIONALISATION_KEYS, "kpis", "rates")}
+
+    def report_pdf(self) -> bytes:
+        """The alarm report of the filters printed, as ``opeval alarms --format pdf`` prints
+        it for the same alarms and range (:mod:`evaluation.reports.pdf`)."""
+        from ..reports.pdf import alarms_pdf
+        return alarms_pdf(_report(self.path, stamp(self.path), self.filters()))
 
     def avalanche_raises(self, system_id: str | None, start, end) -> pd.DataFrame:
         """The drill-down of one avalanche: its raises (of the filters) in time order."""

@@ -34,7 +34,7 @@ from ..analyses.efficiency import DEFAULT
 from ..errors import OpevalError, public_message
 from ..reports import evaluation as report
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
-from .layout import ACCENT, bokeh_plots, download, empty, error, table
+from .layout import ACCENT, bokeh_plots, download, empty, error, pdf_download, table
 from .queries import ReadOnlyStore
 from .widgets import period_note
 
@@ -171,9 +171,7 @@ class EvaluationPage(pn.viewable.Viewer):
         self._report = pn.widgets.FileDownload(
             callback=self._report_bytes, filename="evaluation.html", label="Download HTML report",
             color="primary", embed=False, width=220, css_classes=["opeval-report"])
-        self._pdf = pn.widgets.FileDownload(
-            callback=self._pdf_bytes, filename="evaluation.pdf", label="Download PDF report",
-            color="light", embed=False, width=200, css_classes=["opeval-report-pdf"])
+        self._pdf = pdf_download(self._pdf_bytes, "evaluation.pdf", "opeval-report-pdf")
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
                                sortable=False, widths={"requirement": 230, "evidence": 290,
                                                        "corrective_action": 220},
@@ -590,11 +588,11 @@ class EvaluationPage(pn.viewable.Viewer):
             raise OpevalError("no evaluation yet")
         return io.BytesIO(self.state.report_html(res).encode("utf-8"))
 
-    def _pdf_bytes(self) -> io.BytesIO:
+    def _pdf_bytes(self) -> bytes:
         res = self._res
         if res is None:
             raise OpevalError("no evaluation yet")
-        return io.BytesIO(self.state.report_pdf(res))
+        return self.state.report_pdf(res)
 
     def _csv(self, make) -> callable:
         def build() -> bytes:

@@ -168,6 +168,21 @@ def download(filename: str, make_csv: Callable[[], bytes], label: str = "Downloa
                                    )
 
 
+def pdf_download(make_pdf: Callable[[], bytes], filename: str, css: str
+                 ) -> pn.widgets.FileDownload:
+    """A "Download PDF report" button: the file (:mod:`evaluation.reports.pdf`, the one the
+    CLI's ``--format pdf`` writes) is printed when clicked, never embedded in the page."""
+    import io
+    return pn.widgets.FileDownload(callback=lambda: io.BytesIO(make_pdf()), filename=filename,
+                                   label="Download PDF report", color="light", embed=False,
+                                   width=200, css_classes=[css])
+
+
+def pdf_name(kind: str, period: dict, suffix: str = "") -> str:
+    """``kind-FIRSTDAY_LASTDAY[suffix].pdf`` from a result's ``period`` (its local days)."""
+    return f"{kind}-{period['first_day']}_{period['last_day']}{suffix}.pdf"
+
+
 def frame_csv(frame_fn: Callable[[], pd.DataFrame]) -> Callable[[], bytes]:
     """A CSV maker for a small table already held as a DataFrame (text cells neutralised
     against formula injection, :mod:`evaluation.csv_export`)."""

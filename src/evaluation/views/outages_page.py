@@ -32,7 +32,7 @@ import param
 from bokeh.models import HoverTool
 from bokeh.models.widgets.tables import NumberFormatter
 
-from .layout import bokeh_plots, download, empty, error, frame_csv, table
+from .layout import bokeh_plots, download, empty, error, frame_csv, pdf_download, pdf_name, table
 from .outages_state import CUT_CATEGORIES, INNER_LEVEL, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded, link_text, period_note, shown
@@ -297,6 +297,7 @@ class OutagesPage(pn.viewable.Viewer):
                                                   css_classes=["opeval-outages-busy"])
         # Views.
         self._headline = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._pdf = pdf_download(self.state.report_pdf, "outages.pdf", "opeval-outages-pdf")
         self._period = pn.pane.HTML("", sizing_mode="stretch_width",
                                     css_classes=["opeval-period-note"])
         self._pts: pd.DataFrame | None = None
@@ -491,7 +492,9 @@ class OutagesPage(pn.viewable.Viewer):
             f"{sm['impacted']} impacted · network incident rate <b>{sm['rate']:.1%}</b> · "
             f"<b>{sm['candidates']}</b> blacklist candidate(s)"
             + (" · DO codes pseudonymised (OC view)" if s.oc_view else "")) + "</div>"
-        self._period.object = period_note(*s.period_note())
+        note, warns = s.period_note()
+        self._period.object = period_note(note, warns)
+        self._pdf.filename = pdf_name("outages", note, "-oc" if s.oc_view else "")
 
     def _tab_opened(self, event) -> None:
         if event.new == DO_TAB:
@@ -557,7 +560,7 @@ class OutagesPage(pn.viewable.Viewer):
                 "(e-Intervention lot 1, flow 3); blacklist = funnel limit and shrinkage "
                 "(see docs/outages.md).", margin=(5, 5), sizing_mode="stretch_width"),
             pn.FlexBox(self._since, self._as_of, self._oi, self._zone, self._do, self._min,
-                       self._pm, self._oc, self._busy, sizing_mode="stretch_width",
+                       self._pm, self._oc, self._busy, self._pdf, sizing_mode="stretch_width",
                        css_classes=["opeval-outages-filters"]),
             self._error, self._headline, self._period, self._tabs,
             sizing_mode="stretch_width")

@@ -327,6 +327,16 @@ class OutagesState(param.Parameterized):
             keep &= info["zone"] == self.zone
         return info.loc[keep, "pm_id"].tolist()
 
+    def report_pdf(self) -> bytes:
+        """The period's printed report, as ``opeval outages --format pdf`` prints it for the
+        same period and settings (network-wide: the correlation and the blacklist); in OC
+        view, the OC version with pseudonymised DO codes."""
+        from ..reports.pdf import outages_period_pdf
+        snap = self.snap
+        with snap.lock:
+            return outages_period_pdf(snap.tables, *self._period_args(), self.settings, snap.zone,
+                                      self.pseudonym_key() if self.oc_view else None)
+
     # ------------------------------------------------------------ choices
     def oi_choices(self) -> list[str]:
         return sorted(self.analysis.pm_info["oi_code"].dropna().unique().tolist())
