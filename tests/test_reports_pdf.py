@@ -80,6 +80,14 @@ def test_alarms_pdf_says_what_the_json_says(demo):
     assert f"Peak alarms in 10 minutes {k['peak_per_10min']}" in text
     for a in r["bad_actors"][:3]:
         assert f"{a['rank']} {a['definition']} {a['alarms']} {pct(a['share'])}" in text
+    # issue 17: the rationalisation, with the JSON's counts
+    c = r["consequences"]
+    assert "Rationalisation" in text and "Nuisance score" in text
+    assert (f"Avalanches: {len(r['avalanches']['episodes'])} episode(s). Consequential pairs: "
+            f"{c['pairs_tried']} tried, {c['pairs_tested']} tested, {len(c['suppression'])} "
+            f"suppression advice(s).") in text
+    for a in r["nuisance_scores"][:3]:
+        assert f"{a['rank']} {a['definition']}" in text
     _preview(data, "alarms")
 
 

@@ -439,3 +439,16 @@ def test_pdf_download_is_the_file_opeval_alarms_writes(state, db_file, tmp_path,
     capsys.readouterr()
     assert pdf_text(page) == pdf_text((tmp_path / "a.pdf").read_bytes())
     assert pdf_name("alarms", note) == f"alarms-{note['first_day']}_{note['last_day']}.pdf"
+
+
+def test_the_pdf_prints_the_planted_advice_and_avalanche(tmp_path):
+    """On the planted log (:func:`_planted_rows`), the page's PDF (the alarms report
+    printed) lists the one advice, suppress B while A is active, and F0 as the one
+    avalanche's initiator (issue 17 item 6: the rationalisation in the PDF)."""
+    path = str(fx.build(tmp_path / "db.duckdb", tmp_path / "in", _planted_rows()))
+    state = AlarmsState(path)
+    text = " ".join(pdf_text(state.report_pdf()).split())
+    advice = state.rationalisation()["consequences"]["suppression"]
+    assert [(a["trigger_definition"], a["consequence_definition"]) for a in advice] == [("A", "B")]
+    assert " ".join(advice[0]["advice"].split()) in text
+    assert "Avalanches: 1 episode(s)." in text and "1 F0 F0 1" in text

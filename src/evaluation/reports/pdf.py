@@ -170,7 +170,10 @@ def alarms_html(r: dict, scope: str | None = None) -> str:
         chattering_more=max(0, len(chat) - ROWS), floods=r["floods"][:ROWS],
         floods_more=max(0, len(r["floods"]) - ROWS), stale=r["stale"][:ROWS],
         stale_more=max(0, len(r["stale"]) - ROWS), tuning=r["tuning"][:ROWS],
-        tuning_more=max(0, len(r["tuning"]) - ROWS))
+        tuning_more=max(0, len(r["tuning"]) - ROWS),
+        initiators=r.get("avalanches", {}).get("initiators", [])[:ROWS],
+        suppression=r.get("consequences", {}).get("suppression", [])[:ROWS],
+        nuisance=r.get("nuisance_scores", [])[:ROWS])
 
 
 def alarms_pdf(r: dict, scope: str | None = None) -> bytes:
