@@ -74,7 +74,7 @@ def login(browser, secured):
 def test_oc_sees_only_its_pages_and_rows(login, secured):
     page, watch, frames = login("ocuser")
     links = page.locator(".opeval-nav a").evaluate_all("els => els.map(e => e.dataset.path)")
-    assert links == ["/", "/outages"]
+    assert links == ["/", "/outages", "/alerts"]
     assert "Signed in as ocuser (oc)" in page_text(page)
     response = page.goto(secured.url + "/alarms")
     assert response.status == 403

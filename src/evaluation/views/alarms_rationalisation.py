@@ -192,11 +192,14 @@ class RationalisationTabs:
                 self._plot(lambda d: pattern_plot(pd.DataFrame(d["load_pattern"])),
                            "opeval-pattern-plot"),
                 download("alarm_load_pattern.csv", frame_csv(
-                    lambda: pd.DataFrame(self.data["load_pattern"]))), **col)),
+                    lambda: self._frame("load_pattern"))), **col)),
         ]
 
     def _frame(self, key: str, part: str | None = None) -> pd.DataFrame:
-        rows = self.data[key] if part is None else self.data[key][part]
+        """A download's rows, for the filters in force (the report is cached, and a
+        download may come before any tab of these was opened)."""
+        d = self.state.rationalisation()
+        rows = d[key] if part is None else d[key][part]
         return pd.DataFrame(rows)
 
     @staticmethod
