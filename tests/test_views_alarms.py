@@ -258,7 +258,7 @@ def test_viewer_builds_updates_and_escapes(db_file):
     page.state.system = "nowhere"                  # not an option: the filter is cleared
     assert page.state.system == "" and page._system.value == "*"
     times = shown(pd.DataFrame({"t": pd.to_datetime(["2025-03-03 08:00:20", None])}))
-    assert times["t"].tolist() == ["2025-03-03 08:00:20", ""]
+    assert times["t"].tolist() == ["2025-03-03 08:00:20", "–"]     # the one missing sign
     empty_page = AlarmsPage(state=AlarmsState(
         fx.empty(__import__("pathlib").Path(db_file).parent / "empty.duckdb")))
     assert "opeval demo" in pn.panel(empty_page).objects[0].object

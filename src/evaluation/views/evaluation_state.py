@@ -358,6 +358,7 @@ class EvaluationState(param.Parameterized):
             "risk_level": s["risk_level"],
             "availability": s["availability"], "mtbf_h": s["mtbf_h"], "mttr_h": s["mttr_h"],
             "faults": s["faults"], "open_faults": s["open_faults_count"],
+            "devices": s["devices"], "device_hours": s["device_hours"], "down_hours": s["down_hours"],
             "sla": dict(s["sla"]), "sla_limits_h": dict(s["sla_limits_h"]),
             "sla_from_report": dict(s["sla_from_report"]),
             "sla_unrecorded": {step: c["unrecorded"] for step, c in s["sla_counts"].items()},

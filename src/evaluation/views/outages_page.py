@@ -30,8 +30,8 @@ import pandas as pd
 import panel as pn
 import param
 from bokeh.models import HoverTool
-from bokeh.models.widgets.tables import NumberFormatter
 
+from .display import number_format, section
 from .layout import bokeh_plots, download, empty, error, frame_csv, pdf_download, pdf_name, table
 from .outages_state import CUT_CATEGORIES, INNER_LEVEL, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
@@ -52,9 +52,8 @@ URL_PARAMS = {"since": "since", "as_of": "as_of", "oi_code": "oi", "zone": "zone
 TEXT_COLUMNS = ("pm_id", "oi_code", "zone", "code_do", "ref_interv_oi", "code_oc", "pto",
                 "source", "list", "attribution", "hd", "hf", "cut_at", "restored_at",
                 "m1_received_at", "delay")
-PCT = NumberFormatter(format="0.0%")
-NUM2 = NumberFormatter(format="0.00")
-NUM3 = NumberFormatter(format="0.000")
+NUM2 = number_format("0.00")
+NUM3 = number_format("0.000")
 CATEGORY_COLORS = dict(zip(CUT_CATEGORIES, ("#d62728", "#ff7f0e", "#1f77b4", "#9467bd",
                                             "#7f7f7f", "#bcbd22")))
 DO_TAB = 2
@@ -71,12 +70,6 @@ def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
     opts = {"pagination": "remote", "page_size": 10}
     opts.update(kw)
     return table(shown(frame), formatters=fmt, css_classes=[css], **opts)
-
-
-def _section(title: str, *objects, anchor: str) -> pn.Column:
-    return pn.Column(pn.pane.HTML(f'<h4 id="{anchor}">{html.escape(title)}</h4>',
-                                  margin=(8, 5, 0, 5)),
-                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
 
 
 def _hover(tooltips, formatters=None) -> HoverTool:
@@ -328,8 +321,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._interventions = _table(pd.DataFrame(), "opeval-table-pm-interventions",
                                      formatters={"m1_delay_s": {"type": "plaintext"}})
         self._cuts = _table(pd.DataFrame(), "opeval-table-pm-cuts")
-        self._dos = _table(pd.DataFrame(), "opeval-table-dos", formatters={
-            "incident_rate": PCT, "missing_hf_share": PCT})
+        self._dos = _table(pd.DataFrame(), "opeval-table-dos")
         self._exclusions = _table(pd.DataFrame(), "opeval-table-exclusions", pagination=None)
         self._do_plots = [pn.pane.HoloViews(hv.DynamicMap(lambda data, f=f: f(data),
                                                           streams=[self._do_pipe]),
@@ -344,12 +336,12 @@ class OutagesPage(pn.viewable.Viewer):
         # ``visible`` cannot be changed once rendered in Panel 1.9).
         self._pm_box = pn.Column(
             self._pm_title, self._timeline,
-            _section("Its interventions", self._interventions,
+            section("Its interventions", self._interventions,
                      download("pm_interventions.csv", frame_csv(self.state.pm_interventions)),
-                     anchor="pm-interventions"),
-            _section("Counted cuts of its covered interventions", self._cuts,
+                     anchor="pm-interventions", level=4),
+            section("Counted cuts of its covered interventions", self._cuts,
                      download("pm_cuts.csv", frame_csv(self.state.pm_counted_cuts)),
-                     anchor="pm-cuts"),
+                     anchor="pm-cuts", level=4),
             sizing_mode="stretch_width")
         self._tabs = pn.Tabs(
             ("PMs and blacklist", pn.Column(
@@ -357,21 +349,21 @@ class OutagesPage(pn.viewable.Viewer):
                                          sizing_mode="stretch_width",
                                          css_classes=["opeval-funnel-plot"]),
                        sizing_mode="stretch_width"),
-                _section("Blacklist — most urgent first", self._no_candidates, self._blacklist,
+                section("Blacklist — most urgent first", self._no_candidates, self._blacklist,
                          download("blacklist.csv", frame_csv(self._blacklist_csv)),
-                         anchor="blacklist"),
-                _section("Every PM in scope", self._pms,
-                         download("pms.csv", frame_csv(self._pms_csv)), anchor="pms"),
+                         anchor="blacklist", level=4),
+                section("Every PM in scope", self._pms,
+                         download("pms.csv", frame_csv(self._pms_csv)), anchor="pms", level=4),
                 sizing_mode="stretch_width")),
             ("Selected PM", pn.Column(self._no_pm, self._pm_box, sizing_mode="stretch_width")),
             ("DOs and timestamp quality", pn.Column(
                 pn.Row(self._do_plots[0], self._do_plots[1], sizing_mode="stretch_width"),
                 pn.Row(self._do_plots[2], self._do_plots[3], sizing_mode="stretch_width"),
-                _section("Per DO", self._dos, download("dos.csv", frame_csv(
-                    self.state.do_table)), anchor="dos"),
-                _section("Cuts not counted (whole network, period)", self._exclusions,
+                section("Per DO", self._dos, download("dos.csv", frame_csv(
+                    self.state.do_table)), anchor="dos", level=4),
+                section("Cuts not counted (whole network, period)", self._exclusions,
                          download("excluded_cuts.csv", frame_csv(self.state.exclusions)),
-                         anchor="exclusions"),
+                         anchor="exclusions", level=4),
                 sizing_mode="stretch_width")),
             sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"], dynamic=True)
         self._tabs.param.watch(self._tab_opened, "active")
@@ -384,9 +376,8 @@ class OutagesPage(pn.viewable.Viewer):
 
     @staticmethod
     def _pm_formats() -> dict:
-        return {"incident_rate": PCT, "shrunken_rate": PCT, "score": NUM2,
-                "posterior_prob_above": NUM3, "funnel_upper": PCT, "upper_inner": PCT,
-                "funnel_p_value": NUM3, "rate_ratio": NUM2}
+        return {"score": NUM2, "posterior_prob_above": NUM3, "funnel_p_value": NUM3,
+                "rate_ratio": NUM2}
 
     def _blacklist_csv(self) -> pd.DataFrame:
         return self.state.blacklist()

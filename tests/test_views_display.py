@@ -1,0 +1,182 @@
+"""What every page shows: human headers and codes, durations, one missing sign (views/display.py).
+
+The formatters are checked on their own (a property test of :func:`duration`, the
+JavaScript of the table cells against the Python with Node), then on real pages:
+every table of every page built by ``build_page`` on the views database and of the
+/evaluation page on the evaluation fixture has a human header for each column and
+the cell rules of its columns, while its ``value`` (what the CSV downloads write)
+keeps the machine names.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import panel as pn
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import _views_db
+import evaluation_fixture as fx
+from evaluation.serve import build_page
+from evaluation.store import db
+from evaluation.views import display
+from evaluation.views.evaluation_page import EvaluationPage
+from evaluation.views.evaluation_state import EvaluationState
+from evaluation.views.pages import PAGES
+from evaluation.views.queries import ReadOnlyStore
+
+UNIT = dict(display.UNITS)
+PART = re.compile(r"(\d+) (d|h|min|s)")
+
+
+def _parse(text: str) -> tuple[int, int]:
+    """(seconds written, seconds of the smallest unit written)."""
+    sign = -1 if text.startswith("-") else 1
+    parts = PART.findall(text)
+    assert " ".join(f"{c} {u}" for c, u in parts) == text.lstrip("-")
+    return sign * sum(int(c) * UNIT[u] for c, u in parts), UNIT[parts[-1][1]]
+
+
+@given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
+def test_duration_writes_two_units_at_most_and_never_more_than_the_value(seconds):
+    text = display.duration(seconds)
+    written, smallest = _parse(text)
+    parts = PART.findall(text)
+    assert 1 <= len(parts) <= 2
+    units = [UNIT[u] for _, u in parts]
+    assert units == sorted(units, reverse=True) and len(set(units)) == len(units)
+    assert all(int(c) > 0 for c, _ in parts) or text == "0 s"
+    if len(parts) == 2:                        # the second unit is the next one down
+        names = [u for u, _ in display.UNITS]
+        assert names.index(parts[1][1]) == names.index(parts[0][1]) + 1
+        assert int(parts[1][0]) < UNIT[parts[0][1]] // UNIT[parts[1][1]]
+    # truncated: what is written is within one unit of the next one down of the value
+    next_unit = min((s for s in UNIT.values() if s < UNIT[parts[0][1]]), default=1)
+    assert abs(written) <= abs(seconds) < abs(written) + max(next_unit, smallest)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (1_935_484.0, "22 d 9 h"), (86_400 + 30, "1 d"), (3_660, "1 h 1 min"), (59.9, "59 s"),
+    (0, "0 s"), (250, "4 min 10 s"), (None, "–"), (float("nan"), "–")])
+def test_duration_examples(seconds, text):
+    assert display.duration(seconds) == text
+
+
+def test_missing_values_have_one_sign():
+    assert display.MISSING == "–"
+    for f in (display.duration, display.hours, display.percent, display.number, display.value_label):
+        assert f(None) == display.MISSING and f(float("nan")) == display.MISSING
+    assert display.hours(17412.9) == "725 d 12 h" and display.percent(0.1234) == "12.3%"
+
+
+def test_labels_and_codes_read_as_words():
+    assert display.label("mtbf_h") == "MTBF (mean time between failures)"
+    assert display.label("some_new_delay_s") == "Some new delay time"
+    assert display.value_label("fit_with_remarks") == "Fit with remarks"
+    assert display.value_label("brand_new_code") == "Brand new code"
+    for column in display.LABELS:
+        assert "_" not in display.label(column)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node is absent")
+def test_table_cells_write_durations_and_codes_as_the_python_does():
+    values = [1_935_484.0, 86_430, 3_660, 59.9, 0, 250, -4000.5, 1e9, 0.4, None]
+    hours = [17412.895486111112, 6.629513888888889, 0.25, None]
+    codes = ["fit_with_remarks", "nonconforming", "brand_new_code", None]
+
+    def js(fn: str, cells: list) -> list[str]:
+        script = (f"const f = {fn};\nconsole.log(JSON.stringify({json.dumps(cells)}.map(v => {{"
+                  "const r = f({getValue: () => v}); return typeof r === 'string' ? r : r.textContent;})));")
+        shim = "globalThis.document = {createElement: () => ({textContent: ''})};\n"
+        out = subprocess.run(["node", "-e", shim + script], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert js(display.duration_js(1), values) == [display.duration(v) for v in values]
+    assert js(display.duration_js(3600), hours) == [display.hours(v) for v in hours]
+    code_js = display.cell_format("classification", object).js_code
+    assert js(code_js, codes) == [display.value_label(v) for v in codes]
+
+
+# ------------------------------------------------------------------ the pages
+
+def _tables(root) -> list[pn.widgets.Tabulator]:
+    found, seen, todo = [], set(), [root]
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, pn.widgets.Tabulator):
+            found.append(o)
+        todo.extend(getattr(o, "objects", None) or [])
+        if isinstance(o, pn.viewable.Viewer):
+            todo.extend(v for v in vars(o).values() if isinstance(v, pn.viewable.Viewable))
+            todo.append(o.__panel__())
+    return found
+
+
+def _assert_human(tab: pn.widgets.Tabulator) -> None:
+    frame = tab.value
+    for c in frame.columns:
+        header = tab.titles.get(c, c)
+        assert "_" not in header and header[:1].isupper(), (tab.css_classes, c, header)
+        fmt = tab.formatters.get(c)
+        if display.duration_factor(c) and pd.api.types.is_numeric_dtype(frame[c]):
+            assert "Math.floor" in fmt.js_code, c
+        if c in display.CODE_COLUMNS and not pd.api.types.is_numeric_dtype(frame[c]):
+            assert "textContent" in fmt.js_code, c
+
+
+@pytest.fixture(scope="module")
+def views_db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("display")
+    _views_db.build(root / "db.duckdb", root / "in")
+    return root / "db.duckdb"
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_table_of_every_page_has_human_headers(views_db, path):
+    tables = _tables(build_page(path, views_db).main)
+    for tab in tables:
+        _assert_human(tab)
+
+
+@pytest.fixture(scope="module")
+def fx_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("display_eval") / "fx.duckdb"
+    con = db.connect(path)
+    fx.load(con)
+    con.close()
+    return path
+
+
+def test_evaluation_tables_show_words_and_keep_machine_names_for_downloads(fx_db):
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    view.__panel__()
+    tables = _tables(view)
+    assert len(tables) >= 5 and all(len(t.value.columns) for t in tables)
+    for tab in tables:
+        _assert_human(tab)
+    ov = view._overview
+    assert ov.titles["mtbf_h"] == "MTBF (mean time between failures)"
+    assert "mtbf_h" in ov.value.columns and ov.value["classification"].isin(display.VALUE_LABELS).all()
+    csv = pd.read_csv(pd.io.common.BytesIO(view._csv(view.state.overview)()))
+    assert "mtbf_h" in csv.columns and "fit_with_remarks" not in ov.titles.values()
+
+
+def test_mtbf_card_says_per_device_and_for_the_whole_system(fx_db):
+    state = EvaluationState(ReadOnlyStore(fx_db))
+    ind = state.indicators(state.result())
+    cards = EvaluationPage._cards_html(ind)
+    up = ind["device_hours"] - ind["down_hours"]
+    assert ind["mtbf_h"] == pytest.approx(up / ind["faults"])
+    assert "MTBF per device" in cards and display.hours(ind["mtbf_h"]) in cards
+    assert (f"{up:,.0f} h in service over its {ind['devices']} devices ÷ {ind['faults']} faults; "
+            f"the system as a whole: a fault every {display.hours(ind['mtbf_h'] / ind['devices'])}"
+            ) in cards.replace("&#x27;", "'")
+    assert "n/a" not in cards
