@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import _views_db
 import evaluation_fixture as fx
+from evaluation.cli import main as cli_main
 from evaluation.serve import build_page
 from evaluation.store import db
 from evaluation.views import display
@@ -104,20 +105,23 @@ def test_table_cells_write_durations_and_codes_as_the_python_does():
 
 # ------------------------------------------------------------------ the pages
 
-def _tables(root) -> list[pn.widgets.Tabulator]:
-    found, seen, todo = [], set(), [root]
+def _walk(root):
+    """Every Panel object of a page: its layouts' children and its Viewers' parts."""
+    seen, todo = set(), [root]
     while todo:
         o = todo.pop()
         if id(o) in seen:
             continue
         seen.add(id(o))
-        if isinstance(o, pn.widgets.Tabulator):
-            found.append(o)
+        yield o
         todo.extend(getattr(o, "objects", None) or [])
         if isinstance(o, pn.viewable.Viewer):
             todo.extend(v for v in vars(o).values() if isinstance(v, pn.viewable.Viewable))
             todo.append(o.__panel__())
-    return found
+
+
+def _tables(root) -> list[pn.widgets.Tabulator]:
+    return [o for o in _walk(root) if isinstance(o, pn.widgets.Tabulator)]
 
 
 def _assert_human(tab: pn.widgets.Tabulator) -> None:
@@ -180,3 +184,36 @@ def test_mtbf_card_says_per_device_and_for_the_whole_system(fx_db):
             f"the system as a whole: a fault every {display.hours(ind['mtbf_h'] / ind['devices'])}"
             ) in cards.replace("&#x27;", "'")
     assert "n/a" not in cards
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("display_demo")
+    assert cli_main(["demo", "--db", str(root / "demo.duckdb"), "--out", str(root / "in"),
+                     "--scale", "small", "--no-progress"]) == 0
+    return root / "demo.duckdb"
+
+
+def _plots(root) -> list[pn.pane.HoloViews]:
+    return [o for o in _walk(root) if isinstance(o, pn.pane.HoloViews) and o.object is not None]
+
+
+@pytest.mark.parametrize("path", ["/evaluation", "/alarms", "/outages"])
+def test_every_axis_drawn_on_a_demo_page_says_what_it_counts(demo_db, path):
+    import holoviews as hv
+    from bokeh.models import CategoricalAxis
+
+    view = PAGES[path].load_factory()(ReadOnlyStore(demo_db))
+    if hasattr(view, "_res"):                               # /evaluation: wait for its worker
+        view.state.result()
+        view.__panel__()
+    checked = 0
+    for pane in _plots(view):
+        fig = hv.render(pane.object)
+        if not fig.title.text:                              # a tab's placeholder, not yet drawn
+            continue
+        for axis in fig.xaxis + fig.yaxis:
+            if not isinstance(axis, CategoricalAxis):
+                assert axis.axis_label not in (None, "", "x", "y"), (pane.css_classes, fig.title.text)
+                checked += 1
+    assert checked >= 3

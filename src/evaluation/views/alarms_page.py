@@ -113,7 +113,7 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str,
     top = float(max(series["alarms"].max() if len(series) else 0,
                     rules.flood_threshold * 1.2)) * 1.05   # the flood line always in view
     return (marked * total * peak * line).opts(
-        responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel="alarms",
+        responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel=f"alarms per {per}",
         title=f"Alarms per {per}; flood line: more than {rules.flood_threshold} in "
               f"{iv} for one system",
         framewise=True,

@@ -16,6 +16,7 @@ import math
 
 import pandas as pd
 import panel as pn
+from bokeh.models import NumeralTickFormatter
 from bokeh.models.widgets.tables import NumberFormatter
 from panel.io.model import JSCode
 
@@ -206,6 +207,14 @@ PCT = number_format("0.0%")
 PCT2 = number_format("0.00%")
 _DECIMAL = number_format("0,0.0[0]")
 _INTEGER = number_format("0,0")
+
+
+
+def percent_ticks() -> NumeralTickFormatter:
+    """The ticks of a plot axis holding shares (0–1), as percentages (a new Bokeh model
+    each time: a model belongs to one session's document)."""
+    return NumeralTickFormatter(format="0%")
+
 
 _DURATION_JS = """function(cell) {
   const v = cell.getValue();

@@ -31,7 +31,7 @@ import panel as pn
 import param
 from bokeh.models import HoverTool
 
-from .display import number_format, section
+from .display import number_format, percent_ticks, section
 from .layout import bokeh_plots, download, empty, error, frame_csv, pdf_download, pdf_name, table
 from .outages_state import CUT_CATEGORIES, INNER_LEVEL, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
@@ -121,8 +121,8 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
 FUNNEL_OPTS = dict(height=360, padding=0.06,
                    title="Funnel plot: incident rate against covered interventions",
                    xlabel="covered interventions (with at least one M5), log scale",
-                   ylabel="incident rate (impacted / covered)", logx=True,
-                   legend_position="top_left", legend_opts={"background_fill_alpha": 0.7},
+                   ylabel="incident rate (impacted / covered, %)", logx=True,
+                   legend_position="right",
                    framewise=True, **PLOT_OPTS)
 
 
@@ -175,7 +175,7 @@ def timeline_plot(windows: pd.DataFrame, cuts: pd.DataFrame, aggregated: bool,
     layers = [rect, pts.opts(color=color, line_color="white", framewise=True)]
     what = "cuts per bucket (aggregated)" if aggregated else "cuts"
     return hv.Overlay(layers).opts(
-        height=330, xlabel="time (UTC)", ylabel="", yticks=list(enumerate(CUT_CATEGORIES)),
+        height=330, xlabel="time (UTC)", ylabel="category", yticks=list(enumerate(CUT_CATEGORIES)),
         ylim=(-0.6, n - 0.4), title=f"{pm_id}: intervention windows and {what}",
         show_legend=False, tools=["xwheel_zoom", "xpan"], framewise=True, **PLOT_OPTS)
 
@@ -206,10 +206,11 @@ def _bars(frame: pd.DataFrame, kdims, vdim: str, title: str, ylabel: str, tips,
 def do_rate_plot(dos: pd.DataFrame, p0: float) -> hv.Overlay:
     data = dos[["code_do", "incident_rate", "impacted_interventions",
                 "covered_interventions", "interventions"]].fillna({"incident_rate": 0})
-    bars = _bars(data, ["code_do"], "incident_rate", "Incident rate per DO", "impacted / covered",
+    bars = _bars(data, ["code_do"], "incident_rate", "Incident rate per DO",
+                 "incident rate (impacted / covered, %)",
                  [("DO", "@code_do"), ("incident rate", "@incident_rate{0.0%}"),
                   ("impacted / covered", "@impacted_interventions / @covered_interventions"),
-                  ("interventions", "@interventions")])
+                  ("interventions", "@interventions")], yformatter=percent_ticks())
     return (bars * hv.HLine(p0).opts(color="#d62728", line_dash="dashed")).opts(
         title=f"Incident rate per DO (dashed: network {p0:.1%})")
 
@@ -224,7 +225,7 @@ def do_window_cuts_plot(dos: pd.DataFrame, tolerance_min: float) -> hv.Bars:
                  "Counted cuts just outside the window (timestamp quality)", "cuts",
                  [("DO", "@code_do"), ("", "@side"), ("cuts", "@cuts")], color=None,
                  cmap={before: "#ff7f0e", after: "#9467bd"},
-                 multi_level=False, show_legend=True, legend_position="top_left")
+                 multi_level=False, show_legend=True, legend_position="right")
 
 
 def m1_delay_plot(hist: pd.DataFrame) -> hv.Bars:
@@ -242,9 +243,10 @@ def missing_hf_plot(dos: pd.DataFrame) -> hv.Bars:
     data = dos[["code_do", "missing_hf_share", "missing_hf", "interventions"]].fillna(
         {"missing_hf_share": 0})
     return _bars(data, ["code_do"], "missing_hf_share", "Interventions without HF",
-                 "share of interventions",
+                 "share of interventions (%)",
                  [("DO", "@code_do"), ("without HF", "@missing_hf / @interventions"),
-                  ("share", "@missing_hf_share{0.0%}")], color="#8c564b")
+                  ("share", "@missing_hf_share{0.0%}")], color="#8c564b",
+                 yformatter=percent_ticks())
 
 
 # ------------------------------------------------------------------ the page
@@ -276,8 +278,8 @@ class OutagesPage(pn.viewable.Viewer):
         self._pm = pn.widgets.AutocompleteInput(label="Selected PM", width=190,
                                                 min_characters=1, case_sensitive=False,
                                                 restrict=False, search_strategy="includes")
-        self._link(self._since, "since")
-        self._link(self._as_of, "as_of")
+        self._link_day(self._since, "since", 0)
+        self._link_day(self._as_of, "as_of", 1)
         link_text(self.state, self._oi, "oi_code")
         link_text(self.state, self._zone, "zone")
         self._fill_dos()
@@ -303,7 +305,8 @@ class OutagesPage(pn.viewable.Viewer):
         self._funnel = (hv.DynamicMap(lambda data: funnel_plot(*data),
                                       streams=[self._funnel_pipe])
                         * hv.DynamicMap(lambda data: funnel_marker(data),
-                                        streams=[self._marker_pipe])).opts(**FUNNEL_OPTS)
+                                        streams=[self._marker_pipe])).opts(
+            **FUNNEL_OPTS, yformatter=percent_ticks())
         self._tap = hv.streams.Tap(source=self._funnel, x=None, y=None)
         self._tap.add_subscriber(self._tapped)
         self._blacklist = _table(pd.DataFrame(), "opeval-table-blacklist", page_size=8,
@@ -399,6 +402,23 @@ class OutagesPage(pn.viewable.Viewer):
 
         widget.param.watch(w2s, "value")
         self.state.param.watch(s2w, name)
+
+    def _link_day(self, widget, name: str, side: int) -> None:
+        """A date field of the period: it shows the day in force (the data's first or last
+        day while the filter is left to its default, so the picker opens on the data's
+        months); choosing that same day leaves the filter, and the address, as they are."""
+        widget.value = self.state.days_in_force()[side]
+
+        def w2s(event):
+            if event.new != self.state.days_in_force()[side]:
+                setattr(self.state, name, event.new)
+
+        widget.param.watch(w2s, "value")
+        self.state.param.watch(lambda _e: self._show_days(), name)
+
+    def _show_days(self) -> None:
+        """Both date fields on the days in force (a start not before the end is dropped)."""
+        self._since.value, self._as_of.value = self.state.days_in_force()
 
     def _fill_dos(self) -> None:
         """The DO choices; in OC view the DO filter is cleared and not offered (flow 2)."""
