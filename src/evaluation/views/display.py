@@ -43,7 +43,7 @@ LABELS = {
     "expected_failures_next_cycle": "Expected failures next cycle", "valid_until": "Valid until",
     "disposition_reasons": "Why", "site": "Site", "risk_level": "Risk level",
     "clause": "Clause", "requirement": "Requirement", "severity": "Severity",
-    "evidence": "Evidence", "corrective_action": "Corrective action",
+    "evidence": "Evidence", "corrective_action": "Corrective action", "see": "Evidence in",
     "device_id": "Device", "subsystem": "Subsystem", "device_type": "Device type",
     "zone": "Zone", "installed_on": "Installed on", "life_years": "Service life (years)",
     "end_of_life": "End of life", "age_years": "Age (years)", "life_used": "Life used",

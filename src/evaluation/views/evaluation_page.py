@@ -21,6 +21,7 @@ import functools
 import html
 import io
 import logging
+from urllib.parse import urlencode
 
 import duckdb
 import holoviews as hv
@@ -70,6 +71,17 @@ table.cycle td.overdue { color: #a12622; font-weight: 600; }
 """
 
 FINDING_TONE = {"conforming": "good", "nonconforming": "bad"}
+TABS = ("Findings", "Faults & MTTR by month", "Devices & service life", "Exposure by zone",
+        "Expected failures")
+"""The tabs under the system in detail, in order."""
+EVIDENCE_TAB = {"sla_response": 1, "sla_arrival": 1, "sla_repair": 1, "availability": 1,
+                "maintenance_hold": 1, "repeat_faults": 2, "service_life": 2, "warranty": 2,
+                "exposure": 3, "cycle_setting": 0, "maintenance_gaps": 0,
+                "maintenance_overdue": 0, "maintenance_reports": 0}
+"""Where the evidence of a finding (by its key) is shown: a tab of :data:`TABS` (the
+Findings tab itself: the maintenance cycle under the checklist)."""
+ALARM_FINDINGS = ("false_alarms", "unhandled_alarms")
+"""Findings whose evidence is the system's alarms on /alarms."""
 TWO = number_format("0.00")
 
 
@@ -87,6 +99,20 @@ def _mtbf_sub(ind: dict) -> str:
     whole = hours(ind["mtbf_h"] / ind["devices"]) if ind["devices"] else MISSING
     return (f'{up:,.0f} h in service over its {ind["devices"]} devices ÷ {ind["faults"]} faults; '
             f"the system as a whole: a fault every {whole}")
+
+
+def _evidence_html(key: str, system_id: str) -> str:
+    """The "Evidence in" cell of a finding: the tab showing its evidence (a click opens it),
+    or a link to the system's alarms on /alarms."""
+    if key in ALARM_FINDINGS:
+        href = html.escape("./alarms?" + urlencode({"system": system_id}))
+        return f'<a href="{href}" class="opeval-evidence-link">alarms of {html.escape(system_id)}</a>'
+    tab = EVIDENCE_TAB.get(key)
+    if tab is None:
+        return MISSING
+    where = "maintenance cycle below" if tab == 0 else TABS[tab]
+    return (f'<span class="opeval-evidence-tab" data-tab="{tab}" style="cursor: pointer; '
+            f'color: {ACCENT}; text-decoration: underline">→ {html.escape(where)}</span>')
 
 
 def _row_colour(row: pd.Series) -> list[str]:
@@ -124,6 +150,7 @@ class EvaluationPage(pn.viewable.Viewer):
         bokeh_plots()
         s = self.state
         self._res: Result | None = None
+        self._finding_keys: list[str] = []   # the key of each finding shown, in order
         self._token = None
         self._shown = None        # (result, selection) the overview shows
         self._quiet = False       # True while the page itself sets widgets (no echo to the state)
@@ -143,8 +170,11 @@ class EvaluationPage(pn.viewable.Viewer):
         self._error.visible = False
         self._empty = empty(NO_SYSTEMS)
         # overview
+        self._fleet = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
+                                   css_classes=["opeval-fleet"])
+        # every selected system in one scrolling table (no pages of ten)
         self._overview = table(
-            s.overview(Result(dt.date.today(), 1)), pagination="remote", page_size=10,
+            s.overview(Result(dt.date.today(), 1)), pagination=None, max_height=520,
             css_classes=["opeval-table-overview"], frozen_columns=["system_id"],
             widths={"classification": 180},
             formatters={"expected_failures_next_cycle": TWO,
@@ -164,8 +194,10 @@ class EvaluationPage(pn.viewable.Viewer):
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
                                sortable=False, widths={"requirement": 230, "evidence": 290,
                                                        "corrective_action": 220},
-                               formatters={c: {"type": "textarea"} for c in
-                                           ("requirement", "evidence", "corrective_action")})
+                               formatters={**{c: {"type": "textarea"} for c in
+                                              ("requirement", "evidence", "corrective_action")},
+                                           "see": {"type": "html"}})
+        self._findings.on_click(self._finding_clicked)
         self._findings.style.apply(_row_colour, axis=1)
         self._cycle = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
                                    css_classes=["opeval-cycle"])
@@ -260,6 +292,14 @@ class EvaluationPage(pn.viewable.Viewer):
         if event.row is not None and 0 <= event.row < len(frame):
             self.state.system = str(frame.iloc[event.row]["system_id"])
 
+    def _finding_clicked(self, event) -> None:
+        """A click on a finding's "Evidence in" cell opens the tab that shows its evidence."""
+        keys = self._finding_keys
+        if event.column == "see" and event.row is not None and 0 <= event.row < len(keys):
+            tab = EVIDENCE_TAB.get(keys[event.row])
+            if tab is not None:
+                self._tabs.active = tab
+
     def _has_systems(self) -> bool:
         try:
             return self.state.has_systems()
@@ -339,6 +379,7 @@ class EvaluationPage(pn.viewable.Viewer):
                 # the overview only changes with the result or the selection
                 self._focus.options = {labels.get(sid, sid): sid for sid in sel}
                 self._overview.value = s.overview(res)
+                self._fleet.object = self._fleet_html(s.fleet(res))
                 self._shown = (res, sel)
             if focus is not None and self._focus.value != focus:
                 self._focus.value = focus
@@ -359,7 +400,9 @@ class EvaluationPage(pn.viewable.Viewer):
             update(res, ind)
 
     def _show_findings(self, res: Result, ind: dict) -> None:
-        self._findings.value = self.state.findings(res)
+        self._finding_keys = self.state.finding_keys(res)
+        self._findings.value = self.state.findings(res).assign(
+            see=[_evidence_html(k, ind["system_id"]) for k in self._finding_keys])
         self._cycle.object = self._cycle_html(self.state.cycle(res), ind["cycle"])
 
     @staticmethod
@@ -368,9 +411,9 @@ class EvaluationPage(pn.viewable.Viewer):
         head = "".join(f"<th>{h}</th>" for h in ("Subsystem", "Devices", "Cycle from",
                                                  "Last periodic maintenance", "Next due", "Status"))
         rows = "".join(
-            f'<tr data-subsystem="{html.escape(str(r.subsystem))}"><td>{html.escape(str(r.subsystem))}</td>'
-            f"<td>{r.devices}</td><td>{r.cycle_start or '-'}</td>"
-            f"<td>{r.last_maintenance or 'none recorded'}</td><td>{r.due or '-'}</td>"
+            f'<tr data-subsystem="{html.escape(str(r.subsystem))}"><td>{html.escape(value_label(r.subsystem))}</td>'
+            f"<td>{r.devices}</td><td>{r.cycle_start or MISSING}</td>"
+            f"<td>{r.last_maintenance or 'none recorded'}</td><td>{r.due or MISSING}</td>"
             f'<td class="{"overdue" if r.status == "overdue" else ""}">{html.escape(r.status)}</td></tr>'
             for r in cycle.itertuples())
         return (f"<div><b>Maintenance cycle per subsystem</b> (5.1.2, 5.1.5; cycle {html.escape(length)})"
@@ -439,6 +482,24 @@ class EvaluationPage(pn.viewable.Viewer):
             f'<div class="card" data-key="valid_until"><div class="label">Valid until (6.1)</div>'
             f'<div class="value">{valid[0]}</div><div class="sub">{valid[1]}</div></div>'
             "</div>")
+
+    @staticmethod
+    def _fleet_html(f: dict) -> str:
+        """The selected systems together, above the table of them."""
+        classes = ", ".join(f"{n} {value_label(c).lower()}" for c, n in f["classification"].items() if n)
+        return '<div class="cards">' + "".join((
+            _card("fleet_systems", "Systems", f'{f["systems"]}', classes or "none evaluated"),
+            _card("fleet_availability", "Device availability", percent(f["availability"], 2),
+                  "up device-hours over device-hours in service, all systems pooled"),
+            _card("fleet_faults", "Faults in the window", f'{f["faults"]:,}',
+                  f'{f["open_faults"]:,} open at the as-of date'),
+            _card("fleet_overdue", "Maintenance overdue", f'{f["maintenance_overdue"]}',
+                  "systems past their maintenance cycle", "bad" if f["maintenance_overdue"] else ""),
+            _card("fleet_past_life", "Devices past service life", f'{f["devices_past_life"]:,}',
+                  "to replace (5.1.2)", "bad" if f["devices_past_life"] else ""),
+            _card("fleet_nonconforming", "Nonconforming findings", f'{f["nonconforming"]:,}',
+                  "over every selected system", "bad" if f["nonconforming"] else ""),
+        )) + "</div>"
 
     @staticmethod
     def _cards_html(ind: dict) -> str:
@@ -597,26 +658,26 @@ class EvaluationPage(pn.viewable.Viewer):
         # opened has no Bokeh model yet, one opened before keeps its models and they are sent
         # again, current, when it is reopened), so a tab opened later shows the current system.
         self._tabs = pn.Tabs(
-            ("Findings", section("Findings (audit checklist)", self._findings,
+            (TABS[0], section("Findings (audit checklist)", self._findings,
                                   download("evaluation_findings.csv", self._csv(s.findings)),
                                   self._cycle, anchor="findings")),
-            ("Faults & MTTR by month", section(
+            (TABS[1], section(
                 "Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
                                                    sizing_mode="stretch_width"),
                 download("evaluation_monthly.csv", self._csv(s.monthly)), anchor="monthly")),
-            ("Devices & service life", section(
+            (TABS[2], section(
                 "Devices and service life (5.1.2)", self._life_note, pn.Row(
                     pn.Column(self._life_plot, sizing_mode="stretch_width"),
                     pn.Column(self._devices, download("evaluation_devices.csv", self._csv(s.devices)),
                               sizing_mode="stretch_width"), sizing_mode="stretch_width"),
                 anchor="devices")),
-            ("Exposure by zone", section(
+            (TABS[3], section(
                 "Exposure by zone", self._no_zones, pn.Row(
                     pn.Column(self._exposure_plot, self._never_exposed, sizing_mode="stretch_width"),
                     pn.Column(self._exposure, download("evaluation_exposure.csv", self._csv(s.exposure)),
                               sizing_mode="stretch_width"), sizing_mode="stretch_width"),
                 anchor="exposure")),
-            ("Expected failures", section(
+            (TABS[4], section(
                 "Expected failures in the next cycle", self._expected_note, self._expected,
                 download("evaluation_expected.csv", self._csv(s.expected)), anchor="expected")),
             dynamic=True, sizing_mode="stretch_width", css_classes=["opeval-evaluation-tabs"],
@@ -624,7 +685,7 @@ class EvaluationPage(pn.viewable.Viewer):
         self._tab_updates = (self._show_findings, self._show_monthly, self._show_devices,
                              self._show_exposure, self._show_expected)     # one per tab, in order
         self._content = pn.Column(
-            section("Systems", pn.pane.HTML(
+            section("Systems", self._fleet, pn.pane.HTML(
                 "<small>One row per selected system; click a row to see it in detail.</small>"),
                 self._overview, download("evaluation_systems.csv", self._csv(s.overview)),
                 anchor="overview"),
