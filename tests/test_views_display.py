@@ -217,3 +217,29 @@ def test_every_axis_drawn_on_a_demo_page_says_what_it_counts(demo_db, path):
                 assert axis.axis_label not in (None, "", "x", "y"), (pane.css_classes, fig.title.text)
                 checked += 1
     assert checked >= 3
+
+
+def test_opening_every_tab_of_every_page_writes_nothing_beside_the_database(demo_db):
+    """Every page built on the demo database, every tab of it opened (the /alarms open-alarm
+    tab with no saved model, its rationalisation tabs, /evaluation's and /outages' tabs):
+    the folder of the database holds the same files afterwards, and no model was trained."""
+    from evaluation.views import alarms_state
+
+    folder = demo_db.parent
+    before = sorted((str(p.relative_to(folder)), p.stat().st_size if p.is_file() else 0)
+                    for p in folder.rglob("*") if p.suffix != ".wal")
+    opened = 0
+    for path in PAGES:
+        template = build_page(path, demo_db)
+        for o in _walk(template.main):
+            if hasattr(o, "state") and hasattr(o.state, "result"):
+                o.state.result()                            # /evaluation: its worker's result
+            if isinstance(o, pn.Tabs):
+                for i in range(len(o)):
+                    o.active = i
+                    opened += 1
+    assert opened >= 15
+    after = sorted((str(p.relative_to(folder)), p.stat().st_size if p.is_file() else 0)
+                   for p in folder.rglob("*") if p.suffix != ".wal")
+    assert after == before
+    assert all(slot.status != "ready" for slot in alarms_state._models.values())

@@ -60,8 +60,8 @@ OPEN_TAB, HISTORY_TAB = 5, 6
 RATIONALISATION_TAB = 7
 """The first of the rationalisation tabs (avalanches, consequences, sequences,
 standing & nuisance, load pattern: :mod:`.alarms_rationalisation`)."""
-MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — or, if this "
-               "database has none yet, trained on its closed alarms.</p>")
+MODEL_LATER = ("<p>The false-alarm model saved for this database (<code>opeval alarms "
+               "--fit-model</code>) is loaded when this tab is opened.</p>")
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
 
@@ -341,7 +341,6 @@ class AlarmsPage(pn.viewable.Viewer):
                                              "history_page"])
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
-        self._model_poll = None
         self._open_seen = False     # the ranked list is scored once its tab was opened
         self._update()
         self._model_info.object = MODEL_LATER
@@ -456,40 +455,26 @@ class AlarmsPage(pn.viewable.Viewer):
         return self._v.operators.merge(h.reset_index(), on="assigned_to", how="left")
 
     def _open_frame(self) -> pd.DataFrame:
-        frame = self.state.open_alarms()
-        return frame if frame is not None else pd.DataFrame()
+        return self.state.open_alarms()
 
     def _tab_opened(self, event) -> None:
-        """Opening the open-alarm tab trains the model if there is none yet (once per
-        database and server process), so a first visit does not pay for it."""
+        """Opening the open-alarm tab loads the saved model, if any (a visit that does not
+        open it pays nothing); no tab ever trains a model or writes a file."""
         if event.new == OPEN_TAB:
             self._open_seen = True
-            self._update_model(train=True)
+            self._update_model()
         elif event.new >= RATIONALISATION_TAB:
             self._rat.open()
 
-    def _update_model(self, train: bool = False) -> None:
-        slot = self.state.model(train=train)
+    def _update_model(self) -> None:
         self._model_info.object = _model_html(self.state.model_summary())
-        if slot.status == "training" and self._model_poll is None:
-            self._model_poll = pn.state.add_periodic_callback(self._poll_model, period=2000)
         self._update_open()
-
-    def _poll_model(self) -> None:
-        if self.state.model(train=False).status != "training":
-            if self._model_poll is not None:
-                self._model_poll.stop()
-                self._model_poll = None
-            self._update_model()
 
     @_guarded
     def _update_open(self) -> None:
         if not self._open_seen:
             return
         frame = self.state.open_alarms()
-        if frame is None:
-            self._open.visible = self._open_empty.visible = False
-            return
         self._open.value = shown(frame)
         self._open.visible = len(frame) > 0
         self._open_empty.visible = len(frame) == 0
@@ -580,16 +565,15 @@ def _kpi_html(k: dict, f, rules: AlarmRules) -> str:
 
 def _model_html(m: dict) -> str:
     status = m.get("status")
-    if status == "training":
-        return ("<p><b>Training the false-alarm model</b> on the closed alarms of this "
-                "database (once per database; a minute or more on a large one). The ranked list appears "
-                "here when it is ready.</p>")
     if status == "failed":
-        return ("<p class='opeval-model-failed'><b>No false-alarm model:</b> "
-                f"{html.escape(m.get('message') or 'unknown error')}</p>")
+        return ("<p class='opeval-model-failed'><b>The saved false-alarm model cannot be read:</b> "
+                f"{html.escape(m.get('message') or 'unknown error')}. The open alarms are "
+                "listed oldest first, unscored.</p>")
     if status != "ready":
-        return ("<p>No false-alarm model for this database yet: it is trained on the closed "
-                "alarms when this tab is opened.</p>")
+        return ("<p>No false-alarm model saved for this database: the open alarms are listed "
+                "oldest first, unscored. Train one with <code>opeval alarms --fit-model</code> "
+                "(saved in <code>models/</code> beside the database); this tab loads it when "
+                "opened next.</p>")
     ev = m.get("evaluation") or {}
 
     def line(name):
