@@ -2,8 +2,8 @@
 
 The formatters are checked on their own (a property test of :func:`duration`, the
 JavaScript of the table cells against the Python with Node), then on real pages:
-every table of every page built by ``build_page`` on the views database and of the
-/evaluation page on the evaluation fixture has a human header for each column and
+every table of every page built by ``build_page`` on the views database (and of the
+/evaluation page on its fixture, in test_views_evaluation.py) has a human header for each column and
 the cell rules of its columns, while its ``value`` (what the CSV downloads write)
 keeps the machine names.
 """
@@ -21,13 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import _views_db
-import evaluation_fixture as fx
 from evaluation.cli import main as cli_main
 from evaluation.serve import build_page
-from evaluation.store import db
 from evaluation.views import display
-from evaluation.views.evaluation_page import EvaluationPage
-from evaluation.views.evaluation_state import EvaluationState
 from evaluation.views.pages import PAGES
 from evaluation.views.queries import ReadOnlyStore
 
@@ -148,42 +144,6 @@ def test_every_table_of_every_page_has_human_headers(views_db, path):
     tables = _tables(build_page(path, views_db).main)
     for tab in tables:
         _assert_human(tab)
-
-
-@pytest.fixture(scope="module")
-def fx_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("display_eval") / "fx.duckdb"
-    con = db.connect(path)
-    fx.load(con)
-    con.close()
-    return path
-
-
-def test_evaluation_tables_show_words_and_keep_machine_names_for_downloads(fx_db):
-    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
-    view.__panel__()
-    tables = _tables(view)
-    assert len(tables) >= 5 and all(len(t.value.columns) for t in tables)
-    for tab in tables:
-        _assert_human(tab)
-    ov = view._overview
-    assert ov.titles["mtbf_h"] == "MTBF (mean time between failures)"
-    assert "mtbf_h" in ov.value.columns and ov.value["classification"].isin(display.VALUE_LABELS).all()
-    csv = pd.read_csv(pd.io.common.BytesIO(view._csv(view.state.overview)()))
-    assert "mtbf_h" in csv.columns and "fit_with_remarks" not in ov.titles.values()
-
-
-def test_mtbf_card_says_per_device_and_for_the_whole_system(fx_db):
-    state = EvaluationState(ReadOnlyStore(fx_db))
-    ind = state.indicators(state.result())
-    cards = EvaluationPage._cards_html(ind)
-    up = ind["device_hours"] - ind["down_hours"]
-    assert ind["mtbf_h"] == pytest.approx(up / ind["faults"])
-    assert "MTBF per device" in cards and display.hours(ind["mtbf_h"]) in cards
-    assert (f"{up:,.0f} h in service over its {ind['devices']} devices ÷ {ind['faults']} faults; "
-            f"the system as a whole: a fault every {display.hours(ind['mtbf_h'] / ind['devices'])}"
-            ) in cards.replace("&#x27;", "'")
-    assert "n/a" not in cards
 
 
 @pytest.fixture(scope="module")

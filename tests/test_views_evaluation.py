@@ -20,10 +20,12 @@ import evaluation_fixture as fx
 from conftest import pdf_text
 from evaluation.cli import main as cli_main
 from evaluation.store import db
+from evaluation.views import display
 from evaluation.views import evaluation_state as es
 from evaluation.views.evaluation_page import NO_SYSTEMS, EvaluationPage
 from evaluation.views.evaluation_state import EvaluationState, IdList, IdString
 from evaluation.views.queries import ReadOnlyStore
+from test_views_display import _assert_human, _tables
 
 
 @pytest.fixture(scope="module")
@@ -486,3 +488,30 @@ def test_fleet_summary_all_systems_and_findings_linked_to_their_evidence(fx_db):
     assert view._tabs.active == 3
     if "false_alarms" in keys:
         assert 'href="./alarms?system=S1"' in shown["see"].iloc[keys.index("false_alarms")]
+
+
+def test_evaluation_tables_show_words_and_keep_machine_names_for_downloads(fx_db):
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    view.__panel__()
+    tables = _tables(view)
+    assert len(tables) >= 5 and all(len(t.value.columns) for t in tables)
+    for tab in tables:
+        _assert_human(tab)
+    ov = view._overview
+    assert ov.titles["mtbf_h"] == "MTBF (mean time between failures)"
+    assert "mtbf_h" in ov.value.columns and ov.value["classification"].isin(display.VALUE_LABELS).all()
+    csv = pd.read_csv(pd.io.common.BytesIO(view._csv(view.state.overview)()))
+    assert "mtbf_h" in csv.columns and "fit_with_remarks" not in ov.titles.values()
+
+
+def test_mtbf_card_says_per_device_and_for_the_whole_system(fx_db):
+    state = EvaluationState(ReadOnlyStore(fx_db))
+    ind = state.indicators(state.result())
+    cards = EvaluationPage._cards_html(ind)
+    up = ind["device_hours"] - ind["down_hours"]
+    assert ind["mtbf_h"] == pytest.approx(up / ind["faults"])
+    assert "MTBF per device" in cards and display.hours(ind["mtbf_h"]) in cards
+    assert (f"{up:,.0f} h in service over its {ind['devices']} devices ÷ {ind['faults']} faults; "
+            f"the system as a whole: a fault every {display.hours(ind['mtbf_h'] / ind['devices'])}"
+            ) in cards.replace("&#x27;", "'")
+    assert "n/a" not in cards

@@ -122,6 +122,9 @@ VALUE_LABELS = {
     "no_rule": "No life rule", "unknown_age": "Age unknown",
     "intrusion_alarm": "Intrusion alarm", "video_surveillance": "Video surveillance",
     "control_room": "Control room", "access_control": "Access control",
+    "ccd_camera": "CCD camera", "dvr": "DVR", "nvr": "NVR", "ip_camera": "IP camera",
+    "dedicated_vcr": "Dedicated VCR", "home_vcr": "Home VCR", "ptz_indoor": "PTZ camera, indoor",
+    "ptz_outdoor": "PTZ camera, outdoor", "ups": "UPS",
 }
 """Code → words, for the columns of :data:`CODE_COLUMNS`; other codes lose their underscores."""
 
@@ -204,7 +207,6 @@ def number_format(pattern: str) -> NumberFormatter:
 
 
 PCT = number_format("0.0%")
-PCT2 = number_format("0.00%")
 _DECIMAL = number_format("0,0.0[0]")
 _INTEGER = number_format("0,0")
 
