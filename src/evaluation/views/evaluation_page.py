@@ -401,8 +401,10 @@ class EvaluationPage(pn.viewable.Viewer):
 
     def _show_findings(self, res: Result, ind: dict) -> None:
         self._finding_keys = self.state.finding_keys(res)
-        self._findings.value = self.state.findings(res).assign(
-            see=[_evidence_html(k, ind["system_id"]) for k in self._finding_keys])
+        frame = self.state.findings(res)
+        frame.insert(frame.columns.get_loc("evidence"), "see",   # beside the evidence
+                     [_evidence_html(k, ind["system_id"]) for k in self._finding_keys])
+        self._findings.value = frame
         self._cycle.object = self._cycle_html(self.state.cycle(res), ind["cycle"])
 
     @staticmethod
