@@ -203,3 +203,17 @@ def test_opening_every_tab_of_every_page_writes_nothing_beside_the_database(demo
                    for p in folder.rglob("*") if p.suffix != ".wal")
     assert after == before
     assert all(slot.status != "ready" for slot in alarms_state._models.values())
+
+
+def test_a_new_frame_of_the_same_columns_keeps_the_formats_sent():
+    """Filters replace a table's frame often: the headers and formats are sent again only
+    when the columns or their types change."""
+    from evaluation.views.layout import table
+
+    tab = table(pd.DataFrame({"handle_s": [1.0], "status": ["fit_with_remarks"]}))
+    sent = tab.formatters
+    tab.value = pd.DataFrame({"handle_s": [90_000.0], "status": ["unfit"]})
+    assert tab.formatters is sent
+    tab.value = pd.DataFrame({"handle_s": [1.0], "status": ["unfit"], "share": [0.5]})
+    assert tab.formatters is not sent and tab.formatters["share"] is display.PCT
+    assert tab.titles == {"handle_s": "Time to handle", "status": "Status", "share": "Share"}

@@ -289,9 +289,15 @@ def dress(tab: pn.widgets.Tabulator, formatters: dict | None = None) -> pn.widge
     """Give ``tab`` human headers and cells for the frame it holds, now and after each new
     ``value``; ``formatters`` (a page's own, e.g. plain text for identifiers) win."""
     own = dict(formatters or {})
+    dressed = [None]      # the columns and types dressed last: a new frame of the same shape
+                          # keeps its headers and formats (no column rebuilt in the browser)
 
     def apply(*_):
         frame = tab.value
+        shape = tuple((c, str(t)) for c, t in frame.dtypes.items())
+        if shape == dressed[0]:
+            return
+        dressed[0] = shape
         fmt = {}
         for c in frame.columns:
             f = cell_format(str(c), frame[c].dtype, own.get(c))
