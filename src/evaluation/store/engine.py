@@ -66,7 +66,7 @@ ANALYSIS_MEMORY = "1GB"
 """DuckDB's memory in ``opeval outages`` and ``opeval blacklist`` (:meth:`Tables.bound_memory`).
 Merging the period's cut rows into cuts (issue 12) is a grouping with one group per cut;
 unbounded, DuckDB held about 2.5 GB for it at 1M interventions × 10M cuts. Bounded, it
-spills to disk: the whole process stays under 1.3 GB, measured no slower
+spills to disk: the whole process peaked at 1.3 to 1.4 GB, with no more CPU time
 (docs/performance.md, "Interventions × cuts")."""
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
