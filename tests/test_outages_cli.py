@@ -163,3 +163,32 @@ def test_bad_arguments_fail_with_one_line(run_cli, args):
     code, out, err = run_cli(*args)
     assert code == 1 and out == ""
     assert err.startswith("opeval: error:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["outages", "blacklist"])
+def test_commands_bound_duckdb_memory(run_cli, monkeypatch, command):
+    """Issue 12's target (< 2 GB for the whole process at 1M × 10M): both commands hold
+    DuckDB to :data:`engine.ANALYSIS_MEMORY`, or to ``$OPEVAL_MEMORY_LIMIT``, and spill the
+    rest to disk; the figures do not depend on it."""
+    from evaluation.store import engine
+    seen = []
+    bound = engine.Tables.bound_memory
+
+    def spy(self, *args):
+        bound(self, *args)
+        seen.append(self.backend.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    monkeypatch.setattr(engine.Tables, "bound_memory", spy)
+    code, out, err = run_cli(command, "--format", "json")
+    assert code == 0 and seen == ["953.6 MiB"], err       # 1GB as DuckDB shows it
+    monkeypatch.setenv(engine.MEMORY_ENV, "64MB")
+    code, small, _ = run_cli(command, "--format", "json")
+    assert code == 0 and seen[-1] == "61.0 MiB" and json.loads(small) == json.loads(out)
+
+
+def test_bad_memory_limit_fails_with_one_line(run_cli, monkeypatch):
+    from evaluation.store import engine
+    monkeypatch.setenv(engine.MEMORY_ENV, "lots")
+    code, out, err = run_cli("outages", "--format", "json")
+    assert code == 1 and out == ""
+    assert err.startswith("opeval: error:") and "OPEVAL_MEMORY_LIMIT" in err
+    assert len(err.strip().splitlines()) == 1

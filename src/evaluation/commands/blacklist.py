@@ -73,6 +73,7 @@ def run(args) -> int:
     key = pseudonym_key(args) if args.anonymise_do else None   # before the tables are open
     step("opening the tables")
     tables = tables_from_args(args)
+    tables.bound_memory()
     since, as_of = period.asked(args.since, args.as_of, tables.zone)
     step("assessing the PMs")
     result = blacklist(tables, since=since, as_of=as_of, config=cfg,

@@ -67,6 +67,7 @@ def run(args) -> int:
     key = pseudonym_key(args) if args.anonymise_do else None
     step("opening the tables")
     tables = tables_from_args(args)
+    tables.bound_memory()
     since, as_of = period.asked(args.since, args.as_of, tables.zone)
     step("correlating interventions and cuts")
     settings = config.for_command(args)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,15 @@ SPARK_JVM_DEFAULTS = {
 
 _view_ids = itertools.count(1)
 
+MEMORY_ENV = "OPEVAL_MEMORY_LIMIT"
+ANALYSIS_MEMORY = "1GB"
+"""DuckDB's memory in ``opeval outages`` and ``opeval blacklist`` (:meth:`Tables.bound_memory`).
+Merging the period's cut rows into cuts (issue 12) is a grouping with one group per cut;
+unbounded, DuckDB held about 2.5 GB for it at 1M interventions × 10M cuts. Bounded, it
+spills to disk: the whole process peaked at 1.3 to 1.4 GB, with no more CPU time
+(docs/performance.md, "Interventions × cuts")."""
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
 
 @dataclass
 class Tables:
@@ -80,6 +90,18 @@ class Tables:
     def zone(self) -> str:
         """The time zone of the data (:mod:`evaluation.localtime`)."""
         return localtime.database_zone(self.settings.get)
+
+    def bound_memory(self, limit: str = ANALYSIS_MEMORY) -> None:
+        """Hold DuckDB to ``limit`` of memory for the rest of the session (``$OPEVAL_MEMORY_LIMIT``
+        wins), spilling what does not fit to disk (:func:`evaluation.store.db.configure` says
+        where); Spark keeps its own settings (``--spark-conf``). See :data:`ANALYSIS_MEMORY`."""
+        if self.engine != "duckdb":
+            return
+        limit = os.environ.get(MEMORY_ENV) or limit
+        if not _MEMORY.match(limit):
+            raise OpevalError(f"memory limit {limit!r} (${MEMORY_ENV}): expected a size such as "
+                              f"1GB, 1500MB or 2GiB")
+        self.backend.con.execute(f"SET memory_limit = '{limit}'")
 
     def __getitem__(self, name: str) -> ibis.Table:
         if self.views and name in TABLES and name not in self.views:
@@ -309,7 +331,9 @@ def open_engine(engine: str = "duckdb", db: str | Path | None = None, lake: str 
 
 
 __all__ = [
+    "ANALYSIS_MEMORY",
     "ENGINES",
+    "MEMORY_ENV",
     "SPARK_DEFAULTS",
     "Tables",
     "duckdb_backend",
