@@ -52,7 +52,7 @@ bench: install browser java pdf ## run the benchmarks and print figures against 
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install ## static checks
-	$(BIN)/ruff check src tests bench dashboards
+	$(BIN)/ruff check src tests bench dashboards notebooks
 
 clean: ## remove the virtual environment and generated data
 	rm -rf $(VENV) data/demo $(DB) $(DB).wal
