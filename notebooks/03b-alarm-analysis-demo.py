@@ -137,6 +137,7 @@ pn.panel(hour_chart("SYS-0005", "Motion detected"))
 # %%
 morning = by_hour[by_hour.hour.isin([6, 7])].false_alarms.sum()
 assert morning > 0.5 * by_hour.false_alarms.sum(), "most false motion alarms fall between 06:00 and 08:00"
+pd.DataFrame(report["tuning"])[["definition", "kind", "advice"]]
 
 # %% [markdown]
 # The same chart for the other definitions with the most false alarms: pick one in the list. The
@@ -151,7 +152,6 @@ pairs = {f"{s} · {d}": (s, d) for s, d in zip(worst.system_id, worst.definition
 pairs.setdefault("SYS-0005 · Motion detected", ("SYS-0005", "Motion detected"))
 choice = pn.widgets.Select(name="system · definition", options=pairs, value=("SYS-0005", "Motion detected"))
 pn.Column(choice, pn.bind(lambda pair: hour_chart(*pair), choice))
-pd.DataFrame(report["tuning"])[["definition", "kind", "advice"]]
 
 # %% [markdown]
 # ## Handling per operator and standing alarms

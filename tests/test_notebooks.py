@@ -30,6 +30,7 @@ build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
 SOURCES = build.sources()
+EXEC_MIME = "application/vnd.holoviews_exec.v0+json"   # a Panel or HoloViews object rendered by Bokeh
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -117,6 +118,8 @@ def test_committed_notebook_has_outputs_and_loads_nothing_remote(path):
                  if len(o.get("data", {}).get(build.LOAD_MIME, "")) > 1_000_000]
     plots = any("pn.extension(inline=True)" in c.source for c in code)
     assert len(libraries) == (1 if plots else 0), "BokehJS and Panel inline exactly once in a plotting notebook"
+    for cell in (c for c in code if "pn.widgets." in c.source):  # a cell making a widget shows it
+        assert any(EXEC_MIME in o.get("data", {}) for o in cell.outputs), cell.source
 
 
 @pytest.fixture(scope="session")
