@@ -24,8 +24,9 @@ _RUN_IN_KERNEL = """async (code) => {
 }"""
 
 
-_KERNEL_IDLE = """() => {
+_KERNEL_IDLE = """(name) => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.context || panel.context.path !== name) return false;
   const kernel = panel && panel.sessionContext && panel.sessionContext.session
                  && panel.sessionContext.session.kernel;
   return !!kernel && kernel.status === "idle" && panel.content.widgets.length > 10;
@@ -70,7 +71,9 @@ def lab(tmp_path_factory, browser):
 
 def _open(browser, lab, name: str):
     context, page, watch = new_page(browser, 1400, 1800)
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", wait_until="domcontentloaded")
+    # a workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of the previous page
+    page.goto(f"{lab.url}/lab/workspaces/{name.split('-')[0]}/tree/{name}?reset&token={lab.token}",
+              wait_until="domcontentloaded")
     return context, page, watch
 
 
@@ -86,7 +89,7 @@ def test_a_committed_notebook_shows_its_plot_offline(browser, lab):
 def test_a_panel_widget_drives_the_kernel(browser, lab):
     context, page, watch = _open(browser, lab, "03b-alarm-analysis-demo.ipynb")
     try:
-        page.wait_for_function(_KERNEL_IDLE, timeout=120_000)
+        page.wait_for_function(_KERNEL_IDLE, arg="03b-alarm-analysis-demo.ipynb", timeout=120_000)
         ran = page.evaluate(_RUN_TO_WIDGET)
         assert ran["index"] > 0 and ran["counts"] and all(ran["counts"]), ran
         assert page.evaluate(_RUN_IN_KERNEL, "print(choice.value)").strip() == "('SYS-0005', 'Motion detected')"
