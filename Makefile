@@ -6,6 +6,7 @@ BIN    := $(VENV)/bin
 DB     ?= data/opeval.duckdb
 PORT   ?= 5006
 SCALE  ?= small
+LAB_PORT ?= 8888
 
 .DEFAULT_GOAL := help
 
@@ -16,9 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark-connect]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name opeval --display-name 'Python (opeval)' >/dev/null
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install opeval with its test tools
+install: $(VENV)/.installed ## create .venv, install opeval with its test and notebook tools, register its Jupyter kernel
 
 browser: ## install Debian's Chromium for the browser tests (Playwright cannot download one here)
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -52,9 +54,17 @@ bench: install browser java pdf ## run the benchmarks and print figures against 
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install ## static checks
-	$(BIN)/ruff check src tests bench dashboards
+	$(BIN)/ruff check src tests bench dashboards notebooks
+
+notebooks: install ## build notebooks/*.ipynb from their .py sources, executed on a small demo database
+	$(BIN)/python notebooks/build.py $(NOTEBOOKS)
+
+lab: install ## JupyterLab on http://127.0.0.1:8888 (LAB_PORT) with the project's kernel, in notebooks/
+	$(BIN)/jupyter trust notebooks/*.ipynb >/dev/null
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## remove the virtual environment and generated data
 	rm -rf $(VENV) data/demo $(DB) $(DB).wal
 
-.PHONY: help install browser java pdf demo serve test bench lint clean
+.PHONY: help install browser java pdf demo serve test bench lint notebooks lab clean

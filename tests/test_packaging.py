@@ -16,7 +16,8 @@ def _norm(req: str) -> str:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_norm(r) for r in project["dependencies"]}
-    wanted |= {_norm(r) for r in project["optional-dependencies"]["test"]}
+    for extra in ("test", "notebooks"):
+        wanted |= {_norm(r) for r in project["optional-dependencies"][extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_deps = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     have = {_norm(r) for r in pip_deps if r != "-e ."}
