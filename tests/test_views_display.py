@@ -1,8 +1,7 @@
 """What every page shows: human headers and codes, durations, one missing sign (views/display.py).
 
 The formatters are checked on their own (a property test of :func:`duration`, the
-JavaScript of the table cells against the Python in Chromium: tests/browser/test_display_cells.py),
-then on real pages:
+JavaScript of the table cells against the Python with Node), then on real pages:
 every table of every page built by ``build_page`` on the views database (and of the
 /evaluation page on its fixture, in test_views_evaluation.py) has a human header for each column and
 the cell rules of its columns, while its ``value`` (what the CSV downloads write)
@@ -10,7 +9,10 @@ keeps the machine names.
 """
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 
 import pandas as pd
 import panel as pn
@@ -76,6 +78,25 @@ def test_labels_and_codes_read_as_words():
     assert display.value_label("brand_new_code") == "Brand new code"
     for column in display.LABELS:
         assert "_" not in display.label(column)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node is absent")
+def test_table_cells_write_durations_and_codes_as_the_python_does():
+    values = [1_935_484.0, 86_430, 3_660, 59.9, 0, 250, -4000.5, 1e9, 0.4, None]
+    hours = [17412.895486111112, 6.629513888888889, 0.25, None]
+    codes = ["fit_with_remarks", "nonconforming", "brand_new_code", None]
+
+    def js(fn: str, cells: list) -> list[str]:
+        script = (f"const f = {fn};\nconsole.log(JSON.stringify({json.dumps(cells)}.map(v => {{"
+                  "const r = f({getValue: () => v}); return typeof r === 'string' ? r : r.textContent;})));")
+        shim = "globalThis.document = {createElement: () => ({textContent: ''})};\n"
+        out = subprocess.run(["node", "-e", shim + script], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert js(display.duration_js(1), values) == [display.duration(v) for v in values]
+    assert js(display.duration_js(3600), hours) == [display.hours(v) for v in hours]
+    code_js = display.cell_format("classification", object).js_code
+    assert js(code_js, codes) == [display.value_label(v) for v in codes]
 
 
 # ------------------------------------------------------------------ the pages
