@@ -7,6 +7,8 @@ DB     ?= data/opeval.duckdb
 PORT   ?= 5006
 SCALE  ?= small
 LAB_PORT ?= 8888
+# the suite on two workers (pytest-xdist); tests sharing a costly fixture stay on one (tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -48,7 +50,7 @@ serve: install pdf $(DB) ## set up, build the demo database if missing, serve th
 	$(BIN)/opeval --db $(DB) serve --port $(PORT)
 
 test: install browser java pdf lint ## set up, lint, run every test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install browser java pdf ## run the benchmarks and print figures against their references
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -86,6 +86,23 @@ def load_csv_texts(con, workdir: Path, files: dict[str, str], strict: bool = Tru
         ingest(con, kind, [f], strict=strict)
 
 
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n 2 --dist loadgroup`` (``make test``), the tests that share one
+    costly session fixture run on one worker, so that it is built once: the SparkSession,
+    the browser tests' server and Chromium, the notebooks' demo database."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if "spark" in getattr(item, "fixturenames", ()):
+            group = "spark"
+        elif path.parent.name == "browser":
+            group = "browser"
+        elif path.name == "test_notebooks.py":
+            group = "notebooks"
+        else:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def shared_dataset(*parts: str) -> Path:
     """A file under ../shared/datasets, or skip the test saying it is absent."""
     path = DATASETS.joinpath(*parts)

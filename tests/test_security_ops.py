@@ -224,11 +224,15 @@ def test_every_page_answers_during_a_long_load_and_shows_its_rows_after(planted,
                     if path == "/":
                         headlines.append(_headline(doc))
 
-        def monitor():      # a load balancer, and the overview now and then
+        def monitor():      # a load balancer, polling on its own (a page can take seconds)
             while load.poll() is None:
                 status, _, body = Client(served.url).request("/health")
                 statuses.append(("/health", status))
                 health.append(json.loads(body)["status"])
+                time.sleep(0.25)
+
+        def overview():     # the overview now and then
+            while load.poll() is None:
                 status, _, html = Client(served.url).request("/")
                 statuses.append(("/", status))
                 if status == 200:
@@ -237,8 +241,8 @@ def test_every_page_answers_during_a_long_load_and_shows_its_rows_after(planted,
                     headlines.append(_headline(doc))
                 time.sleep(1.0)
 
-        with cf.ThreadPoolExecutor(2) as pool:
-            for f in [pool.submit(browse), pool.submit(monitor)]:
+        with cf.ThreadPoolExecutor(3) as pool:
+            for f in [pool.submit(browse), pool.submit(monitor), pool.submit(overview)]:
                 f.result()
         out, err = load.communicate()
         ended = time.monotonic()
