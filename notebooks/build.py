@@ -136,6 +136,14 @@ def execute(nb, db: Path, kernel: str = KERNEL) -> None:
             os.environ["OPEVAL_DB"] = previous
 
 
+def run(nb, db: Path, *scratch: Path) -> list[str]:
+    """Execute ``nb`` on ``db`` and keep one copy of each library script (:func:`slim`); what
+    its outputs should not hold (:func:`leaks`, ``scratch`` the run's own folders)."""
+    execute(nb, db)
+    slim(nb)
+    return leaks(nb, *scratch)
+
+
 def demo_db(folder: Path) -> Path:
     """A small demo database built in ``folder`` (the one the notebooks' asserts are written for)."""
     db = folder / "opeval.duckdb"
@@ -152,9 +160,7 @@ def build(source: Path, db: Path, scratch: Path) -> Path | None:
     if missing:
         print(f"{source.name}: kept as committed, ../shared/datasets/{', '.join(missing)} absent here")
         return None
-    execute(nb, db)
-    slim(nb)
-    found = leaks(nb, scratch, db.parent)
+    found = run(nb, db, scratch, db.parent)
     if found:
         raise SystemExit(f"{source.name}: not written, its outputs hold {'; '.join(found)}")
     target = source.with_suffix(".ipynb")
