@@ -28,3 +28,36 @@ def test_a_replaced_snapshot_still_answers_its_readers(tmp_path):
     assert second.con.execute("SELECT count(*) FROM pms").fetchall() == [(2,)]
     assert first.con.execute("SELECT count(*) FROM pms").fetchall() == [(1,)]
     assert first.backend.table("pms").count().execute() == 1
+
+
+def test_a_page_builds_while_another_thread_queries_the_same_copy(tmp_path):
+    """The /alarms page opened during the server's warm-up failed with DuckDB's "connection
+    is busy with another call": the page looked a table up in the copy's catalog (outside
+    the copy's lock) while the warm-up ran a query on it under the lock, and DuckDB 2
+    refuses a second call instead of waiting. By hand: one thread holds the lock and runs
+    a query of about a second on the copy; meanwhile the page's table lookups and the
+    views of the default filters must wait for it and answer 18 alarms (the count of
+    tests/_alarms_views_db.py), not raise."""
+    import threading
+
+    import _alarms_views_db as fx
+    from evaluation.views import alarms_state
+
+    path = str(fx.build(tmp_path / "a.duckdb", tmp_path / "in"))
+    snap = alarms_state.snapshot(path)
+    busy, done = threading.Event(), []
+
+    def slow_query() -> None:
+        with snap.lock:
+            busy.set()
+            done.append(snap.con.execute(
+                "SELECT count(*) FROM range(60000000) a WHERE a % 7 = 3").fetchall()[0][0])
+
+    worker = threading.Thread(target=slow_query)
+    worker.start()
+    busy.wait()
+    state = alarms_state.AlarmsState(path)
+    assert snap.flagged.count().execute() == 18
+    assert state.views().kpis["alarms"] == 18
+    worker.join()
+    assert done == [60000000 // 7 + (1 if 60000000 % 7 > 3 else 0)]

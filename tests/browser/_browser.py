@@ -103,15 +103,21 @@ def new_page(browser, width: int, height: int):
 
 def page_opener(browser, url: str, height: int, ready) -> Iterator:
     """For a fixture to ``yield from``: ``open(query="") -> (page, watch)`` loads ``url``
-    plus ``query`` in a fresh 1366-wide context and waits for ``ready(page)``; every
-    context it opened is closed when the test ends."""
+    plus ``query`` in a fresh 1366-wide context and waits for ``ready(page)`` (a page
+    that is not ready fails with the errors it shows); every context it opened is
+    closed when the test ends."""
     contexts = []
 
     def _open(query: str = ""):
         context, page, watch = new_page(browser, 1366, height)
         contexts.append(context)
         page.goto(url + query, wait_until="networkidle")
-        ready(page)
+        try:
+            ready(page)
+        except Exception as exc:
+            shown = [t.strip() for t in page.locator(".opeval-error").all_inner_texts()]
+            raise AssertionError(f"{url + query} not ready: {exc}; errors on the page: "
+                                 f"{shown or 'none'}") from exc
         return page, watch
 
     try:

@@ -100,11 +100,13 @@ class Snapshot(snapshots.Snapshot):
 
     @property
     def flagged(self) -> ibis.Table:
-        return self.backend.table("flagged")
+        return self.table("flagged")
 
     def raw(self, backend=None) -> ibis.Table:
-        """The alarms as in the store (the contract's columns)."""
-        return (backend or self.backend).table("flagged").select(*ALARM_COLUMNS)
+        """The alarms as in the store (the contract's columns); ``backend``: another
+        connection to the same copy (a cursor of :attr:`con`)."""
+        t = self.flagged if backend is None else backend.table("flagged")
+        return t.select(*ALARM_COLUMNS)
 
 
 

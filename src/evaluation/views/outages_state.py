@@ -117,7 +117,7 @@ class Snapshot(snapshots.Snapshot):
 
     @property
     def tables(self) -> dict[str, ibis.Table]:
-        return {name: self.backend.table(name) for name in NETWORK_TABLES}
+        return {name: self.table(name) for name in NETWORK_TABLES}
 
     @property
     def zone(self) -> str:
@@ -195,7 +195,7 @@ def analysis(snap: Snapshot, since: dt.datetime | None, as_of) -> Analysis:
             return found
         corr = correlate(snap.tables, since=since, as_of=as_of, cache=True, zone=snap.zone,
                          config=config.for_database(snap.path).outages)
-        pm_info = snap.backend.table("pms").select("pm_id", "oi_code", "zone").to_pandas()
+        pm_info = snap.table("pms").select("pm_id", "oi_code", "zone").to_pandas()
         found = Analysis(corr, pm_info)
         snap.analyses[key] = found
         while len(snap.analyses) > _MAX_PERIODS:

@@ -34,6 +34,21 @@ class Snapshot:
     con: duckdb.DuckDBPyConnection
     backend: object
     lock: threading.RLock = field(default_factory=threading.RLock, kw_only=True)
+    _tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def table(self, name: str):
+        """The Ibis table ``name`` of the copy, looked up once under :attr:`lock`.
+
+        A lookup reads DuckDB's catalog, and DuckDB 2 refuses any call on a connection
+        that another thread is using ("connection is busy") instead of waiting: a page
+        building its expressions while the warm-up queried the same copy failed to
+        open. Expressions are only run under the lock; their tables are looked up here.
+        """
+        with self.lock:
+            found = self._tables.get(name)
+            if found is None:
+                found = self._tables[name] = self.backend.table(name)
+            return found
 
 
 class _Stamped(Protocol):
