@@ -9,6 +9,7 @@ adds (months without faults, device ages, ordering, selection, cache, URL values
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from types import SimpleNamespace
 
@@ -19,10 +20,12 @@ import evaluation_fixture as fx
 from conftest import pdf_text
 from evaluation.cli import main as cli_main
 from evaluation.store import db
+from evaluation.views import display
 from evaluation.views import evaluation_state as es
 from evaluation.views.evaluation_page import NO_SYSTEMS, EvaluationPage
 from evaluation.views.evaluation_state import EvaluationState, IdList, IdString
 from evaluation.views.queries import ReadOnlyStore
+from test_views_display import _assert_human, _tables
 
 
 @pytest.fixture(scope="module")
@@ -375,7 +378,7 @@ def test_sections_in_tabs_are_drawn_when_opened_with_the_current_system(fx_db):
     view.state.system = "S1"
     # the open tab (Findings) follows at once
     assert 'data-system="S1"' in view._verdict.object and not view._findings.value.equals(s3_findings)
-    assert view._findings.value.equals(view.state.findings(view._res))
+    assert view._findings.value.drop(columns="see").equals(view.state.findings(view._res))
     # the drawn tab, hidden now, follows at once: its note, table and chart
     assert view._life_note.object.startswith('<span class="opeval-life-note">6 active devices')
     assert view._devices.value["device_id"].tolist()[:2] == ["D1", "D2"]
@@ -441,3 +444,74 @@ def test_a_failing_evaluation_is_said_and_retried(tmp_path, monkeypatch):
     assert not view._content.visible
     monkeypatch.undo()
     assert view.state.result().ok          # not cached: asking again evaluates again
+
+
+def test_fleet_summary_all_systems_and_findings_linked_to_their_evidence(fx_db):
+    """Above the table: the selected systems together (counts by classification that add up
+    to the table's rows, device availability pooled over the systems' device-hours); every
+    system in one table, no pages; a finding's "Evidence in" cell opens the tab of its
+    evidence, an alarm finding links to the system's alarms on /alarms."""
+    from evaluation.views.evaluation_page import TABS
+
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    view.__panel__()
+    s, res = view.state, view._res
+    ov = view._overview
+    assert ov.pagination is None and len(ov.value) == 6
+    f = s.fleet(res)
+    assert f["systems"] == 6 and sum(f["classification"].values()) == 6
+    assert f["classification"] == ov.value["classification"].value_counts().reindex(
+        list(f["classification"]), fill_value=0).to_dict()
+    assert f["nonconforming"] == ov.value["nonconforming"].sum()
+    assert f["open_faults"] == ov.value["open_faults"].sum()
+    systems = [res.by_id[k] for k in res.by_id]
+    up = sum(x["device_hours"] - x["down_hours"] for x in systems)
+    assert f["availability"] == pytest.approx(up / sum(x["device_hours"] for x in systems))
+    fleet = view._fleet.object
+    assert 'data-key="fleet_systems"' in fleet and '<div class="value">6</div>' in fleet
+    assert "n/a" not in fleet and "None" not in fleet
+    # choosing two systems: the summary counts them alone
+    view._systems.value = ["S1", "S6"]
+    assert s.fleet(res)["systems"] == 2 and '<div class="value">2</div>' in view._fleet.object
+    # S1's findings: each with where its evidence is
+    s.system = "S1"
+    keys, shown = view._finding_keys, view._findings.value
+    assert len(keys) == len(shown) and "see" in shown.columns
+    assert "see" not in s.findings(res).columns          # the CSV keeps its columns
+    row = keys.index("service_life")
+    assert html.escape(TABS[2]) in shown["see"].iloc[row]
+    view._finding_clicked(SimpleNamespace(column="see", row=row))
+    assert view._tabs.active == 2
+    view._finding_clicked(SimpleNamespace(column="evidence", row=keys.index("exposure")))
+    assert view._tabs.active == 2                        # only the "Evidence in" cell opens a tab
+    view._finding_clicked(SimpleNamespace(column="see", row=keys.index("exposure")))
+    assert view._tabs.active == 3
+    if "false_alarms" in keys:
+        assert 'href="./alarms?system=S1"' in shown["see"].iloc[keys.index("false_alarms")]
+
+
+def test_evaluation_tables_show_words_and_keep_machine_names_for_downloads(fx_db):
+    view = EvaluationPage(state=EvaluationState(ReadOnlyStore(fx_db)))
+    view.__panel__()
+    tables = _tables(view)
+    assert len(tables) >= 5 and all(len(t.value.columns) for t in tables)
+    for tab in tables:
+        _assert_human(tab)
+    ov = view._overview
+    assert ov.titles["mtbf_h"] == "MTBF (mean time between failures)"
+    assert "mtbf_h" in ov.value.columns and ov.value["classification"].isin(display.VALUE_LABELS).all()
+    csv = pd.read_csv(pd.io.common.BytesIO(view._csv(view.state.overview)()))
+    assert "mtbf_h" in csv.columns and "fit_with_remarks" not in ov.titles.values()
+
+
+def test_mtbf_card_says_per_device_and_for_the_whole_system(fx_db):
+    state = EvaluationState(ReadOnlyStore(fx_db))
+    ind = state.indicators(state.result())
+    cards = EvaluationPage._cards_html(ind)
+    up = ind["device_hours"] - ind["down_hours"]
+    assert ind["mtbf_h"] == pytest.approx(up / ind["faults"])
+    assert "MTBF per device" in cards and display.hours(ind["mtbf_h"]) in cards
+    assert (f"{up:,.0f} h in service over its {ind['devices']} devices ÷ {ind['faults']} faults; "
+            f"the system as a whole: a fault every {display.hours(ind['mtbf_h'] / ind['devices'])}"
+            ) in cards.replace("&#x27;", "'")
+    assert "n/a" not in cards

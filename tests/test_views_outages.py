@@ -420,3 +420,35 @@ def test_pdf_download_is_the_file_opeval_outages_writes(state, network_db, tmp_p
                      "--out", str(tmp_path / "oc.pdf")]) == 0
     capsys.readouterr()
     assert oc == pdf_text((tmp_path / "oc.pdf").read_bytes())
+
+
+def test_date_fields_show_the_period_in_force_and_legends_sit_beside_the_data(network_db):
+    """Left to their defaults, the fields show the data's first and last day (2025-03-03 to
+    2025-03-20: the first intervention, the last cut), so the picker opens on those months;
+    choosing a day writes the state, choosing the day already in force leaves it unset;
+    a start after the end is dropped and its field shows the day in force again.
+    Each legend is drawn beside the plot, never over its data."""
+    import holoviews as hv
+    from bokeh.models import Legend
+
+    from evaluation.views.outages_page import DO_TAB, OutagesPage
+
+    page = OutagesPage(state=OutagesState(network_db, min_covered=1))
+    s = page.state
+    assert (s.since, s.as_of) == (None, None)
+    assert (page._since.value, page._as_of.value) == (dt.date(2025, 3, 3), dt.date(2025, 3, 20))
+    page._since.value = dt.date(2025, 3, 3)                 # the day in force: nothing to change
+    assert s.since is None
+    page._as_of.value = dt.date(2025, 3, 10)
+    assert s.as_of == dt.date(2025, 3, 10) and page._as_of.value == dt.date(2025, 3, 10)
+    s.since = dt.date(2025, 3, 12)                          # after the end: dropped
+    assert page._since.value == dt.date(2025, 3, 3)
+    s.param.update(since=None, as_of=None)
+    assert (page._since.value, page._as_of.value) == (dt.date(2025, 3, 3), dt.date(2025, 3, 20))
+    legends = 0
+    page._tabs.active = DO_TAB
+    for plot in [page._funnel, *(p.object for p in page._do_plots)]:
+        fig = hv.render(plot)
+        assert not any(isinstance(r, Legend) for r in fig.center), fig.title.text
+        legends += sum(isinstance(r, Legend) for r in fig.right)
+    assert legends >= 2

@@ -84,8 +84,8 @@ def test_history_review_from_a_row_click_shows_comments_as_text(open_alarms):
     cell.click()
     expect(page.locator(".opeval-table-history .tabulator-row")).to_have_count(5, timeout=30_000)
     assert len(cells(page, "opeval-table-history", "raised_at")) == 5
-    assert cells(page, "opeval-table-history", "close_reason") == [
-        "false_alarm"] * 4 + ["handled"]
+    assert cells(page, "opeval-table-history", "close_reason") == [      # codes in words
+        "False alarm"] * 4 + ["Handled"]
     comments = cells(page, "opeval-table-history", "comment")
     assert comments[1] == fx.SCRIPT_COMMENT               # shown literally ...
     history = page.locator(".opeval-table-history")

@@ -8,6 +8,7 @@ leaving the server, no console error, no traceback.
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -83,8 +84,14 @@ def test_overview_detail_and_a_change_of_system(open_eval):
     page, watch = open_eval()
     assert "6 systems evaluated as of 2025-06-30" in page.locator(".opeval-done").inner_text()
     assert cells(page, "overview", "system_id") == ["S1", "S2", "S3", "S4", "S5", "S6"]
-    assert cells(page, "overview", "classification") == [
-        "impaired", "impaired", "unfit", "insufficient_evidence", "fit", "fit_with_remarks"]
+    assert cells(page, "overview", "classification") == [      # codes shown in words
+        "Impaired", "Impaired", "Unfit", "Insufficient evidence", "Fit", "Fit with remarks"]
+    headers = page.locator(".opeval-table-overview .tabulator-col-title").all_inner_texts()
+    assert "MTBF (mean time between failures)" in headers
+    assert not [h for h in headers if "_" in h]
+    mtbf = cells(page, "overview", "mtbf_h")                   # durations as "725 d 12 h"
+    assert all(re.fullmatch(r"(\d+ (d|h|min|s))( \d+ (h|min|s))?|–", v) for v in mtbf), mtbf
+    assert page.locator(".opeval-fleet [data-key='fleet_systems'] .value").inner_text() == "6"
     verdict = page.locator(".opeval-verdict [data-key='disposition']")
     assert "Partial replacement" in verdict.inner_text()
     # Findings is the open tab; the other tabs' tables and charts are not drawn yet
@@ -105,7 +112,7 @@ def test_overview_detail_and_a_change_of_system(open_eval):
     focus(page, "S3 · Depot", "Overall renewal")
     device_cell(page, "H3").wait_for(timeout=60_000)
     assert cells(page, "devices", "device_id") == ["H1", "H2", "H3"]
-    assert cells(page, "devices", "life_status") == ["past", "past", "ok"]
+    assert cells(page, "devices", "life_status") == ["Past its life", "Past its life", "Within its life"]
     page.locator(".opeval-life-note", has_text="3 active devices: 2 past").wait_for(timeout=60_000)
     assert parse_qs(urlparse(page.url).query).get("system") == ["S3"]
     # a tab opened for the first time shows the system now in detail (S3: zone Y1, never exposed)
@@ -129,7 +136,7 @@ def test_overview_detail_and_a_change_of_system(open_eval):
     tab(page, "Expected failures")
     page.locator(".opeval-table-expected .tabulator-row").first.wait_for(timeout=60_000)
     assert sorted(cells(page, "expected", "device_type")) == [
-        "ccd_camera", "door_reader", "dvr", "intrusion_detector"]
+        "CCD camera", "DVR", "Door reader", "Intrusion detector"]
     page.wait_for_timeout(500)
     watch.assert_clean(page)
 

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.alarms.rules import AlarmRules
 from .alarms_rationalisation import RationalisationTabs
 from .alarms_state import PARETO_TOP, AlarmsState
+from .display import MISSING, duration, number_format, percent, section
 from .layout import PAGE_SIZE, Pager, bokeh_plots, download, frame_csv, pdf_download, pdf_name, table
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded, link_text, period_note, shown
@@ -49,10 +49,8 @@ URL_PARAMS = {"start": "from", "end": "to", "system": "system", "priority": "pri
 TEXT_COLUMNS = ("definition", "resource_id", "system_id", "status", "close_reason",
                 "assigned_to", "comment", "alarm_id", "position", "raised_at", "first_raised",
                 "last_raised", "handled_at", "closed_at", "start", "end", "bucket")
-PCT = NumberFormatter(format="0.0%")
-NUM = NumberFormatter(format="0,0")
-NUM1 = NumberFormatter(format="0,0.0")
-PROB = NumberFormatter(format="0.000")
+NUM = number_format("0,0")
+PROB = number_format("0.000")
 NO_LOGO = {"plot.toolbar.logo": None}
 def bucket_labels(rules: AlarmRules) -> dict[str, str]:
     """The load plot's buckets as labelled for the rules in force (the fine one is the
@@ -62,8 +60,8 @@ OPEN_TAB, HISTORY_TAB = 5, 6
 RATIONALISATION_TAB = 7
 """The first of the rationalisation tabs (avalanches, consequences, sequences,
 standing & nuisance, load pattern: :mod:`.alarms_rationalisation`)."""
-MODEL_LATER = ("<p>The false-alarm model is loaded when this tab is opened — or, if this "
-               "database has none yet, trained on its closed alarms.</p>")
+MODEL_LATER = ("<p>The false-alarm model saved for this database (<code>opeval alarms "
+               "--fit-model</code>) is loaded when this tab is opened.</p>")
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
 
 
@@ -76,20 +74,6 @@ def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
     return table(shown(frame), formatters=fmt, css_classes=[css], **kw)
 
 
-def _duration(seconds) -> str:
-    if seconds is None or pd.isna(seconds):
-        return "–"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _pct(v) -> str:
-    return "–" if v is None or pd.isna(v) else f"{v:.1%}"
-
-
 def empty(message_html: str) -> pn.pane.HTML:
     """An empty state (HTML written here, never data) in the look of layout.empty."""
     return pn.pane.HTML(f"<div class='opeval-empty'>{message_html}</div>",
@@ -98,12 +82,6 @@ def empty(message_html: str) -> pn.pane.HTML:
 
 def error(message: str) -> pn.pane.HTML:
     return pn.pane.HTML("", css_classes=["opeval-error-box"], sizing_mode="stretch_width")
-
-
-def _section(title: str, *objects, anchor: str) -> pn.Column:
-    return pn.Column(pn.pane.HTML(f'<h4 id="{anchor}">{html.escape(title)}</h4>',
-                                  margin=(8, 5, 0, 5)),
-                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
 
 
 # ------------------------------------------------------------------ plots
@@ -135,7 +113,7 @@ def load_plot(series: pd.DataFrame, floods: pd.DataFrame, bucket: str,
     top = float(max(series["alarms"].max() if len(series) else 0,
                     rules.flood_threshold * 1.2)) * 1.05   # the flood line always in view
     return (marked * total * peak * line).opts(
-        responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel="alarms",
+        responsive=True, height=300, ylim=(0, top), xlabel="raise time (UTC)", ylabel=f"alarms per {per}",
         title=f"Alarms per {per}; flood line: more than {rules.flood_threshold} in "
               f"{iv} for one system",
         framewise=True,
@@ -191,7 +169,7 @@ def handling_plot(h: pd.DataFrame, measure: str) -> hv.Overlay:
     d = h.sort_values("median").reset_index(drop=True).copy()
     for c in ("p10", "p25", "median", "p75", "p90"):
         d[c] = d[c].clip(lower=1.0)
-        d[f"{c}_text"] = d[c].map(_duration)
+        d[f"{c}_text"] = d[c].map(duration)
     tips = [("operator", "@assigned_to"), ("alarms", "@n"), ("p10", "@p10_text"),
             ("p25", "@p25_text"), ("median", "@median_text"), ("p75", "@p75_text"),
             ("p90", "@p90_text")]
@@ -267,21 +245,19 @@ class AlarmsPage(pn.viewable.Viewer):
         self._load = self._plot(lambda v: load_plot(v.series, v.floods, v.bucket, rules),
                                 "opeval-load-plot")
         self._floods = _table(pd.DataFrame(), "opeval-table-floods", pagination="remote",
-                              page_size=5, formatters=_fmt(peak_per_10min=NUM, minutes=NUM))
+                              page_size=5, formatters=_fmt(peak_per_10min=NUM))
         self._no_floods = pn.pane.HTML("<p>No flood in this selection: no system got more "
                                        f"than {rules.flood_threshold} alarms in any "
                                        f"{rules.interval_s // 60} minutes.</p>",
                                        sizing_mode="stretch_width")
         self._pareto = self._plot(lambda v: pareto_plot(v.pareto), "opeval-pareto-plot")
         self._pareto_table = _table(pd.DataFrame(), "opeval-table-pareto", pagination="remote",
-                                    page_size=8, formatters=_fmt_pareto())
+                                    page_size=8, formatters=_fmt())
         self._chattering = _table(pd.DataFrame(), "opeval-table-chattering",
                                   pagination="remote", page_size=10,
-                                  formatters=_fmt(chatter_index=PROB, short_gap_max_s=NUM1,
-                                                  false_alarm_rate=PCT))
+                                  formatters=_fmt(chatter_index=PROB, chatter_raises=NUM))
         self._repeats = _table(pd.DataFrame(), "opeval-table-repeats", pagination="remote",
-                               page_size=10, formatters=_fmt(repeat_share=PCT,
-                                                             false_alarm_rate=PCT))
+                               page_size=10, formatters=_fmt(repeat_alarms=NUM))
         self._heat = self._plot(lambda v: heat_plot(v.heat), "opeval-heat-plot")
         self._measure = pn.widgets.RadioButtonGroup(
             options={v: k for k, v in MEASURE_LABELS.items()}, value=s.measure,
@@ -292,9 +268,7 @@ class AlarmsPage(pn.viewable.Viewer):
             sizing_mode="stretch_width", css_classes=["opeval-handling-plot"])
         self._operators = _table(pd.DataFrame(), "opeval-table-operators", pagination="remote",
                                  page_size=15, formatters=_fmt(
-                                     escalated_share=PCT, median_handle_s=NUM1,
-                                     median_close_s=NUM1, handled=NUM, closed=NUM,
-                                     false_alarms=NUM, escalated=NUM))
+                                     handled=NUM, closed=NUM, false_alarms=NUM, escalated=NUM))
         self._model_info = pn.pane.HTML("", sizing_mode="stretch_width",
                                         css_classes=["opeval-model"])
         self._open = _table(pd.DataFrame(), "opeval-table-open", pagination="remote",
@@ -308,8 +282,7 @@ class AlarmsPage(pn.viewable.Viewer):
                                            css_classes=["opeval-filter-history-resource"])
         self._hist_title = pn.pane.HTML("", sizing_mode="stretch_width")
         self._history = _table(pd.DataFrame(), "opeval-table-history", pagination=None,
-                               sortable=False, formatters=_fmt(
-                                   gap_s=NUM1, handle_s=NUM1, close_s=NUM1, clear_s=NUM1),
+                               sortable=False, formatters=_fmt(),
                                widths={"comment": 260})
         self._hist_pager = Pager(s.history_total, s.history_pages, state=s,
                                  page_param="history_page")
@@ -322,12 +295,12 @@ class AlarmsPage(pn.viewable.Viewer):
         self._hist_res.param.watch(self._hist_res_changed, "value")
         self._rat = RationalisationTabs(s)
         self._tabs = pn.Tabs(
-            ("Load", pn.Column(self._load, _section(
+            ("Load", pn.Column(self._load, section(
                 f"Flood periods (more than {rules.flood_threshold} alarms in "
                 f"{rules.interval_s // 60} minutes for one system)",
                 self._no_floods, self._floods,
                 download("alarm_floods.csv", frame_csv(lambda: self._v.floods),
-                         label="Download floods CSV"), anchor="floods"),
+                         label="Download floods CSV"), anchor="floods", level=4),
                 download("alarm_load.csv", frame_csv(lambda: self._v.series),
                          label="Download load CSV"),
                 sizing_mode="stretch_width")),
@@ -336,14 +309,14 @@ class AlarmsPage(pn.viewable.Viewer):
                                               frame_csv(lambda: self._v.pareto)),
                                      sizing_mode="stretch_width")),
             ("Chattering & repeats", pn.Row(
-                _section(f"Chattering ({rules.chatter_raises} or more raises within "
+                section(f"Chattering ({rules.chatter_raises} or more raises within "
                          f"{rules.chatter_window_s:g} s)", self._chattering,
                          download("alarm_chattering.csv", frame_csv(lambda: self._v.chattering)),
-                         anchor="chattering"),
-                _section(f"Repeats (raised again within {rules.repeat_window_s:g} s)",
+                         anchor="chattering", level=4),
+                section(f"Repeats (raised again within {rules.repeat_window_s:g} s)",
                          self._repeats, download("alarm_repeats.csv",
                                                  frame_csv(lambda: self._v.repeats)),
-                         anchor="repeats"), sizing_mode="stretch_width")),
+                         anchor="repeats", level=4), sizing_mode="stretch_width")),
             ("False alarms", pn.Column(self._heat, download(
                 "alarm_false_by_hour.csv", frame_csv(lambda: self._v.heat)),
                 sizing_mode="stretch_width")),
@@ -368,7 +341,6 @@ class AlarmsPage(pn.viewable.Viewer):
                                              "history_page"])
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
-        self._model_poll = None
         self._open_seen = False     # the ranked list is scored once its tab was opened
         self._update()
         self._model_info.object = MODEL_LATER
@@ -483,40 +455,26 @@ class AlarmsPage(pn.viewable.Viewer):
         return self._v.operators.merge(h.reset_index(), on="assigned_to", how="left")
 
     def _open_frame(self) -> pd.DataFrame:
-        frame = self.state.open_alarms()
-        return frame if frame is not None else pd.DataFrame()
+        return self.state.open_alarms()
 
     def _tab_opened(self, event) -> None:
-        """Opening the open-alarm tab trains the model if there is none yet (once per
-        database and server process), so a first visit does not pay for it."""
+        """Opening the open-alarm tab loads the saved model, if any (a visit that does not
+        open it pays nothing); no tab ever trains a model or writes a file."""
         if event.new == OPEN_TAB:
             self._open_seen = True
-            self._update_model(train=True)
+            self._update_model()
         elif event.new >= RATIONALISATION_TAB:
             self._rat.open()
 
-    def _update_model(self, train: bool = False) -> None:
-        slot = self.state.model(train=train)
+    def _update_model(self) -> None:
         self._model_info.object = _model_html(self.state.model_summary())
-        if slot.status == "training" and self._model_poll is None:
-            self._model_poll = pn.state.add_periodic_callback(self._poll_model, period=2000)
         self._update_open()
-
-    def _poll_model(self) -> None:
-        if self.state.model(train=False).status != "training":
-            if self._model_poll is not None:
-                self._model_poll.stop()
-                self._model_poll = None
-            self._update_model()
 
     @_guarded
     def _update_open(self) -> None:
         if not self._open_seen:
             return
         frame = self.state.open_alarms()
-        if frame is None:
-            self._open.visible = self._open_empty.visible = False
-            return
         self._open.value = shown(frame)
         self._open.visible = len(frame) > 0
         self._open_empty.visible = len(frame) == 0
@@ -566,15 +524,11 @@ def _fmt(**kw) -> dict:
     return out
 
 
-def _fmt_pareto() -> dict:
-    return _fmt(share=PCT, cumulative_share=PCT, false_alarm_rate=PCT)
-
-
 def _kpi_html(k: dict, f, rules: AlarmRules) -> str:
     """The KPI cards; every threshold in a label comes from the rules in force."""
     b = rules.benchmarks
     iv = f"{rules.interval_s // 60} min"
-    busiest = "–" if k["busiest_position"] is None else f"{k['busiest_avg_per_10min']:.2f}"
+    busiest = MISSING if k["busiest_position"] is None else f"{k['busiest_avg_per_10min']:.2f}"
     busiest_sub = ("" if k["busiest_position"] is None else
                    f"{k['busiest_position']}: {k['busiest_rate_grade'] or ''} (EEMUA 191)")
     open_at = k.get("open_at")
@@ -589,13 +543,13 @@ def _kpi_html(k: dict, f, rules: AlarmRules) -> str:
         ("fleeting alarms", f"{k['fleeting']}",
          f"back to normal within {rules.fleeting_s:g} s; benchmark: {b['fleeting_max']}"),
         ("repeat raises", f"{k['repeat_alarms']:,}", f"within {rules.repeat_window_s:g} s"),
-        ("false-alarm rate", _pct(k["false_alarm_rate"]),
+        ("false-alarm rate", percent(k["false_alarm_rate"]),
          f"{k['false_alarms']:,} of {k['closed']:,} closed"),
-        ("median time to handle", _duration(k["median_handle_s"]),
-         f"to close: {_duration(k['median_close_s'])}"),
+        ("median time to handle", duration(k["median_handle_s"]),
+         f"to close: {duration(k['median_close_s'])}"),
         ("open alarms", f"{k['open']:,}",
-         "on the list at " + (f"{open_at:%Y-%m-%d %H:%M}" if open_at is not None else "–")
-         + f"; escalated: {_pct(k['escalated_share'])}"),
+         "on the list at " + (f"{open_at:%Y-%m-%d %H:%M}" if open_at is not None else MISSING)
+         + f"; escalated: {percent(k['escalated_share'])}"),
     ]
     items = "".join(
         f'<div class="opeval-kpi" data-kpi="{html.escape(label)}"><div class="v">{value}</div>'
@@ -611,16 +565,15 @@ def _kpi_html(k: dict, f, rules: AlarmRules) -> str:
 
 def _model_html(m: dict) -> str:
     status = m.get("status")
-    if status == "training":
-        return ("<p><b>Training the false-alarm model</b> on the closed alarms of this "
-                "database (once per database; a minute or more on a large one). The ranked list appears "
-                "here when it is ready.</p>")
     if status == "failed":
-        return ("<p class='opeval-model-failed'><b>No false-alarm model:</b> "
-                f"{html.escape(m.get('message') or 'unknown error')}</p>")
+        return ("<p class='opeval-model-failed'><b>The saved false-alarm model cannot be read:</b> "
+                f"{html.escape(m.get('message') or 'unknown error')}. The open alarms are "
+                "listed oldest first, unscored.</p>")
     if status != "ready":
-        return ("<p>No false-alarm model for this database yet: it is trained on the closed "
-                "alarms when this tab is opened.</p>")
+        return ("<p>No false-alarm model saved for this database: the open alarms are listed "
+                "oldest first, unscored. Train one with <code>opeval alarms --fit-model</code> "
+                "(saved in <code>models/</code> beside the database); this tab loads it when "
+                "opened next.</p>")
     ev = m.get("evaluation") or {}
 
     def line(name):

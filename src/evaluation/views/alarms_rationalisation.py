@@ -20,6 +20,7 @@ import panel as pn
 
 from ..analyses.alarms.rules import AlarmRules
 from .alarms_state import AlarmsState
+from .display import number
 from .layout import download, frame_csv, table
 from .widgets import guarded, shown
 
@@ -244,7 +245,7 @@ class RationalisationTabs:
         ratio, iv = k.get("peak_to_average"), f"{self.state.rules.interval_s // 60} min"
         self.pattern_note.object = (
             f"<p>Peak-to-average: the busiest {iv} interval held "
-            + ("–" if ratio is None else f"{ratio:.1f}")
+            + number(ratio)
             + f" times the average interval's alarms (peak {k['peak_per_10min']} in {iv}, "
             f"average {k['avg_per_10min']:.2f}).</p>")
         self.avalanche_raises.visible = self.pair_episodes.visible = False

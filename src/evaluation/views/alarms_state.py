@@ -82,9 +82,6 @@ AUTO_10MIN_DAYS = 7
 BUCKETS = ("auto", "10min", "1h")
 MEASURES = {"handle": "handle_s", "close": "close_s"}
 PARETO_TOP = 15
-MODEL_TRAIN_ROWS = 100_000
-"""The page trains on at most this many closed alarms (the most recent), so a
-first training stays within a minute or two on a small server."""
 
 
 # ------------------------------------------------------------------ snapshot
@@ -488,11 +485,10 @@ def _report(path: str, file_stamp: tuple, f: Filters) -> dict:
 class ModelSlot:
     """The false-alarm model of one database in this process."""
 
-    status: str = "none"          # none, training, ready, failed
+    status: str = "none"          # none, ready, failed (a saved model that cannot be read)
     model: object = None          # fam.FittedModel
-    source: str = ""              # where it comes from (file path, or trained here)
+    source: str = ""              # the file it was loaded from
     message: str = ""
-    thread: threading.Thread | None = None
 
 
 _models: dict[str, ModelSlot] = {}
@@ -522,46 +518,24 @@ def find_saved_model(path: str) -> Path | None:
     return max(found, key=lambda p: p.name) if found else None
 
 
-def _train(path: str, slot: ModelSlot) -> None:
-    try:
-        snap = snapshot(path)
-        # A connection of its own: page queries go on while the model trains.
-        backend = ibis.duckdb.from_connection(snap.con.cursor())
-        fitted = fam.fit(snap.raw(backend), rules=snap.rules, max_rows=MODEL_TRAIN_ROWS)
-        fitted.metadata["database"] = str(Path(path).resolve())
-        fitted.metadata["trained_by"] = "opeval serve /alarms"
-        try:
-            saved = fam.save_model(fitted, model_dir(path))
-            slot.source = f"trained by this page, saved as {saved}"
-        except OSError as exc:
-            slot.source = f"trained by this page (not saved: {exc.strerror or exc})"
-        slot.model, slot.status = fitted, "ready"
-    except fam.ModelError as exc:
-        slot.status, slot.message = "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 (any failure is shown on the page, not raised in a thread)
-        slot.status, slot.message = "failed", f"{type(exc).__name__}: {exc}"
-
-
-def model_slot(path: str, train: bool = True) -> ModelSlot:
-    """This database's model: loaded from disk, being trained, ready or failed."""
+def model_slot(path: str) -> ModelSlot:
+    """This database's model: the newest one saved for it (``opeval alarms --fit-model``),
+    loaded once per process. The page never trains one nor writes a file: without a
+    saved model the slot says so, and a model saved later is found on the next call."""
     path = os.fspath(path)
     with _models_lock:
         slot = _models.setdefault(path, ModelSlot())
-        if slot.status in ("ready", "training", "failed"):
+        if slot.status == "ready":
             return slot
         saved = find_saved_model(path)
-        if saved is not None:
-            try:
-                slot.model = fam.load_model(saved)
-                slot.status, slot.source = "ready", f"saved model {saved}"
-                return slot
-            except fam.ModelError as exc:
-                slot.message = str(exc)
-        if train:
-            slot.status = "training"
-            slot.thread = threading.Thread(target=_train, args=(path, slot), daemon=True,
-                                           name="opeval-alarm-model")
-            slot.thread.start()
+        if saved is None:
+            slot.status, slot.message = "none", ""
+            return slot
+        try:
+            slot.model = fam.load_model(saved)
+            slot.status, slot.source, slot.message = "ready", f"saved model {saved}", ""
+        except fam.ModelError as exc:
+            slot.status, slot.message = "failed", str(exc)
         return slot
 
 
@@ -783,29 +757,24 @@ class AlarmsState(param.Parameterized):
                              .execute())
 
     # -------------------------------------------------------------- model
-    def model(self, train: bool = True) -> ModelSlot:
-        """This database's model; ``train`` starts a training when there is none."""
-        return model_slot(self.path, train=train)
+    def model(self) -> ModelSlot:
+        """This database's saved model, if any (:func:`model_slot`)."""
+        return model_slot(self.path)
 
-    def wait_for_model(self, timeout: float | None = None) -> ModelSlot:
-        slot = self.model()
-        if slot.thread is not None:
-            slot.thread.join(timeout)
-        return slot
-
-    def open_alarms(self) -> pd.DataFrame | None:
+    def open_alarms(self) -> pd.DataFrame:
         """Alarms on the operator's list at the end of the range (whatever their
-        raise time) that match the filters, most likely false alarm first; None
-        until the model is ready (loading a saved one, never starting a
-        training). An alarm open then but closed since has no score (the model
-        scores the alarms open now) and comes after the scored ones."""
-        slot = self.model(train=False)
-        if slot.status != "ready":
-            return None
-        scores = _scores(self.path, stamp(self.path), id(slot.model))
+        raise time) that match the filters, most likely false alarm first when a
+        model is saved for this database; without one, unscored, oldest first. An
+        alarm open then but closed since has no score (the model scores the alarms
+        open now) and comes after the scored ones."""
+        slot = self.model()
         listed = self.views().open
-        out = listed.merge(scores[["alarm_id", "p_false", "baseline"]], on="alarm_id",
-                           how="left")
+        if slot.status == "ready":
+            scores = _scores(self.path, stamp(self.path), id(slot.model))
+            out = listed.merge(scores[["alarm_id", "p_false", "baseline"]], on="alarm_id",
+                               how="left")
+        else:
+            out = listed.assign(p_false=float("nan"), baseline=float("nan"))
         out = out.sort_values(["p_false", "raised_at", "alarm_id"],
                               ascending=[False, True, True], na_position="last")
         out.insert(0, "rank", range(1, len(out) + 1))
@@ -815,7 +784,7 @@ class AlarmsState(param.Parameterized):
 
     def model_summary(self) -> dict:
         """Which model ranks the open alarms and how it was evaluated (metadata)."""
-        slot = self.model(train=False)
+        slot = self.model()
         meta = dict(getattr(slot.model, "metadata", {}) or {})
         return dict(status=slot.status, source=slot.source, message=slot.message, **meta)
 

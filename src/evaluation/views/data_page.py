@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from .data_state import DataState
+from .display import section
 from .layout import PAGE_SIZE, Pager, download, empty, error, frame_csv, table
 from .queries import ReadOnlyStore
 from .widgets import ALL, guarded
@@ -36,11 +36,6 @@ def _wrap(column: str, width: int = 460) -> dict:
     return {"widths": {column: width}, "formatters": {column: {"type": "textarea"}}}
 
 
-def _section(title: str, *objects, anchor: str) -> pn.Column:
-    return pn.Column(pn.pane.HTML(f'<h3 id="{anchor}">{title}</h3>', margin=(10, 5, 0, 5)),
-                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
-
-
 class DataPage(pn.viewable.Viewer):
     """What was loaded, what was rejected and why, and the answers to e-Intervention messages."""
 
@@ -63,8 +58,7 @@ class DataPage(pn.viewable.Viewer):
                               page_param="quarantine_page")
         self._q_empty = empty(NO_QUARANTINE)
         # Answers: counts per message type and code, then the KO ones, paged from DuckDB.
-        self._answers = table(s.answer_counts(), css_classes=["opeval-table-answers"],
-                              formatters={"share": NumberFormatter(format="0.00%")})
+        self._answers = table(s.answer_counts(), css_classes=["opeval-table-answers"])
         self._message_select = pn.widgets.Select(label="Message", width=220)
         self._ko_table = table(s.ko_rows(), pagination=None, sortable=False,
                               css_classes=["opeval-table-ko"],
@@ -174,18 +168,18 @@ class DataPage(pn.viewable.Viewer):
                 "the answers given to e-Intervention messages.", margin=(10, 5),
                 sizing_mode="stretch_width"),
             self._refresh, self._error,
-            _section("Tables", self._tables,
+            section("Tables", self._tables,
                      download("tables.csv", frame_csv(s.table_counts)), anchor="tables"),
-            _section("Loads (newest first)", self._no_loads, self._loads,
+            section("Loads (newest first)", self._no_loads, self._loads,
                      download("load_log.csv", frame_csv(s.loads)), anchor="loads"),
-            _section("Quarantined rows", pn.Row(self._load_select, self._kind_select),
+            section("Quarantined rows", pn.Row(self._load_select, self._kind_select),
                      self._q_empty, self._q_table, self._q_pager,
                      download("quarantine.csv", s.quarantine_csv), anchor="quarantine"),
-            _section("e-Intervention answers by code", self._no_messages, self._answers,
+            section("e-Intervention answers by code", self._no_messages, self._answers,
                      download("answers.csv", frame_csv(s.answer_counts)), anchor="answers"),
-            _section("KO answers", self._message_select, self._ko_empty, self._ko_table,
+            section("KO answers", self._message_select, self._ko_empty, self._ko_table,
                      self._ko_pager, download("ko_answers.csv", s.ko_csv), anchor="ko"),
-            _section("M2/M4 deliveries to the OCs (flow 2)", self._no_deliveries,
+            section("M2/M4 deliveries to the OCs (flow 2)", self._no_deliveries,
                      self._deliveries, anchor="deliveries"),
             sizing_mode="stretch_width",
         )

@@ -21,18 +21,17 @@ import functools
 import html
 import io
 import logging
-import math
+from urllib.parse import urlencode
 
 import duckdb
 import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models.widgets.tables import NumberFormatter
 
 from ..analyses.efficiency import DEFAULT
 from ..errors import OpevalError, public_message
-from ..reports import evaluation as report
+from .display import MISSING, hours, number_format, percent, section, value_label
 from .evaluation_state import MAX_WINDOW_DAYS, EvaluationState, Result
 from .layout import ACCENT, bokeh_plots, download, empty, error, pdf_download, table
 from .queries import ReadOnlyStore
@@ -54,7 +53,6 @@ LIFE_COLOURS = {"past": "#c0392b", "due": "#e67e22", "ok": "#2e8b57", "no_rule":
                 "unknown_age": "#9aa5b1"}
 EXPOSURE_COLOURS = {"intrusion_alarm": "#1f4e79", "video_surveillance": "#6c8ebf"}
 SUBSYSTEM_SHORT = {"intrusion_alarm": "intrusion", "video_surveillance": "video"}
-LABELS = {**report.CLASS_LABEL, **report.DISPOSITION_LABEL}     # the printed report's words
 
 _CSS = """
 .cards { display: flex; flex-wrap: wrap; gap: 8px; }
@@ -73,18 +71,18 @@ table.cycle td.overdue { color: #a12622; font-weight: 600; }
 """
 
 FINDING_TONE = {"conforming": "good", "nonconforming": "bad"}
-PCT = NumberFormatter(format="0.0%")
-PCT2 = NumberFormatter(format="0.00%")
-HOURS = NumberFormatter(format="0.0")
-TWO = NumberFormatter(format="0.00")
-
-
-def _pct(v, digits: int = 1) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{digits}f}%"
-
-
-def _hours(v, digits=1) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{digits}f} h"
+TABS = ("Findings", "Faults & MTTR by month", "Devices & service life", "Exposure by zone",
+        "Expected failures")
+"""The tabs under the system in detail, in order."""
+EVIDENCE_TAB = {"sla_response": 1, "sla_arrival": 1, "sla_repair": 1, "availability": 1,
+                "maintenance_hold": 1, "repeat_faults": 2, "service_life": 2, "warranty": 2,
+                "exposure": 3, "cycle_setting": 0, "maintenance_gaps": 0,
+                "maintenance_overdue": 0, "maintenance_reports": 0}
+"""Where the evidence of a finding (by its key) is shown: a tab of :data:`TABS` (the
+Findings tab itself: the maintenance cycle under the checklist)."""
+ALARM_FINDINGS = ("false_alarms", "unhandled_alarms")
+"""Findings whose evidence is the system's alarms on /alarms."""
+TWO = number_format("0.00")
 
 
 def _card(key: str, label: str, value: str, sub: str = "", tone: str = "") -> str:
@@ -93,9 +91,28 @@ def _card(key: str, label: str, value: str, sub: str = "", tone: str = "") -> st
             f'<div class="sub">{html.escape(sub)}</div></div>')
 
 
-def _section(title: str, *objects, anchor: str) -> pn.Column:
-    return pn.Column(pn.pane.HTML(f'<h3 id="{anchor}">{title}</h3>', margin=(10, 5, 0, 5)),
-                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
+def _mtbf_sub(ind: dict) -> str:
+    """What the MTBF card's figure is, per device and for the system as a whole."""
+    if not ind["faults"]:
+        return "no fault in the window"
+    up = ind["device_hours"] - ind["down_hours"]
+    whole = hours(ind["mtbf_h"] / ind["devices"]) if ind["devices"] else MISSING
+    return (f'{up:,.0f} h in service over its {ind["devices"]} devices ÷ {ind["faults"]} faults; '
+            f"the system as a whole: a fault every {whole}")
+
+
+def _evidence_html(key: str, system_id: str) -> str:
+    """The "Evidence in" cell of a finding: the tab showing its evidence (a click opens it),
+    or a link to the system's alarms on /alarms."""
+    if key in ALARM_FINDINGS:
+        href = html.escape("./alarms?" + urlencode({"system": system_id}))
+        return f'<a href="{href}" class="opeval-evidence-link">alarms of {html.escape(system_id)}</a>'
+    tab = EVIDENCE_TAB.get(key)
+    if tab is None:
+        return MISSING
+    where = "maintenance cycle below" if tab == 0 else TABS[tab]
+    return (f'<span class="opeval-evidence-tab" data-tab="{tab}" style="cursor: pointer; '
+            f'color: {ACCENT}; text-decoration: underline">→ {html.escape(where)}</span>')
 
 
 def _row_colour(row: pd.Series) -> list[str]:
@@ -133,6 +150,7 @@ class EvaluationPage(pn.viewable.Viewer):
         bokeh_plots()
         s = self.state
         self._res: Result | None = None
+        self._finding_keys: list[str] = []   # the key of each finding shown, in order
         self._token = None
         self._shown = None        # (result, selection) the overview shows
         self._quiet = False       # True while the page itself sets widgets (no echo to the state)
@@ -152,14 +170,15 @@ class EvaluationPage(pn.viewable.Viewer):
         self._error.visible = False
         self._empty = empty(NO_SYSTEMS)
         # overview
+        self._fleet = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
+                                   css_classes=["opeval-fleet"])
+        # every selected system in one scrolling table (no pages of ten)
         self._overview = table(
-            s.overview(Result(dt.date.today(), 1)), pagination="remote", page_size=10,
+            s.overview(Result(dt.date.today(), 1)), pagination=None, max_height=520,
             css_classes=["opeval-table-overview"], frozen_columns=["system_id"],
             widths={"classification": 180},
-            formatters={"availability": PCT2, "sla_response": PCT, "sla_arrival": PCT,
-                        "sla_repair": PCT, "sla_response_report": PCT, "sla_arrival_report": PCT,
-                        "sla_repair_report": PCT, "mtbf_h": HOURS, "mttr_h": HOURS,
-                        "expected_failures_next_cycle": TWO, "days_since_maintenance": {"type": "plaintext"},
+            formatters={"expected_failures_next_cycle": TWO,
+                        "days_since_maintenance": {"type": "plaintext"},
                         "risk_level": {"type": "plaintext"}})
         self._overview.style.map(_class_colour, subset=["classification"])
         self._overview.on_click(self._overview_clicked)
@@ -175,8 +194,10 @@ class EvaluationPage(pn.viewable.Viewer):
         self._findings = table(s.findings(Result(dt.date.today(), 1)), css_classes=["opeval-table-findings"],
                                sortable=False, widths={"requirement": 230, "evidence": 290,
                                                        "corrective_action": 220},
-                               formatters={c: {"type": "textarea"} for c in
-                                           ("requirement", "evidence", "corrective_action")})
+                               formatters={**{c: {"type": "textarea"} for c in
+                                              ("requirement", "evidence", "corrective_action")},
+                                           "see": {"type": "html"}})
+        self._findings.on_click(self._finding_clicked)
         self._findings.style.apply(_row_colour, axis=1)
         self._cycle = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_CSS],
                                    css_classes=["opeval-cycle"])
@@ -189,13 +210,12 @@ class EvaluationPage(pn.viewable.Viewer):
         self._faults_plot = self._plot("faults", self._faults_element, height=260)
         self._mttr_plot = self._plot("mttr", self._mttr_element, height=260)
         self._monthly = table(s.monthly(Result(dt.date.today(), 1)), css_classes=["opeval-table-monthly"],
-                              pagination="remote", page_size=12,
-                              formatters={"mttr_h": HOURS, "repair_share": PCT})
+                              pagination="remote", page_size=12)
         self._life_plot = self._plot("life", self._life_element, height=200)
         self._life_note = pn.pane.HTML("", sizing_mode="stretch_width")
         self._devices = table(s.devices(Result(dt.date.today(), 1)), css_classes=["opeval-table-devices"],
                               pagination="remote", page_size=10,
-                              formatters={"age_years": TWO, "life_used": PCT,
+                              formatters={"age_years": TWO,
                                           "life_years": {"type": "plaintext"}})
         self._devices.style.map(lambda v: f"color: {LIFE_COLOURS[v]}; font-weight: 600"
                                 if v in ("past", "due") else "", subset=["life_status"])
@@ -206,7 +226,7 @@ class EvaluationPage(pn.viewable.Viewer):
             '<span class="opeval-never-exposed">No zone was ever left without any working '
             "intrusion detector or camera in the window.</span>", sizing_mode="stretch_width")
         self._exposure = table(s.exposure(Result(dt.date.today(), 1)), css_classes=["opeval-table-exposure"],
-                               pagination="remote", page_size=10, formatters={"exposure_h": HOURS})
+                               pagination="remote", page_size=10)
         self._expected = table(s.expected(Result(dt.date.today(), 1)), css_classes=["opeval-table-expected"],
                                pagination="remote", page_size=10,
                                formatters={"expected_failures": TWO})
@@ -271,6 +291,14 @@ class EvaluationPage(pn.viewable.Viewer):
         frame = self._overview.value
         if event.row is not None and 0 <= event.row < len(frame):
             self.state.system = str(frame.iloc[event.row]["system_id"])
+
+    def _finding_clicked(self, event) -> None:
+        """A click on a finding's "Evidence in" cell opens the tab that shows its evidence."""
+        keys = self._finding_keys
+        if event.column == "see" and event.row is not None and 0 <= event.row < len(keys):
+            tab = EVIDENCE_TAB.get(keys[event.row])
+            if tab is not None:
+                self._tabs.active = tab
 
     def _has_systems(self) -> bool:
         try:
@@ -351,6 +379,7 @@ class EvaluationPage(pn.viewable.Viewer):
                 # the overview only changes with the result or the selection
                 self._focus.options = {labels.get(sid, sid): sid for sid in sel}
                 self._overview.value = s.overview(res)
+                self._fleet.object = self._fleet_html(s.fleet(res))
                 self._shown = (res, sel)
             if focus is not None and self._focus.value != focus:
                 self._focus.value = focus
@@ -371,7 +400,11 @@ class EvaluationPage(pn.viewable.Viewer):
             update(res, ind)
 
     def _show_findings(self, res: Result, ind: dict) -> None:
-        self._findings.value = self.state.findings(res)
+        self._finding_keys = self.state.finding_keys(res)
+        frame = self.state.findings(res)
+        frame.insert(frame.columns.get_loc("evidence"), "see",   # beside the evidence
+                     [_evidence_html(k, ind["system_id"]) for k in self._finding_keys])
+        self._findings.value = frame
         self._cycle.object = self._cycle_html(self.state.cycle(res), ind["cycle"])
 
     @staticmethod
@@ -380,9 +413,9 @@ class EvaluationPage(pn.viewable.Viewer):
         head = "".join(f"<th>{h}</th>" for h in ("Subsystem", "Devices", "Cycle from",
                                                  "Last periodic maintenance", "Next due", "Status"))
         rows = "".join(
-            f'<tr data-subsystem="{html.escape(str(r.subsystem))}"><td>{html.escape(str(r.subsystem))}</td>'
-            f"<td>{r.devices}</td><td>{r.cycle_start or '-'}</td>"
-            f"<td>{r.last_maintenance or 'none recorded'}</td><td>{r.due or '-'}</td>"
+            f'<tr data-subsystem="{html.escape(str(r.subsystem))}"><td>{html.escape(value_label(r.subsystem))}</td>'
+            f"<td>{r.devices}</td><td>{r.cycle_start or MISSING}</td>"
+            f"<td>{r.last_maintenance or 'none recorded'}</td><td>{r.due or MISSING}</td>"
             f'<td class="{"overdue" if r.status == "overdue" else ""}">{html.escape(r.status)}</td></tr>'
             for r in cycle.itertuples())
         return (f"<div><b>Maintenance cycle per subsystem</b> (5.1.2, 5.1.5; cycle {html.escape(length)})"
@@ -440,17 +473,35 @@ class EvaluationPage(pn.viewable.Viewer):
         return (
             f'<div class="verdict cards" data-system="{html.escape(ind["system_id"])}">'
             f'<div class="card" data-key="system"><div class="label">System</div>'
-            f'<div class="value">{name}</div><div class="sub">site {html.escape(str(ind["site"] or "-"))}, '
-            f'risk level {ind["risk_level"] if ind["risk_level"] is not None else "-"}</div></div>'
+            f'<div class="value">{name}</div><div class="sub">site {html.escape(str(ind["site"] or MISSING))}, '
+            f'risk level {ind["risk_level"] if ind["risk_level"] is not None else MISSING}</div></div>'
             f'<div class="card" data-key="classification"><div class="label">Classification</div>'
-            f'<div class="value" style="color:{CLASS_COLOURS.get(cls, "#1d232a")}">{LABELS.get(cls, cls)}</div>'
+            f'<div class="value" style="color:{CLASS_COLOURS.get(cls, "#1d232a")}">{value_label(cls)}</div>'
             f'<div class="sub">{html.escape(why)}</div></div>'
             f'<div class="card" data-key="disposition" style="flex: 2 1 240px"><div class="label">'
-            f'Disposition (6.3)</div><div class="value">{LABELS.get(disp, disp)}</div>'
+            f'Disposition (6.3)</div><div class="value">{value_label(disp)}</div>'
             f'<div class="reasons">{html.escape(reasons)}</div></div>'
             f'<div class="card" data-key="valid_until"><div class="label">Valid until (6.1)</div>'
             f'<div class="value">{valid[0]}</div><div class="sub">{valid[1]}</div></div>'
             "</div>")
+
+    @staticmethod
+    def _fleet_html(f: dict) -> str:
+        """The selected systems together, above the table of them."""
+        classes = ", ".join(f"{n} {value_label(c).lower()}" for c, n in f["classification"].items() if n)
+        return '<div class="cards">' + "".join((
+            _card("fleet_systems", "Systems", f'{f["systems"]}', classes or "none evaluated"),
+            _card("fleet_availability", "Device availability", percent(f["availability"], 2),
+                  "up device-hours over device-hours in service, all systems pooled"),
+            _card("fleet_faults", "Faults in the window", f'{f["faults"]:,}',
+                  f'{f["open_faults"]:,} open at the as-of date'),
+            _card("fleet_overdue", "Maintenance overdue", f'{f["maintenance_overdue"]}',
+                  "systems past their maintenance cycle", "bad" if f["maintenance_overdue"] else ""),
+            _card("fleet_past_life", "Devices past service life", f'{f["devices_past_life"]:,}',
+                  "to replace (5.1.2)", "bad" if f["devices_past_life"] else ""),
+            _card("fleet_nonconforming", "Nonconforming findings", f'{f["nonconforming"]:,}',
+                  "over every selected system", "bad" if f["nonconforming"] else ""),
+        )) + "</div>"
 
     @staticmethod
     def _cards_html(ind: dict) -> str:
@@ -460,22 +511,22 @@ class EvaluationPage(pn.viewable.Viewer):
             return "" if v is None else ("good" if v >= target - 1e-12 else "bad")
         av = ind["availability"]
         if ind["records_in_window"]:
-            availability = _card("availability", "Availability", _pct(av, 2),
-                                 f'{ind["faults"]} faults in the window; target {_pct(ind["availability_target"])}',
+            availability = _card("availability", "Availability", percent(av, 2),
+                                 f'{ind["faults"]} faults in the window; target {percent(ind["availability_target"])}',
                                  tone(av, ind["availability_target"]))
         else:       # nothing shows the system's faults are recorded: no figure (the analysis gives none)
             availability = _card("availability", "Availability", "no evidence",
                                  "no fault and no maintenance record in the window")
         cards = [
             availability,
-            _card("mtbf", "MTBF", _hours(ind["mtbf_h"], 0), "up hours per fault"),
-            _card("mttr", "MTTR", _hours(ind["mttr_h"]), f'{ind["open_faults"]} open at the as-of date'),
+            _card("mtbf", "MTBF per device", hours(ind["mtbf_h"]), _mtbf_sub(ind)),
+            _card("mttr", "MTTR", hours(ind["mttr_h"]), f'{ind["open_faults"]} open at the as-of date'),
         ]
         for step, label in (("response", "Response"), ("arrival", "Arrival"), ("repair", "Repair")):
             missing = ind["sla_unrecorded"][step]
-            sub = (f'from the fault (5.1.1); from the report {_pct(ind["sla_from_report"][step])}'
+            sub = (f'from the fault (5.1.1); from the report {percent(ind["sla_from_report"][step])}'
                    + (f"; {missing} not recorded" if missing else ""))
-            cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", _pct(ind["sla"][step]), sub,
+            cards.append(_card(f"sla_{step}", f"{label} ≤ {lim[step]:g} h", percent(ind["sla"][step]), sub,
                                FINDING_TONE.get(ind["sla_status"][step], "")))
         return '<div class="cards">' + "".join(cards) + "</div>"
 
@@ -546,7 +597,7 @@ class EvaluationPage(pn.viewable.Viewer):
                 colour=d["life_status"].map(LIFE_COLOURS).fillna("#9aa5b1"),
                 life=d["life_years"].astype(float), age=d["age_years"].astype(float),
                 installed=d["installed_on"].astype(str), end=d["end_of_life"].astype(str),
-                type=d["device_type"].fillna("-"))[cols]
+                type=d["device_type"].map(value_label), life_status=d["life_status"].map(value_label))[cols]
         kd = hv.Dimension("device_id", label="device")
         extra = ["type", "installed", "end", "life_status"]
         life = hv.Bars(d, kd, [hv.Dimension("life", label="service life (years)"), "age"] + extra).opts(
@@ -609,26 +660,26 @@ class EvaluationPage(pn.viewable.Viewer):
         # opened has no Bokeh model yet, one opened before keeps its models and they are sent
         # again, current, when it is reopened), so a tab opened later shows the current system.
         self._tabs = pn.Tabs(
-            ("Findings", _section("Findings (audit checklist)", self._findings,
+            (TABS[0], section("Findings (audit checklist)", self._findings,
                                   download("evaluation_findings.csv", self._csv(s.findings)),
                                   self._cycle, anchor="findings")),
-            ("Faults & MTTR by month", _section(
+            (TABS[1], section(
                 "Faults and MTTR by month", pn.Row(self._faults_plot, self._mttr_plot,
                                                    sizing_mode="stretch_width"),
                 download("evaluation_monthly.csv", self._csv(s.monthly)), anchor="monthly")),
-            ("Devices & service life", _section(
+            (TABS[2], section(
                 "Devices and service life (5.1.2)", self._life_note, pn.Row(
                     pn.Column(self._life_plot, sizing_mode="stretch_width"),
                     pn.Column(self._devices, download("evaluation_devices.csv", self._csv(s.devices)),
                               sizing_mode="stretch_width"), sizing_mode="stretch_width"),
                 anchor="devices")),
-            ("Exposure by zone", _section(
+            (TABS[3], section(
                 "Exposure by zone", self._no_zones, pn.Row(
                     pn.Column(self._exposure_plot, self._never_exposed, sizing_mode="stretch_width"),
                     pn.Column(self._exposure, download("evaluation_exposure.csv", self._csv(s.exposure)),
                               sizing_mode="stretch_width"), sizing_mode="stretch_width"),
                 anchor="exposure")),
-            ("Expected failures", _section(
+            (TABS[4], section(
                 "Expected failures in the next cycle", self._expected_note, self._expected,
                 download("evaluation_expected.csv", self._csv(s.expected)), anchor="expected")),
             dynamic=True, sizing_mode="stretch_width", css_classes=["opeval-evaluation-tabs"],
@@ -636,11 +687,11 @@ class EvaluationPage(pn.viewable.Viewer):
         self._tab_updates = (self._show_findings, self._show_monthly, self._show_devices,
                              self._show_exposure, self._show_expected)     # one per tab, in order
         self._content = pn.Column(
-            _section("Systems", pn.pane.HTML(
+            section("Systems", self._fleet, pn.pane.HTML(
                 "<small>One row per selected system; click a row to see it in detail.</small>"),
                 self._overview, download("evaluation_systems.csv", self._csv(s.overview)),
                 anchor="overview"),
-            _section("System in detail", pn.Row(self._focus, self._report, self._pdf,
+            section("System in detail", pn.Row(self._focus, self._report, self._pdf,
                                                  styles={"align-items": "flex-end"}),
                      self._verdict, self._cards, anchor="detail"),
             self._tabs, sizing_mode="stretch_width", visible=False)

@@ -348,6 +348,30 @@ class EvaluationState(param.Parameterized):
             })
         return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
 
+    def fleet(self, res: Result) -> dict:
+        """The selected systems together: how many of each classification, their device
+        availability (up device-hours over device-hours in service, all systems pooled),
+        faults, open faults, overdue maintenance, devices past their life, nonconformities."""
+        systems = [res.by_id[sid] for sid in self.selected() if sid in res.by_id]
+        hours = sum(s["device_hours"] for s in systems)
+        down = sum(s["down_hours"] for s in systems)
+        return {
+            "systems": len(systems),
+            "classification": {c: sum(s["classification"] == c for s in systems)
+                               for c in report.CLASS_LABEL},
+            "availability": (hours - down) / hours if hours else None,
+            "faults": sum(s["faults"] or 0 for s in systems),
+            "open_faults": sum(s["open_faults_count"] or 0 for s in systems),
+            "maintenance_overdue": sum(bool(s["maintenance_overdue"]) for s in systems),
+            "devices_past_life": sum(len(s["devices_past_service_life"]) for s in systems),
+            "nonconforming": sum(f["status"] == "nonconforming" for s in systems for f in s["findings"]),
+        }
+
+    def finding_keys(self, res: Result) -> list[str]:
+        """The key of each of the focused system's findings, in the order of :meth:`findings`."""
+        s = self._system(res)
+        return [] if s is None else [f["key"] for f in s["findings"]]
+
     def indicators(self, res: Result) -> dict | None:
         """The focused system's headline figures and verdict (None when nothing is evaluated)."""
         s = self._system(res)
@@ -358,6 +382,7 @@ class EvaluationState(param.Parameterized):
             "risk_level": s["risk_level"],
             "availability": s["availability"], "mtbf_h": s["mtbf_h"], "mttr_h": s["mttr_h"],
             "faults": s["faults"], "open_faults": s["open_faults_count"],
+            "devices": s["devices"], "device_hours": s["device_hours"], "down_hours": s["down_hours"],
             "sla": dict(s["sla"]), "sla_limits_h": dict(s["sla_limits_h"]),
             "sla_from_report": dict(s["sla_from_report"]),
             "sla_unrecorded": {step: c["unrecorded"] for step, c in s["sla_counts"].items()},

@@ -29,6 +29,7 @@ import panel as pn
 import param
 
 from ..csv_export import to_csv
+from .display import dress
 from .pages import PAGES
 
 ACCENT = "#1f4e79"
@@ -150,13 +151,14 @@ PLAIN_COLUMNS = ("load_id", "file_index", "line", "code_reponse")
 
 
 def table(frame: pd.DataFrame, **kw) -> pn.widgets.Tabulator:
-    """A read-only Tabulator with opeval's defaults (no index, fitted columns)."""
+    """A read-only Tabulator with opeval's defaults (no index, fitted columns), its headers
+    and cells in words (:func:`.display.dress`); ``value`` keeps the machine names."""
     formatters = {c: {"type": "plaintext"} for c in PLAIN_COLUMNS}
     formatters.update(kw.pop("formatters", {}))
     opts = {"show_index": False, "disabled": True, "layout": "fit_data_table",
-            "sizing_mode": "stretch_width", "theme": "bootstrap5", "formatters": formatters}
+            "sizing_mode": "stretch_width", "theme": "bootstrap5"}
     opts.update(kw)
-    return pn.widgets.Tabulator(frame, **opts)
+    return dress(pn.widgets.Tabulator(frame, **opts), formatters)
 
 
 def download(filename: str, make_csv: Callable[[], bytes], label: str = "Download CSV"

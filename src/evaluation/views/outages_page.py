@@ -30,8 +30,8 @@ import pandas as pd
 import panel as pn
 import param
 from bokeh.models import HoverTool
-from bokeh.models.widgets.tables import NumberFormatter
 
+from .display import number_format, percent_ticks, section
 from .layout import bokeh_plots, download, empty, error, frame_csv, pdf_download, pdf_name, table
 from .outages_state import CUT_CATEGORIES, INNER_LEVEL, M1_DELAY_BINS, OutagesState
 from .queries import ReadOnlyStore
@@ -52,9 +52,8 @@ URL_PARAMS = {"since": "since", "as_of": "as_of", "oi_code": "oi", "zone": "zone
 TEXT_COLUMNS = ("pm_id", "oi_code", "zone", "code_do", "ref_interv_oi", "code_oc", "pto",
                 "source", "list", "attribution", "hd", "hf", "cut_at", "restored_at",
                 "m1_received_at", "delay")
-PCT = NumberFormatter(format="0.0%")
-NUM2 = NumberFormatter(format="0.00")
-NUM3 = NumberFormatter(format="0.000")
+NUM2 = number_format("0.00")
+NUM3 = number_format("0.000")
 CATEGORY_COLORS = dict(zip(CUT_CATEGORIES, ("#d62728", "#ff7f0e", "#1f77b4", "#9467bd",
                                             "#7f7f7f", "#bcbd22")))
 DO_TAB = 2
@@ -71,12 +70,6 @@ def _table(frame: pd.DataFrame, css: str, formatters: dict | None = None, **kw):
     opts = {"pagination": "remote", "page_size": 10}
     opts.update(kw)
     return table(shown(frame), formatters=fmt, css_classes=[css], **opts)
-
-
-def _section(title: str, *objects, anchor: str) -> pn.Column:
-    return pn.Column(pn.pane.HTML(f'<h4 id="{anchor}">{html.escape(title)}</h4>',
-                                  margin=(8, 5, 0, 5)),
-                     *objects, sizing_mode="stretch_width", css_classes=[f"opeval-{anchor}"])
 
 
 def _hover(tooltips, formatters=None) -> HoverTool:
@@ -128,8 +121,8 @@ def funnel_plot(pts: pd.DataFrame, limits: pd.DataFrame, p0: float,
 FUNNEL_OPTS = dict(height=360, padding=0.06,
                    title="Funnel plot: incident rate against covered interventions",
                    xlabel="covered interventions (with at least one M5), log scale",
-                   ylabel="incident rate (impacted / covered)", logx=True,
-                   legend_position="top_left", legend_opts={"background_fill_alpha": 0.7},
+                   ylabel="incident rate (impacted / covered, %)", logx=True,
+                   legend_position="right",
                    framewise=True, **PLOT_OPTS)
 
 
@@ -182,7 +175,7 @@ def timeline_plot(windows: pd.DataFrame, cuts: pd.DataFrame, aggregated: bool,
     layers = [rect, pts.opts(color=color, line_color="white", framewise=True)]
     what = "cuts per bucket (aggregated)" if aggregated else "cuts"
     return hv.Overlay(layers).opts(
-        height=330, xlabel="time (UTC)", ylabel="", yticks=list(enumerate(CUT_CATEGORIES)),
+        height=330, xlabel="time (UTC)", ylabel="category", yticks=list(enumerate(CUT_CATEGORIES)),
         ylim=(-0.6, n - 0.4), title=f"{pm_id}: intervention windows and {what}",
         show_legend=False, tools=["xwheel_zoom", "xpan"], framewise=True, **PLOT_OPTS)
 
@@ -213,10 +206,11 @@ def _bars(frame: pd.DataFrame, kdims, vdim: str, title: str, ylabel: str, tips,
 def do_rate_plot(dos: pd.DataFrame, p0: float) -> hv.Overlay:
     data = dos[["code_do", "incident_rate", "impacted_interventions",
                 "covered_interventions", "interventions"]].fillna({"incident_rate": 0})
-    bars = _bars(data, ["code_do"], "incident_rate", "Incident rate per DO", "impacted / covered",
+    bars = _bars(data, ["code_do"], "incident_rate", "Incident rate per DO",
+                 "incident rate (impacted / covered, %)",
                  [("DO", "@code_do"), ("incident rate", "@incident_rate{0.0%}"),
                   ("impacted / covered", "@impacted_interventions / @covered_interventions"),
-                  ("interventions", "@interventions")])
+                  ("interventions", "@interventions")], yformatter=percent_ticks())
     return (bars * hv.HLine(p0).opts(color="#d62728", line_dash="dashed")).opts(
         title=f"Incident rate per DO (dashed: network {p0:.1%})")
 
@@ -231,7 +225,7 @@ def do_window_cuts_plot(dos: pd.DataFrame, tolerance_min: float) -> hv.Bars:
                  "Counted cuts just outside the window (timestamp quality)", "cuts",
                  [("DO", "@code_do"), ("", "@side"), ("cuts", "@cuts")], color=None,
                  cmap={before: "#ff7f0e", after: "#9467bd"},
-                 multi_level=False, show_legend=True, legend_position="top_left")
+                 multi_level=False, show_legend=True, legend_position="right")
 
 
 def m1_delay_plot(hist: pd.DataFrame) -> hv.Bars:
@@ -249,9 +243,10 @@ def missing_hf_plot(dos: pd.DataFrame) -> hv.Bars:
     data = dos[["code_do", "missing_hf_share", "missing_hf", "interventions"]].fillna(
         {"missing_hf_share": 0})
     return _bars(data, ["code_do"], "missing_hf_share", "Interventions without HF",
-                 "share of interventions",
+                 "share of interventions (%)",
                  [("DO", "@code_do"), ("without HF", "@missing_hf / @interventions"),
-                  ("share", "@missing_hf_share{0.0%}")], color="#8c564b")
+                  ("share", "@missing_hf_share{0.0%}")], color="#8c564b",
+                 yformatter=percent_ticks())
 
 
 # ------------------------------------------------------------------ the page
@@ -283,8 +278,8 @@ class OutagesPage(pn.viewable.Viewer):
         self._pm = pn.widgets.AutocompleteInput(label="Selected PM", width=190,
                                                 min_characters=1, case_sensitive=False,
                                                 restrict=False, search_strategy="includes")
-        self._link(self._since, "since")
-        self._link(self._as_of, "as_of")
+        self._link_day(self._since, "since", 0)
+        self._link_day(self._as_of, "as_of", 1)
         link_text(self.state, self._oi, "oi_code")
         link_text(self.state, self._zone, "zone")
         self._fill_dos()
@@ -310,7 +305,8 @@ class OutagesPage(pn.viewable.Viewer):
         self._funnel = (hv.DynamicMap(lambda data: funnel_plot(*data),
                                       streams=[self._funnel_pipe])
                         * hv.DynamicMap(lambda data: funnel_marker(data),
-                                        streams=[self._marker_pipe])).opts(**FUNNEL_OPTS)
+                                        streams=[self._marker_pipe])).opts(
+            **FUNNEL_OPTS, yformatter=percent_ticks())
         self._tap = hv.streams.Tap(source=self._funnel, x=None, y=None)
         self._tap.add_subscriber(self._tapped)
         self._blacklist = _table(pd.DataFrame(), "opeval-table-blacklist", page_size=8,
@@ -328,8 +324,7 @@ class OutagesPage(pn.viewable.Viewer):
         self._interventions = _table(pd.DataFrame(), "opeval-table-pm-interventions",
                                      formatters={"m1_delay_s": {"type": "plaintext"}})
         self._cuts = _table(pd.DataFrame(), "opeval-table-pm-cuts")
-        self._dos = _table(pd.DataFrame(), "opeval-table-dos", formatters={
-            "incident_rate": PCT, "missing_hf_share": PCT})
+        self._dos = _table(pd.DataFrame(), "opeval-table-dos")
         self._exclusions = _table(pd.DataFrame(), "opeval-table-exclusions", pagination=None)
         self._do_plots = [pn.pane.HoloViews(hv.DynamicMap(lambda data, f=f: f(data),
                                                           streams=[self._do_pipe]),
@@ -344,12 +339,12 @@ class OutagesPage(pn.viewable.Viewer):
         # ``visible`` cannot be changed once rendered in Panel 1.9).
         self._pm_box = pn.Column(
             self._pm_title, self._timeline,
-            _section("Its interventions", self._interventions,
+            section("Its interventions", self._interventions,
                      download("pm_interventions.csv", frame_csv(self.state.pm_interventions)),
-                     anchor="pm-interventions"),
-            _section("Counted cuts of its covered interventions", self._cuts,
+                     anchor="pm-interventions", level=4),
+            section("Counted cuts of its covered interventions", self._cuts,
                      download("pm_cuts.csv", frame_csv(self.state.pm_counted_cuts)),
-                     anchor="pm-cuts"),
+                     anchor="pm-cuts", level=4),
             sizing_mode="stretch_width")
         self._tabs = pn.Tabs(
             ("PMs and blacklist", pn.Column(
@@ -357,21 +352,21 @@ class OutagesPage(pn.viewable.Viewer):
                                          sizing_mode="stretch_width",
                                          css_classes=["opeval-funnel-plot"]),
                        sizing_mode="stretch_width"),
-                _section("Blacklist — most urgent first", self._no_candidates, self._blacklist,
+                section("Blacklist — most urgent first", self._no_candidates, self._blacklist,
                          download("blacklist.csv", frame_csv(self._blacklist_csv)),
-                         anchor="blacklist"),
-                _section("Every PM in scope", self._pms,
-                         download("pms.csv", frame_csv(self._pms_csv)), anchor="pms"),
+                         anchor="blacklist", level=4),
+                section("Every PM in scope", self._pms,
+                         download("pms.csv", frame_csv(self._pms_csv)), anchor="pms", level=4),
                 sizing_mode="stretch_width")),
             ("Selected PM", pn.Column(self._no_pm, self._pm_box, sizing_mode="stretch_width")),
             ("DOs and timestamp quality", pn.Column(
                 pn.Row(self._do_plots[0], self._do_plots[1], sizing_mode="stretch_width"),
                 pn.Row(self._do_plots[2], self._do_plots[3], sizing_mode="stretch_width"),
-                _section("Per DO", self._dos, download("dos.csv", frame_csv(
-                    self.state.do_table)), anchor="dos"),
-                _section("Cuts not counted (whole network, period)", self._exclusions,
+                section("Per DO", self._dos, download("dos.csv", frame_csv(
+                    self.state.do_table)), anchor="dos", level=4),
+                section("Cuts not counted (whole network, period)", self._exclusions,
                          download("excluded_cuts.csv", frame_csv(self.state.exclusions)),
-                         anchor="exclusions"),
+                         anchor="exclusions", level=4),
                 sizing_mode="stretch_width")),
             sizing_mode="stretch_width", css_classes=["opeval-outages-tabs"], dynamic=True)
         self._tabs.param.watch(self._tab_opened, "active")
@@ -384,9 +379,8 @@ class OutagesPage(pn.viewable.Viewer):
 
     @staticmethod
     def _pm_formats() -> dict:
-        return {"incident_rate": PCT, "shrunken_rate": PCT, "score": NUM2,
-                "posterior_prob_above": NUM3, "funnel_upper": PCT, "upper_inner": PCT,
-                "funnel_p_value": NUM3, "rate_ratio": NUM2}
+        return {"score": NUM2, "posterior_prob_above": NUM3, "funnel_p_value": NUM3,
+                "rate_ratio": NUM2}
 
     def _blacklist_csv(self) -> pd.DataFrame:
         return self.state.blacklist()
@@ -408,6 +402,23 @@ class OutagesPage(pn.viewable.Viewer):
 
         widget.param.watch(w2s, "value")
         self.state.param.watch(s2w, name)
+
+    def _link_day(self, widget, name: str, side: int) -> None:
+        """A date field of the period: it shows the day in force (the data's first or last
+        day while the filter is left to its default, so the picker opens on the data's
+        months); choosing that same day leaves the filter, and the address, as they are."""
+        widget.value = self.state.days_in_force()[side]
+
+        def w2s(event):
+            if event.new != self.state.days_in_force()[side]:
+                setattr(self.state, name, event.new)
+
+        widget.param.watch(w2s, "value")
+        self.state.param.watch(lambda _e: self._show_days(), name)
+
+    def _show_days(self) -> None:
+        """Both date fields on the days in force (a start not before the end is dropped)."""
+        self._since.value, self._as_of.value = self.state.days_in_force()
 
     def _fill_dos(self) -> None:
         """The DO choices; in OC view the DO filter is cleared and not offered (flow 2)."""

@@ -299,6 +299,12 @@ class OutagesState(param.Parameterized):
     def period(self) -> c.Period:
         return self.analysis.corr.period
 
+    def days_in_force(self) -> tuple[dt.date, dt.date]:
+        """The first and last local day of the period in force: what the date fields show,
+        the data's days when the filters are left to their defaults."""
+        p = self.period.as_dict()
+        return dt.date.fromisoformat(p["first_day"]), dt.date.fromisoformat(p["last_day"])
+
     def period_note(self) -> tuple[dict, list[str]]:
         """The period's ``period`` and warnings, as ``opeval outages`` gives them."""
         return report.period_dict(self.period), report.warnings(self.period)

@@ -12,6 +12,7 @@ import panel as pn
 
 from ..errors import OpevalError, public_message
 from ..period import describe
+from .display import MISSING
 
 ALL = "*"
 """The Select value meaning "no filter" ('' in the state)."""
@@ -50,11 +51,12 @@ def period_note(p: dict | None, warnings: list[str]) -> str:
 
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as the browser gets it: times as text (UTC, to the second)."""
+    """A frame as the browser gets it: times as text (UTC, to the second), a missing time
+    as :data:`.display.MISSING`."""
     out = frame.copy()
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S").where(out[c].notna(), "")
+            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S").where(out[c].notna(), MISSING)
     return out
 
 
