@@ -43,6 +43,7 @@ java: ## install a Java 17 runtime for the Spark engine and its tests if none is
 
 $(DB): | $(VENV)/.installed
 	$(BIN)/opeval --db $(DB) demo --scale $(SCALE) --via-messages
+	$(BIN)/opeval --db $(DB) alerts run    # what / says needs attention (as a load would)
 
 demo: $(DB) ## build the demo database (SCALE=small|medium|large) if it is missing
 

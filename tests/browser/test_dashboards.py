@@ -35,6 +35,9 @@ def test_index_lists_pages_and_table_counts(open_page, server):
     links = page.locator(".opeval-pages a")
     assert links.count() >= 1 and "/data" in links.evaluate_all("a => a.map(x => x.dataset.path)")
     assert "6 input rows in 3 of 10 tables" in page.locator(".opeval-headline").inner_text()
+    # the alert rules never ran on this store: no card says "0" (tests/test_views_index.py)
+    assert page.locator(".opeval-empty", has_text="alert rules have never run").count() == 1
+    assert page.locator(".opeval-attention").count() == 0
     links.filter(has_text="Data").click()
     page.wait_for_url("**/data")
     page.locator(".opeval-table-quarantine .tabulator-row").first.wait_for()

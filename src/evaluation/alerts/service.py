@@ -44,6 +44,16 @@ def list_for(path: str | os.PathLike, who: Principal,
     return out[:limit] if limit is not None else out
 
 
+def last_check(path: str | os.PathLike) -> store.Check | None:
+    """When the rules last ran on the store at ``path`` and which they checked (None:
+    never; a store of an older schema has never run them)."""
+    con = db.connect(os.fspath(path), read_only=True)
+    try:
+        return store.last_check(con)
+    finally:
+        con.close()
+
+
 def _visible(con, alert_id: int, who: Principal) -> store.Alert:
     a = store.get(con, alert_id)
     if not scope.visible(a, who):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ..errors import OpevalError
-from ..store.db import rollback
+from ..store.db import get_setting, rollback, set_setting
 from .model import CHANGE, EVENT, Condition, Rule
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
@@ -31,6 +31,9 @@ FIRED, CLEARED = "fired", "cleared"
 """Events a run records (a person's events are ``acknowledged`` and ``resolved``)."""
 SYSTEM = "opeval"
 """Who resolves an alert whose condition cleared."""
+CHECKED_AT, CHECKED_RULES = "alerts_checked_at", "alerts_checked_rules"
+"""``meta`` keys of the last run: when (naive UTC, ISO) and which rules it checked (JSON
+list), so that a reader can tell "nothing to report" from "never checked"."""
 
 COLUMNS = ("alert_id", "rule", "key", "domain", "title", "evidence", "link", "subject", "state",
            "active", "fired_at", "last_seen_at", "cleared_at", "acknowledged_by",
@@ -131,7 +134,8 @@ def record(con: duckdb.DuckDBPyConnection, rules: dict[str, Rule],
     new alert fires — except for an event rule whose key already had an alert (an event
     fires once, ever). An active episode whose condition is gone clears: the alert is
     resolved by :data:`SYSTEM` unless a person resolved it already. The change rules'
-    baselines take the observed value of every key without an active episode.
+    baselines take the observed value of every key without an active episode. The run
+    itself is noted (:func:`last_check`).
     """
     events: list[int] = []
     con.execute("BEGIN TRANSACTION")
@@ -175,6 +179,8 @@ def record(con: duckdb.DuckDBPyConnection, rules: dict[str, Rule],
                     if key not in still:
                         con.execute("INSERT OR REPLACE INTO alert_baselines VALUES (?, ?, ?, ?)",
                                     [name, key, value, now])
+        set_setting(con, CHECKED_AT, now.isoformat())
+        set_setting(con, CHECKED_RULES, json.dumps(sorted(found)))
         con.execute("COMMIT")
     except Exception:
         rollback(con)
@@ -200,6 +206,24 @@ def events_between(con: duckdb.DuckDBPyConnection, start: dt.datetime,
     ids = [r[0] for r in con.execute("SELECT event_id FROM alert_events WHERE event_at >= ? AND event_at < ?",
                                      [start, end]).fetchall()]
     return events(con, ids)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The last run of the rules on a store: when (naive UTC) and which rules it checked
+    (a rule whose data was missing or that failed is not among them)."""
+
+    at: dt.datetime
+    rules: tuple[str, ...]
+
+
+def last_check(con: duckdb.DuckDBPyConnection) -> Check | None:
+    """The last run recorded (None: the rules were never run on this store)."""
+    at = get_setting(con, CHECKED_AT)
+    if at is None:
+        return None
+    return Check(dt.datetime.fromisoformat(at),
+                 tuple(json.loads(get_setting(con, CHECKED_RULES) or "[]")))
 
 
 def get(con: duckdb.DuckDBPyConnection, alert_id: int) -> Alert:

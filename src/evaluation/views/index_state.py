@@ -1,9 +1,16 @@
-"""State of the ``/`` page: what the database holds (no Panel import)."""
+"""State of the ``/`` page: what needs attention today and what the database holds (no
+Panel import)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import param
 
+from .. import localtime
+from ..alerts import service
+from ..alerts.store import ACKNOWLEDGED, OPEN, Alert, Check
+from ..auth.roles import LOCAL_ADMIN
 from ..store.schema import TABLES
 from .pages import PAGES, Page
 from .queries import ReadOnlyStore
@@ -13,6 +20,45 @@ _BOOKKEEPING_DOCS = {
     "quarantine": "Input rows rejected by loads, with file, line and reason.",
     "messages": "e-Intervention messages received and the answer given to each.",
 }
+
+
+ATTENTION = (
+    ("blacklist_candidate", "Blacklist candidates", "/outages", "interventions"),
+    ("maintenance_overdue", "Maintenance overdue", "/evaluation", "systems"),
+    ("alarm_flood", "Alarm floods", "/alarms", "alarms"),
+    ("stale_alarms", "Stale alarms", "/alarms", "alarms"),
+)
+"""What ``/`` says needs attention today, as (alert rule, card title, page, the table
+without which the rule has nothing to judge): the open and acknowledged alerts of these
+rules (:mod:`evaluation.alerts.rules` states each rule and
+its threshold once; the page, the digests and the deliveries read the same alerts)."""
+
+
+@dataclass(frozen=True)
+class Card:
+    """One rule's alerts on ``/``: ``alerts`` the ones ``who`` may see, latest first;
+    ``checked`` whether the last run checked the rule (False: it failed) and ``data``
+    whether the principal's store holds rows the rule reads: without either, "none" would
+    be a verdict without evidence."""
+
+    rule: str
+    title: str
+    page: str
+    alerts: tuple[Alert, ...]
+    checked: bool
+    data: bool
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The cards of the rules the principal's pages cover, the count of its other open
+    alerts (on ``/alerts``), and the run they come from (None: the rules never ran) with
+    the database's time zone to print it in."""
+
+    check: Check | None
+    zone: str
+    cards: tuple[Card, ...]
+    others: int
 
 
 class IndexState(param.Parameterized):
@@ -25,6 +71,22 @@ class IndexState(param.Parameterized):
     def pages(self) -> list[Page]:
         """The registered pages the store's principal may open, except the index itself."""
         return [p for p in PAGES.values() if p.path != "/" and self.store.may_open(p.path)]
+
+    def attention(self) -> Attention:
+        """The open and acknowledged alerts the principal may see, by :data:`ATTENTION`
+        rule, as of the last run of the rules on the store."""
+        who = self.store.principal or LOCAL_ADMIN
+        check = service.last_check(self.store.source)
+        alerts = service.list_for(self.store.source, who, (OPEN, ACKNOWLEDGED)) if check else []
+        rows = dict(zip(self.store.table_counts()["table"], self.store.table_counts()["rows"]))
+        cards = tuple(
+            Card(rule, title, page, tuple(a for a in alerts if a.rule == rule),
+                 check is not None and rule in check.rules, rows.get(table, 0) > 0)
+            for rule, title, page, table in ATTENTION if self.store.may_open(page))
+        shown = {c.rule for c in cards}
+        zone = localtime.database_zone(lambda key: self.store.value(
+            "SELECT value FROM meta WHERE key = ?", [key]))
+        return Attention(check, zone, cards, sum(a.rule not in shown for a in alerts))
 
     def summary(self) -> pd.DataFrame:
         """Table name, row count and what the table holds, contract tables first."""
