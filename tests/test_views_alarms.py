@@ -457,3 +457,95 @@ def test_the_pdf_prints_the_planted_advice_and_avalanche(tmp_path):
     assert [(a["trigger_definition"], a["consequence_definition"]) for a in advice] == [("A", "B")]
     assert " ".join(advice[0]["advice"].split()) in text
     assert "Avalanches: 1 episode(s)." in text and "1 F0 F0 1" in text
+
+
+# ------------------------------------------------------------------ the operator's screen
+def _open_row(i, system, definition, resource, hour, minute, status, operator=None, **kw):
+    return {"alarm_id": i, "system_id": system, "definition": definition, "event_type": "x",
+            "resource_id": resource, "priority": 2,
+            "raised_at": fx.T2 + dt.timedelta(hours=hour, minutes=minute), "status": status,
+            "assigned_to": operator, "comment": "", **kw}
+
+
+OPERATOR_ROWS = [
+    _open_row("O-1", "S1", "Intrusion detected", "Z2", 9, 10, "in_progress", "opA"),
+    _open_row("O-2", "S2", "Motion detected", "M20", 9, 20, "escalated", "opB",
+              escalated_at=fx.T2 + dt.timedelta(hours=9, minutes=25)),
+    _open_row("O-3", "S2", "Door held open", "D9", 9, 30, "new", "opA"),
+]
+"""Three more open alarms on day 2, besides the fixture's A-Z1 (09:00, new, nobody's). No
+model is saved, so the list is unscored, oldest first: A-Z1, O-1, O-2, O-3."""
+
+
+@pytest.fixture
+def operator_db(tmp_path):
+    return fx.build(tmp_path / "op.duckdb", tmp_path / "in", fx.rows() + OPERATOR_ROWS)
+
+
+def test_the_operators_screen_narrows_the_open_list(operator_db):
+    """seed 004 (the operator's list): status new → A-Z1 and O-3; escalated → O-2;
+    "assigned to me" for opA → O-1 and O-3, and for nobody signed in → none (nobody is
+    "me"); the search looks in id, definition, resource, system, operator and status, in
+    any case: "door" → O-3 (the only open Door alarm), "OPb" → O-2, "in_prog" → O-1,
+    "zz" → none. Filters combine (new and mine for opA → O-3) and ranks stay those of
+    the whole list (O-3 is 4th). The CSV is what is shown."""
+    def ids(**kw):
+        s = AlarmsState(operator_db, user=kw.pop("user", ""), **kw)
+        return s.open_list()["alarm_id"].tolist()
+
+    assert ids() == ["A-Z1", "O-1", "O-2", "O-3"]
+    assert ids(open_status="new") == ["A-Z1", "O-3"]
+    assert ids(open_status="escalated") == ["O-2"]
+    assert ids(mine=True, user="opA") == ["O-1", "O-3"]
+    assert ids(mine=True) == []
+    assert ids(search="door") == ["O-3"]
+    assert ids(search="OPb") == ["O-2"]
+    assert ids(search="in_prog") == ["O-1"]
+    assert ids(search="zz") == []
+    s = AlarmsState(operator_db, user="opA", open_status="new", mine=True)
+    assert s.open_list()[["rank", "alarm_id"]].values.tolist() == [[4, "O-3"]]
+
+
+def test_the_screen_follows_a_new_load_within_the_default_range_only(operator_db, tmp_path):
+    """A page left on the default range (the last days of data, ending 2025-03-04) follows
+    a load: after O-4 is raised on 2025-03-05, refresh() says the data changed, the range
+    ends on 2025-03-05 and O-4 is on the list; a second refresh() finds nothing new. A
+    range the user chose (2025-03-04 alone, not the default) stays put after O-5 on
+    2025-03-06."""
+    from evaluation.store import db as store_db
+    from evaluation.store.ingest import ingest
+
+    def load(row, name):
+        con = store_db.connect(operator_db)
+        try:
+            ingest(con, "alarms", [fx.write_csv(tmp_path / name, [row])], strict=True)
+        finally:
+            con.close()
+
+    s = AlarmsState(operator_db)
+    chosen = AlarmsState(operator_db, start=fx.T2.date(), end=fx.T2.date())
+    assert s.refresh() is False and s.end == fx.T2.date()
+    load(_open_row("O-4", "S1", "Intrusion detected", "Z4", 24 + 8, 0, "new"), "o4.csv")
+    assert s.refresh() is True and s.end == dt.date(2025, 3, 5)
+    assert s.open_list()["alarm_id"].tolist()[-1] == "O-4"
+    assert s.refresh() is False
+    load(_open_row("O-5", "S1", "Intrusion detected", "Z5", 48 + 8, 0, "new"), "o5.csv")
+    assert chosen.refresh() is True
+    assert (chosen.start, chosen.end) == (fx.T2.date(), fx.T2.date())
+    assert "O-5" not in chosen.open_list()["alarm_id"].tolist()
+
+
+def test_me_is_the_signed_in_user_never_the_local_administrator(operator_db):
+    """With --auth the page's principal is the signed-in user: opA's "assigned to me" is
+    O-1 and O-3. Without --auth the server's local administrator is nobody's name, so the
+    box is disabled and lists nothing."""
+    from evaluation.auth.roles import LOCAL_ADMIN, Principal
+    from evaluation.views.alarms_page import create
+    from evaluation.views.queries import ReadOnlyStore
+
+    page = create(ReadOnlyStore(operator_db, principal=Principal("opA", "alarm_operator")))
+    assert page.state.user == "opA" and not page._mine.disabled
+    page._mine.value = True
+    assert page.state.open_list()["alarm_id"].tolist() == ["O-1", "O-3"]
+    local = create(ReadOnlyStore(operator_db, principal=LOCAL_ADMIN))
+    assert local.state.user == "" and local._mine.disabled

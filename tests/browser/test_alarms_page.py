@@ -7,6 +7,7 @@ no uncaught error, no traceback text.
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -116,3 +117,73 @@ def test_filters_come_from_the_url(open_alarms):
             assert time.monotonic() < deadline, f"the {css} select does not show {label}"
             page.wait_for_timeout(200)
     watch.assert_clean(page)
+
+
+@pytest.fixture(scope="module")
+def live_alarms(tmp_path_factory):
+    """A server of its own: the test loads into its database while it serves."""
+    root = tmp_path_factory.mktemp("browser_alarms_live")
+    path = fx.build(root / "db.duckdb", root / "in")
+    with serving(path) as served:
+        yield served.url, path, root
+
+
+@pytest.fixture
+def open_live(browser, live_alarms):
+    yield from page_opener(browser, live_alarms[0] + "/alarms", 1400, lambda page: page.locator(
+        ".opeval-kpi[data-kpi='alarms'] .v").wait_for(timeout=60_000))
+
+
+def test_the_operators_screen_searches_links_ids_and_follows_loads(open_live, live_alarms):
+    """The open-alarm tab as an operator's screen (seed 004): the fixture's one open alarm
+    A-Z1; a search for "zzz" empties the list and the address keeps it (q=zzz); "z1"
+    brings it back; "assigned to me" is off without a signed-in user. Its id is a link
+    to its history (Intrusion detected on Z1, opened in a new tab here followed in this
+    one: the History review shows its one raise). Then a load adds O-9 (new, 2025-03-05)
+    while the tab is open: within the refresh period (20 s, plus the load) it is listed,
+    with no reload."""
+    from evaluation.store import db as store_db
+    from evaluation.store.ingest import ingest
+    from evaluation.views.alarms_page import REFRESH_S
+
+    _, path, root = live_alarms
+    page, watch = open_live()
+    tab(page, "Open alarms")
+    rows = page.locator(".opeval-table-open .tabulator-row")
+    expect(rows).to_have_count(1, timeout=30_000)
+    search = page.locator(".opeval-filter-search input")
+    search.fill("zzz")
+    search.press("Enter")
+    expect(rows).to_have_count(0, timeout=30_000)
+    page.wait_for_function("() => location.search.includes('q=zzz')", timeout=30_000)
+    search.fill("z1")
+    search.press("Enter")
+    expect(rows).to_have_count(1, timeout=30_000)
+    assert page.locator(".opeval-filter-mine input").is_disabled()
+    link = page.locator(".opeval-table-open .tabulator-cell[tabulator-field='alarm_id'] a")
+    assert link.inner_text() == "A-Z1" and link.get_attribute("target") == "_blank"
+    href = link.get_attribute("href")
+    query = parse_qs(urlparse(href).query)
+    assert query["history"] == ["Intrusion detected"] and query["resource"] == ["Z1"]
+    assert query["from"] == ["2025-03-03"] and query["q"] == ["z1"]   # the page's filters
+
+    row = {"alarm_id": "O-9", "system_id": "S1", "definition": "Intrusion detected",
+           "event_type": "intrusion", "resource_id": "Z9", "priority": 1,
+           "raised_at": fx.T2 + dt.timedelta(days=1, hours=8), "status": "new", "comment": ""}
+    search.fill("")
+    search.press("Enter")
+    con = store_db.connect(path)
+    try:
+        ingest(con, "alarms", [fx.write_csv(root / "o9.csv", [row])], strict=True)
+    finally:
+        con.close()
+    page.locator(".opeval-table-open .tabulator-cell[tabulator-field='alarm_id']",
+                 has_text="O-9").wait_for(timeout=(REFRESH_S + 30) * 1000)
+    assert kpi(page, "alarms") == "19"
+    watch.assert_clean(page)
+
+    history, hwatch = open_live(href)
+    expect(history.locator(".opeval-table-history .tabulator-row")).to_have_count(
+        1, timeout=30_000)
+    assert cells(history, "opeval-table-history", "resource_id") == ["Z1"]
+    hwatch.assert_clean(history)

@@ -45,7 +45,8 @@ NO_MATCH = "No alarm matches these filters: widen the time range or clear a filt
 URL_PARAMS = {"start": "from", "end": "to", "system": "system", "priority": "priority",
               "definition": "definition", "operator": "operator", "bucket": "bucket",
               "measure": "measure", "history_definition": "history",
-              "history_resource": "resource", "history_page": "hpage"}
+              "history_resource": "resource", "history_page": "hpage", "search": "q",
+              "open_status": "status", "mine": "mine"}
 TEXT_COLUMNS = ("definition", "resource_id", "system_id", "status", "close_reason",
                 "assigned_to", "comment", "alarm_id", "position", "raised_at", "first_raised",
                 "last_raised", "handled_at", "closed_at", "start", "end", "bucket")
@@ -63,6 +64,11 @@ standing & nuisance, load pattern: :mod:`.alarms_rationalisation`)."""
 MODEL_LATER = ("<p>The false-alarm model saved for this database (<code>opeval alarms "
                "--fit-model</code>) is loaded when this tab is opened.</p>")
 MEASURE_LABELS = {"handle": "time to handle", "close": "time to close"}
+REFRESH_S = 20
+"""While the open-alarm tab is shown, the page looks for a new load this often (seconds)
+and redraws with it: an operator's screen follows the alarms without a reload."""
+OPEN_STATUS_LABELS = {"every status": ALL, "new": "new", "in progress": "in_progress",
+                      "escalated": "escalated"}
 
 
 _guarded = guarded(lambda text: "<div class='opeval-error'>" + html.escape(text) + "</div>")
@@ -272,10 +278,27 @@ class AlarmsPage(pn.viewable.Viewer):
         self._model_info = pn.pane.HTML("", sizing_mode="stretch_width",
                                         css_classes=["opeval-model"])
         self._open = _table(pd.DataFrame(), "opeval-table-open", pagination="remote",
-                            page_size=15, formatters=_fmt(p_false=PROB, baseline=PROB))
+                            page_size=15, hidden_columns=["history_link"],
+                            formatters=_fmt(p_false=PROB, baseline=PROB, alarm_id={
+                                "type": "link", "urlField": "history_link",
+                                "target": "_blank"}))
         self._open.visible = False
         self._open_empty = empty("No open alarm matches these filters.")
         self._open_empty.visible = False
+        self._search = pn.widgets.TextInput(
+            label="Search", placeholder="id, definition, resource, system, operator, status",
+            value=s.search, width=300, css_classes=["opeval-filter-search"])
+        self._search.param.watch(lambda e: setattr(s, "search", e.new), "value")
+        s.param.watch(lambda e: setattr(self._search, "value", e.new), "search")
+        self._status = select("Status", "open-status", 130, OPEN_STATUS_LABELS)
+        link_text(s, self._status, "open_status")
+        self._mine = pn.widgets.Checkbox(
+            label=f"assigned to me ({s.user})" if s.user else "assigned to me (sign in to use)",
+            disabled=not s.user, css_classes=["opeval-filter-mine"], margin=(30, 5, 5, 10))
+        self._link(self._mine, "mine", bool, bool)
+        self._refreshed = pn.pane.HTML("", sizing_mode="stretch_width",
+                                       css_classes=["opeval-refreshed"])
+        self._refresh = None
         self._hist_def = pn.widgets.Select(label="Alarm definition", width=260,
                                            css_classes=["opeval-filter-history-definition"])
         self._hist_res = pn.widgets.Select(label="Resource", width=220,
@@ -323,7 +346,9 @@ class AlarmsPage(pn.viewable.Viewer):
             ("Handling", pn.Column(self._measure, self._handling, self._operators,
                                    download("alarm_operators.csv", frame_csv(self._operator_csv)),
                                    sizing_mode="stretch_width")),
-            ("Open alarms", pn.Column(self._model_info, self._open_empty, self._open,
+            ("Open alarms", pn.Column(self._model_info,
+                                      pn.Row(self._search, self._status, self._mine),
+                                      self._refreshed, self._open_empty, self._open,
                                       download("alarm_open_ranked.csv",
                                                frame_csv(self._open_frame)),
                                       sizing_mode="stretch_width")),
@@ -339,12 +364,15 @@ class AlarmsPage(pn.viewable.Viewer):
         s.param.watch(self._update_handling, ["measure"])
         s.param.watch(self._update_history, ["history_definition", "history_resource",
                                              "history_page"])
+        s.param.watch(self._update_open, ["search", "open_status", "mine"])
         if pn.state.location is not None:
             pn.state.location.sync(s, URL_PARAMS)
         self._open_seen = False     # the ranked list is scored once its tab was opened
         self._update()
         self._model_info.object = MODEL_LATER
         self._tabs.param.watch(self._tab_opened, "active")
+        if s.history_definition:        # a link to an alarm's history opens it
+            self._tabs.active = HISTORY_TAB
 
     def _apply_request_args(self) -> None:
         """Filters named in the address, applied before the widgets are made.
@@ -455,11 +483,13 @@ class AlarmsPage(pn.viewable.Viewer):
         return self._v.operators.merge(h.reset_index(), on="assigned_to", how="left")
 
     def _open_frame(self) -> pd.DataFrame:
-        return self.state.open_alarms()
+        return self.state.open_list()
 
     def _tab_opened(self, event) -> None:
         """Opening the open-alarm tab loads the saved model, if any (a visit that does not
-        open it pays nothing); no tab ever trains a model or writes a file."""
+        open it pays nothing); no tab ever trains a model or writes a file. While it is
+        shown, the page follows new loads (:meth:`_follow`)."""
+        self._follow(event.new == OPEN_TAB)
         if event.new == OPEN_TAB:
             self._open_seen = True
             self._update_model()
@@ -470,14 +500,46 @@ class AlarmsPage(pn.viewable.Viewer):
         self._model_info.object = _model_html(self.state.model_summary())
         self._update_open()
 
+    def _follow(self, on: bool) -> None:
+        """Look for new loads every :data:`REFRESH_S` s while the open-alarm tab is shown
+        (Panel stops the callback with the session)."""
+        if on and self._refresh is None:
+            self._refresh = pn.state.add_periodic_callback(self._refresh_now,
+                                                           period=REFRESH_S * 1000)
+        elif not on and self._refresh is not None:
+            self._refresh.stop()
+            self._refresh = None
+
+    def _refresh_now(self) -> None:
+        if self.state.refresh():
+            self._update()
+
     @_guarded
-    def _update_open(self) -> None:
+    def _update_open(self, *_events) -> None:
         if not self._open_seen:
             return
-        frame = self.state.open_alarms()
-        self._open.value = shown(frame)
+        frame = self.state.open_list()
+        self._open.value = shown(frame.assign(history_link=[
+            self._history_link(d, r) for d, r in zip(frame["definition"], frame["resource_id"])]))
         self._open.visible = len(frame) > 0
         self._open_empty.visible = len(frame) == 0
+        data = self.state.data()
+        self._refreshed.object = (
+            f"<p class='opeval-period'>{len(frame):,} of the open alarms; data up to "
+            f"{data.last:%Y-%m-%d %H:%M} UTC. This list follows new loads every {REFRESH_S} s "
+            "while this tab is open. An alarm's id opens its history in a new tab.</p>"
+            if data.last is not None else "")
+
+    def _history_link(self, definition: str, resource: str) -> str:
+        """This page with its filters and the history review of one alarm."""
+        s = self.state
+        q = {}
+        for name, key in URL_PARAMS.items():
+            value = getattr(s, name)
+            if name.startswith("history") or value in ("", None, 0, False, s.param[name].default):
+                continue
+            q[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        return "?" + urlencode({**q, "history": definition, "resource": resource})
 
     @_guarded
     def _update_history(self, *_events) -> None:
@@ -602,4 +664,9 @@ def _model_html(m: dict) -> str:
 
 
 def create(store: ReadOnlyStore) -> AlarmsPage:
-    return AlarmsPage(state=AlarmsState(store.path, page_size=PAGE_SIZE))
+    """The page for the store's principal: a signed-in user's name is "me" of the open-alarm
+    list (without --auth the server's local administrator is nobody's name)."""
+    from ..auth.roles import LOCAL_ADMIN
+    who = store.principal
+    user = who.name if who is not None and who != LOCAL_ADMIN else ""
+    return AlarmsPage(state=AlarmsState(store.path, page_size=PAGE_SIZE, user=user))

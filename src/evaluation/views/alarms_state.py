@@ -65,7 +65,7 @@ from ..analyses.alarms import (
 )
 from ..analyses.alarms import model as fam
 from ..analyses.alarms.report import OUTSIDE_DATA, alarm_report, data_end
-from ..analyses.alarms.rules import AlarmRules, rate_class, rate_grade
+from ..analyses.alarms.rules import OPEN_STATUSES, AlarmRules, rate_class, rate_grade
 from ..csv_export import to_csv
 from ..store.schema import TABLES
 from . import snapshot as snapshots
@@ -567,6 +567,8 @@ def _scores(path: str, file_stamp: tuple, model_id: int) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ state
 NO_FILTER = ""
+SEARCHED = ("alarm_id", "definition", "resource_id", "system_id", "assigned_to", "status")
+"""The columns of the open-alarm list the operator's free-text search looks in."""
 
 
 def warm(path: str) -> None:
@@ -601,11 +603,20 @@ class AlarmsState(param.Parameterized):
                                     doc="Only this resource in the history ('' every one).")
     history_page = param.Integer(default=1, bounds=(1, None), doc="1-based page of history.")
     page_size = param.Integer(default=20, bounds=(1, 1000))
+    search = param.String(default="", doc="Only open alarms whose id, definition, resource, "
+                                          "system, operator or status contains this text "
+                                          "(any case).")
+    open_status = param.Selector(default=NO_FILTER, objects=[NO_FILTER, *OPEN_STATUSES],
+                                 doc="Only open alarms of this status ('' every one).")
+    mine = param.Boolean(default=False, doc="Only open alarms assigned to the signed-in user.")
+    user = param.String(default="", constant=True,
+                        doc="The signed-in user ('' when the server runs without --auth).")
 
     def __init__(self, path: str | os.PathLike, **params):
         self.path = os.fspath(path)
         super().__init__(**params)
-        default = self.default_range()
+        self._seen = stamp(self.path)
+        default = self._default = self.default_range()
         if default and self.end is None:
             self.end = default[1]
         if default and self.start is None:
@@ -781,6 +792,35 @@ class AlarmsState(param.Parameterized):
         return out[["rank", "alarm_id", "p_false", "baseline", "definition", "resource_id",
                     "system_id", "priority", "status", "assigned_to", "raised_at"]
                    ].reset_index(drop=True)
+
+    def open_list(self) -> pd.DataFrame:
+        """The operator's screen: :meth:`open_alarms` narrowed to a status, to the alarms
+        assigned to the signed-in user (none without one: nobody is "me"), and to those
+        whose :data:`SEARCHED` columns contain the search text. Ranks stay those of the
+        whole list."""
+        out = self.open_alarms()
+        if self.open_status:
+            out = out[out["status"] == self.open_status]
+        if self.mine:
+            out = out[out["assigned_to"] == self.user] if self.user else out.iloc[0:0]
+        text = self.search.strip().casefold()
+        if text and len(out):
+            hay = out[list(SEARCHED)].astype("string").fillna("").agg(" ".join, axis=1)
+            out = out[hay.str.casefold().str.contains(text, regex=False)]
+        return out.reset_index(drop=True)
+
+    def refresh(self) -> bool:
+        """Follow the store after a load: True when its data changed since the last call.
+        A range left at its default (the last days of data) moves with the data, so new
+        alarms show on the operator's screen; a range the user chose stays."""
+        now = stamp(self.path)
+        if now == self._seen:
+            return False
+        old = self._default
+        self._seen, self._default = now, self.default_range()
+        if old is not None and (self.start, self.end) == old and self._default is not None:
+            self.param.update(start=self._default[0], end=self._default[1])
+        return True
 
     def model_summary(self) -> dict:
         """Which model ranks the open alarms and how it was evaluated (metadata)."""
