@@ -302,3 +302,50 @@ def test_the_week_starts_on_monday():
     assert int(np.argmax(load.slot_hours(pd.DataFrame(
         {"window_start": [dt.datetime(1970, 1, 1)], "window_end": [dt.datetime(1970, 1, 1)]})))) \
         == 3 * 24
+
+
+def _paris(*rows) -> list[dict]:
+    return [dict(alarm_id=i, system_id="S1", definition=d, resource_id=d,
+                 raised_at=dt.datetime.fromisoformat(t)) for i, d, t in rows]
+
+
+def test_the_load_pattern_is_on_the_databases_clock_across_the_spring_change():
+    """Operators read the hour of day on their own clock (issue 17 item 5, with the
+    database's zone of issue 12). Europe/Paris goes from +01:00 to +02:00 at 01:00 UTC
+    on Sunday 2025-03-30. S1's records (naive UTC) run from Saturday 22:30 to Sunday
+    02:30 UTC:
+
+    - a (Sat 22:30 UTC) is 23:30 Saturday in Paris: slot (5, 23);
+    - b (Sat 23:15 UTC) is 00:15 *Sunday* in Paris (Saturday in UTC): slot (6, 0);
+    - c (Sun 01:30 UTC) is 03:30 Paris summer time: slot (6, 3);
+    - d (Sun 02:30 UTC) is 04:30: slot (6, 4).
+
+    Hours observed: UTC 22, 23, 00 give Paris Saturday 23h, Sunday 00h and 01h; UTC 01
+    and 02 give 03h and 04h: five slots once; Sunday 02h never happens (0 hours, no
+    average), and in UTC the same log would put b on Saturday 23h."""
+    log = _paris(("a", "A", "2025-03-29 22:30"), ("b", "B", "2025-03-29 23:15"),
+                 ("c", "C", "2025-03-30 01:30"), ("d", "D", "2025-03-30 02:30"))
+    p = pd.DataFrame(alarm_report(alarm_table(log), zone="Europe/Paris")["load_pattern"])
+    seen = {(int(r.weekday), int(r.hour)): (int(r.alarms), int(r.hours))
+            for r in p.itertuples() if r.hours or r.alarms}
+    assert seen == {(5, 23): (1, 1), (6, 0): (1, 1), (6, 1): (0, 1), (6, 3): (1, 1),
+                    (6, 4): (1, 1)}
+    skipped = p[(p.weekday == 6) & (p.hour == 2)].iloc[0]
+    assert skipped.hours == 0 and pd.isna(skipped.avg_per_hour)
+    utc = pd.DataFrame(alarm_report(alarm_table(log))["load_pattern"])
+    assert int(utc[(utc.weekday == 5) & (utc.hour == 23)].alarms.iloc[0]) == 1   # b in UTC
+
+
+def test_the_autumn_hour_that_repeats_is_observed_twice():
+    """Europe/Paris goes back from +02:00 to +01:00 at 01:00 UTC on Sunday 2025-10-26:
+    Paris 02:00–03:00 happens twice. A window from 00:00 to 01:59 UTC covers Paris
+    02h (summer), 02h again (winter): Sunday 02h is observed 2 hours; an alarm in each
+    of them (00:30 and 01:30 UTC) gives 2 alarms, 1 per observed hour."""
+    log = _paris(("a", "A", "2025-10-26 00:30"), ("b", "B", "2025-10-26 01:30"))
+    w = pd.DataFrame({"window_start": [dt.datetime(2025, 10, 26, 0, 0)],
+                      "window_end": [dt.datetime(2025, 10, 26, 1, 59)]})
+    h = load.slot_hours(w, "Europe/Paris")
+    assert (h[6 * 24 + 2], h.sum()) == (2, 2)
+    p = pd.DataFrame(alarm_report(alarm_table(log), zone="Europe/Paris")["load_pattern"])
+    sun2 = p[(p.weekday == 6) & (p.hour == 2)].iloc[0]
+    assert (sun2.alarms, sun2.hours, sun2.avg_per_hour) == (2, 2, 1.0)

@@ -181,7 +181,9 @@ def test_opening_every_tab_of_every_page_writes_nothing_beside_the_database(demo
     after = sorted((str(p.relative_to(folder)), p.stat().st_size if p.is_file() else 0)
                    for p in folder.rglob("*") if p.suffix != ".wal")
     assert after == before
-    assert all(slot.status != "ready" for slot in alarms_state._models.values())
+    # this database's model slot only: other tests of the same worker train theirs
+    slot = alarms_state._models.get(str(demo_db))
+    assert slot is None or slot.status not in ("ready", "training")
 
 
 def test_a_new_frame_of_the_same_columns_keeps_the_formats_sent():

@@ -152,16 +152,18 @@ def timestamp_sql(expr: str, name: str) -> str:
             f"ELSE timezone('UTC', timezone({z}, TRY_CAST({expr} AS TIMESTAMP))) END")
 
 
-def local_day(ts: ir.TimestampValue, name: str, start: dt.datetime,
-              end: dt.datetime) -> ir.DateValue:
-    """Engine-side local calendar day of naive-UTC ``ts``.
+def local_time(ts: ir.TimestampValue, name: str, start: dt.datetime,
+               end: dt.datetime) -> ir.TimestampValue:
+    """Engine-side wall time in zone ``name`` of naive-UTC ``ts`` (naive: its hour and
+    weekday are the local clock's), on every engine: the offset in force is a ``CASE``
+    over the zone's changes.
 
     Exact for times within :data:`SPAN` of ``[start, end)``; beyond that the offset
-    at the span's edge applies (only a day comparison of a time a year away from the
-    period could differ, and no rule compares such times).
+    at the span's edge applies (only a time a year away from the period could differ,
+    and no rule compares such times).
     """
     if name == UTC:
-        return ts.date()
+        return ts
     changes = offset_changes(name, start - SPAN, end + SPAN)
     if len(changes) == 1:
         offset = ibis.literal(changes[0][1])
@@ -169,7 +171,13 @@ def local_day(ts: ir.TimestampValue, name: str, start: dt.datetime,
         branches = [(ts < ibis.literal(at), prev) for (at, _), (_, prev)
                     in zip(changes[1:], changes[:-1])]
         offset = ibis.cases(*branches, else_=changes[-1][1])
-    return (ts + offset.as_interval("s")).date()
+    return ts + offset.as_interval("s")
+
+
+def local_day(ts: ir.TimestampValue, name: str, start: dt.datetime,
+              end: dt.datetime) -> ir.DateValue:
+    """Engine-side local calendar day of naive-UTC ``ts`` (:func:`local_time`)."""
+    return local_time(ts, name, start, end).date()
 
 
 def database_zone(get_setting) -> str:

@@ -153,14 +153,14 @@ def pareto_plot(pareto: pd.DataFrame) -> hv.Overlay:
                                           "cumulative share of the load")
 
 
-def heat_plot(heat: pd.DataFrame) -> hv.HeatMap:
-    """False-alarm rate per definition and hour of the raise (UTC)."""
+def heat_plot(heat: pd.DataFrame, zone: str) -> hv.HeatMap:
+    """False-alarm rate per definition and hour of the raise on the clock of ``zone``."""
     data = heat.assign(rate_pct=heat["false_alarm_rate"] * 100)
     n_defs = max(1, data["definition"].nunique())
     return hv.HeatMap(data, ["hour", "definition"],
                       ["rate_pct", "alarms", "closed", "false_alarms"]).opts(
         cmap="Reds", colorbar=True, clim=(0, 100), responsive=True,
-        height=min(600, 90 + 24 * n_defs), xlabel="hour of day (UTC)", ylabel="",
+        height=min(600, 90 + 24 * n_defs), xlabel=f"hour of day ({zone})", ylabel="",
         hover_tooltips=[("definition", "@definition"), ("hour", "@hour"),
                         ("false-alarm rate", "@rate_pct{0.0}%"), ("closed", "@closed"),
                         ("false alarms", "@false_alarms"), ("alarms", "@alarms")],
@@ -264,7 +264,8 @@ class AlarmsPage(pn.viewable.Viewer):
                                   formatters=_fmt(chatter_index=PROB, chatter_raises=NUM))
         self._repeats = _table(pd.DataFrame(), "opeval-table-repeats", pagination="remote",
                                page_size=10, formatters=_fmt(repeat_alarms=NUM))
-        self._heat = self._plot(lambda v: heat_plot(v.heat), "opeval-heat-plot")
+        self._heat = self._plot(lambda v: heat_plot(v.heat, s.filters().zone),
+                                "opeval-heat-plot")
         self._measure = pn.widgets.RadioButtonGroup(
             options={v: k for k, v in MEASURE_LABELS.items()}, value=s.measure,
             color="light", width=260)

@@ -99,13 +99,13 @@ def _step(step_s: int) -> str:
         step_s, f"{step_s} s")
 
 
-def pattern_plot(pattern: pd.DataFrame) -> hv.HeatMap:
-    """Alarms per observed hour, hour of day × day of week (UTC)."""
+def pattern_plot(pattern: pd.DataFrame, zone: str) -> hv.HeatMap:
+    """Alarms per observed hour, hour of day × day of week on the clock of ``zone``."""
     d = pattern.assign(day=[WEEKDAYS[int(w)] for w in pattern.weekday],
                        avg=pattern.avg_per_hour.astype(float))
     return hv.HeatMap(d, ["hour", "day"], ["avg", "alarms", "hours"]).opts(
         cmap="Oranges", colorbar=True, responsive=True, height=300, invert_yaxis=True,
-        xlabel="hour of day (UTC)", ylabel="", xticks=list(range(0, 24, 2)),
+        xlabel=f"hour of day ({zone})", ylabel="", xticks=list(range(0, 24, 2)),
         hover_tooltips=[("day", "@day"), ("hour", "@hour"), ("alarms per hour", "@avg{0.0}"),
                         ("alarms", "@alarms"), ("hours observed", "@hours")],
         tools=["hover"], toolbar="above", backend_opts=NO_LOGO,
@@ -190,7 +190,8 @@ class RationalisationTabs:
                              "repeat and standing shares)</h4>"), self.nuisance, **col)),
             (TITLES[4], pn.Column(
                 self.pattern_note,
-                self._plot(lambda d: pattern_plot(pd.DataFrame(d["load_pattern"])),
+                self._plot(lambda d: pattern_plot(pd.DataFrame(d["load_pattern"]),
+                                                 self.state.filters().zone),
                            "opeval-pattern-plot"),
                 download("alarm_load_pattern.csv", frame_csv(
                     lambda: self._frame("load_pattern"))), **col)),

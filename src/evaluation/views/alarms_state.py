@@ -314,9 +314,11 @@ def _bind(con: duckdb.DuckDBPyConnection, f: Filters) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _plan(schema: ibis.Schema, rules: AlarmRules) -> dict[str, str]:
+def _plan(schema: ibis.Schema, rules: AlarmRules, zone: str,
+          span: tuple[dt.datetime, dt.datetime]) -> dict[str, str]:
     """The SQL of every view, compiled once from the analysis functions applied to
-    *unbound* tables (Ibis): a filter change only sets variables and runs SQL."""
+    *unbound* tables (Ibis): a filter change only sets variables and runs SQL. Hours
+    of the day are the clock's of ``zone`` (exact within a year of ``span``)."""
     scope = ibis.table(schema, name=SCOPE)
     keyf_expr = nuisance.key_facts(scope, rules)
     ic_expr = load.interval_counts(scope, "system_id", rules)
@@ -332,7 +334,8 @@ def _plan(schema: ibis.Schema, rules: AlarmRules) -> dict[str, str]:
         "floods": load.floods(ic, "system_id", rules),
         "summary": lifecycle.summary(scope),
         "overall": false_alarms.overall(scope),
-        "heat": false_alarms.rates(scope, ["definition", "hour"]).filter(_.closed > 0),
+        "heat": false_alarms.rates(false_alarms.as_cube(scope, ("definition", "hour"), zone, span),
+                                   ["definition", "hour"]).filter(_.closed > 0),
         "operators": lifecycle.per_operator(scope),
         "handling": handling_quantiles(scope),
     }
@@ -380,7 +383,9 @@ def _range(f: Filters, last: dt.datetime | None) -> tuple[dt.datetime, dt.dateti
 
 def compute_views(snap: Snapshot, f: Filters, bucket: str) -> Views:
     """Run every view of the page for the filters ``f`` on the snapshot."""
-    plan = _plan(snap.flagged.schema(), snap.rules)
+    epoch = dt.datetime(1970, 1, 1)       # no alarm: no hour to place
+    plan = _plan(snap.flagged.schema(), snap.rules, snap.zone,
+                 (snap.first or epoch, snap.last or epoch))
     unit = choose_bucket(bucket, f.days)
     with snap.lock:
         con = snap.con

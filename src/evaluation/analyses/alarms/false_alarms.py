@@ -7,25 +7,39 @@ Takes :func:`evaluation.analyses.alarms.prep.instances` output.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
 from ibis import _
+
+from ... import localtime
 
 DIMENSIONS = ("definition", "resource_id", "event_type", "hour", "weekday")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def with_time_parts(inst: ibis.Table) -> ibis.Table:
-    """Adds ``hour`` (0–23) and ``weekday`` (0 Monday … 6 Sunday) of the raise."""
-    return inst.mutate(hour=_.raised_at.hour(), weekday=_.raised_at.day_of_week.index())
+def with_time_parts(inst: ibis.Table, zone: str = localtime.UTC,
+                    span: tuple[dt.datetime, dt.datetime] | None = None) -> ibis.Table:
+    """Adds ``hour`` (0–23) and ``weekday`` (0 Monday … 6 Sunday) of the raise on the
+    clock of ``zone``, the database's time zone (exact for raises within a year of
+    ``span``, the period analysed: :func:`evaluation.localtime.local_time`)."""
+    at = inst.raised_at
+    if zone != localtime.UTC:
+        if span is None:
+            raise ValueError("the local hour of a raise needs the period analysed (span)")
+        at = localtime.local_time(at, zone, *span)
+    return inst.mutate(hour=at.hour(), weekday=at.day_of_week.index())
 
 
-def as_cube(t: ibis.Table, dims=DIMENSIONS) -> ibis.Table:
+def as_cube(t: ibis.Table, dims=DIMENSIONS, zone: str = localtime.UTC,
+            span: tuple[dt.datetime, dt.datetime] | None = None) -> ibis.Table:
     """Closed and false counts per definition, resource, event type, hour and
-    weekday (or the ``dims`` given) — every rate below is a sum over it, so the
-    alarms are scanned once. A table that already is such a cube is returned as is."""
+    weekday (or the ``dims`` given; hours and weekdays on the clock of ``zone``,
+    :func:`with_time_parts`) — every rate below is a sum over it, so the alarms are
+    scanned once. A table that already is such a cube is returned as is."""
     if "false_alarms" in t.columns and "hour" in t.columns:
         return t
-    return (with_time_parts(t).group_by(list(dims))
+    return (with_time_parts(t, zone, span).group_by(list(dims))
             .agg(alarms=_.count(), closed=_.closed.cast("int64").sum(),
                  false_alarms=_.false_alarm.cast("int64").sum()))
 

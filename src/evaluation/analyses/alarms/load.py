@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ... import localtime
 from .rules import AlarmRules
 
 
@@ -195,20 +196,44 @@ EPOCH_SLOT = 72
 
 def hour_weekday_counts(cube: ibis.Table) -> ibis.Table:
     """Alarms per day of the week (``weekday``, 0 Monday … 6 Sunday) and hour of the
-    day (``hour``, 0–23) of their raise, UTC — from the false-alarm cube
-    (:func:`evaluation.analyses.alarms.false_alarms.as_cube`) or any table with
-    those columns and ``alarms``."""
+    day (``hour``, 0–23) of their raise, on the clock the cube was built with — from
+    the false-alarm cube (:func:`evaluation.analyses.alarms.false_alarms.as_cube`) or
+    any table with those columns and ``alarms``."""
     return cube.group_by("weekday", "hour").agg(alarms=_.alarms.sum())
 
 
-def slot_hours(windows: pd.DataFrame) -> np.ndarray:
-    """Clock hours observed per hour of the week (168, Monday 00:00 first),
-    summed over the systems' windows (``window_start``, ``window_end``): the
-    hours each window touches, as for the hourly rates."""
+def _local_segments(windows: pd.DataFrame, zone: str) -> tuple[np.ndarray, np.ndarray]:
+    """The windows (``window_start``, ``window_end``, naive UTC, inclusive) as local
+    clock hours since the epoch, first and last, one row per stretch of constant UTC
+    offset: a window across a change of offset is cut there."""
+    starts, ends = pd.to_datetime(windows["window_start"]), pd.to_datetime(windows["window_end"])
+    lo, hi = [], []
+    for s, e in zip(starts, ends):
+        changes = localtime.offset_changes(zone, s.to_pydatetime(), e.to_pydatetime())
+        cuts = [change[0] for change in changes[1:]]
+        for a, b, change in zip([s.to_pydatetime(), *cuts],
+                                [*(c - dt.timedelta(microseconds=1) for c in cuts),
+                                 e.to_pydatetime()], changes):
+            shift = dt.timedelta(seconds=change[1])
+            lo.append(a + shift)
+            hi.append(b + shift)
+    return (units_since_epoch(pd.Series(lo, dtype="datetime64[us]"), 3600),
+            units_since_epoch(pd.Series(hi, dtype="datetime64[us]"), 3600))
+
+
+def slot_hours(windows: pd.DataFrame, zone: str = localtime.UTC) -> np.ndarray:
+    """Clock hours observed per hour of the week (168, Monday 00:00 first) on the
+    clock of ``zone``, summed over the systems' windows (``window_start``,
+    ``window_end``): the hours each window touches, as for the hourly rates. Where the
+    clock goes back, its repeated hour is observed twice; where it jumps, the skipped
+    hour not at all."""
     out = np.zeros(WEEK_H, dtype="int64")
     if not len(windows):
         return out
-    h0, h1 = (units_since_epoch(windows[c], 3600) for c in ("window_start", "window_end"))
+    if zone == localtime.UTC:
+        h0, h1 = (units_since_epoch(windows[c], 3600) for c in ("window_start", "window_end"))
+    else:
+        h0, h1 = _local_segments(windows, zone)
     slots = np.arange(WEEK_H)[:, None]
     # hours h of [h0, h1] with (h + EPOCH_SLOT) mod 168 == slot
     count = ((h1[None, :] + EPOCH_SLOT - slots) // WEEK_H
@@ -216,16 +241,18 @@ def slot_hours(windows: pd.DataFrame) -> np.ndarray:
     return count.sum(axis=1)
 
 
-def load_pattern(counts: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
-    """Hour-of-day × day-of-week load: every one of the 168 hours of the week
-    (``weekday`` 0 Monday … 6, ``hour`` 0–23, UTC) with ``alarms`` raised in it,
-    ``hours`` observed (:func:`slot_hours`) and ``avg_per_hour`` (alarms per
-    observed hour; NULL when none was observed)."""
+def load_pattern(counts: pd.DataFrame, windows: pd.DataFrame,
+                 zone: str = localtime.UTC) -> pd.DataFrame:
+    """Hour-of-day × day-of-week load on the clock of ``zone`` (the database's): every
+    one of the 168 hours of the week (``weekday`` 0 Monday … 6, ``hour`` 0–23) with
+    ``alarms`` raised in it (``counts``, from a cube built with the same zone),
+    ``hours`` observed (:func:`slot_hours`) and ``avg_per_hour`` (alarms per observed
+    hour; NULL when none was observed, as the hour the clock skips in spring)."""
     grid = pd.DataFrame({"weekday": np.repeat(np.arange(7), 24), "hour": np.tile(np.arange(24), 7)})
     c = counts[["weekday", "hour", "alarms"]].astype("int64") if len(counts) else counts
     grid = grid.merge(c, on=["weekday", "hour"], how="left") if len(c) else grid.assign(alarms=0)
     grid["alarms"] = grid.alarms.fillna(0).astype("int64")
-    grid["hours"] = slot_hours(windows)
+    grid["hours"] = slot_hours(windows, zone)
     grid["avg_per_hour"] = grid.alarms / grid.hours.where(grid.hours > 0)
     return grid
 

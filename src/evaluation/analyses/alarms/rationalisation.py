@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
+from ... import localtime
 from . import avalanches, consequences, load, nuisance_score, sequences, standing_series
 from .prep import KeyNames
 from .rules import DEFAULT_RULES, AlarmRules
@@ -60,11 +61,13 @@ class Rationalisation:
 
 def compute(raises: ibis.Table, keys: ibis.Table, episodes: ibis.Table, cube: ibis.Table,
             counts: ibis.Table, windows: pd.DataFrame, per_alarm: pd.DataFrame,
-            episode_df: pd.DataFrame, rules: AlarmRules = DEFAULT_RULES) -> Rationalisation:
+            episode_df: pd.DataFrame, rules: AlarmRules = DEFAULT_RULES,
+            zone: str = localtime.UTC) -> Rationalisation:
     """All five from the report's intermediate tables: the numbered ``raises`` and
     their ``keys`` (:func:`.prep.key_raises`, :func:`.prep.number_keys`), the stale
     ``episodes`` (and ``episode_df``, executed), the false-alarm ``cube`` (with
-    ``weekday`` and ``hour``), the alarms per system and interval (``counts``,
+    ``weekday`` and ``hour`` on the clock of ``zone``, the database's time zone), the
+    alarms per system and interval (``counts``,
     :func:`.load.interval_counts`), each system's ``windows`` and the
     ``per_alarm`` table by definition and resource."""
     names = KeyNames(keys)
@@ -74,5 +77,5 @@ def compute(raises: ibis.Table, keys: ibis.Table, episodes: ibis.Table, cube: ib
         sequences=sequences.compute(raises, names, rules),
         standing=standing_series.compute(raises, episodes, keys, names, windows, rules),
         nuisance=nuisance_score.scores(per_alarm, episode_df, rules),
-        load_pattern=load.load_pattern(load.hour_weekday_counts(cube).execute(), windows),
+        load_pattern=load.load_pattern(load.hour_weekday_counts(cube).execute(), windows, zone),
     )

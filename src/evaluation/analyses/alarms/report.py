@@ -120,7 +120,9 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     raises = _cached(key_raises(t, keys, rules.chatter_raises), cache)  # the one windowed pass
     keyf = nuisance.key_facts(t, rules, keys, raises)
     ic = load.interval_counts(t, "system_id", rules)
-    cube = false_alarms.as_cube(f)
+    # hours and weekdays of the raises on the database's clock, exact within a year of
+    # the records
+    cube = false_alarms.as_cube(f, zone=zone, span=(data.start(zone) or as_of, as_of))
     if cache:
         keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
     # each system's window: from the per-key facts, or with --since from every record
@@ -170,7 +172,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     levels = records(load.priority_levels(t, rules).execute())
     per_system = load.counts_by(keyf, "system_id").execute()
     rat = rationalisation.compute(raises, keys, episodes, cube, ic, wins.execute(), per_def,
-                                  episode_df, rules)
+                                  episode_df, rules, zone)
 
     # floods with their top contributors
     floods = []
