@@ -118,6 +118,9 @@ SPECS: dict[str, PageSpec] = {s.path: s for s in (
                       Filter("priority", "Priority", watch=(".opeval-kpis",)))),
     PageSpec("/outages", ready=((".opeval-outages-headline",), (".opeval-funnel-plot", "canvas")),
              filters=(Filter("zone", "Zone", watch=(".opeval-outages-headline",)),)),
+    # no alert selected yet: its "select an alert" state is drawn with the list (rows or
+    # none: a database whose rules never ran has no alert, and no row ever comes)
+    PageSpec("/alerts", ready=((".opeval-empty",),), note="ready when the list is drawn"),
 )}
 
 # ------------------------------------------------------------------ in-page JavaScript
