@@ -166,7 +166,7 @@ held.round(3)
 # %% [markdown]
 # ## Expected failures in the next cycle (survival model)
 #
-# One Weibull model per machine model, fitted with `lifelines` on each machine's time to its first
+# One Weibull model per machine model (censored maximum likelihood), fitted on each machine's time to its first
 # failure, observed from the start of the failure history (2015-01-02; the machines are years old but
 # their earlier failures are not in the data) and censored at the as-of date for the machines that
 # never failed. For each machine, the probability of a failure within the next 182 days given the

@@ -6,7 +6,7 @@ classification, a disposition (6.3) and a validity period (6.1).
 
 * :mod:`.config` -- every threshold, in one dataclass;
 * :mod:`.metrics` -- the metrics as engine-agnostic Ibis expressions;
-* :mod:`.survival` -- expected failures next cycle (lifelines, censored);
+* :mod:`.survival` -- expected failures next cycle (censored Weibull or Kaplan-Meier);
 * :mod:`.audit` -- findings, classification, disposition, validity;
 * :mod:`.evaluate` -- runs it all, returns JSON-ready per-system results;
 * :mod:`.azure_pdm` -- maps the Azure predictive-maintenance sample onto the contract.

@@ -9,8 +9,9 @@ Input: the small per-device aggregate of :func:`.metrics.device_history`
   older than the history -- to the device's first fault (event), or to the end
   of observation (decommissioning or the as-of instant, censored); equal
   durations are fitted once with a weight;
-* Weibull (:class:`lifelines.WeibullFitter`) when the group has at least
-  ``min_events_weibull`` first faults, else Kaplan-Meier
+* Weibull (:func:`fit_weibull`, the censored maximum-likelihood fit that
+  :class:`lifelines.WeibullFitter` gives, solved in one dimension) when the group
+  has at least ``min_events_weibull`` first faults, else Kaplan-Meier
   (:class:`lifelines.KaplanMeierFitter`); no model when it has none.
 
 Prediction (renewal assumption: a repaired device is as good as new): for each
@@ -24,13 +25,61 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 MIN_DAYS = 1.0 / 24  # a fault on the installation day counts as one hour of life
+
+
+@dataclass(frozen=True)
+class Weibull:
+    """A fitted Weibull survival ``S(t) = exp(-(t / lambda_)^rho_)`` (lifelines' names)."""
+
+    lambda_: float
+    rho_: float
+
+    def survival_function_at_times(self, days) -> np.ndarray:
+        return np.exp(-np.power(np.asarray(days, dtype=float) / self.lambda_, self.rho_))
+
+
+def fit_weibull(durations, events, weights) -> Weibull:
+    """The maximum-likelihood Weibull of right-censored, weighted durations.
+
+    With ``D`` the weighted number of events, the likelihood is largest, for a shape
+    ``rho``, at ``lambda^rho = sum(w t^rho) / D``; putting that back leaves one equation
+    in ``rho`` (the profile score, decreasing in ``rho``)::
+
+        D / rho + sum_events(w ln t) - D * sum(w t^rho ln t) / sum(w t^rho) = 0
+
+    solved by bracketing (:func:`scipy.optimize.brentq`). It is the optimum lifelines'
+    ``WeibullFitter`` reaches with a general optimiser and automatic differentiation,
+    about a thousand times sooner (the tests compare both). Raises ``ValueError`` when
+    the likelihood has no maximum (no event, or every duration equal and none
+    censored: the shape grows without bound)."""
+    from scipy.optimize import brentq
+
+    t = np.asarray(durations, dtype=float)
+    d = np.asarray(events, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    n_events = float((w * d).sum())
+    if n_events <= 0 or (t <= 0).any():
+        raise ValueError("a Weibull fit needs at least one event and positive durations")
+    log_t = np.log(t)
+    centred = log_t - log_t.max()        # t^rho up to a common factor: no overflow
+    event_logs = float((w * d * log_t).sum())
+
+    def score(rho: float) -> float:
+        tr = w * np.exp(rho * centred)
+        return n_events / rho + event_logs - n_events * float((tr * log_t).sum() / tr.sum())
+
+    lo, hi = 1e-3, 1e3
+    if not score(lo) > 0 > score(hi):
+        raise ValueError("the Weibull likelihood has no maximum for these durations")
+    rho = brentq(score, lo, hi, xtol=1e-10, rtol=1e-12)
+    scale = np.exp(log_t.max()) * (float((w * np.exp(rho * centred)).sum()) / n_events) ** (1 / rho)
+    return Weibull(float(scale), float(rho))
 
 
 @dataclass
@@ -49,7 +98,8 @@ class GroupModel:
 
 
 def preload() -> threading.Thread:
-    """Import lifelines (about a second: scipy, autograd) in a background thread.
+    """Import lifelines (about a second: scipy, autograd), for its Kaplan-Meier
+    estimate, in a background thread.
 
     The evaluation starts this first so that the import overlaps with the
     engine's queries (DuckDB releases the GIL while it works).
@@ -80,8 +130,7 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
     installation: faults before the history are unknown, so counting its
     years of service as fault-free would overstate its survival.
     """
-    from lifelines import KaplanMeierFitter, WeibullFitter
-    from lifelines.exceptions import ConvergenceError
+    from lifelines import KaplanMeierFitter
 
     h = hist.copy()
     h["start"] = _start(h, observed_from)
@@ -104,16 +153,10 @@ def fit_models(hist: pd.DataFrame, end: dt.datetime, min_events_weibull: int = 1
         fitter, name, params = None, "none", {}
         if events >= min_events_weibull:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    # start from the exponential fit (rate = events / exposure): fewer iterations
-                    lam0 = float((g["duration"] * g["weight"]).sum()) / events
-                    fitter = WeibullFitter().fit(g["duration"], g["event"], weights=g["weight"],
-                                                 initial_point=np.array([lam0, 1.0]))
+                fitter = fit_weibull(g["duration"], g["event"], g["weight"])
                 name = "weibull"
-                params = {"lambda_days": float(fitter.lambda_), "rho": float(fitter.rho_)}
-            except (ConvergenceError, ValueError, np.linalg.LinAlgError):
-                # no convergence: fall back on the non-parametric estimate
+                params = {"lambda_days": fitter.lambda_, "rho": fitter.rho_}
+            except ValueError:      # no maximum: fall back on the non-parametric estimate
                 fitter = None
         if fitter is None and events > 0:
             fitter = KaplanMeierFitter().fit(g["duration"], g["event"], weights=g["weight"])
