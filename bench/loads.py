@@ -12,15 +12,16 @@ a fresh browser context and changing the ``/alarms`` system filter. Figures:
 * **load** — its phases from its progress lines: reading and validating (the
   store read-only: pages are served as usual), then the apply transaction (the
   only time the file is written; readers are held back and pages serve what
-  the server already holds) up to its end;
+  the server already holds) up to its commit, then the alert rules the load
+  checks (the store read-only, at a lower CPU priority) up to its end;
 * **first render during the load** — per page, every visit made while the load
   ran (target < 5 s), and the filter response on ``/alarms``;
 * **errors** — any page showing an error text ("Cannot show this page",
   "Cannot read the database", a lock message) or a browser error: target none;
-* **fresh data** — from the load's end (its commit and checkpoint) until a
-  newly opened ``/`` shows the new number of rows: target < 10 s. (Visits go on
-  while the load reads; during its apply one visit is made, then the bench
-  waits for the end, so that it can look for the new data at once.)
+* **fresh data** — from the load's commit (and checkpoint) until a newly opened
+  ``/`` shows the new number of rows: target < 10 s. A second browser on a
+  thread of its own starts looking the moment the load says it committed, while
+  the visits go on (during the apply only one visit is made).
 
 Reference in the same run: the same pages' first render before the load.
 """
@@ -57,6 +58,7 @@ from evaluation.store import turns
 
 FIRST_RENDER_TARGET_S = 5.0
 FRESH_TARGET_S = 10.0
+COMMITTED = "committed; checking the alert rules"
 ERROR_TEXTS = ("Cannot show this page", "Cannot read the database", "being written",
                "Could not set lock", "Conflicting lock", "(PID")
 PAGE_TEXT_JS = ("() => {" + _JS_LIB + " return R.map((r) => r === document ? "
@@ -103,6 +105,18 @@ class Load:
 
     def at(self, word: str) -> float | None:
         return next((t for t, line in self.steps if word in line), None)
+
+    @property
+    def committed(self) -> float | None:
+        """Seconds from the start to the commit (the load's progress line after it)."""
+        return self.at(COMMITTED)
+
+    def phase(self, writer) -> str:
+        """What the load is doing now: its writer's turn, else "alert rules" once it has
+        committed (:func:`evaluation.alerts.engine.after_load`), else "starting"."""
+        if writer:
+            return writer.phase
+        return "alert rules" if self.committed is not None else "starting"
 
 
 def _headline(page) -> int | None:
@@ -151,6 +165,29 @@ def _fresh(browser, base: str, expected: int, result: PageResult, since: float
     return None, visits
 
 
+class FreshProbe(threading.Thread):
+    """Looks for the new data from the moment the load commits, with a browser of its own
+    (Playwright's sync API belongs to one thread), while the main thread goes on visiting
+    pages: the figure does not wait for a visit in progress to end."""
+
+    def __init__(self, load: Load, base: str, expected: int, result: PageResult) -> None:
+        super().__init__(daemon=True)
+        self.load, self.base, self.expected, self.result = load, base, expected, result
+        self.fresh: float | None = None
+        self.visits: list[tuple[float, float, int | None]] = []
+
+    def run(self) -> None:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            while self.load.committed is None and self.load.ended is None:
+                time.sleep(0.02)
+            if self.load.committed is not None:
+                self.fresh, self.visits = _fresh(browser, self.base, self.expected, self.result,
+                                                 self.load.started + self.load.committed)
+            browser.close()
+
+
 def main(scale: str = "full") -> None:
     if not Path(CHROMIUM).exists():
         print(f"skipped: {CHROMIUM} is absent (make browser installs Debian's Chromium)")
@@ -189,6 +226,8 @@ def main(scale: str = "full") -> None:
                 visits: list[tuple[str, float, str, float]] = []
                 follower = threading.Thread(target=load.follow, daemon=True)
                 follower.start()
+                probe = FreshProbe(load, server.url, rows_before + rows, during["/"])
+                probe.start()
                 while load.proc.poll() is None:
                     # the page visited least so far, the heaviest first
                     p = min(reversed(PAGES), key=lambda k: len(during[k].warm_s))
@@ -203,15 +242,15 @@ def main(scale: str = "full") -> None:
                     seconds = _visit(browser, server.url, p, during[p])
                     if seconds is not None and load.proc.poll() is None:
                         during[p].warm_s.append(seconds)
-                        visits.append((p, at, writer.phase if writer else "starting", seconds))
+                        visits.append((p, at, load.phase(writer), seconds))
                 follower.join()
-                fresh, fresh_visits = _fresh(browser, server.url, rows_before + rows,
-                                             during["/"], load.ended)
+                probe.join()
+                fresh, fresh_visits = probe.fresh, probe.visits
                 browser.close()
         finally:
             server.stop()
         print(report(load, before, during, fresh, rows, visits), flush=True)
-        print("visits of / after the load ended (start s, first render s, rows shown): "
+        print("visits of / after the commit (start s, first render s, rows shown): "
               + "; ".join(f"{a:.1f}, {b:.2f}, {c}" for a, b, c in fresh_visits)
               + f" (rows before the load: {rows_before})", flush=True)
         print(f"load average {_load()} at the end (other work shares the CPUs)", flush=True)
@@ -223,9 +262,12 @@ def report(load: Load, before: dict[str, PageResult], during: dict[str, PageResu
            fresh: float | None, rows: int, visits: list[tuple[str, float, str, float]]) -> str:
     total = load.ended - load.started
     applying = load.at("transaction open")
+    committed = load.committed or total
     lines = [(f"load of {rows:,} alarms: {total:.1f} s in all (exit {load.proc.returncode}); "
              f"reading and validating with the store read-only until {applying or float('nan'):.1f} s, "
-             f"then the apply (write lock held) for {total - (applying or total):.1f} s"),
+             f"then the apply (write lock held) for {committed - (applying or committed):.1f} s, "
+             f"then the alert rules (store read-only, lower CPU priority) for "
+             f"{total - committed:.1f} s"),
              "", f"first render (s) of a new visit; target < {FIRST_RENDER_TARGET_S:g} s during the load",
              f"{'page':<13} {'before':>7} {'during (each visit)':<40} {'max':>6}  target  errors"]
     for p, r in during.items():
@@ -243,10 +285,10 @@ def report(load: Load, before: dict[str, PageResult], during: dict[str, PageResu
                      f"{', '.join(f'{t:.2f}' for t in times)} s (median "
                      f"{statistics.median(times):.2f} s)")
     lines.append("")
-    lines.append(f"fresh data: a new visit of / shows the new rows {fresh:.1f} s after the load "
-                 f"ended; target < {FRESH_TARGET_S:g} s: "
+    lines.append(f"fresh data: a new visit of / shows the new rows {fresh:.1f} s after the "
+                 f"commit; target < {FRESH_TARGET_S:g} s: "
                  f"{'met' if fresh < FRESH_TARGET_S else 'MISSED'}" if fresh is not None
-                 else "fresh data: NOT shown within 120 s of the load's end")
+                 else "fresh data: NOT shown within 120 s of the commit")
     errors = [(p, e) for p, r in {**{f'{k} (before)': v for k, v in before.items()},
                                   **during}.items() for e in r.errors]
     lines.append("errors: none" if not errors else "errors:")

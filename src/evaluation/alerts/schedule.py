@@ -2,8 +2,9 @@
 digests that are due (the same calls as ``opeval alerts watch``).
 
 ``opeval serve --alerts-every MINUTES`` (default 15; 0: no schedule) starts it as a daemon
-thread beside the pages. A failed tick (a locked store, an unreadable delivery file) is
-logged and the next tick tries again; it never stops the server.
+thread beside the pages, at a lower CPU priority than theirs. A failed tick (a locked
+store, an unreadable delivery file) is logged and the next tick tries again; it never
+stops the server.
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class Schedule:
         self.thread = threading.Thread(target=self._loop, name="opeval-alerts", daemon=True)
 
     def _loop(self) -> None:
+        from .engine import BACKGROUND_NICENESS, lower_priority
+        lower_priority(BACKGROUND_NICENESS)    # the pages first (engine.after_load)
         while not self.done.wait(self.every_s):
             try:
                 for line in tick(self.db_path):

@@ -87,6 +87,7 @@ def run(args) -> int:
                         wait=args.wait, say=say_waiting)
     report(result)
     if args.alerts:
+        progress("committed; checking the alert rules at a lower CPU priority")
         from ..alerts.engine import after_load
         print(after_load(args.db, command_line(args), args.wait, say_waiting))
     return 0
