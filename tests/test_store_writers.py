@@ -15,7 +15,10 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
+import duckdb
 import pytest
 
 from conftest import holding
@@ -241,3 +244,46 @@ def test_a_page_built_during_a_load_says_so(tmp_path):
         turn.release()
     assert "A data load (ingest faults) is running" in notice.object
     assert "/secret" not in notice.object and "Cannot show" not in str(content)
+
+
+def _release_after(seconds: float, holder, turn) -> threading.Thread:
+    def release():
+        time.sleep(seconds)
+        holder.__exit__(None, None, None)
+        turn.release()
+    t = threading.Thread(target=release)
+    t.start()
+    return t
+
+
+def test_a_reader_meeting_a_short_write_waits_for_it_instead_of_failing(tmp_path, monkeypatch):
+    """The race the loads bench met on /alerts: a reader that opens the file just as an
+    opeval writer (here the alert run's record) takes it. The writer's turn says
+    ``applying`` and it holds the file 2 s; readers wait only 0.3 s for a lock of their own
+    (shortened from 1 s). A reader opening the file directly (as the alert state's schema
+    check did, without first looking at the turn) meets the lock: it now waits for the
+    apply to end and opens the file (elapsed ≥ 2 s, no error); without ``reader`` the same
+    call gives up after 0.3 s, as a writer's probe should."""
+    path = _store(tmp_path / "db.duckdb")
+    monkeypatch.setenv(db.LOCK_WAIT_ENV, "0.3")
+    for reader in (False, True):
+        turn = turns.Turn(path, "opeval alerts run", "alerts")
+        assert turn.try_acquire()
+        turn.phase(turns.APPLYING)
+        holder = holding(path, sql=f"INSERT INTO systems (system_id) VALUES ('S{int(reader)}9')")
+        holder.__enter__()
+        releaser = _release_after(2.0, holder, turn)
+        start = time.monotonic()
+        try:
+            if not reader:
+                with pytest.raises(db.StoreBusy):
+                    db.retry_locked(lambda: duckdb.connect(str(path), read_only=True), str(path),
+                                    db.lock_wait(read_only=True))
+                assert time.monotonic() - start < 1.5
+                continue
+            from evaluation.alerts.service import list_for
+            from evaluation.auth.roles import LOCAL_ADMIN
+            assert list_for(path, LOCAL_ADMIN) == []
+            assert time.monotonic() - start >= 1.5
+        finally:
+            releaser.join()

@@ -91,7 +91,7 @@ def migrate(path: str, command: str, wait: float | None = None, say=None) -> Non
     import duckdb
 
     con = db.retry_locked(lambda: duckdb.connect(path, read_only=True), path,
-                          db.lock_wait(read_only=True))
+                          db.lock_wait(read_only=True), reader=True)
     try:
         current = db.schema_version(con) == SCHEMA_VERSION
     finally:

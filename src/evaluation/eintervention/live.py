@@ -193,7 +193,7 @@ class Live:
     def _connect_read(self) -> duckdb.DuckDBPyConnection:
         turns.wait_while_applying(self.db_path, self.read_wait)
         con = db.retry_locked(lambda: duckdb.connect(self.db_path, read_only=True),
-                              self.db_path, self.read_wait)
+                              self.db_path, self.read_wait, reader=True)
         db.configure(con, self.db_path)
         con.execute("SET threads = 1")     # point queries: no use for a thread pool
         return con

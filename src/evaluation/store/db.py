@@ -239,16 +239,25 @@ def _busy(path: str, exc: BaseException, waited: float) -> StoreBusy:
                      f"gave up after {waited:g} s", holder)
 
 
-def retry_locked(open_db, path: str, wait: float, on_wait=None):
+def retry_locked(open_db, path: str, wait: float, on_wait=None, reader: bool = False):
     """``open_db()``, retried while another process holds DuckDB's lock on ``path``, up to
     ``wait`` seconds; ``on_wait(holder)`` is told who it waits for (about every 5 s).
-    A lock still held at the end, or any other failure to open, is a :class:`StoreError`."""
+    A lock still held at the end, or any other failure to open, is a :class:`StoreError`.
+
+    A ``reader`` that meets the lock of an opeval writer of this machine applying its
+    transaction waits for it to end (up to :data:`APPLY_WAIT` s) before it counts its own
+    wait: the writer announced its apply only a moment before taking the file, and a
+    short write (the alert run's record, a setting) otherwise shut a page out with
+    :data:`BUSY` when it took more than the readers' second."""
     start = time.monotonic()
     told = None
     while True:
         try:
             return open_db()
         except duckdb.Error as exc:
+            if reader and is_lock_error(exc) and _waited_for_apply(path):
+                start = time.monotonic()
+                continue
             waited = time.monotonic() - start
             if not is_lock_error(exc):
                 raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}",
@@ -259,6 +268,16 @@ def retry_locked(open_db, path: str, wait: float, on_wait=None):
                 told = time.monotonic()
                 on_wait(lock_holder(str(exc)), waited)
             time.sleep(0.05)
+
+
+def _waited_for_apply(path: str) -> bool:
+    """Whether an opeval writer of this machine was applying to ``path`` and has ended
+    (waited for here, up to :data:`APPLY_WAIT` s)."""
+    writer = turns.status(path)
+    if writer is None or writer.phase != turns.APPLYING:
+        return False
+    still = turns.wait_while_applying(path, APPLY_WAIT)
+    return still is None or still.phase != turns.APPLYING
 
 
 def connect(path: str | Path, read_only: bool = False, create: bool = True,
@@ -285,7 +304,7 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True,
         if read_only:
             turns.wait_while_applying(path, APPLY_WAIT)
     con = retry_locked(lambda: duckdb.connect(path, read_only=read_only), path,
-                       lock_wait(read_only) if wait is None else wait, on_wait)
+                       lock_wait(read_only) if wait is None else wait, on_wait, reader=read_only)
     configure(con, path)
     if read_only:
         version = schema_version(con)

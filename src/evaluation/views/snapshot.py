@@ -73,7 +73,7 @@ def attached(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
     turns.wait_while_applying(path, db.APPLY_WAIT)
     try:
         db.retry_locked(lambda: con.execute(f"ATTACH {quote(path)} AS src (READ_ONLY)"), path,
-                        db.lock_wait(read_only=True))
+                        db.lock_wait(read_only=True), reader=True)
     except BaseException:
         con.close()
         raise
