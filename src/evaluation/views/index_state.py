@@ -78,7 +78,7 @@ class IndexState(param.Parameterized):
         who = self.store.principal or LOCAL_ADMIN
         check = service.last_check(self.store.source)
         alerts = service.list_for(self.store.source, who, (OPEN, ACKNOWLEDGED)) if check else []
-        rows = dict(zip(self.store.table_counts()["table"], self.store.table_counts()["rows"]))
+        rows = self._rows()
         cards = tuple(
             Card(rule, title, page, tuple(a for a in alerts if a.rule == rule),
                  check is not None and rule in check.rules, rows.get(table, 0) > 0)
@@ -87,6 +87,12 @@ class IndexState(param.Parameterized):
         zone = localtime.database_zone(lambda key: self.store.value(
             "SELECT value FROM meta WHERE key = ?", [key]))
         return Attention(check, zone, cards, sum(a.rule not in shown for a in alerts))
+
+    def _rows(self) -> dict[str, int]:
+        """Rows per table, from one read of :meth:`ReadOnlyStore.table_counts` (a call of
+        :meth:`attention` or :meth:`headline` reads the counts once, not once per column)."""
+        counts = self.store.table_counts()
+        return dict(zip(counts["table"], counts["rows"]))
 
     def summary(self) -> pd.DataFrame:
         """Table name, row count and what the table holds, contract tables first."""
@@ -97,7 +103,7 @@ class IndexState(param.Parameterized):
 
     def headline(self) -> dict[str, int]:
         """Counts for the one-line summary: input rows, tables holding rows, bookkeeping."""
-        counts = dict(zip(self.store.table_counts()["table"], self.store.table_counts()["rows"]))
+        counts = self._rows()
         contract = {t: int(n) for t, n in counts.items() if t in TABLES}
         return {
             "rows": sum(contract.values()),
