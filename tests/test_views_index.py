@@ -165,3 +165,25 @@ def test_a_long_card_lists_the_first_alerts_and_counts_the_rest():
     assert 'and 2 more on <a href="./alerts">Alerts</a>' in text
     assert "<b>" not in text and "PM P0 &lt;b&gt;" in text
     assert "2025-07-01T08:00:00+02:00 (Europe/Paris)" in text
+
+
+NOT_CHECKED_LINE = ('<p class="quiet">not checked at the last run (<code>opeval alerts run</code>'
+                    ' says why)')
+
+
+@pytest.mark.parametrize("checked, n, count, end", [
+    (True, 0, "0", '<p class="quiet">none open</p>'),
+    (False, 0, "?", NOT_CHECKED_LINE + "</p>"),
+    (True, 1, "1", "</ul>"),
+    (False, 1, "1", "</ul>" + NOT_CHECKED_LINE + ": these come from an earlier run</p>"),
+])
+def test_a_card_ends_with_what_the_last_run_says_of_its_rule(checked, n, count, end):
+    """A card with data ends by case: "none open" when the last run checked the rule and
+    it has no alert; "not checked" when the run did not check it ("?", not "0", without
+    alerts; with alerts, they come from an earlier run); nothing after the list when the
+    run checked the rule and it has alerts."""
+    card = Card("blacklist_candidate", "Blacklist candidates", "/outages",
+                tuple(_alert(i) for i in range(n)), checked, True)
+    text = attention_html(Attention(Check(NOW, ()), "UTC", (card,), 0))
+    assert f'<p class="n">{count}</p>' in text
+    assert text.endswith(end + "</div></div>")

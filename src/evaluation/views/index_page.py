@@ -33,18 +33,29 @@ _CSS = """
 """
 
 
+NOTES = {
+    (True, False): '<p class="quiet">none open</p>',
+    (True, True): "",
+    (False, False): '<p class="quiet">not checked at the last run (<code>opeval alerts run'
+                    '</code> says why)</p>',
+    (False, True): '<p class="quiet">not checked at the last run (<code>opeval alerts run'
+                   '</code> says why): these come from an earlier run</p>',
+}
+"""The line a card with data ends with, by (the last run checked its rule, it lists
+alerts): an unchecked rule's card says so, since its alerts (or their absence) are not
+of that run."""
+
+
 def _card(c: Card) -> str:
+    """One rule's card: its count, its first :data:`SHOWN` alerts and its :data:`NOTES`
+    line, or "no data to judge" when the store holds nothing the rule reads."""
     head = (f'<div class="card{" due" if c.alerts else ""}" data-rule="{c.rule}">'
             f'<a href=".{c.page}"><strong>{html.escape(c.title)}</strong></a>')
     if not c.data:
         return head + f'<p class="n">{MISSING}</p><p class="quiet">no data to judge</p></div>'
-    stale = ('' if c.checked else '<p class="quiet">not checked at the last run (<code>opeval '
-             'alerts run</code> says why)' + (': these come from an earlier run' if c.alerts
-                                              else '') + '</p>')
+    note = NOTES[c.checked, bool(c.alerts)]
     if not c.alerts:
-        n = "0" if c.checked else "?"
-        return head + f'<p class="n">{n}</p>' + (
-            '<p class="quiet">none open</p>' if c.checked else stale) + '</div>'
+        return head + f'<p class="n">{"0" if c.checked else "?"}</p>{note}</div>'
     items = "".join(
         f'<li><a href=".{html.escape(a.link)}">{html.escape(a.title)}</a>'
         + (f' <span class="quiet">(acknowledged by {html.escape(a.acknowledged_by)})</span>'
@@ -52,7 +63,7 @@ def _card(c: Card) -> str:
     more = len(c.alerts) - SHOWN
     tail = (f'<p class="quiet">and {more} more on <a href="./alerts">Alerts</a></p>'
             if more > 0 else "")
-    return head + f'<p class="n">{len(c.alerts)}</p><ul>{items}</ul>{tail}{stale}</div>'
+    return head + f'<p class="n">{len(c.alerts)}</p><ul>{items}</ul>{tail}{note}</div>'
 
 
 def attention_html(a: Attention) -> str:
