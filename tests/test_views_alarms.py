@@ -511,7 +511,7 @@ def test_the_screen_follows_a_new_load_within_the_default_range_only(operator_db
     a load: after O-4 is raised on 2025-03-05, refresh() says the data changed, the range
     ends on 2025-03-05 and O-4 is on the list; a second refresh() finds nothing new. A
     range the user chose (2025-03-04 alone, not the default) stays put after O-5 on
-    2025-03-06."""
+    2025-03-06, while the default range it keeps to compare with (``seen_range``) moves."""
     from evaluation.store import db as store_db
     from evaluation.store.ingest import ingest
 
@@ -527,11 +527,13 @@ def test_the_screen_follows_a_new_load_within_the_default_range_only(operator_db
     assert s.refresh() is False and s.end == fx.T2.date()
     load(_open_row("O-4", "S1", "Intrusion detected", "Z4", 24 + 8, 0, "new"), "o4.csv")
     assert s.refresh() is True and s.end == dt.date(2025, 3, 5)
+    assert s.seen_range == (s.start, s.end) == (dt.date(2025, 3, 3), dt.date(2025, 3, 5))
     assert s.open_list()["alarm_id"].tolist()[-1] == "O-4"
     assert s.refresh() is False
     load(_open_row("O-5", "S1", "Intrusion detected", "Z5", 48 + 8, 0, "new"), "o5.csv")
     assert chosen.refresh() is True
     assert (chosen.start, chosen.end) == (fx.T2.date(), fx.T2.date())
+    assert chosen.seen_range == (dt.date(2025, 3, 3), dt.date(2025, 3, 6))
     assert "O-5" not in chosen.open_list()["alarm_id"].tolist()
 
 

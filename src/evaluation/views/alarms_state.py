@@ -616,16 +616,34 @@ class AlarmsState(param.Parameterized):
     mine = param.Boolean(default=False, doc="Only open alarms assigned to the signed-in user.")
     user = param.String(default="", constant=True,
                         doc="The signed-in user ('' when the server runs without --auth).")
+    seen_stamp = param.Parameter(
+        default=None, precedence=-1,
+        doc="The database's stamp (:func:`~evaluation.views.queries.stamp`) when the state "
+            "last looked at it (made, or :meth:`refresh`): another stamp now means a load "
+            "came since. Held here because nothing else keeps it: the snapshot and the caches "
+            "follow the current stamp. Internal: no widget, not in the address.")
+    seen_range = param.Tuple(
+        default=None, allow_None=True, length=2, precedence=-1,
+        doc="The default range (:meth:`default_range`) of the data at :attr:`seen_stamp`: a "
+            "range still equal to it was left at its default, and :meth:`refresh` moves it "
+            "with the data. Held here because after a load it cannot be computed again (the "
+            "snapshot is then of the new data). Internal: no widget, not in the address.")
 
     def __init__(self, path: str | os.PathLike, **params):
         self.path = os.fspath(path)
         super().__init__(**params)
-        self._seen = stamp(self.path)
-        default = self._default = self.default_range()
+        self._look(stamp(self.path))
+        default = self.seen_range
         if default and self.end is None:
             self.end = default[1]
         if default and self.start is None:
             self.start = default[0]
+
+    def _look(self, now: tuple) -> None:
+        """Note the stamp ``now``, read before the data, and the data's default range
+        (:attr:`seen_stamp`, :attr:`seen_range`): a load after ``now`` is seen at the next
+        :meth:`refresh` even when the range already holds its data."""
+        self.param.update(seen_stamp=now, seen_range=self.default_range())
 
     def default_range(self) -> tuple[dt.date, dt.date] | None:
         """The last :data:`DEFAULT_DAYS` days of data (all of it when shorter), ending with
@@ -819,12 +837,13 @@ class AlarmsState(param.Parameterized):
         A range left at its default (the last days of data) moves with the data, so new
         alarms show on the operator's screen; a range the user chose stays."""
         now = stamp(self.path)
-        if now == self._seen:
+        if now == self.seen_stamp:
             return False
-        old = self._default
-        self._seen, self._default = now, self.default_range()
-        if old is not None and (self.start, self.end) == old and self._default is not None:
-            self.param.update(start=self._default[0], end=self._default[1])
+        old = self.seen_range
+        self._look(now)
+        new = self.seen_range
+        if old is not None and (self.start, self.end) == old and new is not None:
+            self.param.update(start=new[0], end=new[1])
         return True
 
     def model_summary(self) -> dict:
