@@ -537,6 +537,41 @@ def test_the_screen_follows_a_new_load_within_the_default_range_only(operator_db
     assert "O-5" not in chosen.open_list()["alarm_id"].tolist()
 
 
+def test_following_new_loads_stops_with_the_tab_and_with_the_session(operator_db):
+    """While the open-alarm tab is shown, a periodic callback of the page's session looks
+    for new loads; leaving the tab stops it, and so does the end of the session without
+    the page doing anything: the template's ``server_doc`` (as ``opeval serve`` serves
+    it) registers Panel's session hook, which stops every periodic callback of the
+    session's document. The hooks are run here by what runs them when Bokeh's server
+    destroys a session (its DocumentLifecycleHandler, which it adds to every application),
+    with a stand-in for the session context."""
+    import asyncio
+    import types
+
+    from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from evaluation.views.alarms_page import OPEN_TAB, AlarmsPage
+    from evaluation.views.layout import page_template
+
+    page = AlarmsPage(state=AlarmsState(operator_db))
+    doc = Document()
+    page_template("/alarms", page, "op.duckdb").server_doc(doc)
+    with set_curdoc(doc):
+        page._tabs.active = OPEN_TAB
+        first = page._refresh
+        assert first is not None and first.running
+        page._tabs.active = 0
+        assert page._refresh is None and not first.running
+        page._tabs.active = OPEN_TAB
+    follow = page._refresh
+    assert follow is not first and follow.running
+    ended = types.SimpleNamespace(id="ended", _document=doc)
+    asyncio.run(DocumentLifecycleHandler().on_session_destroyed(ended))
+    assert not follow.running
+
+
 def test_me_is_the_signed_in_user_never_the_local_administrator(operator_db):
     """With --auth the page's principal is the signed-in user: opA's "assigned to me" is
     O-1 and O-3. Without --auth the server's local administrator is nobody's name, so the

@@ -502,8 +502,10 @@ class AlarmsPage(pn.viewable.Viewer):
         self._update_open()
 
     def _follow(self, on: bool) -> None:
-        """Look for new loads every :data:`REFRESH_S` s while the open-alarm tab is shown
-        (Panel stops the callback with the session)."""
+        """Look for new loads every :data:`REFRESH_S` s while the open-alarm tab is shown.
+        A session that ends with the tab shown needs nothing more: Panel's session hook,
+        which the template's ``server_doc`` registers, stops the periodic callbacks of the
+        session's document (tests/test_views_alarms.py shows it)."""
         if on and self._refresh is None:
             self._refresh = pn.state.add_periodic_callback(self._refresh_now,
                                                            period=REFRESH_S * 1000)
