@@ -103,10 +103,20 @@ def _date(v) -> dt.date | None:
 
 def _rows(df: pd.DataFrame) -> dict[str, list[dict]]:
     """Records of a small result frame grouped by ``system_id`` (plain dicts, fast to walk)."""
+    return _grouped([] if df is None or df.empty else df.to_dict("records"))
+
+
+def _fetch(expr: ibis.Table) -> dict[str, list[dict]]:
+    """The rows of a query grouped by ``system_id``, read from the engine as Arrow and
+    turned into plain Python values there (a missing value is None, a time a
+    ``datetime``): building them through pandas boxed every cell, 2.8 of the 11 s of an
+    evaluation of 1,000 systems."""
+    return _grouped(expr.to_pyarrow().to_pylist())
+
+
+def _grouped(records: list[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    if df is None or df.empty:
-        return out
-    for rec in df.to_dict("records"):
+    for rec in records:
         out.setdefault(rec["system_id"], []).append(rec)
     return out
 
@@ -192,7 +202,7 @@ def evaluate(tables: Mapping[str, ibis.Table], as_of: dt.date | str | None = Non
     r = {}
     for name, expr in q.items():
         say(f"query {name}")
-        r[name] = _rows(expr.execute())
+        r[name] = _fetch(expr)
 
     say("survival model")
     hist = metrics.device_history(dsvc, fb).execute()
