@@ -39,7 +39,7 @@ or as-of + ``validity_days`` when set; for an ``unfit`` system at most
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from .config import EvaluationConfig
 
@@ -60,7 +60,9 @@ class Finding:
     severity: str | None   # set when nonconforming
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # every field is a str or None: a shallow copy (dataclasses.asdict deep-copies
+        # each value, 0.8 s for the 15,000 findings of 1,000 systems)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def ids_text(ids: list, total: int | None = None) -> str:
