@@ -39,13 +39,14 @@ ALARMS_CSV = (
     "a4,S1,D,R1,3,2025-10-26T23:30:00+00:00,2025-10-26T23:40:00+00:00,closed,handled\n")
 
 
-def _load(run_cli, tmp_path, zone: str | None, db=None) -> None:
-    """Set the database's zone (None: leave it unset, UTC), then load :data:`ALARMS_CSV`."""
+def _load(run_cli, tmp_path, zone: str | None, db=None, csv: str = ALARMS_CSV) -> None:
+    """Set the database's zone (None: leave it unset, UTC), then load ``csv``
+    (:data:`ALARMS_CSV`)."""
     prefix = ("--db", db) if db is not None else ()
     if zone is not None:
         code, _out, err = run_cli(*prefix, "config", "timezone", zone)
         assert code == 0, err
-    (tmp_path / "alarms.csv").write_text(ALARMS_CSV)
+    (tmp_path / "alarms.csv").write_text(csv)
     code, _out, err = run_cli(*prefix, "ingest", "alarms", tmp_path / "alarms.csv")
     assert code == 0, err
 
@@ -173,3 +174,29 @@ def test_the_alarms_page_heat_maps_are_on_the_databases_clock(run_cli, tmp_path,
             for p in pattern if p["alarms"]}
     assert busy == {(6, 0): (1, 1, 1.0), (6, 1): (1, 1, 1.0), (6, 22): (1, 2, 0.5),
                     (6, 23): (1, 2, 0.5)}
+
+
+def test_alarms_per_day_are_the_databases_days(run_cli, tmp_path):
+    """``opeval alarms --format json``, ``load.per_day``: alarms raised per local day of
+    the database, a date (``period``).
+
+    In Paris: a1, 22:30 UTC on Sunday 19 October + 2 h = 00:30 on Monday the 20th; a2,
+    00:30 UTC on the 26th + 2 h = 02:30 on the 26th; a3, 01:30 UTC on the 26th + 1 h
+    (the clocks went back at 01:00 UTC) = 02:30 on the 26th; a4, 23:30 UTC on the 26th
+    + 1 h = 00:30 on Monday the 27th. So the 20th one alarm, the 26th two, the 27th one.
+
+    The same database with its zone unset counts UTC days: the 19th one (a1), the 26th
+    three (a2, a3, a4) — the answer a report still counting in UTC gives in Paris."""
+    _load(run_cli, tmp_path, PARIS)
+    code, out, err = run_cli("alarms", "--format", "json")
+    assert code == 0, err
+    per_day = json.loads(out)["load"]["per_day"]
+    assert [(d["period"], d["alarms"]) for d in per_day] == [
+        ("2025-10-20", 1), ("2025-10-26", 2), ("2025-10-27", 1)]
+
+    code, out, err = run_cli("config", "timezone", "")
+    assert code == 0, err
+    code, out, err = run_cli("alarms", "--format", "json")
+    assert code == 0, err
+    per_day = json.loads(out)["load"]["per_day"]
+    assert [(d["period"], d["alarms"]) for d in per_day] == [("2025-10-19", 1), ("2025-10-26", 3)]

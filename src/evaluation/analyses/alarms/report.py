@@ -102,7 +102,10 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     when declared). ``period`` and ``warnings`` say which period the report covers
     and where it lies outside the records. ``cache`` materialises the per-instance
     table once in the engine (Ibis ``cache``) so that the dozen aggregations below
-    do not recompute its windows.
+    do not recompute its windows. Hours, weekdays and days of the raises
+    (``false_alarm_rates``, ``load.per_hour_of_day``, ``load.per_day``) are those of
+    ``zone``'s clock, the database's (:mod:`evaluation.localtime`: per-day figures
+    use the zone's days), so that a night's alarms fall on the operators' day.
     """
     if type(as_of) is dt.date:
         as_of = period.end_of(as_of, zone) - ONE_US
@@ -120,9 +123,10 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     raises = _cached(key_raises(t, keys, rules.chatter_raises), cache)  # the one windowed pass
     keyf = nuisance.key_facts(t, rules, keys, raises)
     ic = load.interval_counts(t, "system_id", rules)
-    # hours and weekdays of the raises on the database's clock, exact within a year of
-    # the records
-    cube = false_alarms.as_cube(f, zone=zone, span=(data.start(zone) or as_of, as_of))
+    # hours, weekdays and days of the raises on the database's clock, exact within a
+    # year of the records
+    span = (data.start(zone) or as_of, as_of)
+    cube = false_alarms.as_cube(f, zone=zone, span=span)
     if cache:
         keyf, ic, cube = keyf.cache(), ic.cache(), cube.cache()
     # each system's window: from the per-key facts, or with --since from every record
@@ -164,8 +168,11 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     fa_overall = false_alarms.overall(cube).execute()
     fa = {dim: records(false_alarms.rates(cube, dim).filter(_.closed > 0).execute())
           for dim in false_alarms.DIMENSIONS}
-    per_day = (ic.mutate(period=_.interval_start.truncate("D")).group_by("period")
-               .agg(alarms=_.alarms.sum()).order_by("period").execute())
+    # raises per local day of the database (a date), counted from the raises themselves:
+    # a 10-minute interval need not start on a local midnight (offsets such as +05:45)
+    per_day = (t.mutate(period=localtime.local_day(_.raised_at, zone, *span))
+               .group_by("period").agg(alarms=_.count()).order_by("period").execute())
+    per_day["period"] = pd.to_datetime(per_day.period).dt.date     # JSON: the day's date
     per_hour_of_day = (cube.group_by("hour").agg(alarms=_.alarms.sum()).order_by("hour")
                        .execute())
     per_priority = load.counts_by(t, "priority").execute()
