@@ -200,3 +200,46 @@ def test_alarms_per_day_are_the_databases_days(run_cli, tmp_path):
     assert code == 0, err
     per_day = json.loads(out)["load"]["per_day"]
     assert [(d["period"], d["alarms"]) for d in per_day] == [("2025-10-19", 1), ("2025-10-26", 3)]
+
+
+STALE_CSV = (
+    "alarm_id,system_id,definition,resource_id,priority,raised_at,closed_at,status,close_reason\n"
+    "s1,S1,D,R1,3,2025-10-18T22:15:00+00:00,2025-10-19T22:45:00+00:00,closed,handled\n"
+    "s3,S1,D,R1,3,2025-10-20T10:00:00+00:00,2025-10-22T22:00:00+00:00,closed,handled\n"
+    "s2,S1,D,R1,3,2025-10-25T00:30:00+00:00,2025-10-26T23:30:00+00:00,closed,handled\n")
+"""Three alarms that stood more than 24 h (stale from their raise + 24 h until closed)."""
+
+
+def test_stale_alarms_per_day_are_the_databases_days(run_cli, tmp_path):
+    """``opeval alarms --format json``, ``stale_daily``: the most stale alarms standing at
+    once per local day of the database (``day``, a date), on :data:`STALE_CSV`. S1's
+    window runs from s1's raise to s2's close, so each episode ends at its close.
+
+    - s1, raised 22:15 UTC on the 18th, is stale from 22:15 UTC on Sunday the 19th
+      (+ 2 h = 00:15 on Monday the 20th in Paris) until its close at 22:45 UTC (00:45 on
+      the 20th): in Paris only the 20th, in UTC only the 19th.
+    - s3, stale from 10:00 UTC on the 21st (12:00 in Paris) until 22:00 UTC on the 22nd
+      (+ 2 h = 00:00 sharp on the 23rd in Paris): the 21st and the 22nd on both clocks;
+      in Paris it ends at the 23rd's midnight, so nothing stands on the 23rd (an end at
+      00:00 sharp leaves the day at the level after it, 0).
+    - s2, raised 00:30 UTC on the 25th, is stale from 00:30 UTC on the 26th (+ 2 h =
+      02:30 on the 26th in Paris, before the clocks go back at 01:00 UTC) until 23:30 UTC
+      on the 26th (+ 1 h = 00:30 on Monday the 27th): in Paris the 26th and the 27th, in
+      UTC the 26th only.
+
+    One stale alarm at a time: Paris days 20, 21, 22, 26 and 27 October at 1; UTC days
+    19, 21, 22 and 26 at 1 — the answer a report still counting in UTC gives in Paris."""
+    _load(run_cli, tmp_path, PARIS, csv=STALE_CSV)
+    code, out, err = run_cli("alarms", "--format", "json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["kpis"]["stale_episodes"] == 3 and r["kpis"]["stale_daily_max"] == 1
+    assert [(d["system_id"], d["day"], d["max_stale"]) for d in r["stale_daily"]] == [
+        ("S1", f"2025-10-{day}", 1) for day in (20, 21, 22, 26, 27)]
+
+    code, out, err = run_cli("config", "timezone", "")
+    assert code == 0, err
+    code, out, err = run_cli("alarms", "--format", "json")
+    assert code == 0, err
+    assert [(d["system_id"], d["day"], d["max_stale"]) for d in json.loads(out)["stale_daily"]
+            ] == [("S1", f"2025-10-{day}", 1) for day in (19, 21, 22, 26)]

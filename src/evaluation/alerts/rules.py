@@ -312,7 +312,7 @@ def stale_alarms(ctx: Context) -> list[Condition]:
     if r is None:
         return []
     limit = ctx.t.alarms.benchmarks["stale_max_per_day"]
-    last = r["kpis"]["as_of"][:10]
+    last = r["period"]["last_day"]     # the local day of as_of, as stale_daily's days
     out = []
     for d in r["stale_daily"]:
         if d["day"][:10] != last or d["max_stale"] < limit:

@@ -5,10 +5,13 @@ All functions take the output of :func:`evaluation.analyses.alarms.prep.instance
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
 import pandas as pd
 from ibis import _
 
+from ... import localtime
 from .prep import (
     KEY,
     TIME_COLUMNS,
@@ -259,33 +262,47 @@ def stale_episodes(alarms: ibis.Table, wins: ibis.Table, rules: AlarmRules = Ala
             .order_by(ibis.desc("stood_h"), "alarm_id"))
 
 
-def stale_levels(episodes: ibis.Table) -> ibis.Table:
+def stale_levels(episodes: ibis.Table, zone: str = localtime.UTC,
+                 span: tuple[dt.datetime, dt.datetime] | None = None) -> ibis.Table:
     """Stale alarms standing at once, per system and day, from :func:`stale_episodes`.
 
     A sweep over the episodes: +1 when an alarm turns stale, −1 when it ends
     (or its window does). Events at the same instant are netted first, so an
     end and a start at one instant do not overlap, and two ends at one instant
-    leave no level between them. Per ``system_id`` and ``day`` (UTC) of an
-    event: ``max_level`` (most stale alarms standing at once after any instant
-    of the day), ``net`` (its starts minus its ends) and ``first_t`` (its first
-    event). The level a day starts with is the sum of ``net`` over the days
+    leave no level between them. Per ``system_id`` and ``day`` of an event:
+    ``max_level`` (most stale alarms standing at once after any instant of the
+    day), ``net`` (its starts minus its ends) and ``first_t`` (the wall time of its
+    first event). The level a day starts with is the sum of ``net`` over the days
     before it (see :func:`daily_stale_max`).
+
+    Days are those of ``zone``, the database's time zone (ISA-18.2's "on any day"
+    is the operators' day; :mod:`evaluation.localtime`: per-day figures use the
+    zone's days): ``day`` is the local midnight and ``first_t`` a local wall time,
+    both naive, exact for events within a year of ``span``, the period analysed
+    (:func:`evaluation.localtime.local_time`).
     """
     starts = episodes.select("system_id", t=_.stale_from, delta=ibis.literal(1, "int64"))
     ends = episodes.select("system_id", t=_.ended_at.fill_null(_.window_end),
                            delta=ibis.literal(-1, "int64"))
     ev = starts.union(ends).group_by("system_id", "t").agg(delta=_.delta.sum())
+    clock = ev.t
+    if zone != localtime.UTC:
+        if span is None:
+            raise ValueError("the local day of a stale alarm needs the period analysed (span)")
+        clock = localtime.local_time(ev.t, zone, *span)
     w = ibis.window(group_by="system_id", order_by="t", rows=(None, 0))
-    ev = ev.mutate(level=_.delta.sum().over(w), day=_.t.truncate("D"))
+    ev = ev.mutate(level=_.delta.sum().over(w), clock=clock).mutate(day=_.clock.truncate("D"))
+    # the first event by instant (in the clock's repeated hour a later one can read earlier)
     return ev.group_by("system_id", "day").agg(max_level=_.level.max(), net=_.delta.sum(),
-                                               first_t=_.t.min())
+                                               first_t=_.clock.argmin(_.t))
 
 
 def daily_stale_max(levels: pd.DataFrame) -> pd.DataFrame:
     """Most stale alarms standing at once on each day, per system, from the few
-    rows of :func:`stale_levels`: a day starts with the level the previous days
-    left (the sum of their ``net``) — unless its first event comes at 00:00
-    sharp, when the level after that instant is the day's start — and a day
+    rows of :func:`stale_levels` (its days, those of the zone it was given): a day
+    starts with the level the previous days left (the sum of their ``net``) —
+    unless its first event comes at 00:00 sharp, when the level after that instant
+    is the day's start — and a day
     without events keeps it all day. Columns ``system_id``, ``day``,
     ``max_stale``; days with none are left out."""
     rows = []

@@ -104,8 +104,9 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     table once in the engine (Ibis ``cache``) so that the dozen aggregations below
     do not recompute its windows. Hours, weekdays and days of the raises
     (``false_alarm_rates``, ``load.per_hour_of_day``, ``load.per_day``) are those of
-    ``zone``'s clock, the database's (:mod:`evaluation.localtime`: per-day figures
-    use the zone's days), so that a night's alarms fall on the operators' day.
+    ``zone``'s clock, the database's, and so are the days of ``stale_daily`` (and
+    ``stale_daily_max``) (:mod:`evaluation.localtime`: per-day figures use the zone's
+    days), so that a night's alarms fall on the operators' day.
     """
     if type(as_of) is dt.date:
         as_of = period.end_of(as_of, zone) - ONE_US
@@ -157,7 +158,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
     nuis = nuis[0] if nuis else {}
     stand = nuisance.standing(stand_f, wins, rules).execute()
     episode_df = episodes.execute()
-    daily = nuisance.daily_stale_max(nuisance.stale_levels(episodes).execute())
+    daily = nuisance.daily_stale_max(nuisance.stale_levels(episodes, zone, span).execute())
     actors = nuisance.bad_actors(keyf, rules).execute()
     life = lifecycle.summary(f, rules).execute()
     reasons = lifecycle.close_reasons(f).execute()
@@ -260,7 +261,7 @@ def alarm_report(alarms: ibis.Table, as_of: dt.datetime | dt.date | None = None,
         floods=floods,
         stale=records(stale.drop(columns=["stale"])) if len(stale) else [],
         stale_episodes=records(episode_df),
-        stale_daily=records(daily),
+        stale_daily=records(daily.assign(day=pd.to_datetime(daily.day).dt.date)),
         standing=records(stand),
         bad_actors=records(actors),
         rates=records(rates.rename(columns={"position": "system_id"}).assign(
