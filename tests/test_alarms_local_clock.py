@@ -1,7 +1,9 @@
 """Alarm hours of day and days of the week on the database's clock, end to end (issue 17
 item 5 with the time zone of issue 12): the false-alarm rates by hour and weekday of
-``opeval alarms --format json`` and the data of the /alarms heat maps, on a hand-made
-database whose zone is Europe/Paris, answers worked out in the docstrings.
+``opeval alarms --format json`` and the data of the /alarms heat maps, its alarms per day
+(``load.per_day``), its stale alarms per day (``stale_daily``) and the false-alarm
+model's hour and weekday features, on hand-made databases whose zone is Europe/Paris,
+answers worked out in the docstrings.
 
 Europe/Paris is UTC+2 (CEST) until Sunday 2025-10-26 01:00 UTC, when its clocks go back
 from 03:00 to 02:00 and it is UTC+1 (CET): Paris 02:00–03:00 happens twice that day.
@@ -27,7 +29,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
 PARIS = "Europe/Paris"
 
@@ -243,3 +247,84 @@ def test_stale_alarms_per_day_are_the_databases_days(run_cli, tmp_path):
     assert code == 0, err
     assert [(d["system_id"], d["day"], d["max_stale"]) for d in json.loads(out)["stale_daily"]
             ] == [("S1", f"2025-10-{day}", 1) for day in (19, 21, 22, 26)]
+
+
+def _model_csv() -> str:
+    """48 closed alarms of D on R1 at 22:30 UTC each day from Thursday 2025-10-02 to
+    Tuesday 2025-11-18, false and handled in turn, and the four times of
+    :data:`ALARMS_CSV` as open alarms (status new) of D on R2 (o1 … o4)."""
+    lines = [ALARMS_CSV.splitlines()[0]]
+    for i in range(48):
+        t = dt.datetime(2025, 10, 2, 22, 30) + dt.timedelta(days=i)
+        reason = "false_alarm" if i % 2 == 0 else "handled"
+        lines.append(f"m{i:02d},S1,D,R1,3,{t.isoformat()}+00:00,"
+                     f"{(t + dt.timedelta(minutes=10)).isoformat()}+00:00,closed,{reason}")
+    for row in ALARMS_CSV.splitlines()[1:]:
+        aid, system, definition, _r, prio, raised = row.split(",")[:6]
+        lines.append(f"o{aid[1:]},{system},{definition},R2,{prio},{raised},,new,")
+    return "\n".join(lines) + "\n"
+
+
+class HourScorer:
+    """A stand-in for the model's pipeline: keeps the feature frames it is fitted on
+    and scores a row by its features ``hour`` and ``weekday``,
+    ``p = (hour + weekday / 10) / 100``, so that a score says which clock it was given."""
+
+    def __init__(self):
+        self.fitted = []
+
+    def fit(self, x, y):
+        self.fitted.append(x.copy())
+        return self
+
+    def predict_proba(self, x):
+        p = ((x.hour + x.weekday / 10) / 100).to_numpy()
+        return np.c_[1 - p, p]
+
+
+def test_false_alarm_model_hours_are_the_databases_clock(run_cli, tmp_path, monkeypatch):
+    """``opeval alarms --fit-model --format json`` in Paris (the pipeline replaced by
+    :class:`HourScorer`, which shows the features it is trained on and scores by them):
+    the model's ``hour`` and ``weekday`` features are those of the database's clock, in
+    training and in scoring, and the model records the zone (``model.time_zone``).
+
+    Training (:func:`_model_csv`): the alarms raised at 22:30 UTC from Thursday 2 to
+    Saturday 25 October (24 of them) are at 22:30 + 2 h = 00:30 on the next day in Paris:
+    hour 0, the weekday of the next UTC day (Fri 3 Oct … Sun 26 Oct). From Sunday 26
+    October on (24, to Tuesday 18 November) Paris is UTC+1: 23:30 on the same day, hour
+    23, that day's weekday. In UTC all 48 would be hour 22, Thursday 2 October's weekday
+    (3) onwards. The refit on every closed alarm sees the 48 in time order.
+
+    Scoring, the open alarms at the times of :data:`ALARMS_CSV`: o1 and o4 are Monday
+    00:30 in Paris, hour 0, weekday 0, p = 0; o2 and o3 Sunday 02:30, hour 2, weekday 6,
+    p = (2 + 0.6) / 100 = 0.026. A model whose metadata names no zone (saved before
+    zones reached the model) scores on UTC, the clock it was trained on: o1 Sunday 22:30
+    (0.226), o2 00:30 (0.006), o3 01:30 (0.016), o4 23:30 (0.236)."""
+    from evaluation.analyses.alarms import model as fam
+
+    scorer = HourScorer()
+    monkeypatch.setattr(fam, "_pipeline", lambda seed: scorer)
+    _load(run_cli, tmp_path, PARIS, csv=_model_csv())
+    code, out, err = run_cli("alarms", "--fit-model", "--format", "json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["model"]["time_zone"] == PARIS
+
+    days = [dt.date(2025, 10, 2) + dt.timedelta(days=i) for i in range(48)]
+    local = [(0, (d + dt.timedelta(days=1)).weekday()) if d < dt.date(2025, 10, 26)
+             else (23, d.weekday()) for d in days]
+    assert local[0] == (0, 4) and local[23] == (0, 6) and local[24] == (23, 6)
+    seen = scorer.fitted[-1]
+    assert list(zip(seen.hour.astype(int), seen.weekday.astype(int))) == local
+
+    scores = {s["alarm_id"]: s["p_false"] for s in r["open_alarm_scores"]}
+    assert scores == pytest.approx({"o1": 0.0, "o2": 0.026, "o3": 0.026, "o4": 0.0})
+
+    saved = fam.load_model(r["model"]["path"])
+    assert saved.metadata["time_zone"] == PARIS
+    del saved.metadata["time_zone"]
+    old = fam.save_model(saved, tmp_path / "old")
+    code, out, err = run_cli("alarms", "--model", old, "--format", "json")
+    assert code == 0, err
+    scores = {s["alarm_id"]: s["p_false"] for s in json.loads(out)["open_alarm_scores"]}
+    assert scores == pytest.approx({"o1": 0.226, "o2": 0.006, "o3": 0.016, "o4": 0.236})

@@ -134,7 +134,8 @@ def run(args) -> int:
         else:
             step("training the false-alarm model")
             split = period.start_of(args.split_at, zone)
-            fitted = fam.fit(select(alarms, as_of, since, args.system), split_at=split, rules=rules)
+            fitted = fam.fit(select(alarms, as_of, since, args.system), split_at=split, rules=rules,
+                             zone=zone)
             fitted.metadata["database"] = str(Path(args.db).resolve())   # what /alarms looks for
             model_dir = Path(args.model_dir) if args.model_dir else Path(args.db).resolve().parent / "models"
             path = fam.save_model(fitted, model_dir)

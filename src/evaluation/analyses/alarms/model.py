@@ -7,8 +7,10 @@ than it was trained on: the training set holds the alarms closed before
 the test period (not even a verdict given later) leaks into training.
 
 Features, all known when an alarm is raised (computed in the engine):
-definition, resource, event type (categorical), priority, hour of day,
-weekday, seconds since the previous raise of the same alarm, raises of the
+definition, resource, event type (categorical), priority, hour of day and
+weekday on the clock of the database's time zone (the zone the model was trained
+in, kept in its metadata as ``time_zone`` and used again when it scores), seconds
+since the previous raise of the same alarm, raises of the
 same alarm in the previous hour and day, and a target encoding of the
 definition's false-alarm rate (cross-fitted by scikit-learn's TargetEncoder).
 Estimator: histogram gradient boosting with native categorical support.
@@ -34,7 +36,9 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ... import localtime
 from ...errors import OpevalError
+from .false_alarms import with_time_parts
 from .nuisance import open_alarms
 from .prep import KEY, instances
 from .rules import AlarmRules
@@ -53,14 +57,27 @@ class ModelError(OpevalError):
     """Not enough labelled alarms to train or evaluate, or an unusable saved model."""
 
 
-def features(alarms: ibis.Table, rules: AlarmRules = AlarmRules()) -> ibis.Table:
-    """Per alarm: id, times, label columns and the model's features (engine side)."""
+def features(alarms: ibis.Table, rules: AlarmRules = AlarmRules(),
+             zone: str = localtime.UTC) -> ibis.Table:
+    """Per alarm: id, times, label columns and the model's features (engine side).
+
+    ``hour`` and ``weekday`` are those of the raise on the clock of ``zone``, the
+    database's time zone (:func:`.false_alarms.with_time_parts`, as the false-alarm
+    rates by hour and weekday): a schedule is the operators' and follows their clock
+    across its changes. Exact for every raise of ``alarms`` (the span given to
+    :func:`evaluation.localtime.local_time` is that of their raises).
+    """
     inst = instances(alarms, rules.chatter_raises)
+    span = None
+    if zone != localtime.UTC:
+        lo, hi = alarms.aggregate(lo=_.raised_at.min(), hi=_.raised_at.max()).execute().iloc[0]
+        span = ((lo.to_pydatetime(), hi.to_pydatetime()) if not pd.isna(lo)
+                else (dt.datetime(1970, 1, 1),) * 2)   # no raise: nothing to place
+    inst = with_time_parts(inst, zone, span)
     keys = [_[k] for k in KEY]
     w1h = ibis.window(group_by=keys, order_by=_.raised_at, range=(-ibis.interval(hours=1), 0))
     w1d = ibis.window(group_by=keys, order_by=_.raised_at, range=(-ibis.interval(days=1), 0))
     return inst.mutate(
-        hour=_.raised_at.hour(), weekday=_.raised_at.day_of_week.index(),
         log_gap_s=(_.gap_s.fill_null(1e7) + 1.0).ln(),
         prev_1h=_.raised_at.count().over(w1h) - 1, prev_24h=_.raised_at.count().over(w1d) - 1,
         label=_.false_alarm.cast("int8"),
@@ -136,15 +153,20 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict:
 
 
 def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: float = 0.7,
-        rules: AlarmRules = AlarmRules(), seed: int = 0, max_rows: int = 500_000) -> FittedModel:
+        rules: AlarmRules = AlarmRules(), seed: int = 0, max_rows: int = 500_000,
+        zone: str = localtime.UTC) -> FittedModel:
     """Train on closed alarms before ``split_at``, evaluate on those raised from it on.
+
+    Hours and weekdays are those of ``zone``, the database's time zone
+    (:func:`features`); the metadata keep it (``time_zone``) so that
+    :func:`score_open` reads the open alarms on the same clock.
 
     ``split_at`` defaults to the raise time before which ``train_share`` of the
     closed alarms lie. After evaluation the model is **refitted on every closed
     alarm** (train and test period) so that the saved model uses all evidence;
     the reported metrics are those of the honest, earlier-trained fit.
     """
-    feats = features(alarms, rules)
+    feats = features(alarms, rules, zone)
     closed = feats.filter(_.closed)
     n = int(closed.count().execute())
     if n < MIN_TRAIN + MIN_TEST:
@@ -186,7 +208,7 @@ def fit(alarms: ibis.Table, split_at: dt.datetime | None = None, train_share: fl
         model_version=MODEL_VERSION, created_at=dt.datetime.now(dt.UTC).isoformat(),
         sklearn_version=sklearn.__version__, estimator="HistGradientBoostingClassifier",
         features=CATEGORICAL + NUMERIC + ["definition_rate (target encoded)"],
-        split_at=split_at.isoformat(),
+        split_at=split_at.isoformat(), time_zone=zone,
         train_period=[_iso(tr.raised_at.min()), _iso(tr.raised_at.max())],
         test_period=[_iso(te.raised_at.min()), _iso(te.raised_at.max())],
         train_rows=len(tr), test_rows=len(te), evaluation=evaluation,
@@ -237,8 +259,10 @@ def load_model(path: str | Path) -> FittedModel:
 def score_open(model: FittedModel, alarms: ibis.Table, rules: AlarmRules = AlarmRules(),
                limit: int = 1000) -> list[dict]:
     """The open alarms (guide: new, in progress, escalated) with ``p_false``, most
-    likely false first (at most ``limit``)."""
-    feats = features(alarms, rules)
+    likely false first (at most ``limit``). Their hours and weekdays are read on the
+    clock the model was trained on (its metadata's ``time_zone``; UTC for a model
+    saved without one, as they all were trained then)."""
+    feats = features(alarms, rules, model.metadata.get("time_zone") or localtime.UTC)
     is_open = open_alarms(feats)
     df = feats.filter(is_open & ~_.closed).execute()
     if not len(df):
