@@ -547,6 +547,7 @@ def test_following_new_loads_stops_with_the_tab_and_with_the_session(operator_db
     with a stand-in for the session context."""
     import asyncio
     import types
+    from concurrent.futures import ThreadPoolExecutor
 
     from bokeh.application.handlers.document_lifecycle import DocumentLifecycleHandler
     from bokeh.document import Document
@@ -568,7 +569,10 @@ def test_following_new_loads_stops_with_the_tab_and_with_the_session(operator_db
     follow = page._refresh
     assert follow is not first and follow.running
     ended = types.SimpleNamespace(id="ended", _document=doc)
-    asyncio.run(DocumentLifecycleHandler().on_session_destroyed(ended))
+    # on a thread of its own: an earlier test of this worker may have left an event
+    # loop running on this one, where asyncio.run refuses to start
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, DocumentLifecycleHandler().on_session_destroyed(ended)).result()
     assert not follow.running
 
 
