@@ -174,6 +174,17 @@ def local_time(ts: ir.TimestampValue, name: str, start: dt.datetime,
     return ts + offset.as_interval("s")
 
 
+def wall_time(ts: ir.TimestampValue, name: str,
+              span: tuple[dt.datetime, dt.datetime] | None) -> ir.TimestampValue:
+    """:func:`local_time` over ``span``, the period analysed, which only UTC may leave
+    out (its wall time is ``ts`` itself)."""
+    if name == UTC:
+        return ts
+    if span is None:
+        raise ValueError(f"the wall time in {name} needs the period analysed (span)")
+    return local_time(ts, name, *span)
+
+
 def local_day(ts: ir.TimestampValue, name: str, start: dt.datetime,
               end: dt.datetime) -> ir.DateValue:
     """Engine-side local calendar day of naive-UTC ``ts`` (:func:`local_time`)."""

@@ -23,11 +23,7 @@ def with_time_parts(inst: ibis.Table, zone: str = localtime.UTC,
     """Adds ``hour`` (0–23) and ``weekday`` (0 Monday … 6 Sunday) of the raise on the
     clock of ``zone``, the database's time zone (exact for raises within a year of
     ``span``, the period analysed: :func:`evaluation.localtime.local_time`)."""
-    at = inst.raised_at
-    if zone != localtime.UTC:
-        if span is None:
-            raise ValueError("the local hour of a raise needs the period analysed (span)")
-        at = localtime.local_time(at, zone, *span)
+    at = localtime.wall_time(inst.raised_at, zone, span)
     return inst.mutate(hour=at.hour(), weekday=at.day_of_week.index())
 
 

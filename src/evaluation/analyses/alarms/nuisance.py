@@ -285,11 +285,7 @@ def stale_levels(episodes: ibis.Table, zone: str = localtime.UTC,
     ends = episodes.select("system_id", t=_.ended_at.fill_null(_.window_end),
                            delta=ibis.literal(-1, "int64"))
     ev = starts.union(ends).group_by("system_id", "t").agg(delta=_.delta.sum())
-    clock = ev.t
-    if zone != localtime.UTC:
-        if span is None:
-            raise ValueError("the local day of a stale alarm needs the period analysed (span)")
-        clock = localtime.local_time(ev.t, zone, *span)
+    clock = localtime.wall_time(ev.t, zone, span)
     w = ibis.window(group_by="system_id", order_by="t", rows=(None, 0))
     ev = ev.mutate(level=_.delta.sum().over(w), clock=clock).mutate(day=_.clock.truncate("D"))
     # the first event by instant (in the clock's repeated hour a later one can read earlier)
